@@ -1,0 +1,1 @@
+"""agent part of edgeloop (see ARCHITECTURE.md)."""

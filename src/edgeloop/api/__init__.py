@@ -1,0 +1,1 @@
+"""api part of edgeloop (see ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""audit part of edgeloop (see ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""bench part of edgeloop (see ARCHITECTURE.md)."""

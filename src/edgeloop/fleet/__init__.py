@@ -1,0 +1,1 @@
+"""fleet part of edgeloop (see ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""io part of edgeloop (see ARCHITECTURE.md)."""

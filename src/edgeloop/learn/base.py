@@ -1,0 +1,106 @@
+"""The learner protocol: online, causal anomaly scorers that keep state per series.
+
+A learner keeps its state in arrays indexed by a dense integer series key, so one learner object serves every
+series of a site. Each point is first scored against the state built from the points before it, then learnt.
+`score_learn` does that for a whole micro-batch at once and must give exactly what calling `score_one` then
+`learn_one` on each point in order gives; it is the fast path the agent uses.
+
+Scores are anomaly likelihoods in [0, 1]: one threshold means the same on every series.
+"""
+
+from __future__ import annotations
+
+import copy
+import pickle
+from abc import ABC, abstractmethod
+from typing import Any, Self
+
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+
+def occurrence_rank(keys: IntArray) -> IntArray:
+    """For each point, how many earlier points of the batch have the same key.
+
+    Points of equal rank belong to distinct series, so a batch can be processed rank by rank with
+    vectorized updates and still respect the order within each series.
+
+    >>> occurrence_rank(np.array([3, 1, 3, 3, 1])).tolist()
+    [0, 0, 1, 2, 1]
+    """
+    n = keys.shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    starts = np.ones(n, dtype=bool)
+    starts[1:] = sorted_keys[1:] != sorted_keys[:-1]
+    group_start = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n) - group_start
+    return rank
+
+
+class Learner(ABC):
+    """Base of all learners. Constructor arguments are public attributes; working state is private."""
+
+    #: short name used in decisions, benchmark tables and selection files
+    name: str = "learner"
+
+    @abstractmethod
+    def score_learn(self, keys: IntArray, values: FloatArray, ts: FloatArray) -> FloatArray:
+        """Score each point against what was learnt before it, then learn it. Points are in time order."""
+
+    def score_one(self, key: int, value: float, ts: float) -> float:
+        """Score one point without learning it."""
+        probe = self.clone_state()
+        return float(probe.score_learn(*_one(key, value, ts))[0])
+
+    def learn_one(self, key: int, value: float, ts: float) -> None:
+        """Learn one point."""
+        self.score_learn(*_one(key, value, ts))
+
+    @property
+    @abstractmethod
+    def n_series(self) -> int:
+        """How many series keys have state."""
+
+    def params(self) -> dict[str, Any]:
+        """Constructor arguments, read back from the public attributes of the same names."""
+        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+
+    def clone(self) -> Self:
+        """A fresh, untrained learner with the same parameters."""
+        return type(self)(**self.params())
+
+    def clone_state(self) -> Self:
+        """A deep copy, state included."""
+        return copy.deepcopy(self)
+
+    def dumps(self) -> bytes:
+        """The learner with its state, for a checkpoint."""
+        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
+        return f"{type(self).__name__}({args})"
+
+
+def _one(key: int, value: float, ts: float) -> tuple[IntArray, FloatArray, FloatArray]:
+    return (
+        np.array([key], dtype=np.int64),
+        np.array([value], dtype=np.float64),
+        np.array([ts], dtype=np.float64),
+    )
+
+
+def grow(array: NDArray[Any], size: int, fill: float) -> NDArray[Any]:
+    """Return `array` extended with `fill` to at least `size` entries (amortised doubling)."""
+    if array.shape[0] >= size:
+        return array
+    new = np.full(max(size, 2 * array.shape[0], 64), fill, dtype=array.dtype)
+    new[: array.shape[0]] = array
+    return new

@@ -1,0 +1,1 @@
+"""ledger part of edgeloop (see ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""policy part of edgeloop (see ARCHITECTURE.md)."""

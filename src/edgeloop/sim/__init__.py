@@ -1,0 +1,1 @@
+"""sim part of edgeloop (see ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""web part of edgeloop (see ARCHITECTURE.md)."""
