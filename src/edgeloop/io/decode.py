@@ -1,0 +1,195 @@
+"""Telemetry bytes to typed arrays, at the edge. Bad input is rejected here, with a reason, never raised.
+
+A payload is `{"ts": <unix s>, "seq": <int>, "metrics": {"name": <number>, ...}}` or a JSON list of those.
+One bad item rejects its whole message: the raw bytes go to quarantine, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+from numpy.typing import NDArray
+
+from edgeloop.io.mqtt import Message
+from edgeloop.io.registry import DeviceRegistry
+from edgeloop.io.topics import Channel, TopicError, parse_device_topic
+from edgeloop.model import PointBatch
+
+MAX_PAYLOAD = 256 * 1024
+RAW_KEPT = 4096  # bytes of a rejected payload kept in quarantine
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """One message that was not accepted, and why."""
+
+    topic: str
+    reason: str
+    raw: bytes
+    device: str | None = None
+
+
+@dataclass(slots=True)
+class DecodedBatch:
+    """Accepted points, plus one row per accepted message so decisions can be taken per device and time."""
+
+    points: PointBatch
+    msg_device: NDArray[np.int64]  # registry index of the device of each accepted message item
+    msg_ts: NDArray[np.float64]
+    msg_start: NDArray[np.int64]  # index of each message item's first point in `points`
+    rejected: list[Rejected] = field(default_factory=list)
+
+    @property
+    def n_messages(self) -> int:
+        return int(self.msg_device.shape[0])
+
+
+_NUMBER = (int, float)
+
+
+class BadInputError(ValueError):
+    pass
+
+
+def _check_item(item: Any, keys: dict[str, int], now: float, max_future: float) -> tuple[float, dict[str, Any]]:
+    if type(item) is not dict:
+        raise BadInputError("wrong type: an item must be a JSON object")
+    ts: Any = item.get("ts")
+    if type(ts) not in _NUMBER:
+        raise BadInputError("wrong type: 'ts' must be a number (unix seconds)")
+    if not math.isfinite(ts):
+        raise BadInputError("non-finite value: 'ts'")
+    if ts > now + max_future:
+        raise BadInputError(f"timestamp in the future: ts={ts} is {ts - now:.0f} s ahead")
+    seq = item.get("seq", 0)
+    if type(seq) is not int or seq < 0:
+        raise BadInputError("wrong type: 'seq' must be a non-negative integer")
+    metrics = item.get("metrics")
+    if type(metrics) is not dict or not metrics:
+        raise BadInputError("wrong type: 'metrics' must be a non-empty object")
+    for name, value in metrics.items():
+        if name not in keys:
+            raise BadInputError(f"unknown metric {name!r}")
+        if type(value) not in _NUMBER:
+            raise BadInputError(f"wrong type: metric {name!r} must be a number")
+    return float(ts), metrics
+
+
+class TelemetryDecoder:
+    """Decodes telemetry messages of one site against the registry of its devices."""
+
+    def __init__(
+        self, site: str, registry: DeviceRegistry, max_payload: int = MAX_PAYLOAD, max_future_s: float = 300.0
+    ):
+        self.site = site
+        self.registry = registry
+        self.max_payload = max_payload
+        self.max_future_s = max_future_s
+        self._topic_device: dict[str, str] = {}
+
+    def device_of(self, topic: str) -> str:
+        """The device id of a telemetry topic of this site; raises TopicError."""
+        device = self._topic_device.get(topic)
+        if device is None:
+            parsed = parse_device_topic(topic)
+            if parsed.site != self.site:
+                raise TopicError(topic, f"not this agent's site ({self.site})")
+            if parsed.channel is not Channel.TELEMETRY:
+                raise TopicError(topic, "not a telemetry topic")
+            device = parsed.device
+            if len(self._topic_device) < 1_000_000:
+                self._topic_device[topic] = device
+        return device
+
+    def decode(self, messages: Sequence[Message], now: float) -> DecodedBatch:
+        keys_out: list[int] = []
+        values_out: list[float] = []
+        msg_device: list[int] = []
+        msg_ts: list[float] = []
+        msg_start: list[int] = []
+        msg_source: list[int] = []
+        rejected: list[Rejected] = []
+        devices = self.registry.devices
+        horizon = self.max_future_s
+        for source, (topic, payload, _retain) in enumerate(messages):
+            device: str | None = None
+            try:
+                if len(payload) > self.max_payload:
+                    raise BadInputError(f"payload too large: {len(payload)} bytes > {self.max_payload}")
+                device = self.device_of(topic)
+                known = devices.get(device)
+                if known is None:
+                    raise BadInputError("unknown device (no meta received for it)")
+                try:
+                    doc = orjson.loads(payload)
+                except orjson.JSONDecodeError as exc:
+                    raise BadInputError(_json_reason(payload, exc)) from None
+                items = doc if type(doc) is list else (doc,)
+                checked = [_check_item(item, known.keys, now, horizon) for item in items]
+            except (BadInputError, TopicError) as exc:
+                reason = exc.reason if isinstance(exc, TopicError) else str(exc)
+                rejected.append(Rejected(topic, reason, payload[:RAW_KEPT], device))
+                continue
+            keys = known.keys
+            for ts, metrics in checked:
+                msg_device.append(known.index)
+                msg_ts.append(ts)
+                msg_start.append(len(keys_out))
+                msg_source.append(source)
+                keys_out.extend([keys[name] for name in metrics])
+                values_out.extend(metrics.values())
+        return self._finish(messages, keys_out, values_out, msg_device, msg_ts, msg_start, msg_source, rejected)
+
+    def _finish(
+        self,
+        messages: Sequence[Message],
+        keys_out: list[int],
+        values_out: list[float],
+        msg_device: list[int],
+        msg_ts: list[float],
+        msg_start: list[int],
+        msg_source: list[int],
+        rejected: list[Rejected],
+    ) -> DecodedBatch:
+        keys = np.asarray(keys_out, dtype=np.int64)
+        values = np.asarray(values_out, dtype=np.float64)
+        start = np.asarray(msg_start, dtype=np.int64)
+        mts = np.asarray(msg_ts, dtype=np.float64)
+        mdev = np.asarray(msg_device, dtype=np.int64)
+        counts = np.diff(np.append(start, keys.shape[0]))
+        # range and finiteness checks for all points at once; a bad point rejects its message item
+        bad_point = ~np.isfinite(values) | (values < self.registry.low[keys]) | (values > self.registry.high[keys])
+        if bad_point.any():
+            msg_of_point = np.repeat(np.arange(start.shape[0]), counts)
+            bad_msg = np.zeros(start.shape[0], dtype=bool)
+            bad_msg[msg_of_point[bad_point]] = True
+            for m in np.flatnonzero(bad_msg):
+                p = int(start[m]) + int(np.argmax(bad_point[start[m] : start[m] + counts[m]]))
+                dev, metric = self.registry.series_name(int(keys[p]))
+                value = float(values[p])
+                reason = (
+                    f"non-finite value: metric {metric!r}"
+                    if not math.isfinite(value)
+                    else f"out of range: {metric}={value} outside "
+                    f"[{self.registry.low[keys[p]]}, {self.registry.high[keys[p]]}]"
+                )
+                topic, payload, _ = messages[msg_source[m]]
+                rejected.append(Rejected(topic, reason, payload[:RAW_KEPT], dev))
+            keep_point = ~np.repeat(bad_msg, counts)
+            keys, values = keys[keep_point], values[keep_point]
+            counts, mts, mdev = counts[~bad_msg], mts[~bad_msg], mdev[~bad_msg]
+            start = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
+        ts = np.repeat(mts, counts)
+        return DecodedBatch(PointBatch(keys, ts, values), mdev, mts, start, rejected)
+
+
+def _json_reason(payload: bytes, exc: orjson.JSONDecodeError) -> str:
+    # orjson refuses NaN and Infinity, which are not JSON; name them, since senders often emit them
+    if "infinity" in str(exc) or b"NaN" in payload or b"Infinity" in payload:
+        return f"non-finite value: NaN and Infinity are not JSON numbers ({exc})"
+    return f"malformed JSON: {exc}"

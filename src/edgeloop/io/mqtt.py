@@ -1,0 +1,216 @@
+"""An MQTT client with a small async shape (after aiomqtt) over the fast gmqtt client.
+
+    async with MqttClient("mqtt://127.0.0.1:1883", "agent-plant1", will=Will(topic, b"offline")) as client:
+        await client.subscribe("edgeloop/v1/plant1/+/telemetry")
+        async for batch in client.batches(max_items=5000, max_wait=0.05):
+            ...
+
+Messages are kept as plain tuples in a bounded queue; no callback leaks out. Publishing while the broker is
+away does not raise: messages wait in an outbox (bounded, counted when full) and go out on reconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, NamedTuple
+from urllib.parse import urlsplit
+
+import gmqtt
+from gmqtt.mqtt.constants import UNLIMITED_RECONNECTS, MQTTv311
+
+log = logging.getLogger(__name__)
+
+
+class Message(NamedTuple):
+    topic: str
+    payload: bytes
+    retain: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Will:
+    """The last-will message the broker publishes if this client vanishes."""
+
+    topic: str
+    payload: bytes
+    qos: int = 1
+    retain: bool = True
+
+
+class MqttError(ConnectionError):
+    """Connecting or talking to the broker failed. `url` names the broker."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"MQTT broker {url}: {reason}")
+        self.url = url
+        self.reason = reason
+
+
+def parse_url(url: str) -> tuple[str, int]:
+    """
+    >>> parse_url("mqtt://127.0.0.1:1883")
+    ('127.0.0.1', 1883)
+    >>> parse_url("broker.local")
+    ('broker.local', 1883)
+    """
+    parts = urlsplit(url if "://" in url else f"mqtt://{url}")
+    if parts.scheme not in ("mqtt", "tcp"):
+        raise ValueError(f"unsupported broker URL scheme {parts.scheme!r} (use mqtt://host:port)")
+    return parts.hostname or "127.0.0.1", parts.port or 1883
+
+
+class MqttClient:
+    """One MQTT connection. Async context manager; iterate `messages()` or `batches()` to receive."""
+
+    def __init__(
+        self,
+        url: str,
+        client_id: str | None = None,
+        *,
+        will: Will | None = None,
+        keepalive: int = 30,
+        max_queue: int = 2_000_000,
+        max_outbox: int = 1_000_000,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        self.url = url
+        self.client_id = client_id or f"edgeloop-{uuid.uuid4().hex[:12]}"
+        self.will = will
+        self.keepalive = keepalive
+        self.max_queue = max_queue
+        self.max_outbox = max_outbox
+        self.connect_timeout = connect_timeout
+        self.received = 0
+        self.dropped_in = 0  # arrived while the queue was full
+        self.dropped_out = 0  # published while the outbox was full
+        self._queue: deque[Message] = deque()
+        self._outbox: deque[tuple[str, bytes, int, bool]] = deque()
+        self._wakeup = asyncio.Event()
+        self._subscriptions: dict[str, int] = {}
+        will_message = (
+            None if will is None else gmqtt.Message(will.topic, will.payload, qos=will.qos, retain=will.retain)
+        )
+        self._client = gmqtt.Client(self.client_id, clean_session=True, will_message=will_message)
+        self._client.set_config({"reconnect_retries": UNLIMITED_RECONNECTS, "reconnect_delay": 1})
+        self._client.on_message = self._on_message
+        self._client.on_connect = self._on_connect
+        self._connected = asyncio.Event()
+
+    # -- connection ------------------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> MqttClient:
+        host, port = parse_url(self.url)
+        try:
+            await asyncio.wait_for(
+                self._client.connect(host, port, keepalive=self.keepalive, version=MQTTv311),
+                self.connect_timeout,
+            )
+        except (OSError, TimeoutError, gmqtt.mqtt.handler.MQTTConnectError) as exc:
+            with contextlib.suppress(Exception):
+                await self._client.disconnect()
+            raise MqttError(self.url, f"cannot connect ({exc or type(exc).__name__})") from exc
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._client.disconnect(), 5)
+        self._wakeup.set()
+
+    @property
+    def connected(self) -> bool:
+        return bool(self._client.is_connected)
+
+    def _on_connect(self, client: Any, flags: Any, rc: Any, properties: Any) -> None:
+        self._connected.set()
+        for topic, qos in self._subscriptions.items():  # resubscribe after a reconnect
+            client.subscribe(topic, qos=qos)
+        self._flush_outbox()
+
+    # -- receiving ------------------------------------------------------------------------------------------
+
+    def _on_message(self, client: Any, topic: str, payload: bytes, qos: int, properties: Any) -> int:
+        if len(self._queue) >= self.max_queue:
+            self.dropped_in += 1
+            return 0
+        self._queue.append(Message(topic, payload, bool(properties.get("retain", 0))))
+        self.received += 1
+        if not self._wakeup.is_set():
+            self._wakeup.set()
+        return 0
+
+    async def subscribe(self, *topics: str, qos: int = 0) -> None:
+        for topic in topics:
+            self._subscriptions[topic] = qos
+            self._client.subscribe(topic, qos=qos)
+
+    def drain(self, max_items: int) -> list[Message]:
+        """Take up to `max_items` queued messages without waiting."""
+        queue = self._queue
+        n = min(max_items, len(queue))
+        return [queue.popleft() for _ in range(n)]
+
+    async def wait(self, timeout: float) -> None:
+        """Wait until a message is queued or `timeout` passes."""
+        if self._queue:
+            return
+        self._wakeup.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), timeout)
+
+    async def batches(self, max_items: int = 5000, max_wait: float = 0.05) -> AsyncIterator[list[Message]]:
+        """Micro-batches: whatever is queued, up to `max_items`, waiting at most `max_wait` for the first.
+
+        Yields an empty list when nothing came within `max_wait`, so the consumer can do its timed work.
+        """
+        while True:
+            await self.wait(max_wait)
+            yield self.drain(max_items)
+
+    async def messages(self) -> AsyncIterator[Message]:
+        while True:
+            await self.wait(1.0)
+            while self._queue:
+                yield self._queue.popleft()
+
+    # -- sending ------------------------------------------------------------------------------------------
+
+    def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
+        if self._outbox or not self.connected:
+            if len(self._outbox) >= self.max_outbox:
+                self.dropped_out += 1
+                log.warning("outbox full, message to %s not sent", topic)
+                return
+            self._outbox.append((topic, payload, qos, retain))
+            return
+        self._client.publish(topic, payload, qos=qos, retain=retain)
+
+    @property
+    def outbox_size(self) -> int:
+        return len(self._outbox)
+
+    def _flush_outbox(self) -> None:
+        while self._outbox and self.connected:
+            topic, payload, qos, retain = self._outbox.popleft()
+            self._client.publish(topic, payload, qos=qos, retain=retain)
+
+    async def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until the outbox is empty and QoS>0 messages are acknowledged (or `timeout`)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            self._flush_outbox()
+            if not self._outbox and self._client._persistent_storage.is_empty:
+                return True
+            await asyncio.sleep(0.02)
+        return False

@@ -1,0 +1,83 @@
+"""The v1 MQTT topic scheme (see ARCHITECTURE.md): building and parsing topics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from edgeloop.model import is_valid_id
+
+PREFIX = "edgeloop/v1"
+AGENT = "_agent"
+
+
+class Channel(StrEnum):
+    TELEMETRY = "telemetry"
+    EVENT = "event"
+    META = "meta"
+    STATE = "state"
+    CMD = "cmd"
+    ACK = "cmd/ack"
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceTopic:
+    site: str
+    device: str
+    channel: Channel
+
+
+class TopicError(ValueError):
+    """A topic outside the v1 scheme; `reason` says what is wrong."""
+
+    def __init__(self, topic: str, reason: str) -> None:
+        super().__init__(f"{reason}: {topic[:200]!r}")
+        self.topic = topic
+        self.reason = reason
+
+
+def device_topic(site: str, device: str, channel: Channel) -> str:
+    """
+    >>> device_topic("plant1", "pump-1", Channel.ACK)
+    'edgeloop/v1/plant1/pump-1/cmd/ack'
+    """
+    return f"{PREFIX}/{site}/{device}/{channel}"
+
+
+def site_filter(site: str, channel: Channel) -> str:
+    """The subscription filter for one channel of every device of a site."""
+    return f"{PREFIX}/{site}/+/{channel}"
+
+
+def agent_topic(site: str, what: str) -> str:
+    return f"{PREFIX}/{site}/{AGENT}/{what}"
+
+
+def fleet_topic(*parts: str) -> str:
+    return "/".join((PREFIX, "_fleet", *parts))
+
+
+_CHANNELS = {c.value: c for c in Channel}
+
+
+def parse_device_topic(topic: str) -> DeviceTopic:
+    """Split a device topic into its parts; raises TopicError with a reason for anything else.
+
+    >>> parse_device_topic("edgeloop/v1/plant1/pump-1/telemetry")
+    DeviceTopic(site='plant1', device='pump-1', channel=<Channel.TELEMETRY: 'telemetry'>)
+    >>> parse_device_topic("edgeloop/v1/plant1/Pump 1/telemetry")
+    Traceback (most recent call last):
+    edgeloop.io.topics.TopicError: bad device id: 'edgeloop/v1/plant1/Pump 1/telemetry'
+    """
+    parts = topic.split("/", 4)
+    if len(parts) != 5 or parts[0] != "edgeloop" or parts[1] != "v1":
+        raise TopicError(topic, "not a v1 device topic")
+    _, _, site, device, rest = parts
+    if not is_valid_id(site):
+        raise TopicError(topic, "bad site id")
+    if not is_valid_id(device):
+        raise TopicError(topic, "bad device id")
+    channel = _CHANNELS.get(rest)
+    if channel is None:
+        raise TopicError(topic, "unknown channel")
+    return DeviceTopic(site, device, channel)
