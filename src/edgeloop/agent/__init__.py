@@ -1,1 +1,6 @@
-"""agent part of edgeloop (see ARCHITECTURE.md)."""
+"""The site agent: runs the loop for one site and owns its state."""
+
+from edgeloop.agent.site import SiteAgent
+from edgeloop.agent.stats import AgentStats
+
+__all__ = ["AgentStats", "SiteAgent"]

@@ -1,1 +1,5 @@
-"""policy part of edgeloop (see ARCHITECTURE.md)."""
+"""Rules, guardrails and autonomy levels. Pure: no I/O, no wall clock."""
+
+from edgeloop.policy.site import SitePolicy, Verdict
+
+__all__ = ["SitePolicy", "Verdict"]

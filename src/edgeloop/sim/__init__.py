@@ -1,1 +1,1 @@
-"""sim part of edgeloop (see ARCHITECTURE.md)."""
+"""Device simulators that speak the real protocols, with ground-truth faults and outcomes."""

@@ -1,0 +1,34 @@
+"""Counters the agent keeps while it runs (shown live, returned in the summary)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class AgentStats:
+    messages: int = 0
+    points: int = 0
+    anomalous_samples: int = 0
+    decisions: int = 0
+    commands_sent: int = 0
+    commands_acked: int = 0
+    commands_rejected: int = 0
+    commands_timed_out: int = 0
+    quarantined: int = 0
+    failures: int = 0
+    repairs_found_fault: int = 0
+    repairs_found_nothing: int = 0
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    decision_latency_s: list[float] = field(default_factory=list)
+
+    def count_reason(self, reason: str) -> None:
+        kind = reason.split(":", 1)[0]
+        self.quarantine_reasons[kind] = self.quarantine_reasons.get(kind, 0) + 1
+        self.quarantined += 1
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("decision_latency_s")
+        return data

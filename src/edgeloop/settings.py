@@ -1,0 +1,112 @@
+"""Settings: one model with a nested model per concern, read from (highest first) explicit overrides, the
+environment (`EDGELOOP_` prefix, `__` for nesting, e.g. `EDGELOOP_AGENT__AUTONOMY=3`), a site YAML file, and
+the defaults below. Settings are passed in, never imported as globals.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from edgeloop.model import AutonomyLevel, is_valid_id
+
+_yaml_data: ContextVar[dict[str, Any]] = ContextVar("edgeloop_yaml", default={})  # noqa: B039
+
+
+class BrokerSettings(BaseModel):
+    url: str | None = Field(None, description="mqtt://host:port of an external broker; empty starts the embedded one")
+    qos: int = Field(0, ge=0, le=1, description="QoS of the telemetry subscription (commands always use 1)")
+
+
+class AgentSettings(BaseModel):
+    site: str = Field("factory", description="this agent's site id")
+    autonomy: AutonomyLevel = Field(AutonomyLevel.RECOMMEND, description="0 observe, 1 recommend, 3 act")
+    threshold: float = Field(0.9, gt=0, lt=1, description="anomaly likelihood above which a sample is anomalous")
+    sustain: int = Field(4, ge=1, description="consecutive anomalous samples of a device before deciding")
+    cooldown_s: float = Field(6 * 3600, ge=0, description="data-time seconds after a decision before the next")
+    action: str = Field("schedule_maintenance", description="command sent for a sustained anomaly")
+    action_args: dict[str, float] = Field(default_factory=lambda: {"within_h": 0.5})
+    ack_timeout_s: float = Field(10.0, gt=0, description="wall seconds to wait for a command ack")
+    batch_max: int = Field(20_000, ge=1, description="most messages taken into one micro-batch")
+    batch_wait_s: float = Field(0.02, gt=0, description="longest wait for a micro-batch to fill")
+    max_future_s: float = Field(300.0, ge=0, description="telemetry further ahead of the wall clock is rejected")
+    max_payload: int = Field(256 * 1024, ge=1024, description="larger payloads are rejected")
+    data_dir: Path = Field(Path("var"), description="where the site's database and keys live")
+
+    @field_validator("site")
+    @classmethod
+    def _site_id(cls, value: str) -> str:
+        if not is_valid_id(value):
+            raise ValueError(f"site id {value!r} must match [a-z0-9][a-z0-9_-]{{0,63}}")
+        return value
+
+    @field_validator("autonomy")
+    @classmethod
+    def _supported(cls, value: AutonomyLevel) -> AutonomyLevel:
+        if value is AutonomyLevel.APPROVE:
+            raise ValueError("autonomy 2 (act with approval) needs the approval queue, which is not built yet")
+        return value
+
+    @property
+    def site_dir(self) -> Path:
+        return self.data_dir / self.site
+
+    @property
+    def db_path(self) -> Path:
+        return self.site_dir / "edgeloop.db"
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return _yaml_data.get().get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_yaml_data.get())
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EDGELOOP_", env_nested_delimiter="__", extra="forbid")
+
+    broker: BrokerSettings = Field(default_factory=BrokerSettings)
+    agent: AgentSettings = Field(default_factory=AgentSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlSource(settings_cls))
+
+
+class SettingsError(ValueError):
+    """Settings that cannot be used; the message names the file and field."""
+
+
+def load_settings(config: Path | None = None, **overrides: dict[str, Any]) -> Settings:
+    """Settings from a site YAML file (optional), the environment, and overrides like ``agent={"site": "x"}``."""
+    data: dict[str, Any] = {}
+    if config is not None:
+        try:
+            data = yaml.safe_load(config.read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise SettingsError(f"cannot read settings file {config}: {exc}") from exc
+        if not isinstance(data, dict):
+            raise SettingsError(f"settings file {config} must hold a mapping at the top level")
+    token = _yaml_data.set(data)
+    try:
+        build: Any = Settings  # BaseSettings' own keyword arguments hide the field names from mypy
+        return build(**{k: v for k, v in overrides.items() if v})  # type: ignore[no-any-return]
+    except ValidationError as exc:
+        where = f" (file {config})" if config else ""
+        raise SettingsError(f"invalid settings{where}:\n{exc}") from exc
+    finally:
+        _yaml_data.reset(token)
