@@ -24,7 +24,7 @@ from edgeloop.agent.stats import AgentStats
 from edgeloop.io.decode import DecodedBatch, Rejected, TelemetryDecoder
 from edgeloop.io.mqtt import Message, MqttClient
 from edgeloop.io.registry import DeviceRegistry, KnownDevice
-from edgeloop.io.store import SqliteStore, chunk_by_device
+from edgeloop.io.store import SqliteStore, bucket_of, chunk_rows
 from edgeloop.io.topics import AGENT, Channel, TopicError, agent_topic, device_topic, parse_device_topic, site_filter
 from edgeloop.learn.base import Learner, grow
 from edgeloop.model import AckStatus, Command, Decision, DecisionStatus, DeviceMeta
@@ -95,6 +95,7 @@ class SiteAgent:
         return self.stats
 
     def handle_batch(self, messages: Sequence[Message]) -> None:
+        self.store.check()
         if not messages:
             return
         now = self.clock()
@@ -118,11 +119,8 @@ class SiteAgent:
             return
         scores = self.learner.score_learn(points.series, points.values, points.ts)
         self.stats.points += len(points)
-        registry = self.registry
-        names = [d.meta.device for d in registry.by_index]
-        self.store.write_telemetry(
-            chunk_by_device(names, registry.device_of[points.series], points.series, points.ts, points.values, scores)
-        )
+        device_of_point = self.registry.device_of[points.series]
+        self.store.write_telemetry(chunk_rows(device_of_point, points.series, points.ts, points.values, scores))
         self._decide_on_runs(decoded, scores, now)
 
     def _decide_on_runs(self, decoded: DecodedBatch, scores: NDArray[np.float64], now: float) -> None:
@@ -259,7 +257,9 @@ class SiteAgent:
         self._store_new_series(before, known)
 
     def _store_new_series(self, before: int, known: KnownDevice) -> None:
-        self.store.write_series((k, *self.registry.series_name(k)) for k in range(before, self.registry.n_series))
+        bucket = bucket_of(known.index)
+        rows = [(k, *self.registry.series_name(k), bucket) for k in range(before, self.registry.n_series)]
+        self.store.write_series(rows)
 
     def _on_event(self, device: str, doc: dict[str, Any], now: float) -> None:
         kind = doc.get("kind")

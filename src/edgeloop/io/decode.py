@@ -73,11 +73,11 @@ def _check_item(item: Any, keys: dict[str, int], now: float, max_future: float) 
     if type(metrics) is not dict or not metrics:
         raise BadInputError("wrong type: 'metrics' must be a non-empty object")
     for name, value in metrics.items():
-        if name not in keys:
-            raise BadInputError(f"unknown metric {name!r}")
         if type(value) not in _NUMBER:
             raise BadInputError(f"wrong type: metric {name!r} must be a number")
-    return float(ts), metrics
+        if name not in keys:
+            raise BadInputError(f"unknown metric {name!r}")
+    return ts, metrics
 
 
 class TelemetryDecoder:
@@ -116,12 +116,14 @@ class TelemetryDecoder:
         rejected: list[Rejected] = []
         devices = self.registry.devices
         horizon = self.max_future_s
+        topic_device = self._topic_device
         for source, (topic, payload, _retain) in enumerate(messages):
-            device: str | None = None
+            device: str | None = topic_device.get(topic)
             try:
                 if len(payload) > self.max_payload:
                     raise BadInputError(f"payload too large: {len(payload)} bytes > {self.max_payload}")
-                device = self.device_of(topic)
+                if device is None:
+                    device = self.device_of(topic)
                 known = devices.get(device)
                 if known is None:
                     raise BadInputError("unknown device (no meta received for it)")
@@ -129,19 +131,22 @@ class TelemetryDecoder:
                     doc = orjson.loads(payload)
                 except orjson.JSONDecodeError as exc:
                     raise BadInputError(_json_reason(payload, exc)) from None
-                items = doc if type(doc) is list else (doc,)
-                checked = [_check_item(item, known.keys, now, horizon) for item in items]
+                keys = known.keys
+                if type(doc) is list:
+                    checked = [_check_item(item, keys, now, horizon) for item in doc]
+                else:
+                    checked = [_check_item(doc, keys, now, horizon)]
             except (BadInputError, TopicError) as exc:
                 reason = exc.reason if isinstance(exc, TopicError) else str(exc)
                 rejected.append(Rejected(topic, reason, payload[:RAW_KEPT], device))
                 continue
-            keys = known.keys
+            index = known.index
             for ts, metrics in checked:
-                msg_device.append(known.index)
+                msg_device.append(index)
                 msg_ts.append(ts)
                 msg_start.append(len(keys_out))
                 msg_source.append(source)
-                keys_out.extend([keys[name] for name in metrics])
+                keys_out.extend(map(keys.__getitem__, metrics))
                 values_out.extend(metrics.values())
         return self._finish(messages, keys_out, values_out, msg_device, msg_ts, msg_start, msg_source, rejected)
 

@@ -1,11 +1,14 @@
 """SQLite storage (WAL): telemetry, scores, devices, decisions, commands, acks, outcomes, quarantine.
 
-Telemetry is stored in columnar chunks: one row per device per micro-batch holding its series keys,
+Telemetry is stored in columnar chunks: one row per bucket of devices per micro-batch, holding the series keys,
 timestamps, values and scores as packed arrays. That is how time-series stores keep writes cheap (a row per
-point would cost the agent a whole core at 500k points/s), and reading one device back stays one index range.
+point would cost the agent a whole core at 500k points/s). A bucket holds up to BUCKET devices, so a batch of
+single-metric messages from many devices is still a few rows, and reading one device back is one index range
+over its bucket, filtered by series key.
 
 All writes go through one writer thread that commits whatever has queued up in one transaction. If the
-database is unavailable (locked, disk full) the writer keeps the batch and retries: nothing is dropped.
+database is unavailable (locked, busy, disk full, I/O error) the writer keeps the batch and retries: nothing
+is dropped. Any other database error is a bug: the writer stops, and the next `check()` raises it.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +29,22 @@ from numpy.typing import NDArray
 
 log = logging.getLogger(__name__)
 
+TRANSIENT = ("locked", "busy", "disk", "full", "i/o", "unable to open")
+
+
+class StoreError(RuntimeError):
+    """The store's writer stopped on an error that retrying cannot fix."""
+
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs(run INTEGER PRIMARY KEY, site TEXT, started REAL);
 CREATE TABLE IF NOT EXISTS devices(device TEXT PRIMARY KEY, asset_type TEXT, meta TEXT, updated REAL);
-CREATE TABLE IF NOT EXISTS series(run INTEGER, key INTEGER, device TEXT, metric TEXT, PRIMARY KEY(run, key));
+CREATE TABLE IF NOT EXISTS series(
+    run INTEGER, key INTEGER, device TEXT, metric TEXT, bucket INTEGER, PRIMARY KEY(run, key));
+CREATE INDEX IF NOT EXISTS series_device ON series(device, metric);
 CREATE TABLE IF NOT EXISTS telemetry(
-    run INTEGER, device TEXT, t0 REAL, t1 REAL, n INTEGER, keys BLOB, ts BLOB, vals BLOB, scores BLOB);
-CREATE INDEX IF NOT EXISTS telemetry_device_t0 ON telemetry(device, t0);
+    run INTEGER, bucket INTEGER, t0 REAL, t1 REAL, n INTEGER, keys BLOB, ts BLOB, vals BLOB, scores BLOB);
+CREATE INDEX IF NOT EXISTS telemetry_bucket_t0 ON telemetry(run, bucket, t0);
 CREATE TABLE IF NOT EXISTS quarantine(
     id INTEGER PRIMARY KEY, at REAL, topic TEXT, device TEXT, reason TEXT, raw BLOB);
 CREATE TABLE IF NOT EXISTS decisions(
@@ -54,36 +65,38 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-@dataclass(frozen=True, slots=True)
-class TelemetryChunk:
-    device: str
-    keys: NDArray[np.int64]
-    ts: NDArray[np.float64]
-    values: NDArray[np.float64]
-    scores: NDArray[np.float32]
+BUCKET = 64  # devices per telemetry chunk row
 
 
-def chunk_by_device(
-    device_names: Sequence[str],
+def bucket_of(device_index: int) -> int:
+    return device_index // BUCKET
+
+
+def chunk_rows(
     device_of_point: NDArray[np.int64],
     keys: NDArray[np.int64],
     ts: NDArray[np.float64],
     values: NDArray[np.float64],
     scores: NDArray[np.float64],
 ) -> list[tuple[Any, ...]]:
-    """Rows for the telemetry table: one per device present in the batch."""
+    """Rows for the telemetry table: one per bucket of devices present in the batch."""
     if keys.shape[0] == 0:
         return []
-    order = np.argsort(device_of_point, kind="stable")
-    dev = device_of_point[order]
-    cuts = np.flatnonzero(np.diff(dev)) + 1
-    bounds = np.concatenate(([0], cuts, [dev.shape[0]]))
+    bucket = device_of_point // BUCKET
+    if bucket[0] == bucket[-1] and (bucket == bucket[0]).all():
+        order = np.arange(keys.shape[0])
+        bounds = np.array([0, keys.shape[0]])
+    else:
+        order = np.argsort(bucket, kind="stable")
+        cuts = np.flatnonzero(np.diff(bucket[order])) + 1
+        bounds = np.concatenate(([0], cuts, [keys.shape[0]]))
+    b_sorted = bucket[order]
     k, t, v, s = keys[order].astype(np.int32), ts[order], values[order], scores[order].astype(np.float32)
     rows = []
     for a, b in itertools.pairwise(bounds):
         tt = t[a:b]
         rows.append(
-            (device_names[int(dev[a])], float(tt[0]), float(tt[-1]), int(b - a),
+            (int(b_sorted[a]), float(tt.min()), float(tt.max()), int(b - a),
              k[a:b].tobytes(), tt.tobytes(), v[a:b].tobytes(), s[a:b].tobytes())
         )  # fmt: skip
     return rows
@@ -103,6 +116,7 @@ class SqliteStore:
         self._read_conn = connect(path)
         self._queue: queue.Queue[tuple[str, list[tuple[Any, ...]]] | None] = queue.Queue()
         self.write_errors = 0
+        self.failure: StoreError | None = None
         self._writer = threading.Thread(target=self._write_loop, name="edgeloop-store", daemon=True)
         self._writer.start()
 
@@ -118,11 +132,9 @@ class SqliteStore:
             rows,
         )
 
-    def write_series(self, rows: Iterable[tuple[int, str, str]]) -> None:
-        self.write(
-            f"INSERT OR REPLACE INTO series VALUES ({self.run}, ?, ?, ?)",
-            list(rows),
-        )
+    def write_series(self, rows: Iterable[tuple[int, str, str, int]]) -> None:
+        """(key, device, metric, bucket) of new series keys."""
+        self.write(f"INSERT OR REPLACE INTO series VALUES ({self.run}, ?, ?, ?, ?)", list(rows))  # noqa: S608
 
     def write_device(self, device: str, asset_type: str, meta: dict[str, Any], at: float) -> None:
         self.write(
@@ -171,20 +183,29 @@ class SqliteStore:
                     break
             stop = None in jobs
             work = [j for j in jobs if j is not None]
-            while work:
+            while work and self.failure is None:
                 try:
                     with conn:
                         for sql, rows in work:
                             conn.executemany(sql, rows)
                     break
-                except sqlite3.OperationalError as exc:  # locked, disk full, ...: keep the batch, retry
-                    self.write_errors += 1
+                except sqlite3.Error as exc:
+                    if not any(word in str(exc).lower() for word in TRANSIENT):
+                        self.failure = StoreError(f"store write failed: {exc}")
+                        log.error("store writer stopped: %s", exc)
+                        break
+                    self.write_errors += 1  # outage: keep the batch and retry
                     log.warning("store write failed (%s); retrying, nothing dropped", exc)
                     time.sleep(min(5.0, 0.1 * self.write_errors))
             for _ in jobs:
                 self._queue.task_done()
             if stop:
                 return
+
+    def check(self) -> None:
+        """Raise the error that stopped the writer, if any."""
+        if self.failure is not None:
+            raise self.failure
 
     def flush(self) -> None:
         """Block until every queued write is committed."""
@@ -216,22 +237,21 @@ class SqliteStore:
         self, device: str, metric: str, t_from: float = -np.inf, t_to: float = np.inf
     ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float32]]:
         """Timestamps, values and scores of one metric of one device, over all runs, in time order."""
-        keys = {
-            (run, key)
-            for run, key in self.query("SELECT run, key FROM series WHERE device=? AND metric=?", (device, metric))
-        }
-        parts_t, parts_v, parts_s = [], [], []
-        for run, kb, tb, vb, sb in self.query(
-            "SELECT run, keys, ts, vals, scores FROM telemetry WHERE device=? AND t1>=? AND t0<=? ORDER BY t0",
-            (device, t_from, t_to),
-        ):
-            k = np.frombuffer(kb, dtype=np.int32)
-            mask = np.isin(k, [key for r, key in keys if r == run])
-            t = np.frombuffer(tb, dtype=np.float64)
-            mask &= (t >= t_from) & (t <= t_to)
-            parts_t.append(t[mask])
-            parts_v.append(np.frombuffer(vb, dtype=np.float64)[mask])
-            parts_s.append(np.frombuffer(sb, dtype=np.float32)[mask])
-        if not parts_t:
+        parts: list[tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float32]]] = []
+        series = self.query("SELECT run, bucket, key FROM series WHERE device=? AND metric=?", (device, metric))
+        for run, bucket in sorted({(r, b) for r, b, _ in series}):
+            wanted = [k for r, b, k in series if (r, b) == (run, bucket)]
+            for kb, tb, vb, sb in self.query(
+                "SELECT keys, ts, vals, scores FROM telemetry WHERE run=? AND bucket=? AND t1>=? AND t0<=?",
+                (run, bucket, t_from, t_to),
+            ):
+                t = np.frombuffer(tb, dtype=np.float64)
+                mask = np.isin(np.frombuffer(kb, dtype=np.int32), wanted) & (t >= t_from) & (t <= t_to)
+                parts.append((t[mask], np.frombuffer(vb, dtype=np.float64)[mask], np.frombuffer(sb, np.float32)[mask]))
+        if not parts:
             return np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.float32)
-        return np.concatenate(parts_t), np.concatenate(parts_v), np.concatenate(parts_s)
+        t_all = np.concatenate([p[0] for p in parts])
+        order = np.argsort(t_all, kind="stable")
+        v_all = np.concatenate([p[1] for p in parts])
+        s_all = np.concatenate([p[2] for p in parts])
+        return t_all[order], v_all[order], s_all[order]

@@ -139,4 +139,5 @@ class PlantRunner:
 
 def write_ground_truth(plant: Plant, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(orjson.dumps(plant.ground_truth(), option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
+    truth = {**plant.ground_truth(), "end_ts": plant.now}
+    path.write_bytes(orjson.dumps(truth, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))

@@ -1,0 +1,84 @@
+"""`edgeloop agent`: run one site agent until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from edgeloop.agent.service import broker_url, run_agent, stop_on_signals
+from edgeloop.agent.site import SiteAgent
+from edgeloop.settings import SettingsError, load_settings
+
+console = Console(stderr=True)
+
+
+def settings_overrides(
+    broker: str | None, site: str | None, autonomy: int | None, data_dir: Path | None
+) -> dict[str, dict[str, Any]]:
+    agent: dict[str, Any] = {}
+    if site is not None:
+        agent["site"] = site
+    if autonomy is not None:
+        agent["autonomy"] = autonomy
+    if data_dir is not None:
+        agent["data_dir"] = data_dir
+    return {"broker": {"url": broker} if broker else {}, "agent": agent}
+
+
+BrokerOpt = Annotated[
+    str | None, typer.Option("--broker", help="mqtt://host:port of an external broker (default: start an embedded one)")
+]
+SiteOpt = Annotated[str | None, typer.Option("--site", help="site id (default from settings: factory)")]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="site settings YAML file", exists=True, dir_okay=False)
+]
+AutonomyOpt = Annotated[
+    int | None, typer.Option("--autonomy", min=0, max=3, help="0 observe, 1 recommend, 3 act (default 1)")
+]
+DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="where the site database lives (default ./var)")]
+
+
+def agent(
+    broker: BrokerOpt = None,
+    site: SiteOpt = None,
+    config: ConfigOpt = None,
+    autonomy: AutonomyOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Run a site agent: ingest telemetry, learn, decide, act, record. Stops cleanly on Ctrl-C or SIGTERM.
+
+    Settings come from --config (YAML), then EDGELOOP_* environment variables (e.g. EDGELOOP_AGENT__THRESHOLD=0.95,
+    EDGELOOP_BROKER__URL=mqtt://host:1883), then these options.
+    """
+    try:
+        settings = load_settings(config, **settings_overrides(broker, site, autonomy, data_dir))
+    except SettingsError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    last = [time.monotonic(), 0]
+
+    def tick(a: SiteAgent) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 10:
+            s = a.stats
+            rate = (s.points - last[1]) / (now - last[0])
+            console.print(
+                f"{rate:,.0f} points/s | points {s.points:,} | decisions {s.decisions} | acked {s.commands_acked} "
+                f"| quarantined {s.quarantined} | devices {len(a.registry)}"
+            )
+            last[:] = [now, s.points]
+
+    async def main(url: str) -> None:
+        stop = asyncio.Event()
+        stop_on_signals(stop)
+        console.print(f"agent for site [bold]{settings.agent.site}[/bold] on {url}, data in {settings.agent.site_dir}")
+        stats = await run_agent(settings, url, stop, on_tick=tick)
+        console.print(f"stopped: {stats.as_dict()}")
+
+    with broker_url(settings) as url:
+        asyncio.run(main(url))

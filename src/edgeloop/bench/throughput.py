@@ -1,0 +1,223 @@
+"""`edgeloop bench throughput`: the broker's own rate and the agent's end-to-end rate, measured in one run.
+
+1. broker only: the load generator (its own process) publishes for S seconds; a plain subscriber counts.
+2. agent: the same load into a real site agent (decode, validate, score, store in SQLite); RSS per series.
+3. latency: the load at half the agent's measured rate, with bursts of anomalous values; the delay from a
+   message's publication to the decision it completes, p50 and p99.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import orjson
+import psutil
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from edgeloop.agent.service import open_agent
+from edgeloop.agent.site import SiteAgent
+from edgeloop.bench.loadgen import Load, publish_metas, start_load
+from edgeloop.io.broker import EmbeddedBroker
+from edgeloop.io.mqtt import MqttClient
+from edgeloop.io.topics import Channel, site_filter
+from edgeloop.settings import load_settings
+
+STALL_S = 3.0  # the receiver is done when nothing new arrived for this long after the publisher finished
+
+
+@dataclass(slots=True)
+class ThroughputResult:
+    broker: str
+    metrics_per_message: int
+    series: int
+    seconds: float
+    broker_msgs_per_s: float
+    agent_msgs_per_s: float
+    agent_points_per_s: float
+    ratio: float
+    agent_cpu_percent: float
+    rss_bytes_per_series: float
+    p50_decision_latency_ms: float
+    p99_decision_latency_ms: float
+    latency_rate_msgs_per_s: float
+    decisions_measured: int
+    published_broker_phase: int
+    received_broker_phase: int
+    published_agent_phase: int
+    received_agent_phase: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+async def _until_quiet(count: Any, proc: Any, limit: float) -> tuple[float, float]:
+    """Wait until the publisher has exited and `count()` has stopped growing; returns (first, last) change times."""
+    first = last = 0.0
+    seen = 0
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.002)
+        now_count = count()
+        if now_count != seen:
+            if seen == 0:
+                first = time.perf_counter()
+            seen, last = now_count, time.perf_counter()
+        elif not proc.is_alive() and seen and time.perf_counter() - last > STALL_S:
+            break
+    return first, last
+
+
+async def broker_only(url: str, load: Load) -> tuple[float, int, int]:
+    async with MqttClient(url, "edgeloop-bench-sub") as sub:
+        await sub.subscribe(site_filter(load.site, Channel.TELEMETRY))
+        await asyncio.sleep(0.2)
+        proc, result = start_load(load)
+        received = [0]
+
+        def count() -> int:
+            received[0] += len(sub.drain(1_000_000))
+            return received[0]
+
+        first, last = await _until_quiet(count, proc, load.seconds + 120)
+        proc.join(10)
+        sent, _ = result.get(timeout=10)
+        return received[0] / max(last - first, 1e-9), sent, received[0]
+
+
+async def through_agent(url: str, load: Load, data_dir: Path) -> tuple[SiteAgent, float, float, int, int, float]:
+    """Returns the agent, msgs/s, points/s, sent, received and CPU% of this process during the run."""
+    settings = load_settings(
+        None, broker={"url": url}, agent={"site": load.site, "autonomy": 0, "data_dir": data_dir, "batch_max": 20_000}
+    )
+    async with open_agent(settings, url) as agent:
+        stop = asyncio.Event()
+        task = asyncio.create_task(agent.run(stop))
+        async with MqttClient(url, "edgeloop-bench-meta") as meta_client:
+            await asyncio.sleep(0.2)
+            await publish_metas(load, meta_client, lambda: len(agent.registry))
+        if len(agent.registry) < load.devices:
+            raise RuntimeError(f"the agent registered {len(agent.registry)} of {load.devices} devices")
+        proc, result = start_load(load)
+        cpu0 = psutil.Process().cpu_times()
+        first, _ = await _until_quiet(lambda: agent.stats.messages, proc, load.seconds + 300)
+        await asyncio.to_thread(agent.store.flush)  # stored means committed
+        done = time.perf_counter()
+        cpu1 = psutil.Process().cpu_times()
+        proc.join(10)
+        sent, _ = result.get(timeout=10)
+        stop.set()
+        await task
+        elapsed = max(done - first, 1e-9)
+        cpu = 100.0 * ((cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)) / max(done - first, 1e-9)
+        return agent, agent.stats.messages / elapsed, agent.stats.points / elapsed, sent, agent.stats.messages, cpu
+
+
+async def memory_per_series(url: str, load: Load, data_dir: Path) -> float:
+    """Agent RSS growth per series after one pass of messages over `load.devices` devices."""
+    gc.collect()
+    before = psutil.Process().memory_info().rss
+    agent, *_ = await through_agent(url, load, data_dir)
+    gc.collect()
+    after = psutil.Process().memory_info().rss
+    series = agent.registry.n_series
+    return (after - before) / max(series, 1)
+
+
+async def decision_latency(url: str, load: Load, data_dir: Path) -> tuple[list[float], float]:
+    agent, msgs_per_s, *_ = await through_agent(url, load, data_dir)
+    return [1000.0 * x for x in agent.stats.decision_latency_s], msgs_per_s
+
+
+async def run(url: str, k: int, seconds: float, series: int, progress: Any = print) -> ThroughputResult:
+    devices = max(1, series // k)
+    with tempfile.TemporaryDirectory(prefix="edgeloop-bench-") as tmp:
+        site = f"bench{int(time.time()) % 100000}"
+        progress(f"1/4 broker only: {seconds:g} s of K={k} messages over {devices:,} devices ...")
+        broker_rate, sent_b, recv_b = await broker_only(url, Load(url, site, devices, k, seconds))
+        progress(f"    {broker_rate:,.0f} msgs/s received ({recv_b:,} of {sent_b:,})")
+        progress("2/4 agent end to end (decode, score, store) ...")
+        load = Load(url, site + "a", devices, k, seconds)
+        _agent, msgs, points, sent_a, recv_a, cpu = await through_agent(url, load, Path(tmp) / "a")
+        progress(f"    {msgs:,.0f} msgs/s, {points:,.0f} points/s ({recv_a:,} of {sent_a:,}), CPU {cpu:.0f}%")
+        del _agent
+        progress(f"3/4 memory: one pass over {devices:,} devices x {k} metrics ...")
+        mem_load = Load(url, site + "m", devices, k, 3600.0, max_messages=devices)
+        rss = await memory_per_series(url, mem_load, Path(tmp) / "m")
+        progress(f"    {rss:,.0f} bytes of RSS per series")
+        lat_devices = min(devices, 1000)
+        rate = max(msgs / 2, 100.0)
+        progress(
+            f"4/4 latency at {rate:,.0f} msgs/s (half the agent's rate), {lat_devices} devices with anomaly bursts ..."
+        )
+        lat_load = Load(url, site + "l", lat_devices, k, max(seconds, 10.0), rate=rate, anomaly_every=97)
+        lat, _ = await decision_latency(url, lat_load, Path(tmp) / "l")
+        p50 = float(np.percentile(lat, 50)) if lat else float("nan")
+        p99 = float(np.percentile(lat, 99)) if lat else float("nan")
+        progress(f"    {len(lat)} decisions, p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+    return ThroughputResult(
+        broker=url,
+        metrics_per_message=k,
+        series=devices * k,
+        seconds=seconds,
+        broker_msgs_per_s=round(broker_rate, 1),
+        agent_msgs_per_s=round(msgs, 1),
+        agent_points_per_s=round(points, 1),
+        ratio=round(msgs / broker_rate, 3) if broker_rate else 0.0,
+        agent_cpu_percent=round(cpu, 1),
+        rss_bytes_per_series=round(rss, 1),
+        p50_decision_latency_ms=round(p50, 2),
+        p99_decision_latency_ms=round(p99, 2),
+        latency_rate_msgs_per_s=round(rate, 1),
+        decisions_measured=len(lat),
+        published_broker_phase=sent_b,
+        received_broker_phase=recv_b,
+        published_agent_phase=sent_a,
+        received_agent_phase=recv_a,
+    )
+
+
+def throughput(
+    broker: Annotated[
+        str | None, typer.Option("--broker", help="mqtt://host:port (default: the embedded broker)")
+    ] = None,
+    metrics_per_message: Annotated[
+        int, typer.Option("--metrics-per-message", "-k", min=1, help="metrics per message")
+    ] = 1,
+    seconds: Annotated[float, typer.Option(min=1, help="seconds of load per phase")] = 10.0,
+    series: Annotated[int, typer.Option(min=1, help="distinct series (devices x metrics)")] = 100_000,
+    json_out: Annotated[bool, typer.Option("--json", help="print the figures as one JSON object")] = False,
+) -> None:
+    """Measure the broker-only message rate and the agent's end-to-end rate in one run, plus RSS per series
+    and p99 publish-to-decision latency at half the agent's rate. QoS 0. Prints figures; asserts nothing."""
+    console = Console(stderr=True)
+
+    def progress(text: str) -> None:
+        console.print(text)
+
+    async def main(url: str) -> ThroughputResult:
+        return await run(url, metrics_per_message, seconds, series, progress)
+
+    if broker:
+        result = asyncio.run(main(broker))
+    else:
+        with EmbeddedBroker() as embedded:
+            result = asyncio.run(main(embedded.url))
+    if json_out:
+        sys.stdout.write(orjson.dumps(result.as_dict()).decode() + "\n")
+        return
+    table = Table(title=f"edgeloop bench throughput (K={metrics_per_message}, {result.series:,} series, QoS 0)")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key, value in result.as_dict().items():
+        table.add_row(key, f"{value:,}" if isinstance(value, int | float) else str(value))
+    Console().print(table)

@@ -1,0 +1,193 @@
+"""`edgeloop demo`: broker, simulated factory and site agent together, with live progress and a summary.
+
+The simulator runs as its own process (as a real plant would be), the agent in this one; they meet only on
+the broker. Whether faults were caught before they failed is read from the simulator's ground truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+
+from edgeloop.agent.service import broker_url, open_agent, stop_on_signals
+from edgeloop.agent.site import SiteAgent
+from edgeloop.io.broker import BrokerError
+from edgeloop.io.mqtt import MqttError
+from edgeloop.settings import Settings, SettingsError, load_settings
+
+
+def simulator_command(url: str, site: str, devices: int, seed: int, speed: float, truth: Path) -> list[str]:
+    return [
+        sys.executable, "-m", "edgeloop", "sim", "factory", "--broker", url, "--site", site,
+        "--devices", str(devices), "--seed", str(seed), "--speed", str(speed), "--ground-truth", str(truth), "--quiet",
+    ]  # fmt: skip
+
+
+def live_view(agent: SiteAgent, started: float, rate: float, duration: float) -> Group:
+    s = agent.stats
+    table = Table(title=f"edgeloop demo: site {agent.site}", show_header=False, min_width=60)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_row("elapsed", f"{time.monotonic() - started:.0f} / {duration:.0f} s")
+    table.add_row("points/s (last second)", f"{rate:,.0f}")
+    table.add_row("points scored and stored", f"{s.points:,}")
+    table.add_row("devices", f"{len(agent.registry)}")
+    table.add_row("anomalous samples", f"{s.anomalous_samples:,}")
+    table.add_row("decisions", f"{s.decisions}")
+    table.add_row("commands sent / acked", f"{s.commands_sent} / {s.commands_acked}")
+    table.add_row("faults found by maintenance (caught early)", f"[green]{s.repairs_found_fault}[/green]")
+    table.add_row("maintenance that found nothing", f"{s.repairs_found_nothing}")
+    table.add_row("failures that happened", f"[red]{s.failures}[/red]")
+    table.add_row("quarantined inputs", f"{s.quarantined}")
+    return Group(table)
+
+
+async def run_demo(
+    settings: Settings, url: str, devices: int, duration: float, speed: float, seed: int, console: Console | None
+) -> dict[str, Any]:
+    site = settings.agent.site
+    with tempfile.TemporaryDirectory(prefix="edgeloop-demo-") as tmp:
+        truth_path = Path(tmp) / "ground_truth.json"
+        stop = asyncio.Event()
+        stop_on_signals(stop)
+        async with open_agent(settings, url) as agent:
+            task = asyncio.create_task(agent.run(stop))
+            await asyncio.sleep(0.3)  # subscribed before the plant starts talking
+            sim = await asyncio.create_subprocess_exec(
+                *simulator_command(url, site, devices, seed, speed, truth_path), stdin=asyncio.subprocess.DEVNULL
+            )
+            started = time.monotonic()
+            await _watch(agent, sim, stop, started, duration, console)
+            if sim.returncode is None:
+                sim.send_signal(signal.SIGINT)
+            await asyncio.wait_for(sim.wait(), 30)
+            await asyncio.sleep(1.0)  # the plant's last events and acks
+            stop.set()
+            stats = await task
+        truth = orjson.loads(truth_path.read_bytes()) if truth_path.exists() else {}
+    faults = truth.get("faults", [])
+    return {
+        "site": site,
+        "broker": url,
+        "seconds": round(time.monotonic() - started, 1),
+        "simulated_days": round((truth.get("end_ts", 0) - truth.get("start_ts", 0)) / 86400, 2),
+        "devices": devices,
+        "autonomy": int(settings.agent.autonomy),
+        "points": stats.points,
+        "messages": stats.messages,
+        "anomalous_samples": stats.anomalous_samples,
+        "decisions": stats.decisions,
+        "commands_sent": stats.commands_sent,
+        "commands_acked": stats.commands_acked,
+        "commands_rejected": stats.commands_rejected,
+        "commands_timed_out": stats.commands_timed_out,
+        "faults_injected": len(faults),
+        "faults_caught_before_failure": sum(1 for f in faults if f.get("caught")),
+        "failures": len(truth.get("failures", [])),
+        "maintenance_found_fault": stats.repairs_found_fault,
+        "maintenance_found_nothing": stats.repairs_found_nothing,
+        "quarantined": stats.quarantined,
+        "database": str(settings.agent.db_path),
+    }
+
+
+async def _watch(
+    agent: SiteAgent,
+    sim: asyncio.subprocess.Process,
+    stop: asyncio.Event,
+    started: float,
+    duration: float,
+    console: Console | None,
+) -> None:
+    """Until the duration is up, the user interrupts, or the simulator ends; keeps the live view fresh."""
+    ended = asyncio.create_task(sim.wait())
+    interrupted = asyncio.create_task(stop.wait())
+    live = Live(live_view(agent, started, 0.0, duration), console=console, refresh_per_second=4) if console else None
+    last_points, last_t, rate = 0, started, 0.0
+    try:
+        if live is not None:
+            live.start()
+        while (left := duration - (time.monotonic() - started)) > 0:
+            done, _ = await asyncio.wait({ended, interrupted}, timeout=min(left, 1.0))
+            if done:
+                break
+            now = time.monotonic()
+            rate = (agent.stats.points - last_points) / (now - last_t)
+            last_points, last_t = agent.stats.points, now
+            if live is not None:
+                live.update(live_view(agent, started, rate, duration))
+    finally:
+        if live is not None:
+            live.stop()
+        interrupted.cancel()
+        if not ended.done():
+            ended.cancel()
+
+
+def summary_table(summary: dict[str, Any]) -> Table:
+    table = Table(title="edgeloop demo: summary", show_header=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    for key, value in summary.items():
+        table.add_row(key.replace("_", " "), f"{value:,}" if isinstance(value, int) else str(value))
+    return table
+
+
+def demo(
+    broker: Annotated[
+        str | None, typer.Option("--broker", help="mqtt://host:port of an external broker (default: embedded)")
+    ] = None,
+    devices: Annotated[int, typer.Option(min=1, help="simulated pumps and motors")] = 50,
+    duration: Annotated[float, typer.Option(min=1, help="real seconds to run")] = 60.0,
+    speed: Annotated[
+        float, typer.Option(min=1, help="simulated seconds per real second (1440: a day a minute)")
+    ] = 1440.0,
+    seed: Annotated[int, typer.Option(help="simulator seed")] = 0,
+    autonomy: Annotated[int, typer.Option(min=0, max=3, help="0 observe, 1 recommend, 3 act")] = 3,
+    site: Annotated[str, typer.Option(help="site id")] = "factory",
+    data_dir: Annotated[Path, typer.Option(help="where the demo's database goes")] = Path("var/demo"),
+    json_out: Annotated[
+        bool, typer.Option("--json", help="print the summary as one JSON object, nothing else")
+    ] = False,
+) -> None:
+    """Start a broker, a simulated factory and a site agent; show them closing the loop; print a summary.
+
+    The agent learns each device's normal behaviour, turns sustained anomalies into decisions, sends
+    maintenance commands, and the summary checks against the simulator's ground truth which faults were
+    caught before they became failures.
+    """
+    console = Console(stderr=True)
+    try:
+        settings = load_settings(
+            None,
+            broker={"url": broker} if broker else {},
+            agent={"site": site, "autonomy": autonomy, "data_dir": data_dir},
+        )
+    except SettingsError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    try:
+        with broker_url(settings) as url:
+            if not json_out:
+                console.print(f"broker {url}; {devices} devices, {speed:g}x; running {duration:g} s ...")
+            summary = asyncio.run(
+                run_demo(settings, url, devices, duration, speed, seed, None if json_out else console)
+            )
+    except (MqttError, BrokerError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    if json_out:
+        sys.stdout.write(orjson.dumps(summary).decode() + "\n")
+    else:
+        Console().print(summary_table(summary))
