@@ -60,21 +60,25 @@ class ThroughputResult:
         return asdict(self)
 
 
-async def _until_quiet(count: Any, proc: Any, limit: float) -> tuple[float, float]:
-    """Wait until the publisher has exited and `count()` has stopped growing; returns (first, last) change times."""
+async def _until_quiet(count: Any, proc: Any, limit: float) -> tuple[float, float, float]:
+    """Wait until the publisher has exited and `count()` has stopped growing.
+
+    Returns the times of the first and last change, and this process's CPU seconds between them."""
     first = last = 0.0
+    cpu_first = cpu_last = 0.0
     seen = 0
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         await asyncio.sleep(0.002)
         now_count = count()
         if now_count != seen:
+            times = psutil.Process().cpu_times()
             if seen == 0:
-                first = time.perf_counter()
-            seen, last = now_count, time.perf_counter()
+                first, cpu_first = time.perf_counter(), times.user + times.system
+            seen, last, cpu_last = now_count, time.perf_counter(), times.user + times.system
         elif not proc.is_alive() and seen and time.perf_counter() - last > STALL_S:
             break
-    return first, last
+    return first, last, cpu_last - cpu_first
 
 
 async def broker_only(url: str, load: Load) -> tuple[float, int, int]:
@@ -88,7 +92,7 @@ async def broker_only(url: str, load: Load) -> tuple[float, int, int]:
             received[0] += len(sub.drain(1_000_000))
             return received[0]
 
-        first, last = await _until_quiet(count, proc, load.seconds + 120)
+        first, last, _ = await _until_quiet(count, proc, load.seconds + 120)
         proc.join(10)
         sent, _ = result.get(timeout=10)
         return received[0] / max(last - first, 1e-9), sent, received[0]
@@ -108,17 +112,16 @@ async def through_agent(url: str, load: Load, data_dir: Path) -> tuple[SiteAgent
         if len(agent.registry) < load.devices:
             raise RuntimeError(f"the agent registered {len(agent.registry)} of {load.devices} devices")
         proc, result = start_load(load)
-        cpu0 = psutil.Process().cpu_times()
-        first, _ = await _until_quiet(lambda: agent.stats.messages, proc, load.seconds + 300)
-        await asyncio.to_thread(agent.store.flush)  # stored means committed
-        done = time.perf_counter()
-        cpu1 = psutil.Process().cpu_times()
+        first, last, cpu_s = await _until_quiet(lambda: agent.stats.messages, proc, load.seconds + 300)
+        flush_start = time.perf_counter()
+        await asyncio.to_thread(agent.store.flush)  # stored means committed: count what was still queued
+        done = last + (time.perf_counter() - flush_start)
         proc.join(10)
         sent, _ = result.get(timeout=10)
         stop.set()
         await task
         elapsed = max(done - first, 1e-9)
-        cpu = 100.0 * ((cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)) / max(done - first, 1e-9)
+        cpu = 100.0 * cpu_s / max(last - first, 1e-9)
         return agent, agent.stats.messages / elapsed, agent.stats.points / elapsed, sent, agent.stats.messages, cpu
 
 
