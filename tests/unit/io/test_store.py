@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgeloop.io.store import BUCKET, SqliteStore, StoreError, chunk_rows
+
+
+def test_telemetry_round_trips_through_chunks(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "db.sqlite", "s1")
+    # two devices in different buckets, interleaved, two metrics each
+    device = np.array([0, BUCKET, 0, BUCKET, 0, 0])
+    keys = np.array([0, 2, 1, 3, 0, 1])
+    ts = np.array([1.0, 1.0, 1.0, 1.0, 2.0, 2.0])
+    values = np.array([10.0, 20.0, 11.0, 21.0, 12.0, 13.0])
+    scores = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
+    store.write_series([(0, "a", "x", 0), (1, "a", "y", 0), (2, "b", "x", 1), (3, "b", "y", 1)])
+    rows = chunk_rows(device, keys, ts, values, scores)
+    assert len(rows) == 2
+    store.write_telemetry(rows)
+    store.flush()
+    t, v, s = store.read_series("a", "x")
+    assert t.tolist() == [1.0, 2.0]
+    assert v.tolist() == [10.0, 12.0]
+    assert s.tolist() == pytest.approx([0.1, 0.5])
+    assert store.points() == 6
+    store.close()
+
+
+def test_a_bad_statement_stops_the_writer_and_is_raised(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "db.sqlite", "s1")
+    store.write("INSERT INTO nowhere VALUES (?)", [(1,)])
+    store.flush()
+    with pytest.raises(StoreError, match="no such table"):
+        store.check()
+    store.close()
