@@ -1,7 +1,12 @@
 """Robust EWMA baseline: a Huber-clipped exponentially weighted mean and mean absolute deviation per series.
 
-Clipping each update at `clip` deviations keeps a spike from dragging the baseline (the robustness of a
-median/MAD estimate at the cost of an EWMA), while a lasting change is still learnt at a bounded speed.
+The noise scale is an EWMA of the absolute successive difference |x(t) - x(t-1)| / sqrt(2): measurement noise
+shows in it, a slow trend does not. (A deviation-from-the-mean scale grows along a developing fault's ramp,
+since every lagging error looks like an inlier, until the fault is measured against itself.)
+
+A point within `clip` sigmas updates the mean and the scale; a point beyond it moves the mean by at most `clip`
+sigmas at a quarter of the rate and leaves the scale alone: a spike barely moves the baseline (the robustness
+of a median/MAD estimate at the cost of an EWMA) while a lasting change is still learnt at a bounded speed.
 The score also flags a sensor stuck at one value on a series that normally moves.
 """
 
@@ -11,9 +16,10 @@ import numpy as np
 
 from edgeloop.learn.base import FloatArray, IntArray, Learner, grow, occurrence_rank
 
-# A deviation of z MADs maps to z² / (z² + Z_HALF²): z=4 gives 0.5, z=8 gives 0.8, z=12 gives 0.9.
-Z_HALF = 4.0
-MAD_TO_SIGMA = 1.2533  # mean absolute deviation of a normal is sigma * sqrt(2/pi)
+# A deviation of z robust sigmas maps to 1 - exp(-z² / (2 Z_SCALE²)): z=3 gives 0.39, z=5 0.75, z=6.4 0.9.
+Z_SCALE = 3.0
+# mean |difference| of two independent normal draws is 2 sigma / sqrt(pi): sigma = that * sqrt(pi) / 2
+DIFF_TO_SIGMA = 0.8862
 
 
 class RobustEWMA(Learner):
@@ -32,7 +38,7 @@ class RobustEWMA(Learner):
 
     def __init__(
         self,
-        alpha: float = 0.01,
+        alpha: float = 0.04,
         warmup: int = 60,
         clip: float = 3.0,
         stuck_after: int = 40,
@@ -75,21 +81,24 @@ class RobustEWMA(Learner):
     def _step(self, k: IntArray, x: FloatArray) -> FloatArray:
         """Score then learn one point for each of the distinct series `k`."""
         mean, dev, count = self._mean[k], self._dev[k], self._count[k]
-        scale = np.maximum(dev * MAD_TO_SIGMA, self.rel_floor * np.abs(mean) + 1e-9)
+        scale = np.maximum(dev * DIFF_TO_SIGMA, self.rel_floor * np.abs(mean) + 1e-9)
         z = np.abs(x - mean) / scale
-        score = z * z / (z * z + Z_HALF * Z_HALF)
+        score = -np.expm1(-0.5 * (z / Z_SCALE) ** 2)
         same = np.where(x == self._last[k], self._same[k] + 1, 0)
         stuck = np.where((dev > self.rel_floor * np.abs(mean)) & (same >= self.stuck_after), 0.95, 0.0)
         warm = count >= self.warmup
         score = np.where(warm, np.maximum(score, stuck), 0.0)
 
-        # warm-up learns fast and unclipped (alpha 1/n), then the clipped slow update takes over
-        a = np.where(warm, self.alpha, 1.0 / (count + 1.0))
+        # warm-up learns fast and unclipped (alpha 1/n); then outliers only nudge the mean
         err = x - mean
+        inlier = ~warm | (z <= self.clip)
+        a = np.where(warm, np.where(inlier, self.alpha, 0.25 * self.alpha), 1.0 / (count + 1.0))
         limit = np.where(warm, self.clip * scale, np.inf)
-        step = np.clip(err, -limit, limit)
-        self._mean[k] = mean + a * step
-        self._dev[k] = dev + a * (np.minimum(np.abs(err), limit) - dev)
+        self._mean[k] = mean + a * np.clip(err, -limit, limit)
+        step = np.abs(x - self._last[k])
+        first = np.isnan(step)
+        a_dev = np.where(warm, self.alpha, 1.0 / np.maximum(count, 1.0))
+        self._dev[k] = np.where(inlier & ~first, dev + a_dev * (np.where(first, 0.0, step) - dev), dev)
         self._count[k] = count + 1
         self._same[k] = same
         self._last[k] = x
