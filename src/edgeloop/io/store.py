@@ -134,7 +134,7 @@ class SqliteStore:
 
     def write_series(self, rows: Iterable[tuple[int, str, str, int]]) -> None:
         """(key, device, metric, bucket) of new series keys."""
-        self.write(f"INSERT OR REPLACE INTO series VALUES ({self.run}, ?, ?, ?, ?)", list(rows))  # noqa: S608
+        self.write(f"INSERT OR REPLACE INTO series VALUES ({self.run}, ?, ?, ?, ?)", list(rows))
 
     def write_device(self, device: str, asset_type: str, meta: dict[str, Any], at: float) -> None:
         self.write(
