@@ -25,7 +25,7 @@ class SitePolicy:
     """
     >>> from edgeloop.model import ArgSpec, CommandSpec, MetricSpec
     >>> meta = DeviceMeta("p1", "pump", (MetricSpec("flow", "m3/h", 0, 100),),
-    ...                   (CommandSpec("schedule_maintenance", (ArgSpec("within_h", 0, 24),)),))
+    ...                   (CommandSpec("schedule_maintenance", (ArgSpec("within_h", 0.0, 24.0),)),))
     >>> SitePolicy(AutonomyLevel.ACT, "schedule_maintenance", {"within_h": 0.5}).decide(meta).status
     <DecisionStatus.SENT: 'sent'>
     >>> SitePolicy(AutonomyLevel.ACT, "schedule_maintenance", {"within_h": 48}).decide(meta).reason
