@@ -1,0 +1,133 @@
+"""The randomized holdout: which devices the agent decides about but never acts on.
+
+Design, per asset type (the stratum):
+1. Devices new to the record are put in a random order: by a seeded hash of (seed, asset type, device), so the
+   order does not depend on the order in which the devices were announced.
+2. They take the next positions k = n, n+1, ... of their stratum, after the n devices already assigned.
+3. Position k is in the holdout when floor((k+1)f + u) > floor(kf + u), f the fraction and u a seeded offset in
+   [0, 1) per stratum: a systematic sample that keeps every stratum's holdout count within one of n·f.
+
+A device keeps its arm for good: assignments already in the record are never revisited, so devices appearing
+later never move earlier ones. The result is deterministic given the seed and the batches devices arrive in;
+the agent logs each `HoldoutRecord` and passes the last one back in, so restarts keep every device's arm.
+
+>>> design = HoldoutDesign(seed=7)
+>>> record = design.assign({f"pump-{i}": "pump" for i in range(10)})
+>>> sum(a.arm is Arm.HOLDOUT for a in record.assignments)
+2
+>>> later = design.assign({"pump-99": "pump"}, record)
+>>> all(later.arm("pump-" + str(i)) is record.arm("pump-" + str(i)) for i in range(10))
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class Arm(StrEnum):
+    TREATED = "treated"  # the agent acts on this device
+    HOLDOUT = "holdout"  # the agent decides and records what it would have done, but sends nothing
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    device: str
+    asset_type: str
+    arm: Arm
+    position: int  # the device's place in its stratum's sequence
+
+
+@dataclass(frozen=True, slots=True)
+class HoldoutRecord:
+    """Every assignment so far: the record the agent logs, and the input of the next `assign`."""
+
+    seed: int
+    fraction: float
+    assignments: tuple[Assignment, ...] = ()
+
+    def get(self, device: str) -> Assignment | None:
+        return next((a for a in self.assignments if a.device == device), None)
+
+    def arm(self, device: str) -> Arm | None:
+        found = self.get(device)
+        return None if found is None else found.arm
+
+    def devices(self, arm: Arm | None = None) -> list[str]:
+        return [a.device for a in self.assignments if arm is None or a.arm is arm]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seed": self.seed,
+            "fraction": self.fraction,
+            "assignments": [
+                {"device": a.device, "asset_type": a.asset_type, "arm": str(a.arm), "position": a.position}
+                for a in self.assignments
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> HoldoutRecord:
+        """
+        >>> r = HoldoutDesign(seed=1).assign({"m1": "motor"})
+        >>> HoldoutRecord.from_json(r.to_json()) == r
+        True
+        """
+        return cls(
+            int(data["seed"]),
+            float(data["fraction"]),
+            tuple(
+                Assignment(str(a["device"]), str(a["asset_type"]), Arm(a["arm"]), int(a["position"]))
+                for a in data["assignments"]
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class HoldoutDesign:
+    """The randomization: a seed and the fraction of each asset type's devices held out."""
+
+    seed: int
+    fraction: float = 0.2
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.fraction < 1.0:
+            raise ValueError(f"holdout fraction {self.fraction} must be in [0, 1)")
+
+    def assign(self, devices: Mapping[str, str], record: HoldoutRecord | None = None) -> HoldoutRecord:
+        """Assign the devices of `devices` (device -> asset type) that `record` does not hold yet."""
+        if record is None:
+            record = HoldoutRecord(self.seed, self.fraction)
+        elif (record.seed, record.fraction) != (self.seed, self.fraction):
+            raise ValueError(
+                f"record was made with seed={record.seed}, fraction={record.fraction}; "
+                f"this design has seed={self.seed}, fraction={self.fraction}"
+            )
+        known = {a.device for a in record.assignments}
+        taken: dict[str, int] = {}
+        for a in record.assignments:
+            taken[a.asset_type] = taken.get(a.asset_type, 0) + 1
+        new = sorted(
+            ((asset, self._draw(asset, device), device) for device, asset in devices.items() if device not in known)
+        )
+        added: list[Assignment] = []
+        for asset, _, device in new:
+            k = taken.get(asset, 0)
+            taken[asset] = k + 1
+            added.append(Assignment(device, asset, self._arm_at(asset, k), k))
+        return HoldoutRecord(self.seed, self.fraction, record.assignments + tuple(added))
+
+    def _arm_at(self, asset_type: str, k: int) -> Arm:
+        u = self._draw(asset_type, "")
+        held = math.floor((k + 1) * self.fraction + u) > math.floor(k * self.fraction + u)
+        return Arm.HOLDOUT if held else Arm.TREATED
+
+    def _draw(self, asset_type: str, device: str) -> float:
+        """A seeded uniform in [0, 1) from a hash: the same on every machine and Python version."""
+        digest = hashlib.sha256(f"{self.seed}\x00{asset_type}\x00{device}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") / 2.0**64
