@@ -1,1 +1,46 @@
-"""ledger part of edgeloop (see ARCHITECTURE.md)."""
+"""The ROI ledger: economics, attribution of outcomes to decisions, the randomized holdout, the measured uplift
+and the report. Pure: no I/O except `load_economics`, no wall clock (time is always an argument).
+"""
+
+from edgeloop.ledger.attribution import Attribution, Usage, attribute, outcome_ref
+from edgeloop.ledger.economics import (
+    AssetEconomics,
+    EconomicsError,
+    SiteEconomics,
+    load_economics,
+    parse_economics,
+)
+from edgeloop.ledger.entries import Draft, Entry, EntryKind, Ledger
+from edgeloop.ledger.holdout import Arm, Assignment, HoldoutDesign, HoldoutRecord
+from edgeloop.ledger.money import money
+from edgeloop.ledger.observations import DeviceDay, device_days
+from edgeloop.ledger.report import ArmSummary, RoiReport, build_report
+from edgeloop.ledger.uplift import Uplift, estimate_uplift
+
+__all__ = [
+    "Arm",
+    "ArmSummary",
+    "AssetEconomics",
+    "Assignment",
+    "Attribution",
+    "DeviceDay",
+    "Draft",
+    "EconomicsError",
+    "Entry",
+    "EntryKind",
+    "HoldoutDesign",
+    "HoldoutRecord",
+    "Ledger",
+    "RoiReport",
+    "SiteEconomics",
+    "Uplift",
+    "Usage",
+    "attribute",
+    "build_report",
+    "device_days",
+    "estimate_uplift",
+    "load_economics",
+    "money",
+    "outcome_ref",
+    "parse_economics",
+]
