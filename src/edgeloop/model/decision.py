@@ -70,6 +70,7 @@ class Decision:
     status: DecisionStatus
     action: Command | None = None
     reason: str = ""
+    guardrails: tuple[Mapping[str, Any], ...] = ()  # every guardrail checked: {name, passed, detail}
 
     def to_record(self) -> dict[str, Any]:
         """The decision as logged and as published on `_agent/decision`."""
@@ -77,10 +78,31 @@ class Decision:
         record["autonomy"] = int(self.autonomy)
         record["status"] = str(self.status)
         record["evidence"] = dict(self.evidence)
+        record["guardrails"] = [dict(g) for g in self.guardrails]
         record["action"] = None if self.action is None else asdict(self.action)
         if self.action is not None:
             record["action"]["args"] = dict(self.action.args)
         return record
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Decision:
+        """The decision back from its record (e.g. read from the store on restart).
+
+        >>> d = Decision("d1", "s", "p1", "pump", 1.0, 2.0, 0.97, {"vibration": 0.97}, "ewma", "r",
+        ...              AutonomyLevel.ACT, DecisionStatus.SENT, Command("c1", "s", "p1", "stop", {}, "d1"))
+        >>> Decision.from_record(d.to_record()) == d
+        True
+        """
+        action = record.get("action")
+        fields = {k: record[k] for k in cls.__dataclass_fields__ if k in record}
+        fields.update(
+            evidence=dict(record.get("evidence", {})),
+            guardrails=tuple(dict(g) for g in record.get("guardrails", ())),
+            autonomy=AutonomyLevel(int(record["autonomy"])),
+            status=DecisionStatus(record["status"]),
+            action=None if action is None else Command(**{**action, "args": dict(action["args"])}),
+        )
+        return cls(**fields)
 
 
 @dataclass(frozen=True, slots=True)
