@@ -1,0 +1,96 @@
+"""`edgeloop audit verify|export` as a user runs them: exit codes and what they print."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tests.unit.audit.builders import edit_body, lines, rewrite
+from typer.testing import CliRunner
+
+from edgeloop.audit import AuditLog, Record, load_or_create_key
+from edgeloop.audit.command import audit_app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def audit_dir(tmp_path: Path) -> Path:
+    directory = tmp_path / "var" / "factory" / "audit"
+    with AuditLog.open(directory, load_or_create_key(directory), checkpoint_every=5) as log:
+        log.append_many([("decision", {"i": i}, float(i)) for i in range(12)])
+    return directory
+
+
+def test_verify_exits_0_and_says_ok_for_a_sound_log(audit_dir: Path) -> None:
+    result = runner.invoke(audit_app, ["verify", "--dir", str(audit_dir)])
+
+    assert result.exit_code == 0, result.output
+    assert "14 records, 2 checkpoints" in result.stdout
+    assert "OK" in result.stdout
+
+
+def test_verify_exits_1_and_names_the_first_bad_record_of_a_tampered_log(audit_dir: Path) -> None:
+    original = lines(audit_dir)
+    rewrite(audit_dir, [*original[:3], edit_body(original[3], i=99), *original[4:]])
+
+    result = runner.invoke(audit_app, ["verify", "--dir", str(audit_dir)])
+
+    assert result.exit_code == 1
+    assert "record 3 (line 4) was changed" in result.stdout
+
+
+def test_verify_exits_2_when_there_is_no_log(tmp_path: Path) -> None:
+    result = runner.invoke(audit_app, ["verify", "--dir", str(tmp_path)])
+
+    assert result.exit_code == 2
+    assert "no audit log" in result.stderr
+
+
+def test_an_export_verifies_offline_by_file_and_public_key(audit_dir: Path, tmp_path: Path) -> None:
+    exported = runner.invoke(audit_app, ["export", "--dir", str(audit_dir), "--out", str(tmp_path / "f.jsonl")])
+    assert exported.exit_code == 0, exported.output
+    (audit_dir / "audit.key").unlink()
+
+    result = runner.invoke(
+        audit_app, ["verify", "--file", str(tmp_path / "f.jsonl"), "--public-key", str(tmp_path / "f.pub")]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "14 records" in result.stdout
+
+
+def test_verify_of_a_file_finds_its_public_key_beside_it(audit_dir: Path, tmp_path: Path) -> None:
+    runner.invoke(audit_app, ["export", "--dir", str(audit_dir), "--out", str(tmp_path / "f.jsonl")])
+
+    found = runner.invoke(audit_app, ["verify", "--file", str(tmp_path / "f.jsonl")])
+    (tmp_path / "f.pub").unlink()
+    missing = runner.invoke(audit_app, ["verify", "--file", str(tmp_path / "f.jsonl")])
+
+    assert found.exit_code == 0, found.output
+    assert missing.exit_code == 2
+    assert "cannot read public key" in missing.stderr
+
+
+def test_verify_expect_catches_records_cut_from_the_end(audit_dir: Path) -> None:
+    original = lines(audit_dir)
+    rewrite(audit_dir, original[:8])
+    checkpoint = Record.from_line(original[10]).body  # the checkpoint at seq 10, as kept elsewhere
+    expect = f"{checkpoint['records']}:{checkpoint['head']}"
+
+    result = runner.invoke(audit_app, ["verify", "--dir", str(audit_dir), "--expect", expect])
+
+    assert result.exit_code == 1
+    assert "records 8 to 9 are missing" in result.stdout
+
+
+def test_the_default_directory_comes_from_the_settings(
+    audit_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EDGELOOP_AGENT__DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("EDGELOOP_AGENT__SITE", "factory")
+
+    result = runner.invoke(audit_app, ["verify"])
+
+    assert result.exit_code == 0, result.output
+    assert str(audit_dir / "audit.jsonl") in result.stdout
