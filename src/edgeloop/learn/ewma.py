@@ -8,6 +8,19 @@ A point within `clip` sigmas updates the mean and the scale; a point beyond it m
 sigmas at a quarter of the rate and leaves the scale alone: a spike barely moves the baseline (the robustness
 of a median/MAD estimate at the cost of an EWMA) while a lasting change is still learnt at a bounded speed.
 The score also flags a sensor stuck at one value on a series that normally moves.
+
+Memory is `alpha` per point by default (for series whose rows are the unit, as in NAB). With `half_life_s` it
+is set in time instead: each point weighs 1 - 0.5^(dt / half_life_s), dt the time since the series' previous
+point, so the same learner behaves the same on a device sampled every 15 s or every minute.
+
+With `reanchor_s`, a series that has stayed beyond `clip` sigmas for that long (in its own time) is taken to
+have moved to a new level: its mean jumps to the latest value. Without it, a baseline learnt during a transient
+(a machine warming up after a stop) creeps toward the true level at the outlier rate for hours, alarming all the
+while. A developing fault alarms long before (`sustain` samples), so re-anchoring does not hide it.
+
+With `beta` > 0 the baseline also learns a local trend (Holt's linear method in error-correction form): the
+prediction is mean + trend x dt, and the noise scale uses successive differences less the trend's step. A level
+alone lags a smooth daily swing by about 1/alpha points, which on a low-noise series reads as an anomaly.
 """
 
 from __future__ import annotations
@@ -43,15 +56,24 @@ class RobustEWMA(Learner):
         clip: float = 3.0,
         stuck_after: int = 40,
         rel_floor: float = 1e-3,
+        half_life_s: float | None = None,
+        beta: float = 0.0,
+        reanchor_s: float | None = None,
     ) -> None:
         self.alpha = alpha
         self.warmup = warmup
         self.clip = clip
         self.stuck_after = stuck_after
         self.rel_floor = rel_floor
+        self.half_life_s = half_life_s
+        self.beta = beta
+        self.reanchor_s = reanchor_s
+        self._out_since = np.zeros(0, dtype=np.float64)  # time the current run of outliers began (nan: none)
+        self._trend = np.zeros(0, dtype=np.float64)
         self._mean = np.zeros(0, dtype=np.float64)
         self._dev = np.zeros(0, dtype=np.float64)
         self._last = np.zeros(0, dtype=np.float64)
+        self._last_ts = np.zeros(0, dtype=np.float64)
         self._count = np.zeros(0, dtype=np.int64)
         self._same = np.zeros(0, dtype=np.int64)
 
@@ -63,6 +85,9 @@ class RobustEWMA(Learner):
         self._mean = grow(self._mean, size, 0.0)
         self._dev = grow(self._dev, size, 0.0)
         self._last = grow(self._last, size, np.nan)
+        self._last_ts = grow(self._last_ts, size, np.nan)
+        self._trend = grow(self._trend, size, 0.0)
+        self._out_since = grow(self._out_since, size, np.nan)
         self._count = grow(self._count, size, 0)
         self._same = grow(self._same, size, 0)
 
@@ -75,14 +100,23 @@ class RobustEWMA(Learner):
         top = int(rank.max())
         for r in range(top + 1):
             idx = np.flatnonzero(rank == r) if top else np.arange(keys.shape[0])
-            scores[idx] = self._step(keys[idx], values[idx])
+            scores[idx] = self._step(keys[idx], values[idx], ts[idx])
         return scores
 
-    def _step(self, k: IntArray, x: FloatArray) -> FloatArray:
+    def _alpha(self, k: IntArray, t: FloatArray) -> FloatArray | float:
+        if self.half_life_s is None:
+            return self.alpha
+        dt = np.nan_to_num(t - self._last_ts[k], nan=0.0)
+        return np.asarray(-np.expm1(np.log(0.5) * np.maximum(dt, 0.0) / self.half_life_s), dtype=np.float64)
+
+    def _step(self, k: IntArray, x: FloatArray, t: FloatArray) -> FloatArray:
         """Score then learn one point for each of the distinct series `k`."""
         mean, dev, count = self._mean[k], self._dev[k], self._count[k]
+        dt = np.nan_to_num(t - self._last_ts[k], nan=0.0) if self.half_life_s is not None else 1.0
+        drift = self._trend[k] * dt
+        pred = mean + drift
         scale = np.maximum(dev * DIFF_TO_SIGMA, self.rel_floor * np.abs(mean) + 1e-9)
-        z = np.abs(x - mean) / scale
+        z = np.abs(x - pred) / scale
         score = -np.expm1(-0.5 * (z / Z_SCALE) ** 2)
         same = np.where(x == self._last[k], self._same[k] + 1, 0)
         stuck = np.where((dev > self.rel_floor * np.abs(mean)) & (same >= self.stuck_after), 0.95, 0.0)
@@ -90,16 +124,28 @@ class RobustEWMA(Learner):
         score = np.where(warm, np.maximum(score, stuck), 0.0)
 
         # warm-up learns fast and unclipped (alpha 1/n); then outliers only nudge the mean
-        err = x - mean
+        err = x - pred
         inlier = ~warm | (z <= self.clip)
-        a = np.where(warm, np.where(inlier, self.alpha, 0.25 * self.alpha), 1.0 / (count + 1.0))
+        alpha = self._alpha(k, t)
+        a = np.where(warm, np.where(inlier, alpha, 0.25 * alpha), 1.0 / (count + 1.0))
         limit = np.where(warm, self.clip * scale, np.inf)
-        self._mean[k] = mean + a * np.clip(err, -limit, limit)
-        step = np.abs(x - self._last[k])
+        correction = a * np.clip(err, -limit, limit)
+        new_mean = np.where(warm, pred, mean) + correction
+        if self.reanchor_s is not None:
+            since = np.where(inlier, np.nan, np.where(np.isnan(self._out_since[k]), t, self._out_since[k]))
+            moved = t - since >= self.reanchor_s  # False where since is nan
+            new_mean = np.where(moved, x, new_mean)
+            self._out_since[k] = np.where(moved, np.nan, since)
+        self._mean[k] = new_mean
+        if self.beta:
+            slope = np.divide(correction, dt, out=np.zeros_like(correction), where=dt > 0)
+            self._trend[k] = np.where(warm, self._trend[k] + self.beta * slope, 0.0)
+        step = np.abs(x - self._last[k] - drift)
         first = np.isnan(step)
-        a_dev = np.where(warm, self.alpha, 1.0 / np.maximum(count, 1.0))
+        a_dev = np.where(warm, alpha, 1.0 / np.maximum(count, 1.0))
         self._dev[k] = np.where(inlier & ~first, dev + a_dev * (np.where(first, 0.0, step) - dev), dev)
         self._count[k] = count + 1
         self._same[k] = same
         self._last[k] = x
+        self._last_ts[k] = t
         return np.asarray(score, dtype=np.float64)

@@ -1,0 +1,75 @@
+"""Alarm thresholds that learn from what operators and outcomes say about past alarms.
+
+Each device and each asset type has a threshold on the anomaly likelihood; a device alarms when it exceeds the
+higher of the two. They move in the tail: with q = 1 - threshold,
+
+- a **false alarm** (an operator's verdict, or maintenance that found nothing) halves the device's q and takes
+  `type_step` off its asset type's q: that device must look clearly worse before it alarms again, and a type
+  that keeps crying wolf becomes quieter as a whole;
+- a **true fault** (verdict, or maintenance that found a failure mode) doubles the device's q and eases the
+  type's back toward the base, never below the base threshold;
+- `unsure` changes nothing.
+
+Each decision counts once, whichever comes first (verdict or outcome), so an operator confirming what the
+maintenance found does not count it twice.
+
+>>> fb = ThresholdFeedback(base=0.9)
+>>> fb.threshold("p1", "pump")
+0.9
+>>> fb.false_alarm("d1", "p1", "pump")
+True
+>>> round(fb.threshold("p1", "pump"), 4), round(fb.threshold("p2", "pump"), 4)
+(0.95, 0.91)
+>>> fb.false_alarm("d1", "p1", "pump")  # the same decision again
+False
+>>> fb.true_fault("d2", "p1", "pump")  # the device and its type back where they were
+True
+>>> round(fb.threshold("p1", "pump"), 4)
+0.9
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ThresholdFeedback:
+    def __init__(self, base: float = 0.9, type_step: float = 0.1, ceiling: float = 0.9999) -> None:
+        if not 0.0 < base < ceiling < 1.0:
+            raise ValueError(f"need 0 < base ({base}) < ceiling ({ceiling}) < 1")
+        self.base = base
+        self.type_step = type_step
+        self.ceiling = ceiling
+        self._device_q: dict[str, float] = {}
+        self._type_q: dict[str, float] = {}
+        self._counted: set[str] = set()
+
+    def threshold(self, device: str, asset_type: str) -> float:
+        q = min(self._device_q.get(device, 1 - self.base), self._type_q.get(asset_type, 1 - self.base))
+        return 1.0 - max(q, 1.0 - self.ceiling)
+
+    def false_alarm(self, decision: str, device: str, asset_type: str) -> bool:
+        """Count a false alarm; False when this decision was counted already."""
+        if not self._first(decision):
+            return False
+        self._device_q[device] = self._device_q.get(device, 1 - self.base) * 0.5
+        self._type_q[asset_type] = self._type_q.get(asset_type, 1 - self.base) * (1 - self.type_step)
+        return True
+
+    def true_fault(self, decision: str, device: str, asset_type: str) -> bool:
+        """Count a confirmed fault; False when this decision was counted already."""
+        if not self._first(decision):
+            return False
+        top = 1 - self.base
+        self._device_q[device] = min(top, self._device_q.get(device, top) * 2.0)
+        self._type_q[asset_type] = min(top, self._type_q.get(asset_type, top) / (1 - self.type_step))
+        return True
+
+    def _first(self, decision: str) -> bool:
+        if decision in self._counted:
+            return False
+        self._counted.add(decision)
+        return True
+
+    def to_json(self) -> dict[str, Any]:
+        return {"base": self.base, "device_q": dict(self._device_q), "type_q": dict(self._type_q)}

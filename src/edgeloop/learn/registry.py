@@ -1,0 +1,39 @@
+"""Every learner the benchmarks know, by name, and the default detector.
+
+`LEARNERS` maps a name to a factory of a fresh learner with its tuned defaults; the conformance test and
+`edgeloop bench nab` run every entry. `default_learner()` is the detector the project recommends.
+
+>>> sorted(LEARNERS)
+['cusum', 'device_mahalanobis', 'novelty_ensemble', 'range_novelty', 'robust_ewma', 'seasonal']
+>>> default_learner().n_series
+0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from edgeloop.learn.base import Learner
+from edgeloop.learn.cusum import Cusum
+from edgeloop.learn.ensemble import NoveltyEnsemble
+from edgeloop.learn.ewma import RobustEWMA
+from edgeloop.learn.mahalanobis import DeviceMahalanobis
+from edgeloop.learn.novelty import RangeNovelty
+from edgeloop.learn.seasonal import SeasonalProfile
+
+LEARNERS: dict[str, Callable[[], Learner]] = {
+    "robust_ewma": lambda: RobustEWMA(),
+    "range_novelty": lambda: RangeNovelty(),
+    "seasonal": lambda: SeasonalProfile(),
+    "cusum": lambda: Cusum(),
+    "device_mahalanobis": lambda: DeviceMahalanobis(),
+    "novelty_ensemble": lambda: NoveltyEnsemble(),
+}
+
+#: the name, in `LEARNERS`, of the default detector
+DEFAULT = "novelty_ensemble"
+
+
+def default_learner() -> Learner:
+    """A fresh instance of the default detector."""
+    return LEARNERS[DEFAULT]()
