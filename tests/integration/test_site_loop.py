@@ -1,4 +1,5 @@
-"""The whole loop on a real broker: simulated factory -> broker -> agent -> SQLite -> command -> simulator ack."""
+"""The whole loop on a real broker: simulated factory -> broker -> agent -> SQLite -> command -> simulator ack,
+booked into the ROI ledger and read back as the report `edgeloop roi report` prints."""
 
 from __future__ import annotations
 
@@ -6,8 +7,14 @@ import asyncio
 import uuid
 from pathlib import Path
 
+import orjson
+from typer.testing import CliRunner
+
+from edgeloop.agent.roi import read_site_ledger
 from edgeloop.agent.service import open_agent
+from edgeloop.cli import app
 from edgeloop.io.mqtt import MqttClient
+from edgeloop.ledger import Arm
 from edgeloop.settings import load_settings
 from edgeloop.sim.factory import FactoryPlant
 from edgeloop.sim.runner import PlantRunner
@@ -15,7 +22,7 @@ from edgeloop.sim.runner import PlantRunner
 DAY = 86_400.0
 
 
-async def test_injected_faults_produce_decisions_and_acked_commands(broker_url: str, tmp_path: Path) -> None:
+async def test_faults_get_decisions_acked_commands_and_ledger_entries(broker_url: str, tmp_path: Path) -> None:
     site = f"loop{uuid.uuid4().hex[:8]}"
     settings = load_settings(None, agent={"site": site, "autonomy": 3, "data_dir": tmp_path})
     # the demo's plant (50 devices, seed 0), one simulated day at twice the demo's speed
@@ -52,3 +59,21 @@ async def test_injected_faults_produce_decisions_and_acked_commands(broker_url: 
     assert acked_in_store == stats.commands_acked
     assert maintenance_started >= 1
     assert points_in_store == stats.points > 0
+
+    # the ledger: every device assigned, holdout devices decided about but never sent a command
+    ledger = read_site_ledger(settings, n_boot=200)
+    held = set(ledger.holdout.devices(Arm.HOLDOUT))
+    assert len(held) == 10
+    assert len(ledger.holdout.assignments) == 50
+    assert not held & {a["device"] for a in truth["actions"]}
+    assert ledger.entries
+    assert ledger.report.reconciles()
+    assert ledger.report.arms[Arm.TREATED].failures == sum(1 for f in truth["failures"] if f["device"] not in held)
+    energy = sum(float(e.amount) for e in ledger.entries if e.kind == "energy")
+    assert energy < 0, "each device's daily usage is booked as an energy cost"
+
+    result = CliRunner().invoke(app, ["roi", "report", "--json", "--data-dir", str(tmp_path), "--site", site])
+    assert result.exit_code == 0, result.output
+    printed = orjson.loads(result.stdout)
+    assert printed["net_value"] == str(ledger.report.net_value)
+    assert printed["reconciles"] is True

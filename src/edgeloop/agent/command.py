@@ -38,7 +38,8 @@ ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="site settings YAML file", exists=True, dir_okay=False)
 ]
 AutonomyOpt = Annotated[
-    int | None, typer.Option("--autonomy", min=0, max=3, help="0 observe, 1 recommend, 3 act (default 1)")
+    int | None,
+    typer.Option("--autonomy", min=0, max=3, help="0 observe, 1 recommend, 2 act with approval, 3 act (default 1)"),
 ]
 DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="where the site database lives (default ./var)")]
 

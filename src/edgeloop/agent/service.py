@@ -5,22 +5,41 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 
+from edgeloop.agent.books import SiteBooks
 from edgeloop.agent.site import SiteAgent
 from edgeloop.agent.stats import AgentStats
+from edgeloop.audit import AuditLog, load_or_create_key
 from edgeloop.io.broker import EmbeddedBroker
 from edgeloop.io.mqtt import MqttClient, Will
 from edgeloop.io.store import SqliteStore
 from edgeloop.io.topics import agent_topic
 from edgeloop.learn import Learner, RobustEWMA
-from edgeloop.policy import SitePolicy
-from edgeloop.settings import Settings
+from edgeloop.policy import PolicyEngine, Rule, When, load_policy
+from edgeloop.settings import AgentSettings, Settings
+
+#: the memory of the default learner: alpha 0.04 per point at the factory's 15 s sampling, set in time instead
+HALF_LIFE_S = 255.0
+REANCHOR_S = 3600.0  # an hour beyond the baseline is a new level, not an anomaly to repeat
+BETA = 0.0  # a learnt trend also follows a developing fault's ramp: measured, it caught far fewer
 
 
 def make_learner() -> Learner:
     """The learner the agent uses by default."""
-    return RobustEWMA()
+    return RobustEWMA(half_life_s=HALF_LIFE_S, beta=BETA, reanchor_s=REANCHOR_S)
+
+
+def make_policy(cfg: AgentSettings) -> PolicyEngine:
+    """The site's policy file; without one, the default policy at the settings' autonomy, threshold and action."""
+    if cfg.policy is not None:
+        return PolicyEngine(load_policy(cfg.policy))
+    policy = load_policy(None)
+    rule = Rule(name="sustained_anomaly", when=When(min_score=cfg.threshold), action=cfg.action,
+                args=dict(cfg.action_args))  # fmt: skip
+    autonomy = policy.autonomy.model_copy(update={"site": cfg.autonomy})
+    return PolicyEngine(policy.model_copy(update={"autonomy": autonomy, "rules": [rule]}))
 
 
 @contextlib.contextmanager
@@ -39,11 +58,18 @@ async def open_agent(settings: Settings, url: str, learner: Learner | None = Non
     cfg = settings.agent
     store = SqliteStore(cfg.db_path, cfg.site)
     will = Will(agent_topic(cfg.site, "state"), b"offline")
+    audit: AuditLog | None = None
     try:
+        books = SiteBooks.open(store, settings.ledger)
+        audit = AuditLog.open(cfg.audit_dir, load_or_create_key(cfg.audit_dir))
         async with MqttClient(url, f"edgeloop-agent-{cfg.site}", will=will) as client:
-            policy = SitePolicy(cfg.autonomy, cfg.action, cfg.action_args)
-            yield SiteAgent(cfg, client, store, learner or make_learner(), policy)
+            agent = SiteAgent(cfg, client, store, learner or make_learner(), make_policy(cfg), books, audit)
+            source = cfg.policy.read_text(encoding="utf-8") if cfg.policy else "(default policy from the settings)"
+            agent.record_policy(source, "edgeloop", "agent started", time.time())
+            yield agent
     finally:
+        if audit is not None:
+            audit.close()
         await asyncio.to_thread(store.close)
 
 

@@ -8,6 +8,7 @@ waiting: I/O goes to the store's writer thread and the MQTT client's send buffer
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 import uuid
@@ -19,16 +20,21 @@ import numpy as np
 import orjson
 from numpy.typing import NDArray
 
+from edgeloop.agent.books import SiteBooks
+from edgeloop.agent.desk import OperatorDesk
 from edgeloop.agent.runs import run_lengths
 from edgeloop.agent.stats import AgentStats
+from edgeloop.audit import AuditLog, Kind
 from edgeloop.io.decode import DecodedBatch, Rejected, TelemetryDecoder
-from edgeloop.io.mqtt import Message, MqttClient
+from edgeloop.io.mqtt import Message, Transport
 from edgeloop.io.registry import DeviceRegistry, KnownDevice
 from edgeloop.io.store import SqliteStore, bucket_of, chunk_rows
 from edgeloop.io.topics import AGENT, Channel, TopicError, agent_topic, device_topic, parse_device_topic, site_filter
 from edgeloop.learn.base import Learner, grow
-from edgeloop.model import AckStatus, Command, Decision, DecisionStatus, DeviceMeta
-from edgeloop.policy import SitePolicy
+from edgeloop.learn.feedback import ThresholdFeedback
+from edgeloop.ledger import Arm, Usage
+from edgeloop.model import AckStatus, Command, Decision, DecisionStatus, DeviceMeta, Outcome
+from edgeloop.policy import DecisionContext, GuardState, PolicyEngine, PolicyError, parse_policy
 from edgeloop.settings import AgentSettings
 
 log = logging.getLogger(__name__)
@@ -51,10 +57,12 @@ class SiteAgent:
     def __init__(
         self,
         settings: AgentSettings,
-        client: MqttClient,
+        client: Transport,
         store: SqliteStore,
         learner: Learner,
-        policy: SitePolicy,
+        policy: PolicyEngine,
+        books: SiteBooks | None = None,
+        audit: AuditLog | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
@@ -63,15 +71,25 @@ class SiteAgent:
         self.store = store
         self.learner = learner
         self.policy = policy
+        self.books = books
+        self.audit = audit
         self.clock = clock
         self.stats = AgentStats()
         self.registry = DeviceRegistry()
         self.decoder = TelemetryDecoder(self.site, self.registry, settings.max_payload, settings.max_future_s)
         self.pending: dict[str, PendingCommand] = {}
         self.last_decision: dict[str, str] = {}  # device -> id of its latest decision
+        self._decided_at: dict[str, float] = {}  # decision id -> data time, for the latest decision per device
+        self.feedback = ThresholdFeedback(settings.threshold)
+        self._thr = np.zeros(0, dtype=np.float64)  # each device's alarm threshold, as feedback has set it
         self._run = np.zeros(0, dtype=np.int64)
         self._cooldown_until = np.zeros(0, dtype=np.float64)
         self._down = np.zeros(0, dtype=bool)
+        self._settle_until = np.zeros(0, dtype=np.float64)  # a restarted device warms up: no alarms till then
+        self._unassigned: dict[str, str] = {}  # devices announced in this batch, for the holdout
+        self.desk = OperatorDesk(store, self._log, self._send, self._on_verdict, self._replace_policy)
+        saved_guard = store.read_guard_state()
+        self.guard = GuardState() if saved_guard is None else GuardState.from_json(saved_guard)
 
     # -- the loop ---------------------------------------------------------------------------------------------
 
@@ -101,9 +119,13 @@ class SiteAgent:
         now = self.clock()
         telemetry = [m for m in messages if m.topic.endswith("/telemetry")]
         if len(telemetry) != len(messages):
-            for message in messages:
-                if not message.topic.endswith("/telemetry"):
-                    self._handle_control(message, now)
+            control = [m for m in messages if not m.topic.endswith("/telemetry")]
+            control.sort(key=lambda m: not m.topic.endswith("/meta"))  # devices first, then what they report
+            for message in control:
+                if self._unassigned and not message.topic.endswith("/meta"):
+                    self._assign_holdout(now)
+                self._handle_control(message, now)
+            self._assign_holdout(now)
         if telemetry:
             self._handle_telemetry(telemetry, now)
 
@@ -119,8 +141,12 @@ class SiteAgent:
             return
         scores = self.learner.score_learn(points.series, points.values, points.ts)
         self.stats.points += len(points)
-        device_of_point = self.registry.device_of[points.series]
-        self.store.write_telemetry(chunk_rows(device_of_point, points.series, points.ts, points.values, scores))
+        if self.settings.store_telemetry:
+            device_of_point = self.registry.device_of[points.series]
+            self.store.write_telemetry(chunk_rows(device_of_point, points.series, points.ts, points.values, scores))
+        if self.books is not None:
+            self.books.on_data(float(decoded.msg_ts.min()))
+            self.books.on_data(float(decoded.msg_ts.max()))
         self._decide_on_runs(decoded, scores, now)
 
     def _decide_on_runs(self, decoded: DecodedBatch, scores: NDArray[np.float64], now: float) -> None:
@@ -130,7 +156,9 @@ class SiteAgent:
         self._run = grow(self._run, n_dev, 0)
         self._cooldown_until = grow(self._cooldown_until, n_dev, -np.inf)
         self._down = grow(self._down, n_dev, False)
-        hot = (sample_score >= self.settings.threshold) & ~self._down[device]
+        self._thr = grow(self._thr, n_dev, self.settings.threshold)
+        self._settle_until = grow(self._settle_until, n_dev, -np.inf)
+        hot = (sample_score >= self._thr[device]) & ~self._down[device] & (ts >= self._settle_until[device])
         self.stats.anomalous_samples += int(np.count_nonzero(hot))
         runs, present, last = run_lengths(device, hot, self._run)
         self._run[present] = np.minimum(last, self.settings.sustain)
@@ -153,11 +181,14 @@ class SiteAgent:
 
     def _decide(self, known: KnownDevice, ts: float, score: float, evidence: dict[str, float], now: float) -> None:
         meta = known.meta
-        verdict = self.policy.decide(meta)
+        held_out = self.books is not None and self.books.arm(meta.device) is Arm.HOLDOUT
+        context = DecisionContext(meta.device, meta.asset_type, min(max(score, 0.0), 1.0), meta, None, held_out)
+        verdict = self.policy.decide(context, self.guard, now)
         decision_id = uuid.uuid4().hex
-        command = None
-        if verdict.status is DecisionStatus.SENT and verdict.command is not None:
-            command = Command(uuid.uuid4().hex, self.site, meta.device, verdict.command, verdict.args, decision_id)
+        command = None  # for a held-out device: what would have been sent
+        acting = (DecisionStatus.SENT, DecisionStatus.HELD_OUT, DecisionStatus.PENDING_APPROVAL)
+        if verdict.status in acting and verdict.action is not None:
+            command = Command(uuid.uuid4().hex, self.site, meta.device, verdict.action, verdict.args, decision_id)
         decision = Decision(
             id=decision_id,
             site=self.site,
@@ -168,24 +199,39 @@ class SiteAgent:
             score=round(score, 4),
             evidence=evidence,
             model=f"{self.learner.name}",
-            rule=verdict.rule,
-            autonomy=self.policy.autonomy,
+            rule=verdict.rule or "none",
+            autonomy=verdict.autonomy,
             status=verdict.status,
             action=command,
             reason=verdict.reason,
+            guardrails=tuple(check.to_json() for check in verdict.guardrails),
         )
         self._cooldown_until[known.index] = ts + self.settings.cooldown_s
         self._run[known.index] = 0
+        self._decided_at.pop(self.last_decision.get(meta.device, ""), None)
         self.last_decision[meta.device] = decision_id
+        self._decided_at[decision_id] = ts
         self.stats.decisions += 1
         self.stats.decision_latency_s.append(now - ts)
         record = decision.to_record()
+        self._log(Kind.DECISION, record, now)  # logged before anything is sent
         self.store.write_decision(record)
+        if self.books is not None:
+            self.books.on_decision(decision)
         self.client.publish(agent_topic(self.site, "decision"), orjson.dumps(record), qos=1)
-        if command is not None:
+        if command is not None and decision.status is DecisionStatus.SENT:
             self._send(command, now)
+        elif command is not None and decision.status is DecisionStatus.PENDING_APPROVAL:
+            self.desk.request(decision, command, verdict.expires_at or now, now)
+            self.stats.approvals_requested += 1
+        elif decision.status is DecisionStatus.BLOCKED:
+            self.stats.blocked += 1
 
     def _send(self, command: Command, now: float) -> None:
+        """The one path that sends commands: the policy decided (or an operator approved) just before."""
+        self._log(Kind.COMMAND, {**command.payload(), "device": command.device}, now)
+        self.policy.record_sent(self.guard, command.device, command.name, now)
+        self.store.write_guard_state(self.guard.to_json(), now)
         self.store.write_command(command.id, command.decision, command.device, command.name, dict(command.args), now)
         self.client.publish(
             device_topic(self.site, command.device, Channel.CMD), orjson.dumps(command.payload()), qos=1
@@ -194,15 +240,21 @@ class SiteAgent:
         self.stats.commands_sent += 1
 
     def sweep_timeouts(self) -> None:
-        """Commands whose ack is overdue are recorded as timed out (the device may still act on them)."""
+        """Commands whose ack is overdue are recorded as timed out (the device may still act on them); expired
+        approvals are rejected and operators' answers taken from the inbox."""
+        now = self.clock()
+        self.desk.sweep(now)
+        if self.guard.prune(now - self.policy.horizon_s):
+            self.store.write_guard_state(self.guard.to_json(), now)
         if not self.pending:
             return
-        now = self.clock()
         for cmd_id in [c for c, p in self.pending.items() if p.deadline <= now]:
             pending = self.pending.pop(cmd_id)
             self._record_ack(pending.command, AckStatus.TIMEOUT, f"no ack within {self.settings.ack_timeout_s} s", now)
 
     def _record_ack(self, command: Command, status: AckStatus, detail: str, now: float) -> None:
+        self._log(Kind.ACK, {"command": command.id, "device": command.device, "status": str(status),
+                             "detail": detail, "decision": command.decision}, now)  # fmt: skip
         self.store.write_ack(command.id, str(status), now, detail)
         self.store.write_outcome(command.device, now, now, f"ack_{status}", command.decision, {"command": command.id})
         if status is AckStatus.DONE:
@@ -251,10 +303,21 @@ class SiteAgent:
         for spec in meta.metrics:
             if not spec.low < spec.high:
                 raise ValueError(f"metric {spec.name!r} has an empty range [{spec.low}, {spec.high}]")
+        if self.books is not None and self.books.arm(device) is None:
+            self.books.economics.asset(meta.asset_type)  # no economics for it: refuse the device, not the batch
+            self._unassigned[device] = meta.asset_type
         before = self.registry.n_series
         known = self.registry.add(meta)
         self.store.write_device(device, meta.asset_type, meta.to_json(), now)
         self._store_new_series(before, known)
+
+    def _assign_holdout(self, now: float) -> None:
+        if self.books is not None and self._unassigned:
+            self.books.assign(self._unassigned, now)
+            arms = {d: str(self.books.arm(d)) for d in self._unassigned}
+            design = self.books.design
+            self._log("holdout", {"seed": design.seed, "fraction": design.fraction, "assigned": arms}, now)
+        self._unassigned = {}
 
     def _store_new_series(self, before: int, known: KnownDevice) -> None:
         bucket = bucket_of(known.index)
@@ -269,12 +332,28 @@ class SiteAgent:
         known = self.registry.get(device)
         if known is None:
             raise ValueError("unknown device (no meta received for it)")
+        named = doc.get("decision")
+        decision = named if isinstance(named, str) else self.last_decision.get(device)
+        usage = _usage(device, doc, ts, decision) if kind == "usage" else None
+        downtime = doc.get("downtime_s")
+        if downtime is not None and (
+            not isinstance(downtime, int | float) or isinstance(downtime, bool) or downtime < 0
+        ):
+            raise ValueError(f"'downtime_s' must be a number of seconds >= 0, not {downtime!r}")
         self._down = grow(self._down, len(self.registry.by_index), False)
         self._run = grow(self._run, len(self.registry.by_index), 0)
+        if kind == "stopped":
+            self.guard.device_stopped(device)
+            self.store.write_guard_state(self.guard.to_json(), now)
+        elif kind in RESTART_EVENTS and device in self.guard.stopped:
+            self.guard.device_started(device)
+            self.store.write_guard_state(self.guard.to_json(), now)
         if kind in DOWN_EVENTS:
             self._down[known.index] = True
         elif kind in RESTART_EVENTS:
             self._down[known.index] = False
+            self._settle_until = grow(self._settle_until, len(self.registry.by_index), -np.inf)
+            self._settle_until[known.index] = ts + self.settings.settle_s
             self._run[known.index] = 0
             before = self.registry.n_series
             self.registry.renew(device)
@@ -286,7 +365,16 @@ class SiteAgent:
                 self.stats.repairs_found_fault += 1
             else:
                 self.stats.repairs_found_nothing += 1
-        self.store.write_outcome(device, ts, now, kind, self.last_decision.get(device), doc)
+        self.store.write_outcome(device, ts, now, kind, decision, doc)
+        if kind == "maintenance_started" or (kind == "repaired" and doc.get("reason") == "maintenance"):
+            self._learn_from_maintenance(device, decision, ts, doc.get("found"), now)
+        if usage is None:
+            self._log(Kind.OUTCOME, {"device": device, "decision": decision, **doc, "kind": kind, "ts": ts}, now)
+        if self.books is not None:
+            if usage is not None:
+                self.books.on_usage(usage)
+            else:
+                self.books.on_outcome(Outcome(self.site, device, ts, kind, decision, doc))
 
     def _on_ack(self, device: str, doc: dict[str, Any], now: float) -> None:
         cmd_id = doc.get("id")
@@ -305,7 +393,66 @@ class SiteAgent:
             raise ValueError(f"ack status must be 'done' or 'rejected', not {doc.get('status')!r}") from None
         self._record_ack(pending.command, status, str(doc.get("detail", "")), now)
 
+    def record_policy(self, source: str, by: str, why: str, now: float) -> None:
+        """Keep the policy in force in the store (for the API) and log it: a policy change is a decision too."""
+        body = self.policy.policy.model_dump(mode="json")
+        digest = hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        self.store.write("INSERT OR REPLACE INTO site_policy VALUES (1, ?, ?, ?)",
+                         [(now, source, orjson.dumps(body).decode())])  # fmt: skip
+        self._log(Kind.POLICY, {"sha256": digest, "by": by, "why": why, "source": source[:100_000]}, now)
+
+    def _replace_policy(self, text: str, by: str, why: str, now: float) -> str:
+        try:
+            policy = parse_policy(text, "policy from the inbox")
+        except PolicyError as exc:
+            return f"refused: {exc}"
+        self.policy = PolicyEngine(policy)
+        self.record_policy(text, by, why, now)
+        return "applied"
+
+    def _on_verdict(self, decision: dict[str, Any], verdict: str, now: float) -> None:
+        """An operator's verdict on a decision moves the device's and its asset type's thresholds."""
+        self.stats.verdicts += 1
+        if verdict in ("true_fault", "false_alarm"):
+            self._learn(str(decision["id"]), str(decision["device"]), verdict == "true_fault", "verdict", now)
+
+    def _learn_from_maintenance(self, device: str, decision: str | None, ts: float, found: Any, now: float) -> None:
+        """Maintenance the agent's latest decision (within a day) asked for says whether the alarm was right."""
+        if decision is None or ts - self._decided_at.get(decision, -np.inf) > 86_400:
+            return
+        self._learn(decision, device, bool(found), "maintenance", now)
+
+    def _learn(self, decision: str, device: str, right: bool, source: str, now: float) -> None:
+        known = self.registry.get(device)
+        if known is None:
+            return
+        asset_type = known.meta.asset_type
+        counted = (self.feedback.true_fault if right else self.feedback.false_alarm)(decision, device, asset_type)
+        if not counted:
+            return
+        self._thr = grow(self._thr, len(self.registry.by_index), self.settings.threshold)
+        for other in self.registry.by_index:
+            if other.meta.asset_type == asset_type:
+                self._thr[other.index] = self.feedback.threshold(other.meta.device, asset_type)
+        body = {"decision": decision, "device": device, "asset_type": asset_type, "source": source,
+                "alarm_was_right": right, "device_threshold": float(self._thr[known.index])}  # fmt: skip
+        self._log("feedback", body, now)
+
+    def _log(self, kind: str, body: dict[str, Any], now: float) -> None:
+        if self.audit is not None:
+            self.audit.append(kind, body, ts=now)
+
     def _quarantine(self, rejected: list[Rejected], now: float) -> None:
         for r in rejected:
             self.stats.count_reason(r.reason)
         self.store.write_quarantine([(now, r.topic, r.device, r.reason, r.raw) for r in rejected])
+
+
+def _usage(device: str, doc: dict[str, Any], ts: float, decision: str | None) -> Usage:
+    """A device-day's usage report: `{"kind": "usage", "day": <UTC day index>, "energy_kwh", "slowdown_h"}`."""
+    day, energy, slowdown = doc.get("day", int(ts // 86_400)), doc.get("energy_kwh", 0.0), doc.get("slowdown_h", 0.0)
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (day, energy, slowdown)):
+        raise ValueError("usage needs numeric 'day', 'energy_kwh' and 'slowdown_h'")
+    if energy < 0 or slowdown < 0:
+        raise ValueError(f"usage cannot be negative (energy_kwh={energy}, slowdown_h={slowdown})")
+    return Usage(device, int(day), float(energy), float(slowdown), decision if slowdown else None)

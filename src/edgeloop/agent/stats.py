@@ -20,6 +20,9 @@ class AgentStats:
     failures: int = 0
     repairs_found_fault: int = 0
     repairs_found_nothing: int = 0
+    approvals_requested: int = 0
+    blocked: int = 0
+    verdicts: int = 0
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
     decision_latency_s: list[float] = field(default_factory=list)
 

@@ -100,6 +100,7 @@ class EmbeddedBroker:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            start_new_session=True,  # Ctrl-C reaches edgeloop, which drains, then stops the broker itself
         )
         if not wait_for_port(self.host, self.mqtt_port, self.start_timeout):
             tail = (root / "nats.log").read_text(errors="replace")[-2000:]

@@ -54,6 +54,21 @@ CREATE TABLE IF NOT EXISTS commands(
     status TEXT, acked_at REAL, detail TEXT);
 CREATE TABLE IF NOT EXISTS outcomes(
     id INTEGER PRIMARY KEY, device TEXT, ts REAL, at REAL, kind TEXT, decision TEXT, detail TEXT);
+CREATE TABLE IF NOT EXISTS holdout(id INTEGER PRIMARY KEY, at REAL, devices INTEGER, record TEXT);
+CREATE TABLE IF NOT EXISTS ledger(
+    seq INTEGER PRIMARY KEY, device TEXT, asset_type TEXT, arm TEXT, ts REAL, day INTEGER, kind TEXT,
+    amount TEXT, rule TEXT, decision TEXT, outcome TEXT, action TEXT, quantity REAL, note TEXT);
+CREATE TABLE IF NOT EXISTS data_days(day INTEGER PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS approvals(
+    decision TEXT PRIMARY KEY, device TEXT, command TEXT, requested REAL, expires REAL,
+    answer TEXT, by TEXT, why TEXT, answered REAL);
+CREATE TABLE IF NOT EXISTS verdicts(id INTEGER PRIMARY KEY, decision TEXT, device TEXT, verdict TEXT, by TEXT,
+    why TEXT, at REAL);
+CREATE TABLE IF NOT EXISTS site_policy(id INTEGER PRIMARY KEY CHECK (id = 1), at REAL, source TEXT, policy TEXT);
+CREATE TABLE IF NOT EXISTS guard_state(id INTEGER PRIMARY KEY CHECK (id = 1), at REAL, state TEXT);
+CREATE TABLE IF NOT EXISTS inbox(
+    id INTEGER PRIMARY KEY, at REAL, kind TEXT, decision TEXT, answer TEXT, by TEXT, why TEXT,
+    taken REAL, result TEXT);
 """
 
 
@@ -171,6 +186,33 @@ class SqliteStore:
             [(device, ts, at, kind, decision, orjson.dumps(detail).decode())],
         )
 
+    def write_holdout(self, record: dict[str, Any], at: float) -> None:
+        """Log a holdout record; the latest one holds every assignment so far."""
+        self.write(
+            "INSERT INTO holdout(at, devices, record) VALUES (?, ?, ?)",
+            [(at, len(record["assignments"]), orjson.dumps(record).decode())],
+        )
+
+    def write_entries(self, entries: list[dict[str, Any]]) -> None:
+        """Append ledger entries (`Entry.to_json()` dicts); a sequence number already taken is an error."""
+        self.write(
+            "INSERT INTO ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(e["seq"], e["device"], e["asset_type"], e["arm"], e["ts"], int(e["ts"] // 86_400), e["kind"],
+              e["amount"], e["rule"], e["decision"], e["outcome"], e["action"], e["quantity"], e["note"])
+             for e in entries],
+        )  # fmt: skip
+
+    def write_guard_state(self, state: dict[str, Any], at: float) -> None:
+        self.write("INSERT OR REPLACE INTO guard_state VALUES (1, ?, ?)", [(at, orjson.dumps(state).decode())])
+
+    def read_guard_state(self) -> dict[str, Any] | None:
+        rows = self.query("SELECT state FROM guard_state WHERE id = 1")
+        return None if not rows else dict(orjson.loads(rows[0][0]))
+
+    def write_day(self, day: int) -> None:
+        """Mark a UTC day index as one the site had data on."""
+        self.write("INSERT OR IGNORE INTO data_days VALUES (?)", [(day,)])
+
     def _write_loop(self) -> None:
         conn = self._write_conn
         while True:
@@ -233,25 +275,53 @@ class SqliteStore:
     def points(self) -> int:
         return int(self.query("SELECT COALESCE(SUM(n), 0) FROM telemetry")[0][0])
 
+    def read_holdout(self) -> dict[str, Any] | None:
+        rows = self.query("SELECT record FROM holdout ORDER BY id DESC LIMIT 1")
+        return None if not rows else dict(orjson.loads(rows[0][0]))
+
+    def read_entries(self, since_ts: float = -np.inf) -> list[dict[str, Any]]:
+        """Ledger entries in sequence order, as `Entry.from_json` takes them."""
+        cols = ("seq", "device", "asset_type", "arm", "ts", "kind", "amount", "rule", "decision", "outcome",
+                "action", "quantity", "note")  # fmt: skip
+        rows = self.query(f"SELECT {', '.join(cols)} FROM ledger WHERE ts >= ? ORDER BY seq", (since_ts,))
+        return [dict(zip(cols, row, strict=True)) for row in rows]
+
+    def read_days(self) -> list[int]:
+        return [int(r[0]) for r in self.query("SELECT day FROM data_days ORDER BY day")]
+
+    def read_decisions(self, since_ts: float = -np.inf) -> list[dict[str, Any]]:
+        """Decision records in data-time order."""
+        rows = self.query("SELECT record FROM decisions WHERE ts >= ? ORDER BY ts", (since_ts,))
+        return [dict(orjson.loads(r[0])) for r in rows]
+
     def read_series(
         self, device: str, metric: str, t_from: float = -np.inf, t_to: float = np.inf
     ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float32]]:
         """Timestamps, values and scores of one metric of one device, over all runs, in time order."""
-        parts: list[tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float32]]] = []
-        series = self.query("SELECT run, bucket, key FROM series WHERE device=? AND metric=?", (device, metric))
-        for run, bucket in sorted({(r, b) for r, b, _ in series}):
-            wanted = [k for r, b, k in series if (r, b) == (run, bucket)]
-            for kb, tb, vb, sb in self.query(
-                "SELECT keys, ts, vals, scores FROM telemetry WHERE run=? AND bucket=? AND t1>=? AND t0<=?",
-                (run, bucket, t_from, t_to),
-            ):
-                t = np.frombuffer(tb, dtype=np.float64)
-                mask = np.isin(np.frombuffer(kb, dtype=np.int32), wanted) & (t >= t_from) & (t <= t_to)
-                parts.append((t[mask], np.frombuffer(vb, dtype=np.float64)[mask], np.frombuffer(sb, np.float32)[mask]))
-        if not parts:
-            return np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.float32)
-        t_all = np.concatenate([p[0] for p in parts])
-        order = np.argsort(t_all, kind="stable")
-        v_all = np.concatenate([p[1] for p in parts])
-        s_all = np.concatenate([p[2] for p in parts])
-        return t_all[order], v_all[order], s_all[order]
+        return read_series(self._read_conn, device, metric, t_from, t_to)
+
+
+def read_series(
+    conn: sqlite3.Connection, device: str, metric: str, t_from: float = -np.inf, t_to: float = np.inf
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float32]]:
+    """`SqliteStore.read_series` on any connection to a store (the API reads with its own)."""
+    parts: list[tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float32]]] = []
+    series = conn.execute(
+        "SELECT run, bucket, key FROM series WHERE device=? AND metric=?", (device, metric)
+    ).fetchall()
+    for run, bucket in sorted({(r, b) for r, b, _ in series}):
+        wanted = [k for r, b, k in series if (r, b) == (run, bucket)]
+        for kb, tb, vb, sb in conn.execute(
+            "SELECT keys, ts, vals, scores FROM telemetry WHERE run=? AND bucket=? AND t1>=? AND t0<=?",
+            (run, bucket, t_from, t_to),
+        ).fetchall():
+            t = np.frombuffer(tb, dtype=np.float64)
+            mask = np.isin(np.frombuffer(kb, dtype=np.int32), wanted) & (t >= t_from) & (t <= t_to)
+            parts.append((t[mask], np.frombuffer(vb, dtype=np.float64)[mask], np.frombuffer(sb, np.float32)[mask]))
+    if not parts:
+        return np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.float32)
+    t_all = np.concatenate([p[0] for p in parts])
+    order = np.argsort(t_all, kind="stable")
+    v_all = np.concatenate([p[1] for p in parts])
+    s_all = np.concatenate([p[2] for p in parts])
+    return t_all[order], v_all[order], s_all[order]

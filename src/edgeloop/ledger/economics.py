@@ -20,24 +20,22 @@ from __future__ import annotations
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from edgeloop.ledger.money import money
+from edgeloop.model.yamldoc import YamlFieldError, validate_yaml
 
 Cost = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=4)]
 DEFAULT_FILE = "economics_default.yaml"
 
 
-class EconomicsError(ValueError):
+class EconomicsError(YamlFieldError):
     """A bad economics file or value. `field` is the dotted path, `line` the 1-based YAML line when known."""
 
     def __init__(self, field: str, reason: str, line: int | None = None, source: str = "economics") -> None:
-        self.field, self.reason, self.line, self.source = field, reason, line, source
-        where = f"{source} line {line}" if line is not None else source
-        super().__init__(f"{where}: {field}: {reason}")
+        super().__init__(field, reason, line, source)
 
 
 class AssetEconomics(BaseModel):
@@ -89,21 +87,8 @@ class SiteEconomics(BaseModel):
 
 def parse_economics(text: str, source: str = "economics") -> SiteEconomics:
     """Validate economics from YAML text; errors are `EconomicsError`s naming the field and line."""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = None if mark is None else mark.line + 1
-        raise EconomicsError("(file)", f"not valid YAML: {getattr(exc, 'problem', exc)}", line, source) from exc
-    if not isinstance(data, dict):
-        raise EconomicsError("(file)", "must be a mapping with currency, agent_running_cost_per_day, assets", 1, source)
-    try:
-        return SiteEconomics.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = tuple(first["loc"])
-        raise EconomicsError(".".join(map(str, loc)) or "(file)", first["msg"], _line_of(node, loc), source) from None
+    shape = "a mapping with currency, agent_running_cost_per_day, assets"
+    return validate_yaml(text, SiteEconomics, source, shape, EconomicsError)
 
 
 def load_economics(path: Path | None = None) -> SiteEconomics:
@@ -112,21 +97,3 @@ def load_economics(path: Path | None = None) -> SiteEconomics:
         text = resources.files("edgeloop.ledger").joinpath(DEFAULT_FILE).read_text(encoding="utf-8")
         return parse_economics(text, DEFAULT_FILE)
     return parse_economics(path.read_text(encoding="utf-8"), path.name)
-
-
-def _line_of(node: Any, loc: tuple[Any, ...]) -> int | None:
-    """The line of the deepest YAML node on `loc` (a missing key points at its parent mapping)."""
-    line = None if node is None else node.start_mark.line + 1
-    for key in loc:
-        if isinstance(node, yaml.MappingNode):
-            found = next((v for k, v in node.value if k.value == str(key)), None)
-            if found is None:
-                found = next((k for k, _ in node.value if k.value == str(key)), None)
-                return line if found is None else found.start_mark.line + 1
-            node = found
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            node = node.value[key]
-        else:
-            return line
-        line = node.start_mark.line + 1
-    return line

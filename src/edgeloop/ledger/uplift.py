@@ -9,14 +9,19 @@ Interval: device-days of one device are not independent (a device that fails oft
 bootstrap resamples whole devices, with replacement, within each asset type and arm (a stratified cluster
 bootstrap), recomputes the estimate, and takes the 2.5th and 97.5th percentiles. It is seeded, so the same data
 give the same interval. With few devices per arm percentile intervals run narrow; an asset type needs at least
-two devices in each arm to be used at all. An interval that includes zero claims nothing, and says so.
+two devices in each arm to be used at all. An interval that includes zero claims nothing, and says so; nor does
+one from fewer than `min_device_days` device-days in either arm: a handful of days shows no rare event (a
+holdout of ten devices that had no failure in its first day), so the bootstrap has nothing to resample and the
+interval comes out narrow and wrong.
 
 >>> from edgeloop.ledger.holdout import Arm
->>> days = [DeviceDay(f"d{i}", "pump", Arm.TREATED if i < 8 else Arm.HOLDOUT, 0, 0.0, 0, 5.0 if i < 8 else 2.0)
-...         for i in range(12)]
+>>> days = [DeviceDay(f"d{i}", "pump", Arm.TREATED if i < 8 else Arm.HOLDOUT, day, 0.0, 0, 5.0 if i < 8 else 2.0)
+...         for i in range(12) for day in range(10)]
 >>> u = estimate_uplift(days, "net_value")
 >>> u.per_device_day, u.ci_low, u.ci_high, u.fleet_total, u.conclusive
-(3.0, 3.0, 3.0, 24.0, True)
+(3.0, 3.0, 3.0, 240.0, True)
+>>> estimate_uplift([d for d in days if d.day == 0], "net_value").conclusive  # 4 holdout device-days
+False
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from edgeloop.ledger.observations import DeviceDay
 Metric = Literal["downtime_h", "failures", "net_value"]
 METRICS: tuple[Metric, ...] = ("downtime_h", "failures", "net_value")
 MIN_DEVICES = 2
+MIN_DEVICE_DAYS = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +72,12 @@ class _Stratum:
 
 
 def estimate_uplift(
-    observations: Iterable[DeviceDay], metric: Metric, seed: int = 0, n_boot: int = 2000, level: float = 0.95
+    observations: Iterable[DeviceDay],
+    metric: Metric,
+    seed: int = 0,
+    n_boot: int = 2000,
+    level: float = 0.95,
+    min_device_days: int = MIN_DEVICE_DAYS,
 ) -> Uplift:
     strata, left_out = _strata(observations, metric)
     counts = {arm: sum(len(s.arms[arm][0]) for s in strata.values()) for arm in Arm}
@@ -88,11 +99,13 @@ def estimate_uplift(
     fleet_low, fleet_high = (float(q) for q in np.percentile(fleet[1:], [tail, 100 - tail]))
     estimate = float(fleet[0]) / total_days
     low, high = fleet_low / total_days, fleet_high / total_days
-    conclusive = low > 0 or high < 0
+    arm_days = {arm: sum(float(s.arms[arm][1].sum()) for s in strata.values()) for arm in Arm}
+    few = min(arm_days.values()) < min_device_days
+    conclusive = (low > 0 or high < 0) and not few
     relative = estimate / holdout_rate if holdout_rate else None
     return Uplift(
         metric, treated_rate, holdout_rate, estimate, low, high, float(fleet[0]), fleet_low, fleet_high, relative,
-        conclusive, _verdict(metric, estimate, low, high, level, conclusive, left_out),
+        conclusive, _verdict(metric, estimate, low, high, level, conclusive, left_out, arm_days, min_device_days),
         counts[Arm.TREATED], counts[Arm.HOLDOUT], tuple(sorted(strata)),
     )  # fmt: skip
 
@@ -127,11 +140,24 @@ def _strata(observations: Iterable[DeviceDay], metric: Metric) -> tuple[dict[str
 
 
 def _verdict(
-    metric: str, estimate: float, low: float, high: float, level: float, conclusive: bool, left_out: list[str]
+    metric: str,
+    estimate: float,
+    low: float,
+    high: float,
+    level: float,
+    conclusive: bool,
+    left_out: list[str],
+    arm_days: dict[Arm, float],
+    min_device_days: int,
 ) -> str:
     pct = f"{level:.0%}"
     text = f"Treated minus holdout {metric} per device-day: {estimate:+.4g} ({pct} interval {low:+.4g} to {high:+.4g})"
-    if conclusive:
+    fewest = min(arm_days.values())
+    if fewest < min_device_days:
+        text += (
+            f"; too little data to claim anything yet ({fewest:.0f} device-days in an arm, {min_device_days} needed)."
+        )
+    elif conclusive:
         text += "; the interval excludes zero."
     else:
         text += "; the interval includes zero: too wide to claim an effect yet."

@@ -37,6 +37,7 @@ class Plant(Protocol):
     def metas(self) -> list[DeviceMeta]: ...
     def step(self) -> StepLike: ...
     def command(self, device: str, name: str, args: Mapping[str, float]) -> tuple[str, str]: ...
+    def close_day(self) -> list[tuple[str, dict[str, Any]]]: ...
     def ground_truth(self) -> dict[str, Any]: ...
 
 
@@ -92,6 +93,8 @@ class PlantRunner:
             if on_step is not None:
                 on_step(self.stats)
             await asyncio.sleep(0.002 if burst == 0 else 0)
+        for topic, payload, qos in encode_events(self.plant.site, self.plant.now, self.plant.close_day()):
+            self.client.publish(topic, payload, qos)  # the unfinished day's usage, so its energy is booked too
         for device in self.plant.devices:
             self.client.publish(device_topic(self.plant.site, device, Channel.STATE), b"offline", qos=1, retain=True)
         self._handle_commands()
@@ -104,15 +107,9 @@ class PlantRunner:
         return int(elapsed * self.speed / self.interval_s)
 
     def _publish_step(self, step: StepLike) -> None:
-        site, publish, seqs = self.plant.site, self.client.publish, self._seq
-        for device, metrics in step.telemetry:
-            seq = seqs.get(device, 0)
-            seqs[device] = seq + 1
-            payload = orjson.dumps({"ts": step.ts, "seq": seq, "metrics": metrics})
-            publish(f"edgeloop/v1/{site}/{device}/telemetry", payload, 0, False)
-        for device, event in step.events:
-            payload = orjson.dumps({"ts": step.ts, **event})
-            publish(device_topic(site, device, Channel.EVENT), payload, qos=1)
+        publish = self.client.publish
+        for topic, payload, qos in encode_step(self.plant.site, step, self._seq):
+            publish(topic, payload, qos, False)
         self.stats.steps += 1
         self.stats.messages += len(step.telemetry)
         self.stats.events += len(step.events)
@@ -120,21 +117,47 @@ class PlantRunner:
 
     def _handle_commands(self) -> None:
         for message in self.client.drain(10_000):
-            try:
-                device = parse_device_topic(message.topic).device
-                doc = orjson.loads(message.payload)
-                cmd_id, name, args = str(doc["id"]), str(doc["name"]), doc.get("args", {})
-                if not isinstance(args, dict) or not all(isinstance(v, int | float) for v in args.values()):
-                    raise ValueError("args must be an object of numbers")
-            except (TopicError, orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-                log.warning("ignored a bad command on %s: %s", message.topic, exc)
+            ack = apply_command(self.plant, message.topic, message.payload)
+            if ack is None:
                 continue
-            status, detail = self.plant.command(device, name, args)
             self.stats.commands += 1
-            if status != "done":
-                self.stats.rejected_commands += 1
-            ack = {"id": cmd_id, "status": status, "detail": detail, "ts": self.plant.now}
-            self.client.publish(device_topic(self.plant.site, device, Channel.ACK), orjson.dumps(ack), qos=1)
+            self.stats.rejected_commands += ack[2]
+            self.client.publish(ack[0], ack[1], qos=1)
+
+
+def encode_step(site: str, step: StepLike, seqs: dict[str, int]) -> list[tuple[str, bytes, int]]:
+    """(topic, payload, qos) of one step's telemetry and events; `seqs` holds each device's next sequence number."""
+    out: list[tuple[str, bytes, int]] = []
+    for device, metrics in step.telemetry:
+        seq = seqs.get(device, 0)
+        seqs[device] = seq + 1
+        out.append(
+            (f"edgeloop/v1/{site}/{device}/telemetry", orjson.dumps({"ts": step.ts, "seq": seq, "metrics": metrics}), 0)
+        )
+    out += encode_events(site, step.ts, step.events)
+    return out
+
+
+def encode_events(site: str, ts: float, events: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, bytes, int]]:
+    return [
+        (device_topic(site, device, Channel.EVENT), orjson.dumps({"ts": ts, **event}), 1) for device, event in events
+    ]
+
+
+def apply_command(plant: Plant, topic: str, payload: bytes) -> tuple[str, bytes, bool] | None:
+    """Act on one command message: the ack's topic and payload, and whether it was rejected (None: not a command)."""
+    try:
+        device = parse_device_topic(topic).device
+        doc = orjson.loads(payload)
+        cmd_id, name, args = str(doc["id"]), str(doc["name"]), doc.get("args", {})
+        if not isinstance(args, dict) or not all(isinstance(v, int | float) for v in args.values()):
+            raise ValueError("args must be an object of numbers")
+    except (TopicError, orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        log.warning("ignored a bad command on %s: %s", topic, exc)
+        return None
+    status, detail = plant.command(device, name, args)
+    ack = {"id": cmd_id, "status": status, "detail": detail, "ts": plant.now}
+    return device_topic(plant.site, device, Channel.ACK), orjson.dumps(ack), status != "done"
 
 
 def write_ground_truth(plant: Plant, path: Path) -> None:

@@ -42,12 +42,22 @@ def test_asset_types_are_weighted_by_treated_device_days() -> None:
 
 
 def test_identical_devices_give_a_zero_width_interval() -> None:
-    days = arm_days("pump", Arm.TREATED, [[4.0] * 5] * 4) + arm_days("pump", Arm.HOLDOUT, [[1.0] * 5] * 3)
+    days = arm_days("pump", Arm.TREATED, [[4.0] * 10] * 4) + arm_days("pump", Arm.HOLDOUT, [[1.0] * 10] * 3)
 
     u = estimate_uplift(days, "net_value")
 
     assert (u.ci_low, u.per_device_day, u.ci_high) == (3.0, 3.0, 3.0)
     assert u.conclusive
+
+
+def test_a_clear_difference_on_too_few_device_days_claims_nothing_yet() -> None:
+    days = arm_days("pump", Arm.TREATED, [[4.0]] * 8) + arm_days("pump", Arm.HOLDOUT, [[1.0]] * 3)
+
+    u = estimate_uplift(days, "net_value")
+
+    assert u.ci_low > 0
+    assert not u.conclusive
+    assert "too little data" in u.verdict
 
 
 def test_no_effect_is_declared_too_wide_to_claim() -> None:

@@ -9,6 +9,10 @@ Physics, vectorized over devices (one numpy expression per metric per step):
 - bearing temperature lags (first order, ~30 min) toward ambient (an indoor room: 22 ± 2 °C over the day) +
   I²R heating + friction.
 
+Each device reports its day's energy (kWh, from its current at 400 V three-phase, power factor 0.85) and the
+production it lost to a commanded lower speed (`slowdown_h`, full-speed-equivalent hours) in a `usage` event when
+the UTC day ends: the meter readings an ROI ledger books.
+
 Bearing wear grows like e^(3t/T) (T: 4-10 h at full speed, slower with speed²) and fails at wear 1, so
 vibration rises clearly 1-3 h before the failure: the P-F interval an agent has to act in.
 """
@@ -45,6 +49,8 @@ COMMANDS = (
 )
 RUNNING, FAILED, MAINTENANCE, STOPPED = 0, 1, 2, 3
 MAINTENANCE_H = 1.0
+KW_PER_AMP = 0.4 * math.sqrt(3) * 0.85  # 400 V three-phase, power factor 0.85
+DAY = 86_400.0
 NOISE_BLOCK = 512
 
 
@@ -133,6 +139,11 @@ class FactoryPlant:
         self._actions: list[dict[str, Any]] = []
         self._downtime = np.zeros(n)
         self._planned_downtime = np.zeros(n)
+        self._energy_kwh = np.zeros(n)  # today's, reported at the end of the day
+        self._slowdown_h = np.zeros(n)
+        self._total_energy_kwh = np.zeros(n)
+        self._total_slowdown_h = np.zeros(n)
+        self._day = int(start_ts // DAY)
 
     # -- description ------------------------------------------------------------------------------------------
 
@@ -157,6 +168,9 @@ class FactoryPlant:
         self.now += dt
         ts = self.now
         events: list[tuple[str, dict[str, Any]]] = []
+        if int(ts // DAY) != self._day:
+            events += self.close_day()
+            self._day = int(ts // DAY)
         self._transitions(ts, events)
         self._start_faults(ts)
         running = self._state == RUNNING
@@ -169,44 +183,65 @@ class FactoryPlant:
         target = self._ambient(ts) + self._rise * (current / self._rated) ** 2 + 30 * self._wear + 5 * cav
         self._temp += (target - self._temp) * (1 - np.exp(-dt / self._tau))
         self._downtime += np.where(self._state == FAILED, dt, 0.0)
+        self._energy_kwh += np.where(running, KW_PER_AMP * current * dt / HOUR, 0.0)
+        self._slowdown_h += np.where(running, (1.0 - self._factor) * dt / HOUR, 0.0)
         self._planned_downtime += np.where(self._state == MAINTENANCE, dt, 0.0)
-        telemetry = []
-        for i in np.flatnonzero(running):
-            telemetry.append((self._devices[i].id, self._readings(int(i), float(speed[i]), float(current[i]))))
-        return StepResult(ts, telemetry, events)
+        idx = np.flatnonzero(running)
+        return StepResult(ts, self._readings(idx, speed[idx], current[idx]), events)
 
-    def _readings(self, i: int, speed: float, current: float) -> dict[str, float]:
-        d = self._devices[i]
-        if d.noise_at >= d.noise.shape[0]:
-            d.noise, d.noise_at = d.noise_rng.standard_normal((NOISE_BLOCK, 6)), 0
-        z = d.noise[d.noise_at]
-        d.noise_at += 1
-        wear, cav = self._wear[i], self._cav[i]
+    def _noise(self, idx: np.ndarray[Any, np.dtype[np.int64]]) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """One row of standard normals per device in `idx`, from each device's own stream, in blocks."""
+        z = np.empty((len(idx), 6))
+        for j, i in enumerate(idx.tolist()):
+            d = self._devices[i]
+            if d.noise_at >= d.noise.shape[0]:
+                d.noise, d.noise_at = d.noise_rng.standard_normal((NOISE_BLOCK, 6)), 0
+            z[j] = d.noise[d.noise_at]
+            d.noise_at += 1
+        return z
+
+    def _readings(
+        self,
+        idx: np.ndarray[Any, np.dtype[np.int64]],
+        speed: np.ndarray[Any, np.dtype[np.float64]],
+        current: np.ndarray[Any, np.dtype[np.float64]],
+    ) -> list[tuple[str, dict[str, float]]]:
+        """Each running device's readings, vectorized over devices; sensor faults then bend a few of them."""
+        z = self._noise(idx)
+        wear, cav, vib0 = self._wear[idx], self._cav[idx], self._vib0[idx]
         values = {
-            "speed": speed * (1 + 0.002 * z[0]),
-            "current": current * (1 + 0.008 * z[1]),
-            "vibration": self._vib0[i] * (0.5 + 0.5 * speed) * (1 + 6 * wear**2) * (1 + 0.04 * z[2])
-            + 1.5 * cav * speed**2 * abs(z[3]),
-            "bearing_temp": self._temp[i] + 0.3 * z[4],
+            "speed": speed * (1 + 0.002 * z[:, 0]),
+            "current": current * (1 + 0.008 * z[:, 1]),
+            "vibration": vib0 * (0.5 + 0.5 * speed) * (1 + 6 * wear**2) * (1 + 0.04 * z[:, 2])
+            + 1.5 * cav * speed**2 * np.abs(z[:, 3]),
+            "bearing_temp": self._temp[idx] + 0.3 * z[:, 4],
+            "flow": self._flow0[idx] * speed * (1 - 0.2 * cav) * (1 + 0.015 * z[:, 5]),
+            "pressure": self._p0[idx] * speed**2 * (1 - 0.1 * cav) * (1 + 0.02 * (1 + 4 * cav) * z[:, 3]),
         }
-        if d.asset_type == "pump":
-            values["flow"] = self._flow0[i] * speed * (1 - 0.2 * cav) * (1 + 0.015 * z[5])
-            values["pressure"] = self._p0[i] * speed**2 * (1 - 0.1 * cav) * (1 + 0.02 * (1 + 4 * cav) * z[3])
-        self._sensor_faults(d, values)
-        return {m: round(float(np.clip(v, SPEC[m].low, SPEC[m].high)), 4) for m, v in values.items()}
+        for j, i in enumerate(idx.tolist()):
+            d = self._devices[i]
+            if d.active:
+                self._sensor_faults(d, values, j)
+        columns = {m: np.round(np.clip(v, SPEC[m].low, SPEC[m].high), 4).tolist() for m, v in values.items()}
+        out = []
+        for j, i in enumerate(idx.tolist()):
+            d = self._devices[i]
+            out.append((d.id, {m: columns[m][j] for m in d.metrics}))
+        return out
 
-    def _sensor_faults(self, d: _Device, values: dict[str, float]) -> None:
+    def _sensor_faults(self, d: _Device, values: dict[str, np.ndarray[Any, np.dtype[np.float64]]], j: int) -> None:
         for record, planned in d.active:
             metric = record.metric
-            if metric is None or metric not in values:
+            if metric is None or metric not in d.metrics:
                 continue
+            column = values[metric]
             if record.kind == "stuck":
-                values[metric] = d.stuck.setdefault(metric, values[metric])
+                column[j] = d.stuck.setdefault(metric, float(column[j]))
             elif record.kind == "drift":
                 span = SPEC[metric].high - SPEC[metric].low
-                values[metric] += planned.magnitude * span * (self.now - record.start_ts) / HOUR
+                column[j] += planned.magnitude * span * (self.now - record.start_ts) / HOUR
             elif record.kind == "spike" and d.spikes_left > 0 and d.event_rng.random() < 0.3:
-                values[metric] *= 1 + planned.magnitude * 0.1
+                column[j] *= 1 + planned.magnitude * 0.1
                 d.spikes_left -= 1
                 if d.spikes_left == 0:
                     record.cleared_ts = self.now  # a transient fault is over once its spikes are
@@ -323,6 +358,23 @@ class FactoryPlant:
         self._state[i] = RUNNING
         return "done", "started"
 
+    def active_faults(self, device: str) -> list[str]:
+        """The kinds of the faults active on a device now (ground truth, for simulated operators)."""
+        return [record.kind for record, _ in self._devices[self._index[device]].active if record.active]
+
+    def close_day(self) -> list[tuple[str, dict[str, Any]]]:
+        """The `usage` events of the day so far (called when a day ends, and by whoever ends a run)."""
+        events = [
+            (d.id, {"kind": "usage", "day": self._day, "energy_kwh": round(float(self._energy_kwh[i]), 3),
+                    "slowdown_h": round(float(self._slowdown_h[i]), 4)})
+            for i, d in enumerate(self._devices)
+        ]  # fmt: skip
+        self._total_energy_kwh += self._energy_kwh
+        self._total_slowdown_h += self._slowdown_h
+        self._energy_kwh[:] = 0.0
+        self._slowdown_h[:] = 0.0
+        return events
+
     # -- ground truth -----------------------------------------------------------------------------------------
 
     def ground_truth(self) -> dict[str, Any]:
@@ -339,6 +391,9 @@ class FactoryPlant:
             "actions": self._actions,
             "downtime_s": {d.id: float(self._downtime[i]) for i, d in enumerate(self._devices)},
             "planned_downtime_s": {d.id: float(self._planned_downtime[i]) for i, d in enumerate(self._devices)},
+            "energy_kwh": {
+                d.id: float(self._total_energy_kwh[i] + self._energy_kwh[i]) for i, d in enumerate(self._devices)
+            },
             "summary": {
                 "faults": len(faults),
                 "developing_faults": len(developing),

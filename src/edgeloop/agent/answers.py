@@ -1,0 +1,114 @@
+"""`edgeloop approvals list|approve|reject` and `edgeloop verdict`: an operator's answers to the agent.
+
+Answers go into the site store's inbox; the running agent takes them within a second, checks them (a pending
+approval that has expired cannot be approved), logs them in the audit log and acts. These commands wait a few
+seconds for the agent's result and print it; an answer given while the agent is down is taken when it starts.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from edgeloop.agent.desk import VERDICTS, await_result, submit
+from edgeloop.settings import SettingsError, load_settings
+
+approvals_app = typer.Typer(help="Decisions waiting for an operator's approval (autonomy 2).", no_args_is_help=True)
+console = Console(stderr=True)
+
+SiteOpt = Annotated[str | None, typer.Option("--site", help="site id (default from settings)")]
+DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="where site stores live (default ./var)")]
+ByOpt = Annotated[str, typer.Option("--by", help="who answers (recorded in the audit log)")]
+WhyOpt = Annotated[str, typer.Option("--why", help="why (recorded in the audit log)")]
+WaitOpt = Annotated[float, typer.Option("--wait", min=0, help="seconds to wait for the agent's result")]
+
+
+def _db(site: str | None, data_dir: Path | None) -> sqlite3.Connection:
+    agent = {k: v for k, v in {"site": site, "data_dir": data_dir}.items() if v is not None}
+    try:
+        path = load_settings(None, agent=agent).agent.db_path
+    except SettingsError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    if not path.exists():
+        console.print(f"[red]error:[/red] no site store at {path}: is the agent running with this --data-dir/--site?")
+        raise typer.Exit(2)
+    return sqlite3.connect(path, timeout=30)
+
+
+def _when(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _submit(conn: sqlite3.Connection, kind: str, decision: str, answer: str, by: str, why: str, wait: float) -> None:
+    result = await_result(conn, submit(conn, kind, decision, answer, by, why), wait)
+    if result is None:
+        console.print("queued: the agent takes it when it next reads its inbox (is it running?)")
+        return
+    ok = not result.startswith("refused")
+    console.print(f"{'[green]' if ok else '[red]'}{result}[/]")
+    if not ok:
+        raise typer.Exit(1)
+
+
+@approvals_app.command("list")
+def list_approvals(site: SiteOpt = None, data_dir: DataDirOpt = None, all_: bool = typer.Option(
+        False, "--all", help="answered and expired ones too")) -> None:  # fmt: skip
+    """Pending approvals, newest first, with the decision's device, score and command."""
+    conn = _db(site, data_dir)
+    where = "" if all_ else "WHERE a.answer IS NULL"  # the agent answers expired ones itself
+    args: tuple[float, ...] = ()
+    rows = conn.execute(
+        "SELECT a.decision, a.device, d.score, a.command, a.requested, a.expires, a.answer, a.by "
+        f"FROM approvals a LEFT JOIN decisions d ON d.id = a.decision {where} ORDER BY a.requested DESC",
+        args,
+    ).fetchall()
+    table = Table(title="approvals" if all_ else "pending approvals")
+    table.add_column("decision", overflow="fold", min_width=32)
+    for col in ("device", "score", "command", "requested", "expires", "answer"):
+        table.add_column(col)
+    for decision, device, score, command, requested, expires, answer, by in rows:
+        doc = orjson.loads(command)
+        what = f"{doc['name']} " + " ".join(f"{k}={v:g}" for k, v in doc["args"].items())
+        table.add_row(decision, device, f"{score:.3f}" if score is not None else "-", what,
+                      _when(requested), _when(expires), f"{answer} by {by}" if answer else "pending")  # fmt: skip
+    Console().print(table)
+
+
+@approvals_app.command("approve")
+def approve(
+    decision: str, by: ByOpt, why: WhyOpt = "", site: SiteOpt = None, data_dir: DataDirOpt = None, wait: WaitOpt = 5.0
+) -> None:
+    """Approve a pending decision: the agent sends its command."""
+    _submit(_db(site, data_dir), "approval", decision, "approved", by, why, wait)
+
+
+@approvals_app.command("reject")
+def reject(
+    decision: str, by: ByOpt, why: WhyOpt = "", site: SiteOpt = None, data_dir: DataDirOpt = None, wait: WaitOpt = 5.0
+) -> None:
+    """Reject a pending decision: nothing is sent."""
+    _submit(_db(site, data_dir), "approval", decision, "rejected", by, why, wait)
+
+
+def verdict(
+    decision: str,
+    answer: Annotated[str, typer.Argument(help=f"one of: {', '.join(VERDICTS)}")],
+    by: ByOpt,
+    why: WhyOpt = "",
+    site: SiteOpt = None,
+    data_dir: DataDirOpt = None,
+    wait: WaitOpt = 5.0,
+) -> None:
+    """Tell the agent whether a decision was right: true_fault, false_alarm or unsure. It adjusts thresholds."""
+    if answer not in VERDICTS:
+        console.print(f"[red]error:[/red] verdict must be one of {', '.join(VERDICTS)}")
+        raise typer.Exit(2)
+    _submit(_db(site, data_dir), "verdict", decision, answer, by, why, wait)

@@ -1,0 +1,52 @@
+"""The agent's one send path goes through the policy's guardrails; a block is a decision with its reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from edgeloop.agent.books import SiteBooks
+from edgeloop.agent.service import make_learner, make_policy
+from edgeloop.agent.site import SiteAgent
+from edgeloop.cli import app
+from edgeloop.io.loopback import Loopback
+from edgeloop.io.store import SqliteStore
+from edgeloop.settings import load_settings
+
+from .test_books import SITE, T0, announce, telemetry
+
+POLICY = """
+version: 1
+autonomy: {site: 3}
+rules:
+  - {name: any-anomaly, when: {min_score: 0.9}, action: schedule_maintenance, args: {within_h: 0.5}}
+guardrails:
+  rate_limit:
+    per_device: {max: 1, per_h: 24}
+"""
+
+
+def test_a_second_action_within_the_rate_limit_is_blocked_and_explained(tmp_path: Path) -> None:
+    policy_file = tmp_path / "policy.yaml"
+    policy_file.write_text(POLICY)
+    agent_cfg = {"site": SITE, "data_dir": tmp_path, "policy": policy_file, "cooldown_s": 0}
+    settings = load_settings(None, agent=agent_cfg, ledger={"holdout_fraction": 0.0})
+    store = SqliteStore(settings.agent.db_path, SITE)
+    link = Loopback()
+    agent = SiteAgent(settings.agent, link, store, make_learner(), make_policy(settings.agent),
+                      SiteBooks.open(store, settings.ledger), clock=lambda: T0 + 1e6)  # fmt: skip
+    announce(agent, link, ["pump-1"])
+    normal = [4.0 + 0.05 * (i % 3) for i in range(100)]
+    telemetry(link, ["pump-1"], [*normal, *[20.0] * 4, *normal[:10], *[40.0] * 4], 0)
+    agent.handle_batch(link.drain(10_000))
+    store.flush()
+
+    rows = store.query("SELECT id, status, record FROM decisions ORDER BY ts")
+    store.close()
+    assert [r[1] for r in rows] == ["sent", "blocked"]
+    assert agent.stats.blocked == 1
+    assert "rate_limit.per_device" in rows[1][2]
+    result = CliRunner().invoke(app, ["policy", "explain", rows[1][0], "--site", SITE, "--data-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "rate_limit.per_device" in result.output
