@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit install clean bench
+.PHONY: demo test lint typecheck unit install clean bench browser
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -24,7 +24,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy src
 
-test: lint typecheck
+# the browser tests drive Debian's chromium (no browser is downloaded at run time)
+browser:
+	@command -v chromium >/dev/null || { echo "installing chromium for the browser tests"; \
+	  export DEBIAN_FRONTEND=noninteractive; (apt-get install -y -qq chromium || (apt-get update -qq && apt-get install -y -qq chromium)) >/dev/null; }
+
+test: lint typecheck browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 unit: $(STAMP)

@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
+import orjson
 import pytest
+import uvicorn
 
+from edgeloop.agent.books import SiteBooks
+from edgeloop.agent.service import make_learner, make_policy
+from edgeloop.agent.site import SiteAgent
+from edgeloop.api import create_app
+from edgeloop.audit import AuditLog, load_or_create_key
 from edgeloop.io.broker import EmbeddedBroker
+from edgeloop.io.loopback import Loopback
+from edgeloop.io.store import SqliteStore
+from edgeloop.ledger import Arm
+from edgeloop.settings import Settings, load_settings
 
 MOSQUITTO = ("127.0.0.1", 1883)
 
@@ -39,3 +53,90 @@ def broker_url(request: pytest.FixtureRequest) -> str:
     if request.param == "embedded":
         return str(request.getfixturevalue("embedded_broker").url)
     return str(request.getfixturevalue("mosquitto_url"))
+
+
+# -- a site with a decision waiting for approval, and its REST API on a real server ---------------------
+
+SITE = "apisite"
+T0 = 1_700_006_400.0
+TOKENS = {
+    "viewer-token-0123456789": "viewer",
+    "operator-token-0123456789": "operator",
+    "admin-token-0123456789ab": "admin",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def api_site(tmp_path: Path) -> Iterator[tuple[Settings, SiteAgent, str]]:
+    """An agent at autonomy 2 with one decision waiting for approval, and the API serving its store."""
+    settings = load_settings(None, agent={"site": SITE, "autonomy": 2, "data_dir": tmp_path}, api={"tokens": TOKENS})
+    cfg = settings.agent
+    store = SqliteStore(cfg.db_path, SITE)
+    audit = AuditLog.open(cfg.audit_dir, load_or_create_key(cfg.audit_dir))
+    link = Loopback()
+    agent = SiteAgent(cfg, link, store, make_learner(), make_policy(cfg), SiteBooks.open(store, settings.ledger),
+                      audit, clock=lambda: T0 + 1e6)  # fmt: skip
+    meta = {"device": "", "asset_type": "pump", "metrics": {"vibration": {"unit": "mm/s", "low": 0, "high": 50}},
+            "commands": {"schedule_maintenance": {"args": {"within_h": {"low": 0, "high": 24}}}}}  # fmt: skip
+    devices = [f"pump-{i}" for i in range(10)]
+    for d in devices:
+        link.deliver(f"edgeloop/v1/{SITE}/{d}/meta", orjson.dumps({**meta, "device": d}), retain=True)
+    agent.handle_batch(link.drain(100))
+    agent.record_policy("(the default policy at autonomy 2)", "test", "", T0)
+    assert agent.books is not None
+    treated = next(d for d in devices if agent.books.arm(d) is Arm.TREATED)
+    for i, v in enumerate([4.0 + 0.05 * (i % 3) for i in range(100)] + [20.0] * 6):
+        link.deliver(
+            f"edgeloop/v1/{SITE}/{treated}/telemetry", orjson.dumps({"ts": T0 + 15 * i, "metrics": {"vibration": v}})
+        )
+    agent.handle_batch(link.drain(1000))
+    store.flush()
+
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=free_port(), log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    yield settings, agent, f"http://127.0.0.1:{server.config.port}/api/v1"
+    server.should_exit = True
+    thread.join(5)
+    audit.close()
+    store.close()
+
+
+@pytest.fixture
+def auth() -> Callable[[str], dict[str, str]]:
+    """Headers that authenticate as a role."""
+
+    def headers(role: str) -> dict[str, str]:
+        token = next(t for t, r in TOKENS.items() if r == role)
+        return {"Authorization": f"Bearer {token}"}
+
+    return headers
+
+
+@pytest.fixture
+def agent_reading_inbox(api_site: tuple[Settings, SiteAgent, str]) -> Iterator[Callable[[], None]]:
+    """Runs the agent's inbox sweep in the background (as its loop does) until the test ends."""
+    _, agent, _ = api_site
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            agent.desk._next_poll = 0.0
+            agent.sweep_timeouts()
+            time.sleep(0.05)
+
+    worker = threading.Thread(target=loop)
+    worker.start()
+    yield stop.set
+    stop.set()
+    worker.join()

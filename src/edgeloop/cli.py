@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import typer
 
+from edgeloop.agent.answers import approvals_app, verdict
 from edgeloop.agent.command import agent
+from edgeloop.agent.roi import report as roi_report
+from edgeloop.api.command import api, serve, token_app
+from edgeloop.audit.command import audit_app
+from edgeloop.bench.feedback import feedback as bench_feedback
+from edgeloop.bench.nab.command import nab as bench_nab
+from edgeloop.bench.roi import roi as bench_roi
 from edgeloop.bench.throughput import throughput
 from edgeloop.demo import demo
+from edgeloop.policy.command import policy_app
 from edgeloop.sim.command import factory
 
 app = typer.Typer(
@@ -17,17 +25,28 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 bench_app = typer.Typer(help="Benchmarks that print figures (throughput, NAB accuracy, ...).", no_args_is_help=True)
+roi_app = typer.Typer(help="The ROI ledger: what the agent earned, measured against the holdout.", no_args_is_help=True)
 sim_app = typer.Typer(help="Device simulators that speak the real protocols.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 app.add_typer(sim_app, name="sim")
+app.add_typer(roi_app, name="roi")
+roi_app.command("report")(roi_report)
 app.command("demo")(demo)
 app.command("agent")(agent)
+app.command("api")(api)
+app.command("serve")(serve)
 sim_app.command("factory")(factory)
 bench_app.command("throughput")(throughput)
+bench_app.command("roi")(bench_roi)
+bench_app.command("feedback")(bench_feedback)
+bench_app.command("nab")(bench_nab)
 
 # -- sub-commands register below, one line each --------------------------------------------------------------
-# [bench nab]
-# [audit]
+app.add_typer(audit_app, name="audit")
+app.add_typer(approvals_app, name="approvals")
+app.add_typer(policy_app, name="policy")
+app.add_typer(token_app, name="token")
+app.command("verdict")(verdict)
 
 
 def main() -> None:

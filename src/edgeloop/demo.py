@@ -7,10 +7,12 @@ the broker. Whether faults were caught before they failed is read from the simul
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 import tempfile
 import time
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,8 +22,10 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
+from edgeloop.agent.roi import ReportError, read_site_ledger, roi_summary
 from edgeloop.agent.service import broker_url, open_agent, stop_on_signals
 from edgeloop.agent.site import SiteAgent
+from edgeloop.api.serve import serve_api
 from edgeloop.io.broker import BrokerError
 from edgeloop.io.mqtt import MqttError
 from edgeloop.settings import Settings, SettingsError, load_settings
@@ -46,6 +50,8 @@ def live_view(agent: SiteAgent, started: float, rate: float, duration: float) ->
     table.add_row("anomalous samples", f"{s.anomalous_samples:,}")
     table.add_row("decisions", f"{s.decisions}")
     table.add_row("commands sent / acked", f"{s.commands_sent} / {s.commands_acked}")
+    table.add_row("waiting for approval (edgeloop approvals list)", f"{len(agent.desk.awaiting)}")
+    table.add_row("blocked by a guardrail", f"{s.blocked}")
     table.add_row("faults found by maintenance (caught early)", f"[green]{s.repairs_found_fault}[/green]")
     table.add_row("maintenance that found nothing", f"{s.repairs_found_nothing}")
     table.add_row("failures that happened", f"[red]{s.failures}[/red]")
@@ -54,14 +60,30 @@ def live_view(agent: SiteAgent, started: float, rate: float, duration: float) ->
 
 
 async def run_demo(
-    settings: Settings, url: str, devices: int, duration: float, speed: float, seed: int, console: Console | None
+    settings: Settings,
+    url: str,
+    devices: int,
+    duration: float,
+    speed: float,
+    seed: int,
+    console: Console | None,
+    with_dashboard: bool = True,
 ) -> dict[str, Any]:
     site = settings.agent.site
+    web: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="edgeloop-demo-") as tmp:
         truth_path = Path(tmp) / "ground_truth.json"
         stop = asyncio.Event()
         stop_on_signals(stop)
-        async with open_agent(settings, url) as agent:
+        async with open_agent(settings, url) as agent, contextlib.AsyncExitStack() as stack:
+            if with_dashboard:
+                web["dashboard_url"], web["dashboard_token"] = await stack.enter_async_context(
+                    serve_api(settings, "edgeloop demo")
+                )
+                if console is not None:
+                    console.print(
+                        f"dashboard: [bold]{web['dashboard_url']}[/bold]  admin token: {web['dashboard_token']}"
+                    )
             task = asyncio.create_task(agent.run(stop))
             await asyncio.sleep(0.3)  # subscribed before the plant starts talking
             sim = await asyncio.create_subprocess_exec(
@@ -79,11 +101,13 @@ async def run_demo(
     faults = truth.get("faults", [])
     return {
         "site": site,
+        **web,
         "broker": url,
         "seconds": round(time.monotonic() - started, 1),
         "simulated_days": round((truth.get("end_ts", 0) - truth.get("start_ts", 0)) / 86400, 2),
         "devices": devices,
         "autonomy": int(settings.agent.autonomy),
+        "policy": settings.agent.policy.name if settings.agent.policy else "default",
         "points": stats.points,
         "messages": stats.messages,
         "anomalous_samples": stats.anomalous_samples,
@@ -92,6 +116,8 @@ async def run_demo(
         "commands_acked": stats.commands_acked,
         "commands_rejected": stats.commands_rejected,
         "commands_timed_out": stats.commands_timed_out,
+        "approvals_requested": stats.approvals_requested,
+        "blocked_by_guardrails": stats.blocked,
         "faults_injected": len(faults),
         "faults_caught_before_failure": sum(1 for f in faults if f.get("caught")),
         "failures": len(truth.get("failures", [])),
@@ -144,6 +170,24 @@ def summary_table(summary: dict[str, Any]) -> Table:
     return table
 
 
+def roi_table(roi: dict[str, Any]) -> Table:
+    table = Table(title="ROI ledger (edgeloop roi report --data-dir ... for all of it)", show_header=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right", max_width=70)
+    for key, value in roi.items():
+        table.add_row(key.replace("_", " "), str(value))
+    return table
+
+
+def _policy_choice(policy: Path | None, autonomy: int | None) -> dict[str, Any]:
+    """--autonomy runs the default policy at that level; otherwise --policy, or the demo policy."""
+    if autonomy is not None:
+        return {"autonomy": autonomy, "policy": policy}
+    if policy is None:
+        policy = Path(str(resources.files("edgeloop.policy").joinpath("demo_policy.yaml")))
+    return {"autonomy": 3, "policy": policy}
+
+
 def demo(
     broker: Annotated[
         str | None, typer.Option("--broker", help="mqtt://host:port of an external broker (default: embedded)")
@@ -154,7 +198,15 @@ def demo(
         float, typer.Option(min=1, help="simulated seconds per real second (1440: a day a minute)")
     ] = 1440.0,
     seed: Annotated[int, typer.Option(help="simulator seed")] = 0,
-    autonomy: Annotated[int, typer.Option(min=0, max=3, help="0 observe, 1 recommend, 3 act")] = 3,
+    autonomy: Annotated[
+        int | None,
+        typer.Option(
+            min=0, max=3, help="run the default policy at this level instead (0 observe, 1 recommend, 2 approve, 3 act)"
+        ),
+    ] = None,
+    policy: Annotated[
+        Path | None, typer.Option("--policy", exists=True, help="policy YAML (default: the demo policy)")
+    ] = None,
     site: Annotated[str, typer.Option(help="site id")] = "factory",
     data_dir: Annotated[Path, typer.Option(help="where the demo's database goes")] = Path("var/demo"),
     json_out: Annotated[
@@ -172,7 +224,7 @@ def demo(
         settings = load_settings(
             None,
             broker={"url": broker} if broker else {},
-            agent={"site": site, "autonomy": autonomy, "data_dir": data_dir},
+            agent={"site": site, "data_dir": data_dir, **_policy_choice(policy, autonomy)},
         )
     except SettingsError as exc:
         console.print(f"[red]error:[/red] {exc}")
@@ -187,7 +239,12 @@ def demo(
     except (MqttError, BrokerError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
+    try:
+        roi = roi_summary(read_site_ledger(settings, n_boot=500))
+    except ReportError as exc:
+        roi = {"error": str(exc)}
     if json_out:
-        sys.stdout.write(orjson.dumps(summary).decode() + "\n")
+        sys.stdout.write(orjson.dumps({**summary, "roi": roi}).decode() + "\n")
     else:
         Console().print(summary_table(summary))
+        Console().print(roi_table(roi))

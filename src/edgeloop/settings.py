@@ -25,31 +25,35 @@ class BrokerSettings(BaseModel):
 
 class AgentSettings(BaseModel):
     site: str = Field("factory", description="this agent's site id")
-    autonomy: AutonomyLevel = Field(AutonomyLevel.RECOMMEND, description="0 observe, 1 recommend, 3 act")
+    autonomy: AutonomyLevel = Field(
+        AutonomyLevel.RECOMMEND, description="0 observe, 1 recommend, 2 act with approval, 3 act"
+    )
+    policy: Path | None = Field(
+        None,
+        description="policy YAML (rules, autonomy per asset type and action, guardrails); empty: the default "
+        "policy at this autonomy, threshold and action",
+    )
     threshold: float = Field(0.9, gt=0, lt=1, description="anomaly likelihood above which a sample is anomalous")
     sustain: int = Field(4, ge=1, description="consecutive anomalous samples of a device before deciding")
     cooldown_s: float = Field(6 * 3600, ge=0, description="data-time seconds after a decision before the next")
     action: str = Field("schedule_maintenance", description="command sent for a sustained anomaly")
     action_args: dict[str, float] = Field(default_factory=lambda: {"within_h": 0.5})
+    settle_s: float = Field(
+        2 * 3600, ge=0, description="data-time seconds after a device (re)starts during which it raises no alarm"
+    )
     ack_timeout_s: float = Field(10.0, gt=0, description="wall seconds to wait for a command ack")
     batch_max: int = Field(20_000, ge=1, description="most messages taken into one micro-batch")
     batch_wait_s: float = Field(0.02, gt=0, description="longest wait for a micro-batch to fill")
     max_future_s: float = Field(300.0, ge=0, description="telemetry further ahead of the wall clock is rejected")
     max_payload: int = Field(256 * 1024, ge=1024, description="larger payloads are rejected")
     data_dir: Path = Field(Path("var"), description="where the site's database and keys live")
+    store_telemetry: bool = Field(True, description="keep raw telemetry in the store (decisions are always kept)")
 
     @field_validator("site")
     @classmethod
     def _site_id(cls, value: str) -> str:
         if not is_valid_id(value):
             raise ValueError(f"site id {value!r} must match [a-z0-9][a-z0-9_-]{{0,63}}")
-        return value
-
-    @field_validator("autonomy")
-    @classmethod
-    def _supported(cls, value: AutonomyLevel) -> AutonomyLevel:
-        if value is AutonomyLevel.APPROVE:
-            raise ValueError("autonomy 2 (act with approval) needs the approval queue, which is not built yet")
         return value
 
     @property
@@ -59,6 +63,37 @@ class AgentSettings(BaseModel):
     @property
     def db_path(self) -> Path:
         return self.site_dir / "edgeloop.db"
+
+    @property
+    def audit_dir(self) -> Path:
+        return self.site_dir / "audit"
+
+
+class LedgerSettings(BaseModel):
+    holdout_fraction: float = Field(0.2, ge=0, lt=1, description="share of each asset type's devices held out")
+    holdout_seed: int = Field(0, description="seed of the holdout randomization (logged with every assignment)")
+    economics: Path | None = Field(None, description="the site's economics YAML; empty uses the shipped defaults")
+    window_h: float = Field(24.0, gt=0, description="data-time hours within which an outcome links to a decision")
+
+
+class ApiSettings(BaseModel):
+    host: str = Field("127.0.0.1", description="address the REST API listens on")
+    port: int = Field(8080, ge=0, le=65535, description="port of the REST API (0: any free port)")
+    tokens: dict[str, str] = Field(
+        default_factory=dict,
+        description="bearer token -> role (viewer, operator or admin); set them in the site YAML or "
+        "EDGELOOP_API__TOKENS as JSON, never in code",
+    )
+
+    @field_validator("tokens")
+    @classmethod
+    def _roles(cls, value: dict[str, str]) -> dict[str, str]:
+        for token, role in value.items():
+            if role not in ("viewer", "operator", "admin"):
+                raise ValueError(f"role {role!r} must be viewer, operator or admin")
+            if len(token) < 16:
+                raise ValueError("an API token must be at least 16 characters")
+        return value
 
 
 class _YamlSource(PydanticBaseSettingsSource):
@@ -74,6 +109,8 @@ class Settings(BaseSettings):
 
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)
+    ledger: LedgerSettings = Field(default_factory=LedgerSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,125 @@
+"""`edgeloop api`: serve the site's REST API."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from edgeloop.agent.command import AutonomyOpt, BrokerOpt, ConfigOpt, DataDirOpt, settings_overrides
+from edgeloop.agent.service import broker_url, open_agent, stop_on_signals
+from edgeloop.api import tokens
+from edgeloop.api.app import create_app
+from edgeloop.api.serve import serve_api
+from edgeloop.settings import SettingsError, load_settings
+
+
+def api(
+    host: Annotated[str | None, typer.Option(help="listen address (default from settings: 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default from settings: 8080)")] = None,
+    site: Annotated[str | None, typer.Option("--site", help="site id")] = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="where site stores live")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="site settings YAML", exists=True)] = None,
+) -> None:
+    """Serve the REST API for a site: decisions, approvals, verdicts, ROI, audit check. OpenAPI docs at /docs.
+
+    Callers need a bearer token from `api.tokens` (token -> viewer | operator | admin) in the settings.
+    """
+    console = Console(stderr=True)
+    agent = {k: v for k, v in {"site": site, "data_dir": data_dir}.items() if v is not None}
+    api_cfg = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    try:
+        settings = load_settings(config, agent=agent, api=api_cfg)
+    except SettingsError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    if not settings.api.tokens:
+        console.print("[yellow]no api.tokens configured: every request will be refused (401)[/yellow]")
+    uvicorn.run(create_app(settings), host=settings.api.host, port=settings.api.port, log_level="info")
+
+
+token_app = typer.Typer(help="API tokens for the site's REST API and dashboard (stored hashed).", no_args_is_help=True)
+
+
+def _token_db(site: str | None, data_dir: Path | None) -> sqlite3.Connection:
+    agent = {k: v for k, v in {"site": site, "data_dir": data_dir}.items() if v is not None}
+    path = load_settings(None, agent=agent).agent.db_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return sqlite3.connect(path, timeout=30)
+
+
+SiteOpt = Annotated[str | None, typer.Option("--site", help="site id")]
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[str, typer.Option("--role", help="viewer, operator or admin")],
+    name: Annotated[str, typer.Option("--name", help="who or what it is for")] = "",
+    site: SiteOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Make a token; it is printed once (only its SHA-256 is kept)."""
+    try:
+        token = tokens.create(_token_db(site, data_dir), role, name, time.time())
+    except ValueError as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    print(token)
+
+
+@token_app.command("list")
+def token_list(site: SiteOpt = None, data_dir: DataDirOpt = None) -> None:
+    """Tokens by id, role and name (never the tokens themselves)."""
+    for t in tokens.listing(_token_db(site, data_dir)):
+        state = "revoked" if t["revoked"] else "live"
+        print(f"{t['id']}  {t['role']:<8}  {state:<7}  {t['name']}")
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: str, site: SiteOpt = None, data_dir: DataDirOpt = None) -> None:
+    """Revoke a token by its id (the part after `el_`)."""
+    if not tokens.revoke(_token_db(site, data_dir), token_id, time.time()):
+        Console(stderr=True).print(f"[red]error:[/red] no live token {token_id!r}")
+        raise typer.Exit(1)
+    print(f"revoked {token_id}")
+
+
+def serve(
+    broker: BrokerOpt = None,
+    site: SiteOpt = None,
+    config: ConfigOpt = None,
+    autonomy: AutonomyOpt = None,
+    data_dir: DataDirOpt = None,
+    host: Annotated[str | None, typer.Option(help="API listen address (default 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="API port (default 8080; any free port if taken)")] = None,
+) -> None:
+    """Run a site agent with its REST API and live dashboard in one process; prints the URL and an admin token.
+
+    Stops cleanly on Ctrl-C or SIGTERM. Settings as for `edgeloop agent` (--config, EDGELOOP_*, options).
+    """
+    console = Console(stderr=True)
+    overrides = settings_overrides(broker, site, autonomy, data_dir)
+    overrides["api"] = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    try:
+        settings = load_settings(config, **overrides)
+    except SettingsError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+    async def main(url: str) -> None:
+        stop = asyncio.Event()
+        stop_on_signals(stop)
+        async with open_agent(settings, url) as agent, serve_api(settings, "edgeloop serve") as (web, token):
+            console.print(f"site [bold]{settings.agent.site}[/bold] on {url}; dashboard [bold]{web}[/bold]")
+            console.print(f"admin token (shown once): {token}")
+            stats = await agent.run(stop)
+        console.print(f"stopped: {stats.as_dict()}")
+
+    with broker_url(settings) as url:
+        asyncio.run(main(url))

@@ -1,0 +1,118 @@
+"""The REST API served by a real uvicorn server, over real HTTP, on a site store the agent wrote."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+from typer.testing import CliRunner
+
+from edgeloop.agent.site import SiteAgent
+from edgeloop.cli import app
+from edgeloop.settings import Settings
+
+Auth = Callable[[str], dict[str, str]]
+
+
+def test_no_token_is_401_and_a_viewer_reads_decisions(api_site: tuple[Settings, SiteAgent, str], auth: Auth) -> None:
+    _, _, url = api_site
+    assert httpx.get(f"{url}/decisions").status_code == 401
+    assert httpx.get(f"{url}/decisions", headers={"Authorization": "Bearer wrong-token-000000000"}).status_code == 401
+    decisions = httpx.get(f"{url}/decisions", headers=auth("viewer")).json()
+    assert [d["status"] for d in decisions] == ["pending_approval"]
+    one = httpx.get(f"{url}/decisions/{decisions[0]['id']}", headers=auth("viewer")).json()
+    assert {g["name"] for g in one["guardrails"]} >= {"envelope", "rate_limit.per_device"}
+
+
+def test_a_viewer_cannot_approve_but_an_operator_can(
+    api_site: tuple[Settings, SiteAgent, str], agent_reading_inbox: Callable[[], None], auth: Auth
+) -> None:
+    stop_reading = agent_reading_inbox
+    _, agent, url = api_site
+    pending = httpx.get(f"{url}/approvals", headers=auth("viewer")).json()
+    assert len(pending) == 1
+    decision = pending[0]["decision"]
+    denied = httpx.post(f"{url}/approvals/{decision}/approve", json={"by": "eve"}, headers=auth("viewer"))
+    assert denied.status_code == 403
+
+    answer = httpx.post(f"{url}/approvals/{decision}/approve", json={"by": "ana", "why": "seen it"},
+                        headers=auth("operator"), timeout=10)  # fmt: skip
+    again = httpx.post(f"{url}/approvals/{decision}/approve", json={"by": "ana"}, headers=auth("operator"), timeout=10)
+    stop_reading()
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"status": "approved"}
+    assert again.status_code == 409  # already answered
+    assert agent.stats.commands_sent == 1
+
+
+def test_the_audit_check_and_the_roi_report_are_served(api_site: tuple[Settings, SiteAgent, str], auth: Auth) -> None:
+    _, _, url = api_site
+    audit = httpx.get(f"{url}/audit/verify", headers=auth("viewer")).json()
+    assert audit["ok"] is True
+    assert audit["records"] >= 2  # the holdout assignment and the decision
+    roi = httpx.get(f"{url}/roi", headers=auth("viewer"))
+    assert roi.status_code == 200
+    assert roi.json()["reconciles"] is True
+
+
+def test_a_created_token_works_until_it_is_revoked(api_site: tuple[Settings, SiteAgent, str]) -> None:
+    settings, _, url = api_site
+    where = ["--site", settings.agent.site, "--data-dir", str(settings.agent.data_dir)]
+    made = CliRunner().invoke(app, ["token", "create", "--role", "viewer", "--name", "wallboard", *where])
+    assert made.exit_code == 0, made.output
+    token = made.stdout.strip()
+    headers = {"Authorization": f"Bearer {token}"}
+    assert httpx.get(f"{url}/decisions", headers=headers).status_code == 200
+    assert httpx.post(f"{url}/approvals/x/approve", json={"by": "w"}, headers=headers).status_code == 403
+
+    listed = CliRunner().invoke(app, ["token", "list", *where]).stdout
+    assert "wallboard" in listed
+    assert token not in listed
+    assert CliRunner().invoke(app, ["token", "revoke", token.split("_")[1], *where]).exit_code == 0
+    assert httpx.get(f"{url}/decisions", headers=headers).status_code == 401
+
+
+def test_devices_telemetry_buckets_and_metrics(api_site: tuple[Settings, SiteAgent, str], auth: Auth) -> None:
+    _, _, url = api_site
+    devices = httpx.get(f"{url}/devices", headers=auth("viewer")).json()
+    assert len(devices) == 10
+    busy = next(d for d in devices if d["last_decision"] is not None)
+    assert busy["meta"]["asset_type"] == "pump"
+
+    series = httpx.get(f"{url}/devices/{busy['device']}/telemetry/vibration?points=10", headers=auth("viewer")).json()
+    assert len(series["buckets"]) == 10
+    assert sum(b["n"] for b in series["buckets"]) == 106  # every point, in 10 time buckets
+    assert series["buckets"][-1]["max"] == 20.0
+    assert series["buckets"][-1]["score"] > 0.9
+
+    text = httpx.get(url.removesuffix("/api/v1") + "/metrics", headers=auth("viewer")).text
+    assert "edgeloop_devices 10" in text
+    assert 'edgeloop_decisions{status="pending_approval"} 1' in text
+    assert "edgeloop_approvals_pending 1" in text
+
+
+NEW_POLICY = """version: 1
+autonomy: {site: 3}
+rules:
+  - {name: any, when: {min_score: 0.95}, action: schedule_maintenance, args: {within_h: 1}}
+"""
+
+
+def test_an_admin_replaces_the_policy_after_validation_and_the_agent_applies_it(
+    api_site: tuple[Settings, SiteAgent, str], agent_reading_inbox: Callable[[], None], auth: Auth
+) -> None:
+    _, agent, url = api_site
+    assert httpx.get(f"{url}/policy", headers=auth("viewer")).json()["policy"]["autonomy"]["site"] == 2
+    put = f"{url}/policy?by=ana&why=night+shift"
+    assert httpx.put(put, content=NEW_POLICY, headers=auth("operator")).status_code == 403
+
+    bad = httpx.put(put, content=NEW_POLICY.replace("site: 3", "site: 7"), headers=auth("admin"))
+    assert bad.status_code == 422
+    assert bad.json()["detail"]["line"] == 2
+
+    good = httpx.put(put, content=NEW_POLICY, headers=auth("admin"), timeout=10)
+    assert good.json() == {"status": "applied"}
+    assert agent.policy.policy.autonomy.site == 3
+    assert httpx.get(f"{url}/policy", headers=auth("viewer")).json()["policy"]["autonomy"]["site"] == 3
+    audit = (agent.settings.audit_dir / "audit.jsonl").read_text()
+    assert audit.count('"kind":"policy"') == 2  # the one at start and the change
