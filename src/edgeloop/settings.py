@@ -33,6 +33,9 @@ class AgentSettings(BaseModel):
         description="policy YAML (rules, autonomy per asset type and action, guardrails); empty: the default "
         "policy at this autonomy, threshold and action",
     )
+    learner: str = Field(
+        "robust_ewma", description="the anomaly learner, by its name in edgeloop.learn.registry.LEARNERS"
+    )
     threshold: float = Field(0.9, gt=0, lt=1, description="anomaly likelihood above which a sample is anomalous")
     sustain: int = Field(4, ge=1, description="consecutive anomalous samples of a device before deciding")
     cooldown_s: float = Field(6 * 3600, ge=0, description="data-time seconds after a decision before the next")

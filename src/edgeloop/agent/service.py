@@ -17,6 +17,7 @@ from edgeloop.io.mqtt import MqttClient, Will
 from edgeloop.io.store import SqliteStore
 from edgeloop.io.topics import agent_topic
 from edgeloop.learn import Learner, RobustEWMA
+from edgeloop.learn.registry import LEARNERS
 from edgeloop.policy import PolicyEngine, Rule, When, load_policy
 from edgeloop.settings import AgentSettings, Settings
 
@@ -26,9 +27,14 @@ REANCHOR_S = 3600.0  # an hour beyond the baseline is a new level, not an anomal
 BETA = 0.0  # a learnt trend also follows a developing fault's ramp: measured, it caught far fewer
 
 
-def make_learner() -> Learner:
-    """The learner the agent uses by default."""
-    return RobustEWMA(half_life_s=HALF_LIFE_S, beta=BETA, reanchor_s=REANCHOR_S)
+def make_learner(cfg: AgentSettings | None = None) -> Learner:
+    """The learner the settings name (`agent.learner`); the robust EWMA gets the memory tuned for the agent."""
+    name = AgentSettings().learner if cfg is None else cfg.learner
+    if name == "robust_ewma":
+        return RobustEWMA(half_life_s=HALF_LIFE_S, beta=BETA, reanchor_s=REANCHOR_S)
+    if name not in LEARNERS:
+        raise ValueError(f"agent.learner {name!r} is not a known learner; known: {', '.join(sorted(LEARNERS))}")
+    return LEARNERS[name]()
 
 
 def make_policy(cfg: AgentSettings) -> PolicyEngine:
@@ -63,7 +69,7 @@ async def open_agent(settings: Settings, url: str, learner: Learner | None = Non
         books = SiteBooks.open(store, settings.ledger)
         audit = AuditLog.open(cfg.audit_dir, load_or_create_key(cfg.audit_dir))
         async with MqttClient(url, f"edgeloop-agent-{cfg.site}", will=will) as client:
-            agent = SiteAgent(cfg, client, store, learner or make_learner(), make_policy(cfg), books, audit)
+            agent = SiteAgent(cfg, client, store, learner or make_learner(cfg), make_policy(cfg), books, audit)
             source = cfg.policy.read_text(encoding="utf-8") if cfg.policy else "(default policy from the settings)"
             agent.record_policy(source, "edgeloop", "agent started", time.time())
             yield agent

@@ -320,6 +320,12 @@ class SiteAgent:
         self._unassigned = {}
 
     def _store_new_series(self, before: int, known: KnownDevice) -> None:
+        set_groups = getattr(self.learner, "set_groups", None)
+        if set_groups is not None:  # a learner that watches a device's metrics together learns which keys those are
+            groups = np.full(self.registry.n_series, -1, dtype=np.int64)  # retired keys: no device's any more
+            for device in self.registry.by_index:
+                groups[list(device.keys.values())] = device.index
+            set_groups(groups)
         bucket = bucket_of(known.index)
         rows = [(k, *self.registry.series_name(k), bucket) for k in range(before, self.registry.n_series)]
         self.store.write_series(rows)

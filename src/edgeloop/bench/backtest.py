@@ -92,7 +92,7 @@ def run_with_agent(
         store = SqliteStore(Path(tmp) / "edgeloop.db", spec.site)
         try:
             books = SiteBooks.open(store, settings.ledger)
-            agent = SiteAgent(cfg, link, store, make_learner(), make_policy(cfg), books, clock=lambda: plant.now)
+            agent = SiteAgent(cfg, link, store, make_learner(cfg), make_policy(cfg), books, clock=lambda: plant.now)
             for meta in plant.metas():
                 link.deliver(device_topic(spec.site, meta.device, Channel.META), orjson.dumps(meta.to_json()), True)
             agent.handle_batch(link.drain(len(plant.devices)))

@@ -1,0 +1,47 @@
+"""The agent's learner comes from the settings, by its name in the registry."""
+
+from pathlib import Path
+
+import pytest
+
+from edgeloop.agent.service import make_learner, make_policy
+from edgeloop.agent.site import SiteAgent
+from edgeloop.io.loopback import Loopback
+from edgeloop.io.store import SqliteStore
+from edgeloop.learn import RobustEWMA
+from edgeloop.learn.ensemble import NoveltyEnsemble
+from edgeloop.settings import AgentSettings, load_settings
+
+from .test_books import SITE, T0, announce
+
+
+def test_the_default_is_the_robust_ewma_with_the_agents_memory() -> None:
+    learner = make_learner(AgentSettings())
+
+    assert isinstance(learner, RobustEWMA)
+    assert learner.half_life_s == 255.0
+
+
+def test_a_registered_learner_is_chosen_by_name() -> None:
+    learner = make_learner(AgentSettings(learner="novelty_ensemble"))
+
+    assert isinstance(learner, NoveltyEnsemble)
+
+
+def test_an_unknown_learner_is_refused_with_the_known_names() -> None:
+    with pytest.raises(ValueError, match=r"known: .*novelty_ensemble"):
+        make_learner(AgentSettings(learner="no_such_learner"))
+
+
+def test_the_agent_tells_a_device_learner_which_keys_are_one_device(tmp_path: Path) -> None:
+    settings = load_settings(None, agent={"site": SITE, "data_dir": tmp_path, "learner": "novelty_ensemble"})
+    store = SqliteStore(settings.agent.db_path, SITE)
+    link = Loopback()
+    learner = make_learner(settings.agent)
+    agent = SiteAgent(settings.agent, link, store, learner, make_policy(settings.agent), clock=lambda: T0)
+
+    announce(agent, link, ["pump-1", "pump-2"])
+    store.close()
+
+    assert isinstance(learner, NoveltyEnsemble)
+    assert learner.groups == [0, 1]
