@@ -25,9 +25,12 @@ alone lags a smooth daily swing by about 1/alpha points, which on a low-noise se
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from edgeloop.learn.base import FloatArray, IntArray, Learner, grow, occurrence_rank
+from edgeloop.learn.prior import SeriesPrior, SeriesStats
 
 # A deviation of z robust sigmas maps to 1 - exp(-z² / (2 Z_SCALE²)): z=3 gives 0.39, z=5 0.75, z=6.4 0.9.
 Z_SCALE = 3.0
@@ -76,6 +79,8 @@ class RobustEWMA(Learner):
         self._last_ts = np.zeros(0, dtype=np.float64)
         self._count = np.zeros(0, dtype=np.int64)
         self._same = np.zeros(0, dtype=np.int64)
+        self._seed_abs = np.zeros(0, dtype=np.float64)  # a seeded series' prior sigma (nan: not seeded) ...
+        self._seed_rel = np.zeros(0, dtype=np.float64)  # ... plus this much of its first value's magnitude
 
     @property
     def n_series(self) -> int:
@@ -90,6 +95,33 @@ class RobustEWMA(Learner):
         self._out_since = grow(self._out_since, size, np.nan)
         self._count = grow(self._count, size, 0)
         self._same = grow(self._same, size, 0)
+        self._seed_abs = grow(self._seed_abs, size, np.nan)
+        self._seed_rel = grow(self._seed_rel, size, 0.0)
+
+    def summarize(self, keys: IntArray) -> SeriesStats:
+        """Each key's level, noise sigma and points seen (the prior protocol, `edgeloop.learn.prior`)."""
+        self._ensure(int(keys.max(initial=-1)) + 1)
+        return SeriesStats(self._mean[keys].copy(), self._dev[keys] * DIFF_TO_SIGMA, self._count[keys].copy())
+
+    def seed(self, keys: IntArray, priors: Sequence[SeriesPrior]) -> None:
+        """Start unseen keys from a prior: the first point sets the level, the prior the noise scale, and the
+        series scores from its second point on (instead of after `warmup` points).
+
+        >>> import numpy as np
+        >>> learner = RobustEWMA(warmup=60)
+        >>> learner.seed(np.array([0]), [SeriesPrior(10.0, 1.0, 0.1, False, 5)])
+        >>> s = learner.score_learn(np.zeros(3, dtype=np.int64), np.array([10.0, 10.5, 30.0]), np.arange(3.0))
+        >>> float(s[0]), bool(s[1] < 0.1), bool(s[2] > 0.9)
+        (0.0, True, True)
+        """
+        if len(priors) != keys.shape[0]:
+            raise ValueError(f"{keys.shape[0]} keys but {len(priors)} priors")
+        self._ensure(int(keys.max(initial=-1)) + 1)
+        fresh = self._count[keys] == 0
+        k = keys[fresh]
+        chosen = [p for p, f in zip(priors, fresh.tolist(), strict=True) if f]
+        self._seed_abs[k] = [0.0 if p.relative else p.scale for p in chosen]
+        self._seed_rel[k] = [p.rel_scale if p.relative else 0.0 for p in chosen]
 
     def score_learn(self, keys: IntArray, values: FloatArray, ts: FloatArray) -> FloatArray:
         scores = np.zeros(keys.shape[0], dtype=np.float64)
@@ -145,6 +177,15 @@ class RobustEWMA(Learner):
         a_dev = np.where(warm, alpha, 1.0 / np.maximum(count, 1.0))
         self._dev[k] = np.where(inlier & ~first, dev + a_dev * (np.where(first, 0.0, step) - dev), dev)
         self._count[k] = count + 1
+        seeded = (count == 0) & ~np.isnan(self._seed_abs[k])
+        if seeded.any():  # a seeded series is warm after its first point: its level is that point
+            s, first_x = k[seeded], x[seeded]
+            sigma = self._seed_abs[s] + self._seed_rel[s] * np.abs(first_x)
+            ok = sigma > 0  # a relative scale at a level of 0 says nothing: that series warms up as usual
+            self._mean[s[ok]] = first_x[ok]
+            self._dev[s[ok]] = sigma[ok] / DIFF_TO_SIGMA
+            self._count[s[ok]] = max(self.warmup, 1)
+            self._seed_abs[s] = np.nan
         self._same[k] = same
         self._last[k] = x
         self._last_ts[k] = t

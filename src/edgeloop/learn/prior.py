@@ -1,0 +1,84 @@
+"""Warm starts from what other devices taught: the optional prior protocol of a learner.
+
+A learner that supports it can `summarize` what it learnt for some series keys (per key: level, noise scale and
+how many points it has seen) and can be `seed`ed with a `SeriesPrior` for keys it has not seen yet, so those
+series score from their first points instead of after a warm-up. The fleet (`edgeloop.fleet.knowledge`) merges
+summaries across sites into priors; this module knows nothing of sites, messages or clocks.
+
+A prior carries the noise scale, not the level a device will run at: devices of one asset type run at levels
+that differ by far more than their noise (a pump's rated current, a bearing's temperature rise), so a seeded
+series takes its level from its own first point. The noise scale is either absolute (a temperature sensor's
++-0.3 degC) or relative to the level (a current transformer's 0.8%); `relative` says which one was the more
+stable across the fleet's devices.
+
+>>> prior = SeriesPrior(level=40.0, scale=0.3, rel_scale=0.008, relative=True, devices=12)
+>>> round(prior.scale_at(50.0), 6)
+0.4
+>>> SeriesPrior(level=60.0, scale=0.3, rel_scale=0.005, relative=False, devices=12).scale_at(50.0)
+0.3
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple, Protocol, runtime_checkable
+
+from edgeloop.learn.base import FloatArray, IntArray
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesPrior:
+    """What a fleet knows about one metric of an asset type: its typical level and noise scale (sigma)."""
+
+    level: float
+    scale: float  # noise sigma, in the metric's unit
+    rel_scale: float  # noise sigma / |level|
+    relative: bool  # the noise grows with the level: use rel_scale x |level| rather than scale
+    devices: int  # how many devices it was learnt from
+
+    def scale_at(self, level: float) -> float:
+        """The noise sigma to expect of a series running at `level`."""
+        return self.rel_scale * abs(level) if self.relative else self.scale
+
+    def is_usable(self, low: float = -math.inf, high: float = math.inf) -> bool:
+        """Finite, positive and smaller than the metric's range `[low, high]`: a prior the agent may seed with.
+
+        >>> SeriesPrior(4.0, 0.1, 0.02, False, 3).is_usable(0.0, 50.0)
+        True
+        >>> SeriesPrior(4.0, 1e9, 0.02, False, 3).is_usable(0.0, 50.0)
+        False
+        """
+        values = (self.level, self.scale, self.rel_scale)
+        if not all(math.isfinite(v) for v in values) or self.scale <= 0 or self.rel_scale <= 0:
+            return False
+        span = high - low
+        return self.scale < span and self.rel_scale * max(abs(low), abs(high), 1e-12) < span
+
+
+class SeriesStats(NamedTuple):
+    """Per key, what a learner learnt: level, noise sigma and the number of points seen (`points`, 0: nothing)."""
+
+    level: FloatArray
+    scale: FloatArray
+    points: IntArray
+
+
+@runtime_checkable
+class PriorLearner(Protocol):
+    """A learner that can report what it learnt and start new series from a prior."""
+
+    def summarize(self, keys: IntArray) -> SeriesStats:
+        """Level, noise sigma and points seen for each key."""
+        ...
+
+    def seed(self, keys: IntArray, priors: Sequence[SeriesPrior]) -> None:
+        """Start each key (not seen yet) from its prior; keys already learnt are left alone."""
+        ...
+
+
+class PriorSource(Protocol):
+    """Where the agent gets priors from: per asset type, the prior of each metric (empty if none is known)."""
+
+    def priors(self, asset_type: str) -> Mapping[str, SeriesPrior]: ...
