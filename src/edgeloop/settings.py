@@ -34,7 +34,7 @@ class AgentSettings(BaseModel):
         "policy at this autonomy, threshold and action",
     )
     learner: str = Field(
-        "robust_ewma", description="the anomaly learner, by its name in edgeloop.learn.registry.LEARNERS"
+        "ewma_noise", description="the anomaly learner, by its name in edgeloop.learn.registry.LEARNERS"
     )
     threshold: float = Field(0.9, gt=0, lt=1, description="anomaly likelihood above which a sample is anomalous")
     sustain: int = Field(4, ge=1, description="consecutive anomalous samples of a device before deciding")
@@ -99,6 +99,21 @@ class ApiSettings(BaseModel):
         return value
 
 
+class FleetSettings(BaseModel):
+    share_knowledge: bool = Field(
+        False, description="publish this site's learnt summaries and seed new series from the fleet's merged prior"
+    )
+    trusted_keys: dict[str, str] = Field(
+        default_factory=dict,
+        description="site id -> hex Ed25519 public key of the sites whose knowledge is taken; empty: trust on "
+        "first use (the first key seen for a site is pinned)",
+    )
+    publish_every_s: float = Field(300.0, gt=0, description="wall seconds between publications of the summary")
+    prior_settle_s: float | None = Field(
+        None, ge=0, description="settle period of a device (re)started with a fleet prior; empty: agent.settle_s"
+    )
+
+
 class _YamlSource(PydanticBaseSettingsSource):
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
         return _yaml_data.get().get(field_name), field_name, False
@@ -114,6 +129,7 @@ class Settings(BaseSettings):
     agent: AgentSettings = Field(default_factory=AgentSettings)
     ledger: LedgerSettings = Field(default_factory=LedgerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    fleet: FleetSettings = Field(default_factory=FleetSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -9,17 +9,23 @@ from edgeloop.agent.site import SiteAgent
 from edgeloop.io.loopback import Loopback
 from edgeloop.io.store import SqliteStore
 from edgeloop.learn import RobustEWMA
+from edgeloop.learn.combine import MaxOf
 from edgeloop.learn.ensemble import NoveltyEnsemble
+from edgeloop.learn.noise import NoiseRatio
 from edgeloop.settings import AgentSettings, load_settings
 
 from .test_books import SITE, T0, announce
 
 
-def test_the_default_is_the_robust_ewma_with_the_agents_memory() -> None:
+def test_the_default_watches_level_and_noise_with_the_agents_memory() -> None:
     learner = make_learner(AgentSettings())
 
-    assert isinstance(learner, RobustEWMA)
-    assert learner.half_life_s == 255.0
+    assert isinstance(learner, MaxOf)
+    level, noise = learner.learners
+    assert isinstance(level, RobustEWMA)
+    assert level.half_life_s == 255.0
+    assert isinstance(noise, NoiseRatio)
+    assert noise.point_s == 15.0
 
 
 def test_a_registered_learner_is_chosen_by_name() -> None:
