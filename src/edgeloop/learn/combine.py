@@ -22,6 +22,7 @@ from typing import Any, Self
 import numpy as np
 
 from edgeloop.learn.base import FloatArray, IntArray, Learner
+from edgeloop.learn.prior import PriorLearner, SeriesPrior, SeriesStats
 
 
 class MaxOf(Learner):
@@ -45,6 +46,19 @@ class MaxOf(Learner):
 
     def clone(self) -> Self:
         return type(self)([learner.clone() for learner in self.learners])
+
+    def summarize(self, keys: IntArray) -> SeriesStats:
+        """What the first learner that keeps a level and noise scale learnt (the prior protocol, `prior.py`)."""
+        for learner in self.learners:
+            if isinstance(learner, PriorLearner):
+                return learner.summarize(keys)
+        raise TypeError(f"none of {self.name} can summarize what it learnt")
+
+    def seed(self, keys: IntArray, priors: Sequence[SeriesPrior]) -> None:
+        """Seed every learner that takes a prior; the others start from nothing, as usual."""
+        for learner in self.learners:
+            if isinstance(learner, PriorLearner):
+                learner.seed(keys, priors)
 
     def score_learn(self, keys: IntArray, values: FloatArray, ts: FloatArray) -> FloatArray:
         scores = [learner.score_learn(keys, values, ts) for learner in self.learners]
