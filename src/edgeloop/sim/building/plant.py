@@ -1,0 +1,516 @@
+"""An office building: zones with air handlers, one chiller, weather, people, faults, and commands that act on it.
+
+The plant has the FactoryPlant shape (`devices`, `metas()`, `step()`, `command()`, `close_day()`,
+`ground_truth()`, `active_faults()`), so `PlantRunner`, the back-test and the site agent drive it unchanged.
+
+Devices: `ahu-01` .. `ahu-NN` (asset type `air_handler`, one per zone) and `chiller-01` (asset type `chiller`),
+each reporting `power_kw`. See `edgeloop.sim.building.thermal` for the zone model and docs/simulators.md for the
+metrics, commands and faults.
+
+Interface for whoever shifts the building's load (e.g. a power-cap coordinator), all in simulated time:
+
+- `power_kw() -> float`: the building's electric power over the last step (fans, heat-pump heating, chiller);
+  `device_power_kw() -> dict[str, float]` per device.
+- `setpoint_shift_kw(delta_c, devices=None) -> float`: the steady electric power change (kW, negative: less) if
+  the zones' setpoints were moved by `delta_c` now; raising setpoints while cooling saves power.
+- `shift_setpoints(delta_c, devices=None) -> dict[str, tuple[str, str]]`: move the setpoints by `delta_c`
+  (through `command("set_setpoint")`, so the envelope holds and the action is in the ground truth); pre-cooling
+  is a negative shift before a peak and a positive one during it.
+- `setpoints()`, `zone_temps()` (true temperatures), `zone_capacity_kwh_per_k` (how much heat a degree of
+  pre-cooling stores per zone), `comfort_band` (degC, while people are in).
+- `comfort_degree_hours() -> dict[str, float]`: per air handler, degree-hours outside the comfort band while
+  people are in (weighted by the share of them in); also in `ground_truth()` and each day's `usage` event.
+- `inject_fault(device, kind, ...)`: start a fault now, on top of the seeded plan (tests, demonstrations).
+
+>>> plant = BuildingPlant(n_zones=2, seed=1, start_ts=0.0)
+>>> plant.devices
+['ahu-01', 'ahu-02', 'chiller-01']
+>>> step = plant.step()
+>>> sorted(step.telemetry[0][1])
+['damper_pos', 'fan_speed', 'power_kw', 'return_temp', 'supply_temp', 'valve_pos', 'zone_temp']
+>>> plant.command("ahu-01", "set_setpoint", {"setpoint": 35.0})
+('rejected', 'setpoint=35.0 outside [18.0, 28.0]')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from edgeloop.model import DeviceMeta
+from edgeloop.sim.building.devices import (
+    AHU_COMMANDS,
+    AHU_METRICS,
+    CHILLER_COMMANDS,
+    CHILLER_METRICS,
+    SPEC,
+    Device,
+    noise_rows,
+)
+from edgeloop.sim.building.faults import DEVELOPING, HOUR, KINDS, FaultRecord, PlannedFault, plan_faults
+from edgeloop.sim.building.thermal import chiller_cop, zone_step
+from edgeloop.sim.building.weather import DAY, Weather, hvac_occupied, occupancy, solar
+from edgeloop.sim.factory.plant import StepResult
+
+RUNNING, FAILED, MAINTENANCE = 0, 1, 2
+MAINTENANCE_H = 1.0
+SETBACK_COOL_C, SETBACK_HEAT_C, DEADBAND_K = 28.0, 15.0, 2.0
+HEAT_COP = 3.0  # the air handlers heat with a heat pump
+LEAK_WASTE_KW = 25.0  # chilled water a fully passing valve wastes
+CHW_WARM_C = 14.0  # where the chilled water drifts when the chiller is off
+MIN_RUN_S = 600.0  # a healthy chiller runs and rests at least this long
+START_KWH = 0.3  # a compressor start's inrush and pull-down
+MAX_DRIFT_K = 4.0
+Events = list[tuple[str, dict[str, Any]]]
+
+
+class BuildingPlant:
+    comfort_band = (20.0, 26.0)
+
+    def __init__(
+        self,
+        n_zones: int = 8,
+        seed: int = 0,
+        start_ts: float = 1_700_000_000.0,
+        interval_s: float = 15.0,
+        site: str = "building",
+        faults_per_device_day: float = 0.15,
+        warmup_s: float = 6 * HOUR,
+        outdoor_mean_c: float = 26.0,
+        outdoor_swing_c: float = 8.0,
+    ) -> None:
+        if n_zones < 1:
+            raise ValueError(f"a building needs at least one zone, not {n_zones}")
+        self.site, self.seed, self.start_ts, self.interval_s = site, seed, start_ts, interval_s
+        self.now = start_ts
+        self.weather = Weather(outdoor_mean_c, outdoor_swing_c, seed)
+        n = n_zones
+        self._devices: list[Device] = []
+        params = np.zeros((n, 7))
+        children = np.random.SeedSequence(seed).spawn(n + 1)
+        for i, child in enumerate(children):
+            asset = "air_handler" if i < n else "chiller"
+            setup, faults, noise, events = (np.random.default_rng(s) for s in child.spawn(4))
+            plan = plan_faults(faults, asset, start_ts, warmup_s, faults_per_device_day)
+            name = f"ahu-{i + 1:02d}" if i < n else "chiller-01"
+            self._devices.append(Device(name, asset, plan, noise, events))
+            if i < n:  # envelope R (K/kW), capacity (kWh/K), people, equipment, sun, coil (kW), outdoor air (kW/K)
+                low, high = np.array([[1.5, 8, 8, 3, 4, 45, 2], [2.5, 14, 14, 6, 10, 55, 4]], dtype=float)
+                params[i] = setup.uniform(low, high)
+            else:
+                self._cop_nominal = float(setup.uniform(4.5, 5.5))
+        self.devices = [d.id for d in self._devices]
+        self._index = {d.id: i for i, d in enumerate(self._devices)}
+        self.n_zones = n
+        self._r, self._c, self._people, self._equip, self._sun, self._coil, self._oa = params.T.copy()
+        self.zone_capacity_kwh_per_k = {self.devices[i]: float(self._c[i]) for i in range(n)}
+        self._chiller_cap = 0.85 * float(self._coil.sum())
+        # zone state
+        self._temp = np.full(n, 24.0)
+        self._offset = np.zeros(n)  # sensor drift, K
+        self._drift = np.zeros(n)  # K per second of an active sensor_drift
+        self._setpoint = np.full(n, 23.0)
+        self._fan_cap = np.ones(n)
+        self._economizer = np.ones(n, dtype=bool)
+        self._stuck = np.full(n, np.nan)
+        self._leak = np.zeros(n)
+        self._leak_rate = np.zeros(n)
+        self._q = np.zeros(n)
+        self._fan = np.zeros(n)
+        self._damper = np.zeros(n)
+        self._in_excursion = np.zeros(n, dtype=bool)
+        # chiller state
+        self._chw_setpoint, self._chw_temp = 7.0, 7.0
+        self._on, self._switched_at, self._cycle_s, self._cycle_wear = False, -np.inf, 0.0, 0.0
+        self._cycle_wear_per_start = 0.0
+        self._load, self._demand = 0.0, 0.0
+        # every device
+        self._state = np.full(n + 1, RUNNING)
+        self._down_until = np.full(n + 1, np.inf)
+        self._maint_at = np.full(n + 1, np.inf)
+        self._power = np.zeros(n + 1)
+        self._energy_kwh = np.zeros(n + 1)
+        self._total_energy_kwh = np.zeros(n + 1)
+        self._comfort_dh = np.zeros(n)
+        self._total_comfort_dh = np.zeros(n)
+        self._downtime = np.zeros(n + 1)
+        self._planned_downtime = np.zeros(n + 1)
+        self._starts = 0
+        self._faults: list[FaultRecord] = []
+        self._failures: list[dict[str, Any]] = []
+        self._actions: list[dict[str, Any]] = []
+        self._day = int(start_ts // DAY)
+
+    # -- description ------------------------------------------------------------------------------------------
+
+    def metas(self) -> list[DeviceMeta]:
+        out = []
+        for i, d in enumerate(self._devices):
+            metrics, commands = (AHU_METRICS, AHU_COMMANDS) if i < self.n_zones else (CHILLER_METRICS, CHILLER_COMMANDS)
+            extra = {"simulated": True, **({"zone": f"zone-{i + 1:02d}"} if i < self.n_zones else {})}
+            out.append(DeviceMeta(d.id, d.asset_type, tuple(SPEC[m] for m in metrics), commands, extra))
+        return out
+
+    # -- time -------------------------------------------------------------------------------------------------
+
+    def step(self) -> StepResult:
+        dt = self.interval_s
+        self.now += dt
+        ts, n = self.now, self.n_zones
+        events: Events = []
+        if int(ts // DAY) != self._day:
+            events += self.close_day()
+            self._day = int(ts // DAY)
+        self._transitions(ts, events)
+        self._start_faults(ts)
+        outdoor, occ, occupied = self.weather.outdoor_c(ts), occupancy(ts), hvac_occupied(ts)
+        self._offset = np.clip(self._offset + self._drift * dt, -MAX_DRIFT_K, MAX_DRIFT_K)
+        up = self._state[:n] == RUNNING
+        self._run_chiller(ts, outdoor, events)
+        # the air handlers: fan and damper follow the last step's demand
+        demand = up & (occupied | (self._q != 0))
+        self._fan = np.where(demand, np.clip(0.3 + 0.7 * np.abs(self._q) / self._coil, 0.3, self._fan_cap), 0.0)
+        free_cooling = self._economizer & (self._q > 0) & (outdoor < self._temp - 1.0)
+        damper = np.where(free_cooling, 1.0, 0.2 if occupied else 0.0)
+        self._damper = np.where(up, np.where(np.isnan(self._stuck), damper, self._stuck), 0.0)
+        conductance = 1.0 / self._r + self._oa * self._damper * self._fan
+        gains = self._equip * (0.4 + 0.6 * occ) + self._people * occ + self._sun * solar(ts)
+        sp_cool = np.full(n, SETBACK_COOL_C) if not occupied else self._setpoint
+        sp_heat = np.full(n, SETBACK_HEAT_C) if not occupied else self._setpoint - DEADBAND_K
+        cool_max = self._cool_capacity() * self._on
+        heat_max = 0.6 * self._coil * self._fan_cap
+        args = (outdoor, gains, conductance, self._c, sp_cool, sp_heat, up)
+        _, wanted = zone_step(self._temp, self._offset, *args, self._coil * self._fan_cap, heat_max, dt)
+        waste = LEAK_WASTE_KW * self._leak * up
+        self._demand = float(np.maximum(wanted, 0.0).sum() + waste.sum())
+        cooling = float(np.minimum(np.maximum(wanted, 0.0), cool_max).sum() + waste.sum() * self._on)
+        if cooling > self._chiller_cap:  # the chiller is short: every coil gets its share of what it has
+            cool_max = np.minimum(cool_max, np.maximum(wanted, 0.0) * self._chiller_cap / cooling)
+        self._temp, self._q = zone_step(self._temp, self._offset, *args, cool_max, heat_max, dt)
+        self._load = float(np.maximum(self._q, 0.0).sum() + waste.sum() * self._on)
+        self._chiller_power(outdoor, dt)
+        self._power[:n] = np.where(up, self._fan_kw() * self._fan**3 + np.maximum(-self._q, 0.0) / HEAT_COP, 0.0)
+        self._energy_kwh += self._power * dt / HOUR
+        self._progress_leaks(up, dt, ts, events)
+        self._comfort(occ, dt, events)
+        self._downtime += np.where(self._state == FAILED, dt, 0.0)
+        self._planned_downtime += np.where(self._state == MAINTENANCE, dt, 0.0)
+        return StepResult(ts, self._readings(outdoor), events)
+
+    def _fan_kw(self) -> np.ndarray[Any, np.dtype[np.float64]]:
+        return self._coil / 10.0  # a fan's rated power is about a tenth of its coil's cooling
+
+    def _cool_capacity(self) -> np.ndarray[Any, np.dtype[np.float64]]:
+        chw = float(np.clip((18.0 - self._chw_temp) / 11.0, 0.0, 1.3))
+        return self._coil * self._fan_cap * (1.0 - 0.6 * self._leak) * chw
+
+    def _run_chiller(self, ts: float, outdoor: float, events: Events) -> None:
+        """Switch the chiller on or off: on demand with minimum run and rest times, or, short cycling, every few
+        minutes; every start wears a short-cycling compressor."""
+        c = self.n_zones
+        if self._state[c] != RUNNING:
+            self._on = False
+            return
+        since = ts - self._switched_at
+        rest = self._cycle_s / 2 if self._cycle_s else MIN_RUN_S
+        if self._on and (since >= rest if self._cycle_s else (self._demand <= 0 and since >= MIN_RUN_S)):
+            self._on, self._switched_at = False, ts
+        elif not self._on and self._demand > 0 and since >= rest:
+            self._on, self._switched_at = True, ts
+            self._starts += 1
+            self._energy_kwh[c] += START_KWH
+            self._cycle_wear += self._cycle_wear_per_start
+            if self._cycle_wear >= 1.0:
+                self._fail(c, "short_cycling", ts, events)
+
+    def _chiller_power(self, outdoor: float, dt: float) -> None:
+        c = self.n_zones
+        target = self._chw_setpoint + 4.0 * max(0.0, self._demand / self._chiller_cap - 1.0) if self._on else CHW_WARM_C
+        self._chw_temp += (target - self._chw_temp) * (1.0 - np.exp(-dt / 300.0))
+        if not self._on:
+            self._power[c] = 0.0
+            return
+        cop = chiller_cop(self._cop_nominal, self._load / self._chiller_cap, outdoor, self._chw_setpoint)
+        self._power[c] = self._load / cop + 0.02 * self._chiller_cap
+
+    def _comfort(self, occ: float, dt: float, events: Events) -> None:
+        low, high = self.comfort_band
+        outside = np.maximum(self._temp - high, 0.0) + np.maximum(low - self._temp, 0.0)
+        self._comfort_dh += outside * occ * dt / HOUR
+        started = (outside > 1.0) & (occ > 0) & ~self._in_excursion
+        for i in np.flatnonzero(started):
+            events.append((self.devices[i], {"kind": "comfort_violation", "zone_temp": round(float(self._temp[i]), 2),
+                                             "band": list(self.comfort_band)}))  # fmt: skip
+        self._in_excursion = np.where(outside > 1.0, True, np.where(outside == 0.0, False, self._in_excursion))
+
+    def _readings(self, outdoor: float) -> list[tuple[str, dict[str, float]]]:
+        n = self.n_zones
+        idx = np.flatnonzero(self._state[:n] == RUNNING)
+        z = noise_rows(self._devices, idx)
+        temp, q, fan, damper = self._temp[idx], self._q[idx], self._fan[idx], self._damper[idx]
+        mixed = temp + damper * (outdoor - temp) * (fan > 0)
+        capacity = np.maximum(self._coil[idx] * self._fan_cap[idx] * (1.0 - 0.6 * self._leak[idx]), 1e-6)
+        values = {
+            "zone_temp": temp + self._offset[idx] + 0.05 * z[:, 0],
+            "return_temp": temp + 0.4 + 0.1 * z[:, 1],
+            "supply_temp": mixed - q / np.maximum(self._coil[idx] / 12.0 * fan, 1e-6) * (fan > 0) + 0.2 * z[:, 2],
+            "fan_speed": fan * (1 + 0.005 * z[:, 3]),
+            "damper_pos": damper + 0.005 * z[:, 4],
+            "valve_pos": np.maximum(q, 0.0) / capacity + 0.005 * z[:, 5],
+            "power_kw": self._power[idx] * (1 + 0.01 * z[:, 3]),
+        }
+        columns = {m: np.round(np.clip(v, SPEC[m].low, SPEC[m].high), 4).tolist() for m, v in values.items()}
+        out = [(self.devices[i], {m: columns[m][j] for m in AHU_METRICS}) for j, i in enumerate(idx.tolist())]
+        if self._state[n] == RUNNING:
+            z1 = noise_rows(self._devices, np.array([n]))[0]
+            power = float(self._power[n])
+            chiller = {
+                "chw_supply_temp": self._chw_temp + 0.05 * z1[0],
+                "load_kw": self._load * (1 + 0.01 * z1[1]),
+                "power_kw": power * (1 + 0.01 * z1[2]),
+                "cop": self._load / power if power > 0 else 0.0,
+                "running": float(self._on),
+            }
+            out.append((self.devices[n], {m: round(float(np.clip(v, SPEC[m].low, SPEC[m].high)), 4)
+                                          for m, v in chiller.items()}))  # fmt: skip
+        return out
+
+    # -- faults -----------------------------------------------------------------------------------------------
+
+    def _start_faults(self, ts: float) -> None:
+        for i, d in enumerate(self._devices):
+            while d.next_fault < len(d.plan) and d.plan[d.next_fault].start_ts <= ts:
+                if self._state[i] != RUNNING:
+                    break  # a fault due while the device is being worked on starts when it runs again
+                planned = d.plan[d.next_fault]
+                d.next_fault += 1
+                if any(r.kind == planned.kind for r, _ in d.active):
+                    continue
+                record = FaultRecord(f"{d.id}-f{d.next_fault}", d.id, planned.kind, ts)
+                self._faults.append(record)
+                d.active.append((record, planned))
+                if planned.kind == "stuck_damper":
+                    self._stuck[i] = planned.magnitude
+                    record.detail["position"] = planned.magnitude
+                elif planned.kind == "sensor_drift":
+                    self._drift[i] = planned.magnitude / HOUR
+                    record.detail.update(metric="zone_temp", k_per_h=planned.magnitude)
+                elif planned.kind == "leaking_valve":
+                    self._leak_rate[i] = 1.0 / (planned.hours_to_failure * HOUR)
+                elif planned.kind == "short_cycling":
+                    self._cycle_s = planned.magnitude
+                    starts = planned.hours_to_failure * HOUR / planned.magnitude
+                    self._cycle_wear_per_start = 1.0 / starts
+                    record.detail["cycle_s"] = planned.magnitude
+
+    def inject_fault(
+        self, device: str, kind: str, magnitude: float | None = None, hours_to_failure: float = 12.0
+    ) -> None:
+        """Start a fault at the next step, on top of the planned ones (for tests and demonstrations). `magnitude`:
+        a stuck damper's position (default 1.0), a drift in K/h (default 0.1), a short cycle in s (default 300)."""
+        i = self._index.get(device)
+        if i is None:
+            raise ValueError(f"unknown device {device!r}")
+        d = self._devices[i]
+        if kind not in KINDS[d.asset_type]:
+            raise ValueError(
+                f"{d.asset_type} {device} cannot have a {kind!r} fault (it can: {', '.join(KINDS[d.asset_type])})"
+            )
+        default = {"stuck_damper": 1.0, "sensor_drift": 0.1, "short_cycling": 300.0}.get(kind, 0.0)
+        planned = PlannedFault(self.now, kind, hours_to_failure, default if magnitude is None else magnitude)
+        d.plan.insert(d.next_fault, planned)
+
+    def _progress_leaks(self, up: np.ndarray[Any, np.dtype[np.bool_]], dt: float, ts: float, events: Events) -> None:
+        self._leak = np.minimum(1.0, self._leak + self._leak_rate * up * dt)
+        for i in np.flatnonzero(self._leak >= 1.0):
+            self._fail(int(i), "leaking_valve", ts, events)
+
+    def _fail(self, i: int, kind: str, ts: float, events: Events) -> None:
+        d = self._devices[i]
+        repair_s = float(d.event_rng.uniform(8, 24)) * HOUR
+        for record, _ in d.active:
+            if record.kind == kind:
+                record.failure_ts = ts
+        d.active = [(r, p) for r, p in d.active if r.active]
+        self._clear_developing(i)
+        self._state[i], self._down_until[i], self._maint_at[i] = FAILED, ts + repair_s, np.inf
+        self._failures.append({"device": d.id, "ts": ts, "downtime_s": repair_s, "fault": kind})
+        events.append((d.id, {"kind": "failure", "fault": kind, "downtime_s": repair_s}))
+
+    def _clear_developing(self, i: int) -> None:
+        if i < self.n_zones:
+            self._leak[i] = self._leak_rate[i] = 0.0
+            self._q[i] = self._fan[i] = 0.0
+        else:
+            self._cycle_s = self._cycle_wear = self._cycle_wear_per_start = 0.0
+            self._on = False
+
+    def _clear_all(self, i: int) -> None:
+        self._clear_developing(i)
+        if i < self.n_zones:
+            self._stuck[i] = np.nan
+            self._offset[i] = self._drift[i] = 0.0
+
+    def _transitions(self, ts: float, events: Events) -> None:
+        for i in np.flatnonzero(self._down_until <= ts):
+            d = self._devices[i]
+            reason = "failure" if self._state[i] == FAILED else "maintenance"
+            found = d.found if reason == "maintenance" else None
+            self._state[i], self._down_until[i] = RUNNING, np.inf
+            events.append((d.id, {"kind": "repaired", "reason": reason, "found": found}))
+        for i in np.flatnonzero((self._maint_at <= ts) & (self._state != FAILED)):
+            d = self._devices[i]
+            cleared = [r for r, _ in d.active]
+            for record in cleared:
+                record.cleared_ts = ts
+            developing = [r.kind for r in cleared if r.kind in DEVELOPING]
+            d.found = developing[0] if developing else (cleared[0].kind if cleared else None)
+            d.active = []
+            self._clear_all(int(i))
+            self._state[i], self._maint_at[i], self._down_until[i] = MAINTENANCE, np.inf, ts + MAINTENANCE_H * HOUR
+            events.append((d.id, {"kind": "maintenance_started", "found": d.found}))
+
+    # -- commands ---------------------------------------------------------------------------------------------
+
+    def command(self, device: str, name: str, args: Mapping[str, float]) -> tuple[str, str]:
+        status, detail = self._apply(device, name, args)
+        self._actions.append({"device": device, "ts": self.now, "name": name, "args": dict(args), "status": status})
+        if status == "done" and name == "schedule_maintenance":
+            for record, _ in self._devices[self._index[device]].active:
+                record.caught = True
+        return status, detail
+
+    def _apply(self, device: str, name: str, args: Mapping[str, float]) -> tuple[str, str]:
+        i = self._index.get(device)
+        if i is None:
+            return "rejected", f"unknown device {device!r}"
+        commands = AHU_COMMANDS if i < self.n_zones else CHILLER_COMMANDS
+        spec = next((c for c in commands if c.name == name), None)
+        if spec is None:
+            return "rejected", f"unknown command {name!r} for a {self._devices[i].asset_type}"
+        broken = spec.check_args(args)
+        if broken is not None:
+            return "rejected", broken
+        if self._state[i] == FAILED:
+            return "rejected", "device has failed and is under repair"
+        if name == "schedule_maintenance":
+            self._maint_at[i] = min(self._maint_at[i], self.now + float(args["within_h"]) * HOUR)
+            return "done", f"maintenance in {float(args['within_h']):g} h"
+        if name == "set_setpoint":
+            self._setpoint[i] = float(args["setpoint"])
+            return "done", f"setpoint {self._setpoint[i]:.1f} degC"
+        if name == "set_fan_speed":
+            self._fan_cap[i] = float(args["fraction"])
+            return "done", f"fan speed at most {self._fan_cap[i]:.2f}"
+        if name == "set_economizer":
+            if args["on"] not in (0, 1):
+                return "rejected", f"on={args['on']} must be 0 or 1"
+            self._economizer[i] = bool(args["on"])
+            return "done", f"economizer {'on' if self._economizer[i] else 'off'}"
+        self._chw_setpoint = float(args["setpoint"])  # set_chw_setpoint, the chiller's only other command
+        return "done", f"chilled water at {self._chw_setpoint:.1f} degC"
+
+    def active_faults(self, device: str) -> list[str]:
+        """The kinds of the faults active on a device now (ground truth, for simulated operators)."""
+        return [record.kind for record, _ in self._devices[self._index[device]].active if record.active]
+
+    # -- load flexibility -------------------------------------------------------------------------------------
+
+    def power_kw(self) -> float:
+        """The building's electric power over the last step, kW."""
+        return float(self._power.sum())
+
+    def device_power_kw(self) -> dict[str, float]:
+        return {d: float(p) for d, p in zip(self.devices, self._power, strict=True)}
+
+    def _zones(self, devices: Iterable[str] | None) -> np.ndarray[Any, np.dtype[np.int64]]:
+        if devices is None:
+            return np.arange(self.n_zones)
+        idx = [self._index.get(d, -1) for d in devices]
+        bad = [d for d, i in zip(devices, idx, strict=True) if not 0 <= i < self.n_zones]
+        if bad:
+            raise ValueError(f"not air handlers of this building: {', '.join(map(str, bad))}")
+        return np.array(idx, dtype=np.int64)
+
+    def setpoint_shift_kw(self, delta_c: float, devices: Iterable[str] | None = None) -> float:
+        """The steady change of electric power (kW) if the zones' setpoints moved by `delta_c` now: a cooled zone
+        needs its envelope and outdoor-air conductance times `delta_c` less cooling; a heated zone more heating."""
+        idx = self._zones(None if devices is None else list(devices))
+        conductance = 1.0 / self._r[idx] + self._oa[idx] * self._damper[idx] * self._fan[idx]
+        q = self._q[idx]
+        cap = self._cool_capacity()[idx]
+        cooled = np.clip(q - conductance * delta_c, 0.0, np.maximum(cap, q)) - q
+        heat_max = 0.6 * self._coil[idx] * self._fan_cap[idx]
+        heated = np.clip(q - conductance * delta_c, -heat_max, 0.0) - q
+        cooling, heating = q > 0, q < 0
+        cop = chiller_cop(self._cop_nominal, self._load / self._chiller_cap, self.weather.outdoor_c(self.now),
+                          self._chw_setpoint) if self._on else self._cop_nominal  # fmt: skip
+        return float((cooled * cooling).sum() / cop - (heated * heating).sum() / HEAT_COP)
+
+    def shift_setpoints(self, delta_c: float, devices: Iterable[str] | None = None) -> dict[str, tuple[str, str]]:
+        """Move the zones' setpoints by `delta_c` (degC) through `set_setpoint`: each zone's status and detail."""
+        idx = self._zones(None if devices is None else list(devices))
+        return {
+            self.devices[i]: self.command(
+                self.devices[i], "set_setpoint", {"setpoint": float(self._setpoint[i] + delta_c)}
+            )
+            for i in idx.tolist()
+        }
+
+    def setpoints(self) -> dict[str, float]:
+        return {self.devices[i]: float(self._setpoint[i]) for i in range(self.n_zones)}
+
+    def zone_temps(self) -> dict[str, float]:
+        """The zones' true temperatures (a drifting sensor reads otherwise)."""
+        return {self.devices[i]: float(self._temp[i]) for i in range(self.n_zones)}
+
+    def comfort_degree_hours(self) -> dict[str, float]:
+        """Per air handler, degree-hours outside `comfort_band` while people were in, since the start."""
+        total = self._total_comfort_dh + self._comfort_dh
+        return {self.devices[i]: float(total[i]) for i in range(self.n_zones)}
+
+    # -- accounting -------------------------------------------------------------------------------------------
+
+    def close_day(self) -> list[tuple[str, dict[str, Any]]]:
+        """The `usage` events of the day so far (called when a day ends, and by whoever ends a run)."""
+        events = []
+        for i, d in enumerate(self._devices):
+            energy = round(float(self._energy_kwh[i]), 3)
+            usage: dict[str, Any] = {"kind": "usage", "day": self._day, "energy_kwh": energy, "slowdown_h": 0.0}
+            if i < self.n_zones:
+                usage["comfort_degree_h"] = round(float(self._comfort_dh[i]), 4)
+            events.append((d.id, usage))
+        self._total_energy_kwh += self._energy_kwh
+        self._total_comfort_dh += self._comfort_dh
+        self._energy_kwh[:] = 0.0
+        self._comfort_dh[:] = 0.0
+        return events
+
+    def ground_truth(self) -> dict[str, Any]:
+        faults = [f.to_json() for f in self._faults]
+        developing = [f for f in faults if f["developing"]]
+        energy = self._total_energy_kwh + self._energy_kwh
+        comfort = self.comfort_degree_hours()
+        return {
+            "site": self.site, "seed": self.seed, "start_ts": self.start_ts, "interval_s": self.interval_s,
+            "devices": {d.id: d.asset_type for d in self._devices},
+            "faults": faults, "failures": self._failures, "actions": self._actions,
+            "downtime_s": {d: float(s) for d, s in zip(self.devices, self._downtime, strict=True)},
+            "planned_downtime_s": {d: float(s) for d, s in zip(self.devices, self._planned_downtime, strict=True)},
+            "energy_kwh": {d: float(e) for d, e in zip(self.devices, energy, strict=True)},
+            "comfort_degree_h": comfort,
+            "chiller_starts": self._starts,
+            "summary": {
+                "faults": len(faults),
+                "developing_faults": len(developing),
+                "developing_caught_before_failure": sum(
+                    1 for f in developing if f["caught"] and f["failure_ts"] is None
+                ),
+                "failures": len(self._failures),
+                "by_kind": {k: sum(1 for f in faults if f["kind"] == k) for k in sorted({f["kind"] for f in faults})},
+                "energy_kwh": round(float(energy.sum()), 3),
+                "comfort_degree_h": round(sum(comfort.values()), 3),
+            },
+        }  # fmt: skip
