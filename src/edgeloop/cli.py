@@ -7,7 +7,7 @@ import typer
 from edgeloop.agent.answers import approvals_app, verdict
 from edgeloop.agent.command import agent
 from edgeloop.agent.roi import report as roi_report
-from edgeloop.api.command import api, serve, token_app
+from edgeloop.api.command import api, serve, token_app, user_app
 from edgeloop.audit.command import audit_app
 from edgeloop.bench.feedback import feedback as bench_feedback
 from edgeloop.bench.nab.command import nab as bench_nab
@@ -46,6 +46,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(approvals_app, name="approvals")
 app.add_typer(policy_app, name="policy")
 app.add_typer(token_app, name="token")
+app.add_typer(user_app, name="user")
 app.command("verdict")(verdict)
 
 

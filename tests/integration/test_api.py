@@ -19,8 +19,8 @@ def test_no_token_is_401_and_a_viewer_reads_decisions(api_site: tuple[Settings, 
     assert httpx.get(f"{url}/decisions").status_code == 401
     assert httpx.get(f"{url}/decisions", headers={"Authorization": "Bearer wrong-token-000000000"}).status_code == 401
     decisions = httpx.get(f"{url}/decisions", headers=auth("viewer")).json()
-    assert [d["status"] for d in decisions] == ["pending_approval"]
-    one = httpx.get(f"{url}/decisions/{decisions[0]['id']}", headers=auth("viewer")).json()
+    assert [d["status"] for d in decisions["items"]] == ["pending_approval"]
+    one = httpx.get(f"{url}/decisions/{decisions['items'][0]['id']}", headers=auth("viewer")).json()
     assert {g["name"] for g in one["guardrails"]} >= {"envelope", "rate_limit.per_device"}
 
 
@@ -29,7 +29,7 @@ def test_a_viewer_cannot_approve_but_an_operator_can(
 ) -> None:
     stop_reading = agent_reading_inbox
     _, agent, url = api_site
-    pending = httpx.get(f"{url}/approvals", headers=auth("viewer")).json()
+    pending = httpx.get(f"{url}/approvals", headers=auth("viewer")).json()["items"]
     assert len(pending) == 1
     decision = pending[0]["decision"]
     denied = httpx.post(f"{url}/approvals/{decision}/approve", json={"by": "eve"}, headers=auth("viewer"))
@@ -74,7 +74,7 @@ def test_a_created_token_works_until_it_is_revoked(api_site: tuple[Settings, Sit
 
 def test_devices_telemetry_buckets_and_metrics(api_site: tuple[Settings, SiteAgent, str], auth: Auth) -> None:
     _, _, url = api_site
-    devices = httpx.get(f"{url}/devices", headers=auth("viewer")).json()
+    devices = httpx.get(f"{url}/devices", headers=auth("viewer")).json()["items"]
     assert len(devices) == 10
     busy = next(d for d in devices if d["last_decision"] is not None)
     assert busy["meta"]["asset_type"] == "pump"
@@ -108,7 +108,8 @@ def test_an_admin_replaces_the_policy_after_validation_and_the_agent_applies_it(
 
     bad = httpx.put(put, content=NEW_POLICY.replace("site: 3", "site: 7"), headers=auth("admin"))
     assert bad.status_code == 422
-    assert bad.json()["detail"]["line"] == 2
+    assert bad.headers["content-type"] == "application/problem+json"
+    assert bad.json()["line"] == 2
 
     good = httpx.put(put, content=NEW_POLICY, headers=auth("admin"), timeout=10)
     assert good.json() == {"status": "applied"}

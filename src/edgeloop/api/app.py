@@ -1,29 +1,62 @@
-"""`create_app(settings)`: the site's REST API, and the live dashboard at `/` (`web/static`).
+"""`create_app(settings)`: the site's REST API under `/api/v1` (OpenAPI at `/docs`), Prometheus metrics at
+`/metrics`, and the live dashboard at `/` (`web/static`).
 
-Reads the agent's store; writes only the inbox the agent reads.
-
-Roles come from bearer tokens (`api.tokens` in the settings: token -> viewer, operator or admin).
+Reads the agent's store; writes only the inbox the agent reads, and its own tables of tokens, users and
+sessions. Callers authenticate with a bearer token (from the settings, or made with `edgeloop token create`)
+or a session from `POST /api/v1/login`. Every error is a problem detail; every write gets a log line.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from edgeloop import __version__
-from edgeloop.api.routers import approvals, audit, decisions, devices, events, metrics, policy, roi
+from edgeloop.api import problems
+from edgeloop.api.routers import (
+    anomalies,
+    approvals,
+    audit,
+    decisions,
+    devices,
+    events,
+    login,
+    metrics,
+    policy,
+    roi,
+    sites,
+    tokens,
+    users,
+)
 from edgeloop.settings import Settings
+
+writes = logging.getLogger("edgeloop.api.writes")
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+async def log_writes(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    """One log line per write: who, what, and how it ended (the agent also audits what it applies)."""
+    response = await call_next(request)
+    if request.method in WRITES:
+        caller = getattr(request.state, "caller", None)
+        who = "anonymous" if caller is None else f"{caller.who} [{caller.role.name.lower()}]"
+        writes.info("%s %s by %s: %d", request.method, request.url.path, who, response.status_code)
+    return response
 
 
 def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title=f"edgeloop site {settings.agent.site}", version=__version__)
     app.state.settings = settings
-    for module in (devices, decisions, approvals, policy, roi, audit, events):
+    problems.install(app)
+    app.middleware("http")(log_writes)
+    for module in (sites, devices, anomalies, decisions, approvals, policy, roi, audit, events, login, users, tokens):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(metrics.router)
 
@@ -36,6 +69,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/api/v1/health", tags=["health"])
     def health() -> dict[str, Any]:
+        """Open to all (for load balancers): the site id and whether its store exists."""
         return {"site": settings.agent.site, "store": settings.agent.db_path.exists()}
 
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -14,7 +15,7 @@ from rich.console import Console
 
 from edgeloop.agent.command import AutonomyOpt, BrokerOpt, ConfigOpt, DataDirOpt, settings_overrides
 from edgeloop.agent.service import broker_url, open_agent, stop_on_signals
-from edgeloop.api import tokens
+from edgeloop.api import tokens, users
 from edgeloop.api.app import create_app
 from edgeloop.api.serve import serve_api
 from edgeloop.settings import SettingsError, load_settings
@@ -88,6 +89,49 @@ def token_revoke(token_id: str, site: SiteOpt = None, data_dir: DataDirOpt = Non
         Console(stderr=True).print(f"[red]error:[/red] no live token {token_id!r}")
         raise typer.Exit(1)
     print(f"revoked {token_id}")
+
+
+user_app = typer.Typer(help="Dashboard users who log in with a password (stored as its scrypt hash).",
+                       no_args_is_help=True)  # fmt: skip
+
+
+@user_app.command("create")
+def user_create(
+    name: Annotated[str, typer.Argument(help="the name to log in with")],
+    role: Annotated[str, typer.Option("--role", help="viewer, operator or admin")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from standard input (for scripts)")
+    ] = False,
+    site: SiteOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Make a user; the password is asked for twice (or read from stdin) and only its scrypt hash is kept."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    try:
+        users.create_user(_token_db(site, data_dir), name, role, password, time.time())
+    except users.UserError as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    print(f"created {role} {name}")
+
+
+@user_app.command("list")
+def user_list(site: SiteOpt = None, data_dir: DataDirOpt = None) -> None:
+    """Users by name and role."""
+    for u in users.listing(_token_db(site, data_dir)):
+        print(f"{u['name']:<24}  {u['role']}")
+
+
+@user_app.command("delete")
+def user_delete(name: str, site: SiteOpt = None, data_dir: DataDirOpt = None) -> None:
+    """Delete a user; their dashboard sessions end at once."""
+    if not users.delete_user(_token_db(site, data_dir), name):
+        Console(stderr=True).print(f"[red]error:[/red] no user {name!r}")
+        raise typer.Exit(1)
+    print(f"deleted {name}")
 
 
 def serve(

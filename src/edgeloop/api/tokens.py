@@ -41,12 +41,20 @@ def create(conn: sqlite3.Connection, role: str, name: str, now: float) -> str:
 
 def role_of(conn: sqlite3.Connection, token: str) -> str | None:
     """The role of a live (not revoked) token, or None."""
+    found = holder(conn, token)
+    return None if found is None else found[1]
+
+
+def holder(conn: sqlite3.Connection, token: str) -> tuple[str, str, str] | None:
+    """(id, role, name) of a live (not revoked) token, or None."""
     try:
-        row = conn.execute("SELECT role FROM api_tokens WHERE sha256 = ? AND revoked IS NULL", (_digest(token),))
+        row = conn.execute(
+            "SELECT id, role, name FROM api_tokens WHERE sha256 = ? AND revoked IS NULL", (_digest(token),)
+        )
     except sqlite3.OperationalError:  # no token was ever made for this site
         return None
     found = row.fetchone()
-    return None if found is None else str(found[0])
+    return None if found is None else (str(found[0]), str(found[1]), str(found[2]))
 
 
 def revoke(conn: sqlite3.Connection, token_id: str, now: float) -> bool:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import orjson
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from edgeloop.agent.desk import await_result, submit
 from edgeloop.api.deps import Operator, Store, Viewer
+from edgeloop.api.pages import Paged
 
 router = APIRouter(tags=["approvals"])
 WAIT_S = 3.0
@@ -32,11 +34,22 @@ def _outcome(result: str | None) -> dict[str, Any]:
 
 
 @router.get("/approvals")
-def pending(conn: Store, _: Viewer, include_answered: bool = False) -> list[dict[str, Any]]:
-    where = "" if include_answered else "WHERE answer IS NULL"  # the agent answers expired ones itself
+def pending(conn: Store, _: Viewer, page: Paged, include_answered: bool = False) -> dict[str, Any]:
+    """Pending approvals, newest first (answered ones too on request), each with its command's ack status
+    once sent: sent, done (acked), rejected or timed_out."""
+    where = "" if include_answered else "WHERE a.answer IS NULL"  # the agent answers expired ones itself
+    total = conn.execute(f"SELECT COUNT(*) FROM approvals a {where}").fetchone()[0]
     cols = ("decision", "device", "command", "requested", "expires", "answer", "by", "why", "answered")
-    rows = conn.execute(f"SELECT {', '.join(cols)} FROM approvals {where} ORDER BY requested DESC")
-    return [dict(zip(cols, row, strict=True)) for row in rows.fetchall()]
+    rows = conn.execute(
+        f"SELECT {', '.join('a.' + c for c in cols)}, c.status FROM approvals a "
+        f"LEFT JOIN commands c ON c.decision = a.decision {where} ORDER BY a.requested DESC LIMIT ? OFFSET ?",
+        (page.limit, page.offset),
+    )
+    items = []
+    for row in rows.fetchall():
+        item = dict(zip(cols, row[:-1], strict=True))
+        items.append({**item, "command": orjson.loads(item["command"]), "command_status": row[-1]})
+    return page.answer(total, items)
 
 
 @router.post("/approvals/{decision_id}/approve")

@@ -1,25 +1,26 @@
-"""Decisions: what the agent concluded, with its rule, status, reason and every guardrail it checked."""
+"""Decisions: what the agent concluded, with its rule, status, reason and every guardrail it checked; one
+decision also comes with its audit record, checked (hash intact, signed by the site's key), its command and
+any verdicts."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Request
 
-from edgeloop.api.deps import Store, Viewer
+from edgeloop.api.deps import Store, Viewer, settings_of
+from edgeloop.api.pages import Paged
+from edgeloop.audit import LOG_FILE, PUBLIC_KEY_FILE, Kind, Record, RecordError, load_public_key
 
 router = APIRouter(prefix="/decisions", tags=["decisions"])
 
 
 @router.get("")
 def list_decisions(
-    conn: Store,
-    _: Viewer,
-    device: str | None = None,
-    status: str | None = None,
-    limit: int = Query(100, ge=1, le=1000),
-) -> list[dict[str, Any]]:
+    conn: Store, _: Viewer, page: Paged, device: str | None = None, status: str | None = None
+) -> dict[str, Any]:
     """Newest first; filter by device and status (sent, held_out, blocked, pending_approval, ...)."""
     where, args = [], []
     if device:
@@ -28,14 +29,55 @@ def list_decisions(
     if status:
         where.append("status = ?")
         args.append(status)
-    sql = "SELECT record FROM decisions" + (" WHERE " + " AND ".join(where) if where else "")
-    rows = conn.execute(sql + " ORDER BY ts DESC LIMIT ?", (*args, limit)).fetchall()
-    return [dict(orjson.loads(r[0])) for r in rows]
+    cond = " WHERE " + " AND ".join(where) if where else ""
+    total = conn.execute("SELECT COUNT(*) FROM decisions" + cond, args).fetchone()[0]
+    rows = conn.execute(
+        f"SELECT record FROM decisions{cond} ORDER BY ts DESC, at DESC LIMIT ? OFFSET ?",
+        (*args, page.limit, page.offset),
+    ).fetchall()
+    return page.answer(total, [dict(orjson.loads(r[0])) for r in rows])
+
+
+def audit_entry(directory: Path, decision_id: str, stored: dict[str, Any]) -> dict[str, Any] | None:
+    """The decision's record in the audit log and its check: its hash is intact, it is signed by the site's
+    key, and it says what the store says. None when the log does not hold it."""
+    path = directory / LOG_FILE
+    if not path.exists():
+        return None
+    needle = b'"id":"' + decision_id.encode() + b'"'
+    with path.open("rb") as f:
+        for line in f:
+            if needle not in line:
+                continue
+            try:
+                record = Record.from_line(line)
+            except RecordError:
+                continue
+            if record.kind != Kind.DECISION or record.body.get("id") != decision_id:
+                continue
+            key = directory / PUBLIC_KEY_FILE
+            signed = record.signed_by(load_public_key(key)) if key.exists() else False
+            matches = dict(record.body) == stored
+            return {"seq": record.seq, "ts": record.ts, "prev": record.prev, "hash": record.hash, "sig": record.sig,
+                    "intact": record.intact(), "signed": signed, "matches_store": matches}  # fmt: skip
+    return None
 
 
 @router.get("/{decision_id}")
-def get_decision(decision_id: str, conn: Store, _: Viewer) -> dict[str, Any]:
+def get_decision(decision_id: str, request: Request, conn: Store, _: Viewer) -> dict[str, Any]:
     row = conn.execute("SELECT record FROM decisions WHERE id = ?", (decision_id,)).fetchone()
     if row is None:
         raise HTTPException(404, f"no decision {decision_id}")
-    return dict(orjson.loads(row[0]))
+    record = dict(orjson.loads(row[0]))
+    audit = audit_entry(settings_of(request).agent.audit_dir, decision_id, record)
+    commands = conn.execute(
+        "SELECT id, name, args, sent_at, status, acked_at, detail FROM commands WHERE decision = ?", (decision_id,)
+    ).fetchall()
+    verdicts = conn.execute("SELECT verdict, by, why, at FROM verdicts WHERE decision = ?", (decision_id,)).fetchall()
+    return {
+        **record,
+        "audit": audit,
+        "commands": [dict(zip(("id", "name", "args", "sent_at", "status", "acked_at", "detail"), c, strict=True))
+                     for c in commands],
+        "verdicts": [dict(zip(("verdict", "by", "why", "at"), v, strict=True)) for v in verdicts],
+    }  # fmt: skip

@@ -10,30 +10,55 @@ import orjson
 from fastapi import APIRouter, HTTPException, Query
 
 from edgeloop.api.deps import Store, Viewer
+from edgeloop.api.pages import Paged
+from edgeloop.api.readings import Latest, latest
 from edgeloop.io.store import read_series
 
 router = APIRouter(tags=["devices"])
+ANOMALOUS = 0.9  # a newest score at or above this makes a device anomalous in its state
+
+
+def _device(conn: Store, row: tuple[Any, ...], now: Latest) -> dict[str, Any]:
+    device, asset_type, meta, updated = row
+    decision = conn.execute(
+        "SELECT id, ts, status, score FROM decisions WHERE device=? ORDER BY ts DESC LIMIT 1", (device,)
+    ).fetchone()
+    event = conn.execute(
+        "SELECT kind, ts FROM outcomes WHERE device=? AND kind NOT LIKE 'ack_%' AND kind != 'usage' "
+        "ORDER BY ts DESC LIMIT 1",
+        (device,),
+    ).fetchone()
+    last = None if decision is None else dict(zip(("id", "ts", "status", "score"), decision, strict=True))
+    metrics = {m: {"t": t, "value": v, "score": s} for m, (t, v, s) in now.get(device, {}).items()}
+    score = max((m["score"] for m in metrics.values()), default=None)
+    down = event is not None and event[0] == "failure"
+    health = "down" if down else "unknown" if score is None else "anomalous" if score >= ANOMALOUS else "ok"
+    return {
+        "device": device, "asset_type": asset_type, "meta": orjson.loads(meta), "updated": updated,
+        "state": {"health": health, "score": score, "metrics": metrics},
+        "last_decision": last, "last_event": None if event is None else {"kind": event[0], "ts": event[1]},
+    }  # fmt: skip
 
 
 @router.get("/devices")
-def list_devices(conn: Store, _: Viewer) -> list[dict[str, Any]]:
-    """Every device the agent knows, with its latest decision and its latest event."""
-    out = []
-    for device, asset_type, meta, updated in conn.execute("SELECT device, asset_type, meta, updated FROM devices"):
-        decision = conn.execute(
-            "SELECT id, ts, status, score FROM decisions WHERE device=? ORDER BY ts DESC LIMIT 1", (device,)
-        ).fetchone()
-        event = conn.execute(
-            "SELECT kind, ts FROM outcomes WHERE device=? AND kind NOT LIKE 'ack_%' AND kind != 'usage' "
-            "ORDER BY ts DESC LIMIT 1",
-            (device,),
-        ).fetchone()
-        last = None if decision is None else dict(zip(("id", "ts", "status", "score"), decision, strict=True))
-        out.append({
-            "device": device, "asset_type": asset_type, "meta": orjson.loads(meta), "updated": updated,
-            "last_decision": last, "last_event": None if event is None else {"kind": event[0], "ts": event[1]},
-        })  # fmt: skip
-    return sorted(out, key=lambda d: d["device"])
+def list_devices(conn: Store, _: Viewer, page: Paged) -> dict[str, Any]:
+    """Every device the agent knows, by name: meta, current state (newest reading and anomaly score of each
+    metric; health ok, anomalous, down after a failure, or unknown), latest decision and latest event."""
+    total = conn.execute("SELECT COUNT(*) FROM devices").fetchone()[0]
+    rows = conn.execute(
+        "SELECT device, asset_type, meta, updated FROM devices ORDER BY device LIMIT ? OFFSET ?",
+        (page.limit, page.offset),
+    ).fetchall()
+    now = latest(conn)
+    return page.answer(total, [_device(conn, row, now) for row in rows])
+
+
+@router.get("/devices/{device}")
+def get_device(device: str, conn: Store, _: Viewer) -> dict[str, Any]:
+    row = conn.execute("SELECT device, asset_type, meta, updated FROM devices WHERE device=?", (device,)).fetchone()
+    if row is None:
+        raise HTTPException(404, f"no device {device}")
+    return _device(conn, row, latest(conn))
 
 
 @router.get("/devices/{device}/telemetry/{metric}")
@@ -64,16 +89,15 @@ def telemetry(
 
 
 @router.get("/quarantine")
-def quarantine(
-    conn: Store, _: Viewer, limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)
-) -> dict[str, Any]:
+def quarantine(conn: Store, _: Viewer, page: Paged) -> dict[str, Any]:
     """Bad input the agent set aside, newest first, with its reason (raw bytes as text, cut at 512)."""
     total = conn.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0]
     rows = conn.execute(
-        "SELECT at, topic, device, reason, raw FROM quarantine ORDER BY id DESC LIMIT ? OFFSET ?", (limit, offset)
+        "SELECT at, topic, device, reason, raw FROM quarantine ORDER BY id DESC LIMIT ? OFFSET ?",
+        (page.limit, page.offset),
     ).fetchall()
     items = [
         {"at": at, "topic": topic, "device": dev, "reason": why, "raw": bytes(raw[:512]).decode("utf-8", "replace")}
         for at, topic, dev, why, raw in rows
     ]
-    return {"total": total, "offset": offset, "items": items}
+    return page.answer(total, items)

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 
 from edgeloop.agent.desk import await_result, submit
-from edgeloop.api.deps import Role, Store, Viewer, require
+from edgeloop.api.deps import Admin, Store, Viewer
 from edgeloop.policy import PolicyError, parse_policy
 
 router = APIRouter(prefix="/policy", tags=["policy"])
-Admin = Annotated[Role, Depends(require(Role.ADMIN))]
 
 
 @router.get("")
@@ -32,7 +31,10 @@ async def replace(request: Request, conn: Store, _: Admin, by: str, why: str = "
     try:
         parse_policy(text, "request body")
     except PolicyError as exc:
-        raise HTTPException(422, {"field": exc.field, "line": exc.line, "reason": exc.reason}) from None
+        raise HTTPException(
+            422,
+            {"detail": f"the policy is not valid: {exc}", "field": exc.field, "line": exc.line, "reason": exc.reason},
+        ) from None
     row = await run_in_threadpool(submit, conn, "policy", "-", text, by, why)
     result = await run_in_threadpool(await_result, conn, row, 3.0)
     if result is None:

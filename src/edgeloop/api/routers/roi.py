@@ -1,22 +1,46 @@
-"""The ROI report, as `edgeloop roi report --json` prints it."""
+"""The ROI report, as `edgeloop roi report --json` prints it, and the ledger's plots as SVG."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 
-from edgeloop.agent.roi import ReportError, read_site_ledger
+from edgeloop.agent import roi_html
+from edgeloop.agent.roi import ReportError, SiteLedger, read_site_ledger
 from edgeloop.api.deps import Viewer, settings_of
 
 router = APIRouter(prefix="/roi", tags=["roi"])
+_PLOTTING = threading.Lock()  # pyplot keeps global state: one figure at a time
+
+
+def _ledger(request: Request, since: str | None, n_boot: int) -> SiteLedger:
+    try:
+        return read_site_ledger(settings_of(request), since, n_boot=n_boot)
+    except ReportError as exc:
+        raise HTTPException(404, str(exc)) from None
 
 
 @router.get("")
 def report(request: Request, _: Viewer, since: str | None = None) -> dict[str, Any]:
-    settings = settings_of(request)
-    try:
-        ledger = read_site_ledger(settings, since, n_boot=500)
-    except ReportError as exc:
-        raise HTTPException(404, str(exc)) from None
+    ledger = _ledger(request, since, 500)
     return {"site": ledger.site, **ledger.report.to_json()}
+
+
+def _plots(ledger: SiteLedger) -> dict[str, str]:
+    with _PLOTTING:
+        return {
+            "cumulative_value": roi_html.cumulative_value(ledger),
+            "downtime": roi_html.downtime(ledger),
+            "value_by_action": roi_html.value_by_action(ledger),
+        }
+
+
+@router.get("/plots")
+async def plots(request: Request, _: Viewer, since: str | None = None) -> dict[str, str]:
+    """The ledger's plots as SVG documents (as in `edgeloop roi report --html`): cumulative realized value per
+    device treated against holdout, downtime per device-day, net value by action."""
+    ledger = await run_in_threadpool(_ledger, request, since, 100)
+    return await run_in_threadpool(_plots, ledger)

@@ -43,7 +43,8 @@ function setStatus(text, error) {
 async function refresh() {
   if (!token) return;
   try {
-    const [health, decisions, approvals] = await Promise.all([get("/health"), get("/decisions?limit=20"), get("/approvals")]);
+    const [health, decisionPage, approvalPage] = await Promise.all([get("/health"), get("/decisions?limit=20"), get("/approvals")]);
+    const decisions = decisionPage.items, approvals = approvalPage.items;
     document.getElementById("site").textContent = health.site;
     document.getElementById("n-decisions").textContent = decisions.length >= 20 ? "20+" : String(decisions.length);
     document.getElementById("n-pending").textContent = String(approvals.length);
@@ -60,7 +61,7 @@ async function refresh() {
     for (const a of approvals) {
       const row = aBody.insertRow();
       row.dataset.decision = a.decision;
-      const command = JSON.parse(a.command);
+      const command = a.command;
       cell(row, a.device); cell(row, command.name + " " + JSON.stringify(command.args));
       cell(row, when(a.requested)); cell(row, a.decision.slice(0, 8));
       const buttons = cell(row, "");

@@ -1,0 +1,30 @@
+"""Anomalies: episodes where a device's metric was scored at or above a level, newest first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from edgeloop.api.deps import Store, Viewer
+from edgeloop.api.pages import Paged
+from edgeloop.api.readings import anomalies
+
+router = APIRouter(prefix="/anomalies", tags=["anomalies"])
+
+
+@router.get("")
+def list_anomalies(
+    conn: Store,
+    _: Viewer,
+    page: Paged,
+    device: str | None = None,
+    min_score: float = Query(0.9, ge=0.0, le=1.0, description="a point at or above this score is anomalous"),
+    hours: float = Query(24.0, gt=0, le=24 * 366, description="how far back from the newest data (data time)"),
+) -> dict[str, Any]:
+    """Runs of consecutive points of one metric scored at or above `min_score`, within the last `hours` of data."""
+    newest = conn.execute("SELECT MAX(t1) FROM telemetry").fetchone()[0]
+    if newest is None:
+        return page.of([])
+    found = anomalies(conn, newest - hours * 3600, newest, min_score)
+    return page.of([e for e in found if device is None or e["device"] == device])
