@@ -9,6 +9,7 @@ from edgeloop.agent.command import agent
 from edgeloop.agent.roi import report as roi_report
 from edgeloop.api.command import api, serve, token_app, user_app
 from edgeloop.audit.command import audit_app
+from edgeloop.bench.coldstart import coldstart as bench_coldstart
 from edgeloop.bench.feedback import feedback as bench_feedback
 from edgeloop.bench.nab.command import nab as bench_nab
 from edgeloop.bench.roi import roi as bench_roi
@@ -40,6 +41,7 @@ bench_app.command("throughput")(throughput)
 bench_app.command("roi")(bench_roi)
 bench_app.command("feedback")(bench_feedback)
 bench_app.command("nab")(bench_nab)
+bench_app.command("coldstart")(bench_coldstart)
 
 # -- sub-commands register below, one line each --------------------------------------------------------------
 app.add_typer(audit_app, name="audit")

@@ -32,6 +32,7 @@ from edgeloop.io.store import SqliteStore, bucket_of, chunk_rows
 from edgeloop.io.topics import AGENT, Channel, TopicError, agent_topic, device_topic, parse_device_topic, site_filter
 from edgeloop.learn.base import Learner, grow
 from edgeloop.learn.feedback import ThresholdFeedback
+from edgeloop.learn.prior import PriorSource, prior_part
 from edgeloop.ledger import Arm, Usage
 from edgeloop.model import AckStatus, Command, Decision, DecisionStatus, DeviceMeta, Outcome
 from edgeloop.policy import DecisionContext, GuardState, PolicyEngine, PolicyError, parse_policy
@@ -87,6 +88,9 @@ class SiteAgent:
         self._down = np.zeros(0, dtype=bool)
         self._settle_until = np.zeros(0, dtype=np.float64)  # a restarted device warms up: no alarms till then
         self._unassigned: dict[str, str] = {}  # devices announced in this batch, for the holdout
+        #: the fleet's priors (edgeloop.fleet.share): new series start from them; and a shorter settle with one
+        self.prior: PriorSource | None = None
+        self.prior_settle_s: float | None = None
         self.desk = OperatorDesk(store, self._log, self._send, self._on_verdict, self._replace_policy)
         saved_guard = store.read_guard_state()
         self.guard = GuardState() if saved_guard is None else GuardState.from_json(saved_guard)
@@ -319,7 +323,10 @@ class SiteAgent:
             self._log("holdout", {"seed": design.seed, "fraction": design.fraction, "assigned": arms}, now)
         self._unassigned = {}
 
-    def _store_new_series(self, before: int, known: KnownDevice) -> None:
+    def _store_new_series(self, before: int, known: KnownDevice) -> bool:
+        """Tell the store (and a device learner) about a device's new series; seed them from the fleet's prior
+        when there is one. Returns whether any was seeded."""
+        seeded = self._seed(known, range(before, self.registry.n_series))
         set_groups = getattr(self.learner, "set_groups", None)
         if set_groups is not None:  # a learner that watches a device's metrics together learns which keys those are
             groups = np.full(self.registry.n_series, -1, dtype=np.int64)  # retired keys: no device's any more
@@ -329,6 +336,21 @@ class SiteAgent:
         bucket = bucket_of(known.index)
         rows = [(k, *self.registry.series_name(k), bucket) for k in range(before, self.registry.n_series)]
         self.store.write_series(rows)
+        return seeded
+
+    def _seed(self, known: KnownDevice, new_keys: range) -> bool:
+        learner = prior_part(self.learner)
+        if self.prior is None or not new_keys or learner is None:
+            return False
+        priors = self.prior.priors(known.meta.asset_type)
+        chosen = []
+        for metric, key in known.keys.items():
+            spec, prior = known.meta.metric(metric), priors.get(metric)
+            if key in new_keys and prior is not None and prior.is_usable(*((spec.low, spec.high) if spec else ())):
+                chosen.append((key, prior))
+        if chosen:
+            learner.seed(np.array([k for k, _ in chosen], dtype=np.int64), [p for _, p in chosen])
+        return bool(chosen)
 
     def _on_event(self, device: str, doc: dict[str, Any], now: float) -> None:
         kind = doc.get("kind")
@@ -359,11 +381,12 @@ class SiteAgent:
         elif kind in RESTART_EVENTS:
             self._down[known.index] = False
             self._settle_until = grow(self._settle_until, len(self.registry.by_index), -np.inf)
-            self._settle_until[known.index] = ts + self.settings.settle_s
             self._run[known.index] = 0
             before = self.registry.n_series
             self.registry.renew(device)
-            self._store_new_series(before, known)
+            seeded = self._store_new_series(before, known)
+            settle = self.prior_settle_s if seeded and self.prior_settle_s is not None else self.settings.settle_s
+            self._settle_until[known.index] = ts + settle
         if kind == "failure":
             self.stats.failures += 1
         elif kind == "repaired" and doc.get("reason") != "failure":

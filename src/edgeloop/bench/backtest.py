@@ -82,8 +82,10 @@ def run_with_agent(
     progress: Progress | None = None,
     block_s: float = 300.0,
     on_block: BlockHook | None = None,
+    prepare: Callable[[SiteAgent], None] | None = None,
 ) -> AgentRun:
-    """The plant with the site agent acting (autonomy 3) on its treated devices."""
+    """The plant with the site agent acting (autonomy 3) on its treated devices; `prepare` sees the agent before
+    the plant's devices are announced to it."""
     plant = spec.build()
     update = {"site": spec.site, "store_telemetry": False, "autonomy": AutonomyLevel.ACT}
     cfg = settings.agent.model_copy(update=update)
@@ -93,6 +95,8 @@ def run_with_agent(
         try:
             books = SiteBooks.open(store, settings.ledger)
             agent = SiteAgent(cfg, link, store, make_learner(cfg), make_policy(cfg), books, clock=lambda: plant.now)
+            if prepare is not None:
+                prepare(agent)
             for meta in plant.metas():
                 link.deliver(device_topic(spec.site, meta.device, Channel.META), orjson.dumps(meta.to_json()), True)
             agent.handle_batch(link.drain(len(plant.devices)))

@@ -38,7 +38,7 @@ from edgeloop.io.mqtt import Transport
 from edgeloop.io.registry import DeviceRegistry
 from edgeloop.io.topics import PREFIX, fleet_topic
 from edgeloop.learn.base import Learner
-from edgeloop.learn.prior import PriorLearner, SeriesPrior
+from edgeloop.learn.prior import SeriesPrior, prior_part
 from edgeloop.model import is_valid_id
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,8 @@ def site_summaries(
     site: str, registry: DeviceRegistry, learner: Learner, ts: float, min_points: int = MIN_POINTS
 ) -> list[KnowledgeSummary]:
     """What this site's learner knows, per asset type, from each device's current series; [] if it cannot say."""
-    if not isinstance(learner, PriorLearner):
+    part = prior_part(learner)
+    if part is None:
         return []
     keys: dict[str, dict[str, list[int]]] = {}
     for device in registry.by_index:
@@ -72,11 +73,11 @@ def site_summaries(
     for asset_type, metrics in sorted(keys.items()):
         summaries = {}
         for metric, ks in metrics.items():
-            found = summarize_metric(learner.summarize(np.array(ks, dtype=np.int64)), min_points)
+            found = summarize_metric(part.summarize(np.array(ks, dtype=np.int64)), min_points)
             if found is not None:
                 summaries[metric] = found
         if summaries:
-            out.append(KnowledgeSummary(site, asset_type, ts, summaries, learner.name))
+            out.append(KnowledgeSummary(site, asset_type, ts, summaries, getattr(part, "name", "learner")))
     return out
 
 

@@ -82,3 +82,22 @@ class PriorSource(Protocol):
     """Where the agent gets priors from: per asset type, the prior of each metric (empty if none is known)."""
 
     def priors(self, asset_type: str) -> Mapping[str, SeriesPrior]: ...
+
+
+def prior_part(learner: object) -> PriorLearner | None:
+    """The learner itself if it takes priors, else the first of its parts that does (a combination such as
+    `MaxOf` keeps its parts in `learners`); None if none does.
+
+    >>> from edgeloop.learn.ewma import RobustEWMA
+    >>> from edgeloop.learn.cusum import Cusum
+    >>> class Both:
+    ...     learners = [Cusum(), RobustEWMA()]
+    >>> type(prior_part(Both())).__name__, prior_part(Cusum())
+    ('RobustEWMA', None)
+    """
+    if isinstance(learner, PriorLearner):
+        return learner
+    for part in getattr(learner, "learners", ()):
+        if isinstance(part, PriorLearner):
+            return part
+    return None
