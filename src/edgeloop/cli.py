@@ -15,6 +15,7 @@ from edgeloop.bench.nab.command import nab as bench_nab
 from edgeloop.bench.roi import roi as bench_roi
 from edgeloop.bench.throughput import throughput
 from edgeloop.demo import demo
+from edgeloop.fleet.command import knowledge_app
 from edgeloop.policy.command import policy_app
 from edgeloop.sim.command import factory
 
@@ -45,6 +46,7 @@ bench_app.command("coldstart")(bench_coldstart)
 
 # -- sub-commands register below, one line each --------------------------------------------------------------
 app.add_typer(audit_app, name="audit")
+app.add_typer(knowledge_app, name="knowledge")
 app.add_typer(approvals_app, name="approvals")
 app.add_typer(policy_app, name="policy")
 app.add_typer(token_app, name="token")

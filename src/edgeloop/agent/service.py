@@ -102,9 +102,17 @@ async def run_agent(
     tick_s: float = 1.0,
 ) -> AgentStats:
     async with open_agent(settings, url) as agent:
+        sharing = None
+        if settings.fleet.share_knowledge:  # the fleet part, wired here where the process is composed
+            from edgeloop.fleet.share import share_site_knowledge
+
+            key = load_or_create_key(settings.agent.audit_dir)
+            sharing = asyncio.create_task(share_site_knowledge(agent, url, settings.fleet, key, stop))
         task = asyncio.create_task(agent.run(stop))
         while not task.done():
             await asyncio.wait({task}, timeout=tick_s)
             if on_tick is not None:
                 on_tick(agent)
+        if sharing is not None:
+            await sharing
         return task.result()

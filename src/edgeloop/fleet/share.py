@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 import orjson
@@ -34,12 +36,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edgeloop.fleet.envelope import Trust, seal, unseal
 from edgeloop.fleet.knowledge import KnowledgeError, KnowledgeSummary, MergedKnowledge, merge, summarize_metric
-from edgeloop.io.mqtt import Transport
+from edgeloop.io.mqtt import MqttClient, Transport
 from edgeloop.io.registry import DeviceRegistry
 from edgeloop.io.topics import PREFIX, fleet_topic
 from edgeloop.learn.base import Learner
-from edgeloop.learn.prior import SeriesPrior, prior_part
+from edgeloop.learn.prior import PriorSource, SeriesPrior, prior_part
 from edgeloop.model import is_valid_id
+from edgeloop.settings import FleetSettings
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +169,7 @@ async def share_knowledge(
     await client.flush(timeout=5.0)
 
 
-def describe(merged: MergedKnowledge) -> dict[str, object]:
+def describe(merged: MergedKnowledge) -> dict[str, Any]:
     """A JSON-ready view of a merge: the priors, the sites used and those left out with their reasons."""
     return {
         "priors": {m: {"level": p.level, "scale": p.scale, "rel_scale": p.rel_scale, "relative": p.relative,
@@ -178,3 +181,29 @@ def describe(merged: MergedKnowledge) -> dict[str, object]:
 
 def dumps(merged: MergedKnowledge) -> bytes:
     return orjson.dumps(describe(merged))
+
+
+class SharingSite(Protocol):
+    """What sharing needs of a site agent: its learner and devices, and the hooks that take the fleet's prior."""
+
+    site: str
+    registry: DeviceRegistry
+    learner: Learner
+    prior: PriorSource | None
+    prior_settle_s: float | None
+
+
+async def share_site_knowledge(
+    agent: SharingSite, url: str, settings: FleetSettings, key: Ed25519PrivateKey, stop: asyncio.Event
+) -> FleetKnowledge:
+    """Run knowledge sharing for a site agent over its own connection until `stop`: new series of the agent
+    start from the fleet's prior, and the agent's summaries are published every `publish_every_s` and at stop."""
+    fleet = FleetKnowledge(Trust(settings.trusted_keys))
+    agent.prior, agent.prior_settle_s = fleet, settings.prior_settle_s
+
+    def ours() -> list[KnowledgeSummary]:
+        return site_summaries(agent.site, agent.registry, agent.learner, time.time())
+
+    async with MqttClient(url, f"edgeloop-knowledge-{agent.site}") as client:
+        await share_knowledge(client, fleet, key, ours, stop, settings.publish_every_s)
+    return fleet
