@@ -1,9 +1,10 @@
-"""`edgeloop sim factory`: a simulated factory on a real broker."""
+"""`edgeloop sim factory` and `edgeloop sim building`: simulated plants on a real broker."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +13,7 @@ from rich.console import Console
 
 from edgeloop.agent.service import stop_on_signals
 from edgeloop.io.mqtt import MqttClient, MqttError
-from edgeloop.sim.runner import PlantRunner, SimStats, write_ground_truth
+from edgeloop.sim.runner import Plant, PlantRunner, SimStats, write_ground_truth
 
 console = Console(stderr=True)
 DAY = 86_400.0
@@ -41,14 +42,56 @@ def factory(
 
     start = start_ts or default_start()
     plant = FactoryPlant(n_devices=devices, seed=seed, start_ts=start, interval_s=interval, site=site)
+    run_plant(plant, broker, speed, interval, duration, sim_days, ground_truth, quiet)
+
+
+def building(
+    broker: Annotated[str, typer.Option("--broker", envvar="EDGELOOP_BROKER__URL", help="mqtt://host:port")],
+    site: Annotated[str, typer.Option(help="site id")] = "building",
+    zones: Annotated[int, typer.Option(min=1, help="number of zones, one air handler each (plus one chiller)")] = 8,
+    seed: Annotated[int, typer.Option(help="seed: same seed, same building, weather and faults")] = 0,
+    speed: Annotated[float, typer.Option(min=0, help="simulated seconds per real second (0: flat out)")] = 1440.0,
+    interval: Annotated[float, typer.Option(min=0.1, help="simulated seconds between samples")] = 15.0,
+    duration: Annotated[float | None, typer.Option(help="stop after this many real seconds")] = None,
+    sim_days: Annotated[float | None, typer.Option(help="stop after this many simulated days")] = None,
+    start_ts: Annotated[float | None, typer.Option(help="simulated start, unix s (default: 30 days ago)")] = None,
+    outdoor_mean: Annotated[float, typer.Option(help="mean outdoor temperature, degC (the day swings 8 K)")] = 26.0,
+    faults_per_day: Annotated[float, typer.Option(min=0, help="faults per device per simulated day")] = 0.15,
+    ground_truth: Annotated[Path | None, typer.Option(help="write the ground truth JSON here at the end")] = None,
+    quiet: Annotated[bool, typer.Option(help="no progress lines")] = False,
+) -> None:
+    """Simulate an office building's air handlers and chiller with injected faults; they publish telemetry and obey
+    commands (setpoints, fan speed, economizer, maintenance)."""
+    from edgeloop.sim.building import BuildingPlant  # the plant model is only loaded when a plant is run
+
+    start = start_ts or default_start()
+    plant = BuildingPlant(zones, seed, start, interval, site, faults_per_day, outdoor_mean_c=outdoor_mean)
+    run_plant(plant, broker, speed, interval, duration, sim_days, ground_truth, quiet, power=plant.power_kw)
+
+
+def run_plant(
+    plant: Plant,
+    broker: str,
+    speed: float,
+    interval: float,
+    duration: float | None,
+    sim_days: float | None,
+    ground_truth: Path | None,
+    quiet: bool,
+    power: Callable[[], float] | None = None,
+) -> None:
+    """Run a plant on the broker until stopped, printing progress every 5 s unless quiet."""
+    start, site = plant.now, plant.site
     last = [time.monotonic()]
 
     def progress(stats: SimStats) -> None:
         if not quiet and time.monotonic() - last[0] >= 5:
             last[0] = time.monotonic()
             day = (stats.sim_ts - start) / DAY
+            load = "" if power is None else f" | power {power():,.1f} kW"
             console.print(
                 f"sim day {day:.2f} | messages {stats.messages:,} | events {stats.events} | commands {stats.commands}"
+                + load
             )
 
     async def main() -> None:
