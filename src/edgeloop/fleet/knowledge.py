@@ -180,6 +180,11 @@ def _outliers(values: np.ndarray[Any, np.dtype[np.float64]], floor: float, k: fl
     return np.abs(values - med) / spread
 
 
+def _valid(m: MetricSummary) -> bool:
+    values = (m.level, m.scale, m.rel_scale, m.spread_abs, m.spread_rel)
+    return all(math.isfinite(v) for v in values) and m.scale > 0 and m.rel_scale > 0 and m.devices >= 1
+
+
 def merge(summaries: Sequence[KnowledgeSummary], k: float = OUTLIER_K) -> MergedKnowledge:
     """Merge sites' summaries of one asset type into a prior per metric (see the module's rules)."""
     latest: dict[str, KnowledgeSummary] = {}
@@ -191,7 +196,13 @@ def merge(summaries: Sequence[KnowledgeSummary], k: float = OUTLIER_K) -> Merged
     used: dict[str, list[str]] = {}
     rejected: list[tuple[str, str, str]] = []
     for metric in names:
-        sites = [(site, s.metrics[metric]) for site, s in sorted(latest.items()) if metric in s.metrics]
+        sites = []
+        for site, s in sorted(latest.items()):
+            m = s.metrics.get(metric)
+            if m is not None and not _valid(m):  # from_json rejects these; a summary built in code may not be checked
+                rejected.append((site, metric, "non-finite or non-positive statistics"))
+            elif m is not None:
+                sites.append((site, m))
         keep = np.ones(len(sites), dtype=bool)
         if len(sites) >= 3:  # with fewer, nobody is an outlier to anyone
             level = np.array([m.level for _, m in sites])
