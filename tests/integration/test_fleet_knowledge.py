@@ -1,0 +1,109 @@
+"""Knowledge sharing between separate processes joined only by the broker, one of them a poisoning site.
+
+Three `edgeloop knowledge publish` processes learn their own simulated site and publish signed summaries; a
+fourth process publishes garbage; a fresh `edgeloop knowledge show` process then takes the retained messages,
+checks and merges them. Runs on the embedded broker and on Mosquitto.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import orjson
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from edgeloop.fleet.command import learn_plant
+from edgeloop.fleet.share import FleetKnowledge, knowledge_topic, share_knowledge, site_summaries
+from edgeloop.io.mqtt import MqttClient
+from edgeloop.learn.ewma import RobustEWMA
+from edgeloop.sim.factory import FactoryPlant
+
+KNOWLEDGE = [sys.executable, "-m", "edgeloop.fleet.command"]  # `edgeloop knowledge`, without the API's imports
+POISONER = Path(__file__).with_name("fleet_poisoner.py")
+HONEST = ("a", "b", "c")
+GARBAGE = ("evil", "nan", "forged", "schema")
+
+
+def publish(url: str, site: str, key_dir: Path, seed: int) -> list[str]:
+    return [*KNOWLEDGE, "publish", "--broker", url, "--site", site, "--key-dir", str(key_dir), "--seed", str(seed),
+            "--devices", "6", "--hours", "1"]  # fmt: skip
+
+
+async def clear(url: str, topics: list[str]) -> None:
+    async with MqttClient(url) as client:
+        for topic in topics:
+            client.publish(topic, b"", qos=1, retain=True)
+        await client.flush(timeout=5.0)
+
+
+@pytest.fixture
+def prefix(broker_url: str) -> Iterator[str]:
+    """A fresh site-id prefix; its retained messages are cleared afterwards (Mosquitto keeps them)."""
+    prefix = f"t{uuid.uuid4().hex[:8]}"
+    yield prefix
+    topics = [knowledge_topic(t, f"{prefix}-{s}") for t in ("pump", "motor") for s in (*HONEST, *GARBAGE)]
+    asyncio.run(clear(broker_url, topics))
+
+
+def test_a_fresh_process_takes_the_merged_prior_and_leaves_the_poisoner_out(
+    broker_url: str, prefix: str, tmp_path: Path
+) -> None:
+    honest = [subprocess.Popen(publish(broker_url, f"{prefix}-{s}", tmp_path / s, i + 1), stderr=subprocess.PIPE)
+              for i, s in enumerate(HONEST)]  # fmt: skip
+    poisoner = subprocess.Popen([sys.executable, str(POISONER), broker_url, prefix], stderr=subprocess.PIPE)
+    for p in (*honest, poisoner):
+        _, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err.decode()
+
+    shown = subprocess.run([*KNOWLEDGE, "show", "--broker", broker_url, "--asset-type", "pump",
+                            "--sites", "7", "--wait", "10", "--json"], capture_output=True, timeout=60)  # fmt: skip
+
+    assert shown.returncode == 0, shown.stderr.decode()
+    result = orjson.loads(shown.stdout)
+    ours = {f"{prefix}-{s}" for s in HONEST}
+    assert ours <= set(result["sites"])
+    assert ours <= set(result["used"]["vibration"])
+    assert f"{prefix}-evil" not in result["used"]["vibration"]
+    assert {r["site"] for r in result["rejected"] if r["metric"] == "vibration"} >= {f"{prefix}-evil"}
+    assert result["refused"].get("bad signature", 0) >= 1
+    assert any(reason.startswith("malformed JSON") for reason in result["refused"])
+    assert any(reason.startswith("schema") for reason in result["refused"])
+    vibration = result["priors"]["vibration"]  # the simulator's vibration: 1.5-3 mm/s, noise about 4% of it
+    assert 1.0 < vibration["level"] < 4.0
+    assert 0.02 < vibration["scale"] < 0.3
+
+
+async def test_a_sharing_site_publishes_at_stop_and_takes_the_fleets_summaries(broker_url: str, prefix: str) -> None:
+    learner = RobustEWMA()
+    registry = learn_plant(FactoryPlant(6, seed=5, site=f"{prefix}-a"), learner, 300)
+    site = SimpleNamespace(registry=registry, learner=learner)
+    fleet, stop = FleetKnowledge(), asyncio.Event()
+
+    async with MqttClient(broker_url) as client:
+        task = asyncio.create_task(share_knowledge(
+            client, fleet, Ed25519PrivateKey.generate(),
+            lambda: site_summaries(f"{prefix}-a", site.registry, site.learner, 0.0), stop, every_s=3600.0))  # fmt: skip
+        await asyncio.sleep(0.3)
+        stop.set()
+        await task
+    async with MqttClient(broker_url) as reader:  # a site that starts later gets the retained summary
+        later = FleetKnowledge()
+        await reader.subscribe(knowledge_topic("+", "+"), qos=1)
+        for _ in range(50):
+            await reader.wait(0.1)
+            for m in reader.drain(100):
+                later.take(m.topic, m.payload)
+            if f"{prefix}-a" in later.summaries.get("pump", {}):
+                break
+
+    assert f"{prefix}-a" in later.summaries["pump"]
+    keys = np.array([k.keys["vibration"] for k in registry.by_index if k.meta.asset_type == "pump"])
+    assert later.summaries["pump"][f"{prefix}-a"].metrics["vibration"].devices == len(keys)
