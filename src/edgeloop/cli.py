@@ -17,7 +17,7 @@ from edgeloop.bench.throughput import throughput
 from edgeloop.demo import demo
 from edgeloop.fleet.command import knowledge_app
 from edgeloop.policy.command import policy_app
-from edgeloop.sim.command import building, factory
+from edgeloop.sim.command import building, depot, factory
 
 app = typer.Typer(
     name="edgeloop",
@@ -39,6 +39,7 @@ app.command("api")(api)
 app.command("serve")(serve)
 sim_app.command("factory")(factory)
 sim_app.command("building")(building)
+sim_app.command("depot")(depot)
 bench_app.command("throughput")(throughput)
 bench_app.command("roi")(bench_roi)
 bench_app.command("feedback")(bench_feedback)

@@ -1,4 +1,4 @@
-"""`edgeloop sim factory` and `edgeloop sim building`: simulated plants on a real broker."""
+"""`edgeloop sim factory`, `edgeloop sim building` and `edgeloop sim depot`: simulated plants on a real broker."""
 
 from __future__ import annotations
 
@@ -68,6 +68,28 @@ def building(
     plant = BuildingPlant(zones, seed, start, interval, site, faults_per_day, outdoor_mean_c=outdoor_mean)
     run_plant(plant, broker, speed, interval, duration, sim_days, ground_truth, quiet, power=plant.power_kw)
 
+
+
+def depot(
+    broker: Annotated[str, typer.Option("--broker", envvar="EDGELOOP_BROKER__URL", help="mqtt://host:port")],
+    site: Annotated[str, typer.Option(help="site id")] = "depot",
+    chargers: Annotated[int, typer.Option(min=1, help="number of chargers (one bus each)")] = 12,
+    max_kw: Annotated[float, typer.Option(min=1, help="each charger's rating, kW")] = 50.0,
+    seed: Annotated[int, typer.Option(help="seed: same seed, same arrivals and batteries")] = 0,
+    speed: Annotated[float, typer.Option(min=0, help="simulated seconds per real second (0: flat out)")] = 1440.0,
+    interval: Annotated[float, typer.Option(min=0.1, help="simulated seconds between samples")] = 15.0,
+    duration: Annotated[float | None, typer.Option(help="stop after this many real seconds")] = None,
+    sim_days: Annotated[float | None, typer.Option(help="stop after this many simulated days")] = None,
+    start_ts: Annotated[float | None, typer.Option(help="simulated start, unix s (default: 30 days ago)")] = None,
+    ground_truth: Annotated[Path | None, typer.Option(help="write the ground truth JSON here at the end")] = None,
+    quiet: Annotated[bool, typer.Option(help="no progress lines")] = False,
+) -> None:
+    """Simulate an EV depot: buses arrive in the evening and must leave charged; chargers obey `set_power` (kW)."""
+    from edgeloop.sim.depot import DepotPlant
+
+    start = start_ts or default_start()
+    plant = DepotPlant(n_chargers=chargers, seed=seed, start_ts=start, interval_s=interval, site=site, max_kw=max_kw)
+    run_plant(plant, broker, speed, interval, duration, sim_days, ground_truth, quiet, power=plant.power_kw)
 
 def run_plant(
     plant: Plant,
