@@ -184,7 +184,7 @@ class BuildingPlant:
         args = (outdoor, gains, conductance, self._c, sp_cool, sp_heat, up)
         _, wanted = zone_step(self._temp, self._offset, *args, self._coil * self._fan_cap, heat_max, dt)
         waste = LEAK_WASTE_KW * self._leak * up
-        self._demand = float(np.maximum(wanted, 0.0).sum() + waste.sum())
+        self._demand = float(np.maximum(wanted, 0.0).sum())  # a leak wastes chilled water but calls for none
         cooling = float(np.minimum(np.maximum(wanted, 0.0), cool_max).sum() + waste.sum() * self._on)
         if cooling > self._chiller_cap:  # the chiller is short: every coil gets its share of what it has
             cool_max = np.minimum(cool_max, np.maximum(wanted, 0.0) * self._chiller_cap / cooling)
@@ -193,7 +193,7 @@ class BuildingPlant:
         self._chiller_power(outdoor, dt)
         self._power[:n] = np.where(up, self._fan_kw() * self._fan**3 + np.maximum(-self._q, 0.0) / HEAT_COP, 0.0)
         self._energy_kwh += self._power * dt / HOUR
-        self._progress_leaks(up, dt, ts, events)
+        self._progress_leaks(up & self._on, dt, ts, events)  # a passing valve wears while chilled water flows
         self._comfort(occ, dt, events)
         self._downtime += np.where(self._state == FAILED, dt, 0.0)
         self._planned_downtime += np.where(self._state == MAINTENANCE, dt, 0.0)
