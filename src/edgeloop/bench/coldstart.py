@@ -26,7 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from edgeloop.agent.site import SiteAgent
-from edgeloop.bench.backtest import PlantSpec, run_with_agent
+from edgeloop.bench.backtest import DAY, START_TS, PlantSpec, run_with_agent
 from edgeloop.bench.feedback import weekly
 from edgeloop.fleet.envelope import seal
 from edgeloop.fleet.share import FleetKnowledge, describe, knowledge_topic, site_summaries
@@ -52,7 +52,7 @@ def run_site(
     advance: Callable[[int], None],
     prepare: Callable[[SiteAgent], None] | None = None,
 ) -> tuple[SiteAgent, DayOne]:
-    """One site's run; returns its agent (learner state kept) and its alarms scored over the whole run."""
+    """One site's run; returns its agent (learner state kept) and its alarms scored over its last day."""
     decisions: list[dict[str, Any]] = []
     agents: list[SiteAgent] = []
 
@@ -62,7 +62,9 @@ def run_site(
         decisions.extend(made)
 
     result = run_with_agent(spec, settings, advance, on_block=hook, prepare=prepare)
-    (week,) = weekly(result.truth, decisions, 1)
+    lo = START_TS + (spec.days - 1) * DAY  # the last day, scored as `bench feedback` scores a week
+    truth = {**result.truth, "faults": [f for f in result.truth["faults"] if f["start_ts"] >= lo]}
+    (week,) = weekly(truth, [d for d in decisions if d["ts"] >= lo], 1)
     day = DayOne(week.alarms, week.false_alarms, week.precision, week.developing_faults, week.caught_before_failure,
                  week.recall)  # fmt: skip
     return agents[0], day
@@ -116,7 +118,8 @@ def coldstart(
             task = progress.add_task(label, total=spec.steps)
             return lambda n: progress.advance(task, n)
 
-        learnt = [(s.site, run_site(s, settings, bar(f"fleet {s.site}", s))[0]) for s in fleet_specs]
+        runs = [(s.site, run_site(s, settings, bar(f"fleet {s.site}", s))) for s in fleet_specs]
+        learnt = [(site, agent) for site, (agent, _) in runs]
         fleet = fleet_knowledge(learnt, new_site.build().now)
         _, without = run_site(new_site, settings, bar("new site, no prior", new_site))
 
@@ -137,22 +140,25 @@ def coldstart(
         "with": asdict(with_),
         "without": asdict(without),
         "prior_settle_s": settle if settle is not None else settings.agent.settle_s,
+        "fleet_last_day": {site: asdict(day) for site, (_, day) in runs},
         "fleet": {t: describe(fleet.merged(t)) for t in sorted(fleet.summaries)},
     }
     if json_out:
         sys.stdout.write(orjson.dumps(result).decode() + "\n")
     else:
-        _print(result, with_, without, sites, fleet_days)
+        _print(result, with_, without, [(site, day) for site, (_, day) in runs], fleet_days)
     if not result["target_met"]:
         raise typer.Exit(1)
 
 
-def _print(result: dict[str, Any], with_: DayOne, without: DayOne, sites: int, days: int) -> None:
+def _print(result: dict[str, Any], with_: DayOne, without: DayOne, fleet: list[tuple[str, DayOne]], days: int) -> None:
     out = Console()
-    table = Table(title=f"new site, first simulated day (fleet: {sites} sites x {days} days)")
+    table = Table(title=f"new site, first simulated day (fleet: {len(fleet)} sites x {days} days)")
     for col in ("run", "alarms", "false alarms", "precision", "developing faults", "caught before failure", "recall"):
         table.add_column(col, justify="right")
-    for label, d in (("without prior", without), ("with fleet prior", with_)):
+    rows = [("new site, no prior", without), ("new site, fleet prior", with_)]
+    rows += [(f"{site}, day {days} (warm)", day) for site, day in fleet]
+    for label, d in rows:
         pct = [("-" if v is None else f"{v:.1%}") for v in (d.precision, d.recall)]
         table.add_row(label, str(d.alarms), str(d.false_alarms), pct[0], str(d.developing_faults),
                       str(d.caught_before_failure), pct[1])  # fmt: skip
