@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from edgeloop.model import DeviceMeta
+from edgeloop.sim.building.chiller import START_KWH, Chiller
 from edgeloop.sim.building.devices import (
     AHU_COMMANDS,
     AHU_METRICS,
@@ -50,7 +51,7 @@ from edgeloop.sim.building.devices import (
     noise_rows,
 )
 from edgeloop.sim.building.faults import DEVELOPING, HOUR, KINDS, FaultRecord, PlannedFault, plan_faults
-from edgeloop.sim.building.thermal import chiller_cop, zone_step
+from edgeloop.sim.building.thermal import zone_step
 from edgeloop.sim.building.weather import DAY, Weather, hvac_occupied, occupancy, solar
 from edgeloop.sim.factory.plant import StepResult
 
@@ -59,9 +60,6 @@ MAINTENANCE_H = 1.0
 SETBACK_COOL_C, SETBACK_HEAT_C, DEADBAND_K = 28.0, 15.0, 2.0
 HEAT_COP = 3.0  # the air handlers heat with a heat pump
 LEAK_WASTE_KW = 25.0  # chilled water a fully passing valve wastes
-CHW_WARM_C = 14.0  # where the chilled water drifts when the chiller is off
-MIN_RUN_S = 600.0  # a healthy chiller runs and rests at least this long
-START_KWH = 0.3  # a compressor start's inrush and pull-down
 MAX_DRIFT_K = 4.0
 Events = list[tuple[str, dict[str, Any]]]
 
@@ -100,13 +98,13 @@ class BuildingPlant:
                 low, high = np.array([[1.5, 8, 8, 3, 4, 45, 2], [2.5, 14, 14, 6, 10, 55, 4]], dtype=float)
                 params[i] = setup.uniform(low, high)
             else:
-                self._cop_nominal = float(setup.uniform(4.5, 5.5))
+                cop_nominal = float(setup.uniform(4.5, 5.5))
         self.devices = [d.id for d in self._devices]
         self._index = {d.id: i for i, d in enumerate(self._devices)}
         self.n_zones = n
         self._r, self._c, self._people, self._equip, self._sun, self._coil, self._oa = params.T.copy()
         self.zone_capacity_kwh_per_k = {self.devices[i]: float(self._c[i]) for i in range(n)}
-        self._chiller_cap = 0.85 * float(self._coil.sum())
+        self.chiller = Chiller(0.85 * float(self._coil.sum()), cop_nominal)
         # zone state
         self._temp = np.full(n, 24.0)
         self._offset = np.zeros(n)  # sensor drift, K
@@ -121,11 +119,7 @@ class BuildingPlant:
         self._fan = np.zeros(n)
         self._damper = np.zeros(n)
         self._in_excursion = np.zeros(n, dtype=bool)
-        # chiller state
-        self._chw_setpoint, self._chw_temp = 7.0, 7.0
-        self._on, self._switched_at, self._cycle_s, self._cycle_wear = False, -np.inf, 0.0, 0.0
-        self._cycle_wear_per_start = 0.0
-        self._load, self._demand = 0.0, 0.0
+        self._demand = 0.0  # the coils' call for cooling, kW
         # every device
         self._state = np.full(n + 1, RUNNING)
         self._down_until = np.full(n + 1, np.inf)
@@ -137,7 +131,6 @@ class BuildingPlant:
         self._total_comfort_dh = np.zeros(n)
         self._downtime = np.zeros(n + 1)
         self._planned_downtime = np.zeros(n + 1)
-        self._starts = 0
         self._faults: list[FaultRecord] = []
         self._failures: list[dict[str, Any]] = []
         self._actions: list[dict[str, Any]] = []
@@ -168,7 +161,7 @@ class BuildingPlant:
         outdoor, occ, occupied = self.weather.outdoor_c(ts), occupancy(ts), hvac_occupied(ts)
         self._offset = np.clip(self._offset + self._drift * dt, -MAX_DRIFT_K, MAX_DRIFT_K)
         up = self._state[:n] == RUNNING
-        self._run_chiller(ts, outdoor, events)
+        self._run_chiller(ts, events)
         # the air handlers: fan and damper follow the last step's demand
         demand = up & (occupied | (self._q != 0))
         self._fan = np.where(demand, np.clip(0.3 + 0.7 * np.abs(self._q) / self._coil, 0.3, self._fan_cap), 0.0)
@@ -179,21 +172,21 @@ class BuildingPlant:
         gains = self._equip * (0.4 + 0.6 * occ) + self._people * occ + self._sun * solar(ts)
         sp_cool = np.full(n, SETBACK_COOL_C) if not occupied else self._setpoint
         sp_heat = np.full(n, SETBACK_HEAT_C) if not occupied else self._setpoint - DEADBAND_K
-        cool_max = self._cool_capacity() * self._on
+        cool_max = self._cool_capacity()
         heat_max = 0.6 * self._coil * self._fan_cap
         args = (outdoor, gains, conductance, self._c, sp_cool, sp_heat, up)
         _, wanted = zone_step(self._temp, self._offset, *args, self._coil * self._fan_cap, heat_max, dt)
         waste = LEAK_WASTE_KW * self._leak * up
         self._demand = float(np.maximum(wanted, 0.0).sum())  # a leak wastes chilled water but calls for none
-        cooling = float(np.minimum(np.maximum(wanted, 0.0), cool_max).sum() + waste.sum() * self._on)
-        if cooling > self._chiller_cap:  # the chiller is short: every coil gets its share of what it has
-            cool_max = np.minimum(cool_max, np.maximum(wanted, 0.0) * self._chiller_cap / cooling)
+        cooling = float(np.minimum(np.maximum(wanted, 0.0), cool_max).sum() + waste.sum() * self.chiller.on)
+        if cooling > self.chiller.capacity_kw:  # the chiller is short: every coil gets its share of what it has
+            cool_max = np.minimum(cool_max, np.maximum(wanted, 0.0) * self.chiller.capacity_kw / cooling)
         self._temp, self._q = zone_step(self._temp, self._offset, *args, cool_max, heat_max, dt)
-        self._load = float(np.maximum(self._q, 0.0).sum() + waste.sum() * self._on)
-        self._chiller_power(outdoor, dt)
+        load = float(np.maximum(self._q, 0.0).sum() + waste.sum() * self.chiller.on)
+        self._power[n] = self.chiller.settle(dt, self._demand, load, outdoor)
         self._power[:n] = np.where(up, self._fan_kw() * self._fan**3 + np.maximum(-self._q, 0.0) / HEAT_COP, 0.0)
         self._energy_kwh += self._power * dt / HOUR
-        self._progress_leaks(up & self._on, dt, ts, events)  # a passing valve wears while chilled water flows
+        self._progress_leaks(up & self.chiller.on, dt, ts, events)  # a passing valve wears while chilled water flows
         self._comfort(occ, dt, events)
         self._downtime += np.where(self._state == FAILED, dt, 0.0)
         self._planned_downtime += np.where(self._state == MAINTENANCE, dt, 0.0)
@@ -203,37 +196,16 @@ class BuildingPlant:
         return self._coil / 10.0  # a fan's rated power is about a tenth of its coil's cooling
 
     def _cool_capacity(self) -> np.ndarray[Any, np.dtype[np.float64]]:
-        chw = float(np.clip((18.0 - self._chw_temp) / 11.0, 0.0, 1.3))
-        return self._coil * self._fan_cap * (1.0 - 0.6 * self._leak) * chw
+        return self._coil * self._fan_cap * (1.0 - 0.6 * self._leak) * self.chiller.capacity_factor()
 
-    def _run_chiller(self, ts: float, outdoor: float, events: Events) -> None:
-        """Switch the chiller on or off: on demand with minimum run and rest times, or, short cycling, every few
-        minutes; every start wears a short-cycling compressor."""
+    def _run_chiller(self, ts: float, events: Events) -> None:
         c = self.n_zones
         if self._state[c] != RUNNING:
-            self._on = False
-            return
-        since = ts - self._switched_at
-        rest = self._cycle_s / 2 if self._cycle_s else MIN_RUN_S
-        if self._on and (since >= rest if self._cycle_s else (self._demand <= 0 and since >= MIN_RUN_S)):
-            self._on, self._switched_at = False, ts
-        elif not self._on and self._demand > 0 and since >= rest:
-            self._on, self._switched_at = True, ts
-            self._starts += 1
+            self.chiller.on = False
+        elif self.chiller.switch(ts, self._demand):
             self._energy_kwh[c] += START_KWH
-            self._cycle_wear += self._cycle_wear_per_start
-            if self._cycle_wear >= 1.0:
+            if self.chiller.wear >= 1.0:
                 self._fail(c, "short_cycling", ts, events)
-
-    def _chiller_power(self, outdoor: float, dt: float) -> None:
-        c = self.n_zones
-        target = self._chw_setpoint + 4.0 * max(0.0, self._demand / self._chiller_cap - 1.0) if self._on else CHW_WARM_C
-        self._chw_temp += (target - self._chw_temp) * (1.0 - np.exp(-dt / 300.0))
-        if not self._on:
-            self._power[c] = 0.0
-            return
-        cop = chiller_cop(self._cop_nominal, self._load / self._chiller_cap, outdoor, self._chw_setpoint)
-        self._power[c] = self._load / cop + 0.02 * self._chiller_cap
 
     def _comfort(self, occ: float, dt: float, events: Events) -> None:
         low, high = self.comfort_band
@@ -267,11 +239,11 @@ class BuildingPlant:
             z1 = noise_rows(self._devices, np.array([n]))[0]
             power = float(self._power[n])
             chiller = {
-                "chw_supply_temp": self._chw_temp + 0.05 * z1[0],
-                "load_kw": self._load * (1 + 0.01 * z1[1]),
+                "chw_supply_temp": self.chiller.chw_c + 0.05 * z1[0],
+                "load_kw": self.chiller.load_kw * (1 + 0.01 * z1[1]),
                 "power_kw": power * (1 + 0.01 * z1[2]),
-                "cop": self._load / power if power > 0 else 0.0,
-                "running": float(self._on),
+                "cop": self.chiller.load_kw / power if power > 0 else 0.0,
+                "running": float(self.chiller.on),
             }
             out.append((self.devices[n], {m: round(float(np.clip(v, SPEC[m].low, SPEC[m].high)), 4)
                                           for m, v in chiller.items()}))  # fmt: skip
@@ -300,9 +272,7 @@ class BuildingPlant:
                 elif planned.kind == "leaking_valve":
                     self._leak_rate[i] = 1.0 / (planned.hours_to_failure * HOUR)
                 elif planned.kind == "short_cycling":
-                    self._cycle_s = planned.magnitude
-                    starts = planned.hours_to_failure * HOUR / planned.magnitude
-                    self._cycle_wear_per_start = 1.0 / starts
+                    self.chiller.start_cycling(planned.magnitude, planned.hours_to_failure)
                     record.detail["cycle_s"] = planned.magnitude
 
     def inject_fault(
@@ -344,8 +314,7 @@ class BuildingPlant:
             self._leak[i] = self._leak_rate[i] = 0.0
             self._q[i] = self._fan[i] = 0.0
         else:
-            self._cycle_s = self._cycle_wear = self._cycle_wear_per_start = 0.0
-            self._on = False
+            self.chiller.repaired()
 
     def _clear_all(self, i: int) -> None:
         self._clear_developing(i)
@@ -409,8 +378,8 @@ class BuildingPlant:
                 return "rejected", f"on={args['on']} must be 0 or 1"
             self._economizer[i] = bool(args["on"])
             return "done", f"economizer {'on' if self._economizer[i] else 'off'}"
-        self._chw_setpoint = float(args["setpoint"])  # set_chw_setpoint, the chiller's only other command
-        return "done", f"chilled water at {self._chw_setpoint:.1f} degC"
+        self.chiller.setpoint_c = float(args["setpoint"])  # set_chw_setpoint, the chiller's only other command
+        return "done", f"chilled water at {self.chiller.setpoint_c:.1f} degC"
 
     def active_faults(self, device: str) -> list[str]:
         """The kinds of the faults active on a device now (ground truth, for simulated operators)."""
@@ -445,8 +414,7 @@ class BuildingPlant:
         heat_max = 0.6 * self._coil[idx] * self._fan_cap[idx]
         heated = np.clip(q - conductance * delta_c, -heat_max, 0.0) - q
         cooling, heating = q > 0, q < 0
-        cop = chiller_cop(self._cop_nominal, self._load / self._chiller_cap, self.weather.outdoor_c(self.now),
-                          self._chw_setpoint) if self._on else self._cop_nominal  # fmt: skip
+        cop = self.chiller.cop(self.weather.outdoor_c(self.now)) if self.chiller.on else self.chiller.cop_nominal
         return float((cooled * cooling).sum() / cop - (heated * heating).sum() / HEAT_COP)
 
     def shift_setpoints(self, delta_c: float, devices: Iterable[str] | None = None) -> dict[str, tuple[str, str]]:
@@ -501,7 +469,7 @@ class BuildingPlant:
             "planned_downtime_s": {d: float(s) for d, s in zip(self.devices, self._planned_downtime, strict=True)},
             "energy_kwh": {d: float(e) for d, e in zip(self.devices, energy, strict=True)},
             "comfort_degree_h": comfort,
-            "chiller_starts": self._starts,
+            "chiller_starts": self.chiller.starts,
             "summary": {
                 "faults": len(faults),
                 "developing_faults": len(developing),

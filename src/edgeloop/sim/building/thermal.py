@@ -63,16 +63,3 @@ def zone_step(
     balance = conductance * (outdoor_c - 0.5 * (temp + held)) + gains_kw - capacity_kwh * (held - temp) / hours
     q = np.where(within, np.clip(balance, low, high), q_fixed)
     return new_temp, q
-
-
-def chiller_cop(nominal: float, part_load: float, outdoor_c: float, chw_setpoint_c: float) -> float:
-    """A chiller's coefficient of performance: worse at low part load, on hot days and with colder water.
-
-    >>> chiller_cop(5.0, 1.0, 25.0, 7.0)
-    5.0
-    >>> chiller_cop(5.0, 0.3, 35.0, 7.0) < chiller_cop(5.0, 1.0, 25.0, 9.0)
-    True
-    """
-    plr = min(1.0, max(0.05, part_load))
-    cop = nominal * (1.0 - 0.35 * (1.0 - plr) ** 2) * (1.0 - 0.02 * (outdoor_c - 25.0))
-    return float(max(1.5, cop * (1.0 + 0.03 * (chw_setpoint_c - 7.0))))
