@@ -12,6 +12,7 @@ from edgeloop.audit.command import audit_app
 from edgeloop.bench.coldstart import coldstart as bench_coldstart
 from edgeloop.bench.feedback import feedback as bench_feedback
 from edgeloop.bench.nab.command import nab as bench_nab
+from edgeloop.bench.powercap import powercap as bench_powercap
 from edgeloop.bench.roi import roi as bench_roi
 from edgeloop.bench.throughput import throughput
 from edgeloop.demo import demo
@@ -44,6 +45,7 @@ bench_app.command("throughput")(throughput)
 bench_app.command("roi")(bench_roi)
 bench_app.command("feedback")(bench_feedback)
 bench_app.command("nab")(bench_nab)
+bench_app.command("powercap")(bench_powercap)
 bench_app.command("coldstart")(bench_coldstart)
 
 # -- sub-commands register below, one line each --------------------------------------------------------------
