@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -20,10 +21,16 @@ import orjson
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from edgeloop.agent.service import run_agent
+from edgeloop.agent.site import SiteAgent
 from edgeloop.fleet.command import learn_plant
+from edgeloop.fleet.envelope import seal
+from edgeloop.fleet.knowledge import KnowledgeSummary, MetricSummary
 from edgeloop.fleet.share import FleetKnowledge, knowledge_topic, share_knowledge, site_summaries
 from edgeloop.io.mqtt import MqttClient
 from edgeloop.learn.ewma import RobustEWMA
+from edgeloop.learn.prior import prior_part
+from edgeloop.settings import load_settings
 from edgeloop.sim.factory import FactoryPlant
 
 KNOWLEDGE = [sys.executable, "-m", "edgeloop.fleet.command"]  # `edgeloop knowledge`, without the API's imports
@@ -107,3 +114,51 @@ async def test_a_sharing_site_publishes_at_stop_and_takes_the_fleets_summaries(b
     assert f"{prefix}-a" in later.summaries["pump"]
     keys = np.array([k.keys["vibration"] for k in registry.by_index if k.meta.asset_type == "pump"])
     assert later.summaries["pump"][f"{prefix}-a"].metrics["vibration"].devices == len(keys)
+
+
+async def test_an_agent_sharing_knowledge_starts_a_new_device_from_the_fleets_prior(
+    broker_url: str, prefix: str, tmp_path: Path
+) -> None:
+    vibration = MetricSummary(devices=12, level=2.0, scale=0.1, rel_scale=0.05, spread_abs=0.3, spread_rel=0.1)
+    asset_type = "pump"  # the site's economics know it; other runs' retained pump summaries may mix in
+    known = KnowledgeSummary(f"{prefix}-a", asset_type, 0.0, {"vibration": vibration})
+    async with MqttClient(broker_url) as fleet_site:
+        payload = seal(known.to_json(), Ed25519PrivateKey.generate())
+        fleet_site.publish(knowledge_topic(asset_type, known.site), payload, qos=1, retain=True)
+        await fleet_site.flush()
+    site = f"{prefix}-b"
+    settings = load_settings(None, agent={"site": site, "data_dir": tmp_path}, fleet={"share_knowledge": True})
+    agents: list[SiteAgent] = []
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_agent(settings, broker_url, stop, on_tick=agents.append, tick_s=0.05))
+    meta = {"device": "pump-1", "asset_type": asset_type, "commands": {},
+            "metrics": {"vibration": {"unit": "mm/s", "low": 0, "high": 50}}}  # fmt: skip
+    try:
+        await until(lambda: bool(agents) and agents[0].prior is not None and bool(agents[0].prior.priors(asset_type)))
+        async with MqttClient(broker_url) as device:
+            device.publish(f"edgeloop/v1/{site}/pump-1/meta", orjson.dumps(meta), qos=1, retain=True)
+            await until(lambda: agents[0].registry.get("pump-1") is not None)
+            device.publish(f"edgeloop/v1/{site}/pump-1/telemetry", orjson.dumps({"ts": time.time(),
+                           "metrics": {"vibration": 2.2}}), qos=1)  # fmt: skip
+            agent = agents[0]
+            learner = prior_part(agent.learner)
+            assert learner is not None
+            key = np.array([agent.registry.devices["pump-1"].keys["vibration"]])
+            await until(lambda: int(learner.summarize(key).points[0]) > 0)
+            device.publish(f"edgeloop/v1/{site}/pump-1/meta", b"", qos=1, retain=True)
+            device.publish(knowledge_topic(asset_type, known.site), b"", qos=1, retain=True)
+            await device.flush()
+    finally:
+        stop.set()
+        await task
+
+    assert int(learner.summarize(key).points[0]) >= 60  # warm from its first point: seeded from the fleet
+    assert 0.05 < learner.summarize(key).scale[0] < 0.2  # alone, 5% of its first value (relative noise): 0.11
+
+
+async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
