@@ -14,11 +14,13 @@ from edgeloop.bench.feedback import feedback as bench_feedback
 from edgeloop.bench.nab.command import nab as bench_nab
 from edgeloop.bench.powercap import powercap as bench_powercap
 from edgeloop.bench.roi import roi as bench_roi
+from edgeloop.bench.select import select as bench_select
 from edgeloop.bench.throughput import throughput
 from edgeloop.demo import demo
 from edgeloop.fleet.command import knowledge_app
 from edgeloop.policy.command import policy_app
 from edgeloop.sim.command import building, depot, factory
+from edgeloop.sim.record import record as sim_record
 
 app = typer.Typer(
     name="edgeloop",
@@ -46,6 +48,8 @@ bench_app.command("roi")(bench_roi)
 bench_app.command("feedback")(bench_feedback)
 bench_app.command("nab")(bench_nab)
 bench_app.command("powercap")(bench_powercap)
+bench_app.command("select")(bench_select)
+sim_app.command("record")(sim_record)
 bench_app.command("coldstart")(bench_coldstart)
 
 # -- sub-commands register below, one line each --------------------------------------------------------------

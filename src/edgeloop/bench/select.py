@@ -1,0 +1,129 @@
+"""`edgeloop bench select`: score every learner on labelled data, per asset type, and write a selection file.
+
+The data is a factory recording (`edgeloop sim record`: telemetry, events, ground truth) or a NAB-format corpus
+(`data/<category>/*.csv`, `labels/combined_windows.json`, `config/profiles.json`; a category is an asset type).
+Each candidate of `edgeloop.agent.catalog.CANDIDATES` replays the whole data set once, as the agent would feed
+it; its alarms are then counted at every threshold and sustain of the sweep and scored event-wise
+(`eventscore.py`: one true alarm per fault, precision, recall by the deadline, F1). Per asset type the best F1
+wins (ties: fewer alarms); the file keeps every candidate's best score as evidence and the next two as
+runners-up (the agent's default challengers).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from edgeloop.agent.catalog import CANDIDATES, make_named
+from edgeloop.agent.selection import Candidate, Choice, Selection, dump_selection
+from edgeloop.bench.eventscore import Unit, score
+from edgeloop.bench.nab.corpus import CorpusError, load_corpus
+from edgeloop.bench.recording import RecordingError, Replay, read_factory, read_nab
+
+THRESHOLDS = (0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
+SCORING = ("event-wise: sustain hot samples in a row alarm, then a cooldown; an alarm is true when it is the "
+           "first on a labelled fault, false when no fault is active; recall = developing faults (NAB: windows) "
+           "alarmed by their deadline; F1 of the two")  # fmt: skip
+
+
+def best_of(units: Sequence[Unit], learner: str, thresholds: Sequence[float], sustains: Sequence[int],
+            cooldown_s: float) -> Candidate:  # fmt: skip
+    """The threshold and sustain at which `learner`'s scores on `units` reach the highest F1 (ties: fewer alarms)."""
+    best: Candidate | None = None
+    for thr in thresholds:
+        for sustain in sustains:
+            t = score(units, thr, sustain, cooldown_s)
+            c = Candidate(learner=learner, threshold=thr, sustain=sustain, precision=_r(t.precision),
+                          recall=_r(t.recall), f1=round(t.f1, 4), alarms=t.alarms, false_alarms=t.false_alarms,
+                          events=t.events, caught=t.caught)  # fmt: skip
+            if best is None or (c.f1, -c.alarms) > (best.f1, -best.alarms):
+                best = c
+    assert best is not None
+    return best
+
+
+def _r(x: float | None) -> float | None:
+    return None if x is None else round(x, 4)
+
+
+def choose(evidence: dict[str, list[Candidate]], data: str) -> Selection:
+    """Per asset type, the candidate with the best F1, its runners-up and all the evidence."""
+    chosen = {}
+    for asset_type, candidates in sorted(evidence.items()):
+        ranked = sorted(candidates, key=lambda c: (-c.f1, c.alarms, c.learner))
+        top = ranked[0]
+        chosen[asset_type] = Choice(learner=top.learner, threshold=top.threshold, sustain=top.sustain,
+                                    runners_up=[c.learner for c in ranked[1:3]], evidence=ranked)  # fmt: skip
+    return Selection(data=data, made=dt.datetime.now(dt.UTC).date().isoformat(), scoring=SCORING, asset_types=chosen)
+
+
+def load_data(folder: Path, settle_s: float, lead_s: float) -> Replay:
+    if (folder / "devices.json").is_file():
+        return read_factory(folder, settle_s, lead_s)
+    return read_nab(load_corpus(folder))
+
+
+def table(selection: Selection) -> Table:
+    out = Table(title=f"model selection on {selection.data}")
+    for col in ("asset type", "learner", "threshold", "sustain", "alarms", "false", "precision", "recall", "F1", ""):
+        out.add_column(col, justify="left" if col in ("asset type", "learner", "") else "right")
+    for asset_type, choice in selection.asset_types.items():
+        for c in choice.evidence:
+            pct = ["-" if v is None else f"{v:.1%}" for v in (c.precision, c.recall)]
+            mark = "selected" if c.learner == choice.learner else ""
+            out.add_row(asset_type, c.learner, f"{c.threshold:g}", str(c.sustain), str(c.alarms), str(c.false_alarms),
+                        pct[0], f"{pct[1]} ({c.caught}/{c.events})", f"{c.f1:.3f}", mark)  # fmt: skip
+    return out
+
+
+def select(
+    data: Annotated[Path, typer.Option("--data", help="a factory recording or a NAB-format corpus folder")],
+    out: Annotated[Path, typer.Option("--out", help="the selection file to write")] = Path("selection.yaml"),
+    learners: Annotated[str, typer.Option(help="comma-separated candidates (default: all)")] = ",".join(CANDIDATES),
+    sustain: Annotated[str, typer.Option(help="sustains to sweep, comma-separated")] = "1,2,4",
+    settle_s: Annotated[float, typer.Option(help="quiet seconds after a device restarts, as agent.settle_s")] = 7200.0,
+    lead_s: Annotated[float, typer.Option(help="a developing fault is caught this long before failure")] = 1800.0,
+    cooldown_s: Annotated[float, typer.Option(help="quiet seconds after an alarm, as agent.cooldown_s")] = 21600.0,
+    json_out: Annotated[bool, typer.Option("--json", help="print the selection as JSON only")] = False,
+) -> None:
+    """Score every learner per asset type on labelled data; write the best learner, threshold and sustain."""
+    console = Console(stderr=True)
+    names = [n.strip() for n in learners.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(CANDIDATES))
+    try:
+        sustains = sorted({int(s) for s in sustain.split(",") if s.strip()})
+        if unknown or not names or not sustains or min(sustains) < 1:
+            raise ValueError(f"unknown learners {unknown}; known: {', '.join(CANDIDATES)}" if unknown
+                             else "need at least one learner and sustains >= 1")  # fmt: skip
+        replay = load_data(data, settle_s, lead_s)
+    except (ValueError, CorpusError, RecordingError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    evidence: dict[str, list[Candidate]] = {}
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=json_out) as progress:
+        for name in names:
+            task = progress.add_task(f"{name:<24}", total=replay.n_points)
+            units = replay.score_with(make_named(name), functools.partial(progress.advance, task))
+            for asset_type in sorted({u.asset_type for u in units}):
+                mine = [u for u in units if u.asset_type == asset_type]
+                evidence.setdefault(asset_type, []).append(best_of(mine, name, THRESHOLDS, sustains, cooldown_s))
+    selection = choose(evidence, replay.name)
+    out.write_text(dump_selection(selection), encoding="utf-8")
+    if json_out:
+        sys.stdout.write(orjson.dumps(selection.model_dump(mode="json")).decode() + "\n")
+        return
+    Console().print(table(selection))
+    picks: list[Any] = [f"{t}: {c.learner} at {c.threshold:g}, sustain {c.sustain}" for t, c in
+                        selection.asset_types.items()]  # fmt: skip
+    Console().print(f"wrote {out}: " + "; ".join(picks))
