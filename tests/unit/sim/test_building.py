@@ -57,19 +57,25 @@ def test_zones_follow_their_setpoints_while_occupied() -> None:
     assert abs(series(rows, "ahu-02", "zone_temp")[-120:].mean() - 23.0) < 0.5
 
 
-def test_a_raised_setpoint_saves_power_about_as_estimated() -> None:
+def test_a_raised_setpoint_sheds_load_at_once_then_saves_a_little_as_estimated() -> None:
     held, raised = quiet_building(), quiet_building()
     until(held, 13.0)
     until(raised, 13.0)
-    estimate = raised.setpoint_shift_kw(2.0)
+    estimate = raised.setpoint_shift(2.0)
     assert all(status == "done" for status, _ in raised.shift_setpoints(2.0).values())
     assert raised.setpoints() == {"ahu-01": 25.0, "ahu-02": 25.0, "ahu-03": 25.0}
-    run(held, 1.5)
-    run(raised, 1.5)
+    run(held, 0.25)
+    run(raised, 0.25)
+    shed = raised.power_kw() - held.power_kw()
+    assert estimate.immediate_kw < -10.0
+    assert 0.8 < shed / estimate.immediate_kw < 1.25
+    assert 0.5 < estimate.duration_h < 1.5
+    run(held, 1.75)
+    run(raised, 1.75)
     saved = raised.power_kw() - held.power_kw()
-    assert estimate < 0
-    assert saved < 0
-    assert 0.5 < saved / estimate < 2.0
+    assert estimate.steady_kw < 0
+    assert 0.7 < saved / estimate.steady_kw < 1.3
+    assert raised.setpoint_shift_kw(-2.0) > 0, "lowering them again costs power"
     assert raised.power_kw() == pytest.approx(sum(raised.device_power_kw().values()))
 
 

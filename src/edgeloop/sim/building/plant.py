@@ -11,8 +11,10 @@ Interface for whoever shifts the building's load (e.g. a power-cap coordinator),
 
 - `power_kw() -> float`: the building's electric power over the last step (fans, heat-pump heating, chiller);
   `device_power_kw() -> dict[str, float]` per device.
-- `setpoint_shift_kw(delta_c, devices=None) -> float`: the steady electric power change (kW, negative: less) if
-  the zones' setpoints were moved by `delta_c` now; raising setpoints while cooling saves power.
+- `setpoint_shift(delta_c, devices=None) -> ShiftEstimate`: what moving the zones' setpoints by `delta_c` now
+  would do: `immediate_kw` (the coils pause or run flat out) for `duration_h`, the `transient_kwh` of the move and
+  the `steady_kw` change after it (negative: less power); `setpoint_shift_kw(...)` is the steady part alone.
+  Raising setpoints while cooling sheds load at once; lowering them before a peak (pre-cooling) stores cold.
 - `shift_setpoints(delta_c, devices=None) -> dict[str, tuple[str, str]]`: move the setpoints by `delta_c`
   (through `command("set_setpoint")`, so the envelope holds and the action is in the ground truth); pre-cooling
   is a negative shift before a peak and a positive one during it.
@@ -51,6 +53,7 @@ from edgeloop.sim.building.devices import (
     noise_rows,
 )
 from edgeloop.sim.building.faults import DEVELOPING, HOUR, KINDS, FaultRecord, PlannedFault, plan_faults
+from edgeloop.sim.building.flex import Fans, ShiftEstimate, shift_estimate
 from edgeloop.sim.building.thermal import zone_step
 from edgeloop.sim.building.weather import DAY, Weather, hvac_occupied, occupancy, solar
 from edgeloop.sim.factory.plant import StepResult
@@ -403,19 +406,21 @@ class BuildingPlant:
             raise ValueError(f"not air handlers of this building: {', '.join(map(str, bad))}")
         return np.array(idx, dtype=np.int64)
 
-    def setpoint_shift_kw(self, delta_c: float, devices: Iterable[str] | None = None) -> float:
-        """The steady change of electric power (kW) if the zones' setpoints moved by `delta_c` now: a cooled zone
-        needs its envelope and outdoor-air conductance times `delta_c` less cooling; a heated zone more heating."""
+    def setpoint_shift(self, delta_c: float, devices: Iterable[str] | None = None) -> ShiftEstimate:
+        """What moving the zones' setpoints by `delta_c` now would do to the electric power: at once, for how long,
+        the energy of the move and the steady change (see `edgeloop.sim.building.flex`). Zones not being
+        conditioned (out of hours, within the deadband) are not affected."""
         idx = self._zones(None if devices is None else list(devices))
         conductance = 1.0 / self._r[idx] + self._oa[idx] * self._damper[idx] * self._fan[idx]
-        q = self._q[idx]
-        cap = self._cool_capacity()[idx]
-        cooled = np.clip(q - conductance * delta_c, 0.0, np.maximum(cap, q)) - q
         heat_max = 0.6 * self._coil[idx] * self._fan_cap[idx]
-        heated = np.clip(q - conductance * delta_c, -heat_max, 0.0) - q
-        cooling, heating = q > 0, q < 0
         cop = self.chiller.cop(self.weather.outdoor_c(self.now)) if self.chiller.on else self.chiller.cop_nominal
-        return float((cooled * cooling).sum() / cop - (heated * heating).sum() / HEAT_COP)
+        cool_max = self._cool_capacity()[idx]
+        fans = Fans(self._fan_kw()[idx], self._coil[idx], self._fan_cap[idx])
+        return shift_estimate(self._q[idx], conductance, self._c[idx], cool_max, heat_max, fans, delta_c, cop, HEAT_COP)
+
+    def setpoint_shift_kw(self, delta_c: float, devices: Iterable[str] | None = None) -> float:
+        """The steady change of electric power (kW) once the zones sit at setpoints moved by `delta_c`."""
+        return self.setpoint_shift(delta_c, devices).steady_kw
 
     def shift_setpoints(self, delta_c: float, devices: Iterable[str] | None = None) -> dict[str, tuple[str, str]]:
         """Move the zones' setpoints by `delta_c` (degC) through `set_setpoint`: each zone's status and detail."""
