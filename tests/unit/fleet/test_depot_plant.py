@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from edgeloop.ledger import Attribution, EntryKind, HoldoutDesign, Usage, load_economics
+from edgeloop.model import Outcome
 from edgeloop.sim.depot import DepotPlant
 
 DAY = 86_400.0
@@ -59,3 +61,15 @@ def test_usage_events_report_each_chargers_energy_of_the_day() -> None:
     usage = [e for _, e in events if e["kind"] == "usage"]
     assert len(usage) == 3
     assert sum(float(str(e["energy_kwh"])) for e in usage) > 100
+
+
+def test_the_ledger_books_a_missed_departure_as_a_failure_and_a_days_charging_as_energy() -> None:
+    events = run(DepotPlant(n_chargers=1, seed=3, start_ts=0.0), 36, kw=0.0)
+    attribution = Attribution(load_economics(), HoldoutDesign(seed=0, fraction=0.0).assign({"charger-01": "charger"}))
+
+    failure = next(e for _, e in events if e["kind"] == "failure")
+    drafts = attribution.on_outcome(Outcome("depot", "charger-01", 1.0, "failure", detail=failure))
+    drafts += attribution.on_usage(Usage("charger-01", 0, 120.0))
+
+    assert [(d.rule, d.kind) for d in drafts] == [("F1", EntryKind.FAILURE), ("E1", EntryKind.ENERGY)]
+    assert drafts[0].amount < 0
