@@ -14,8 +14,9 @@ the limit:
 
 Both are pure: time and prices are arguments.
 
->>> from edgeloop.sim.depot import Session
->>> s = [Session("c1", 100.0, 3600.0 * 5, 50.0), Session("c2", 40.0, 3600.0 * 8, 50.0)]
+>>> from types import SimpleNamespace as Bus
+>>> s = [Bus(charger="c1", energy_needed_kwh=100.0, deadline_ts=3600.0 * 5, max_kw=50.0),
+...      Bus(charger="c2", energy_needed_kwh=40.0, deadline_ts=3600.0 * 8, max_kw=50.0)]
 >>> sched = ChargingScheduler(buffer_h=1.0)
 >>> [round(x, 1) for x in sched.need(s, now=0.0, cheap=False)]
 [30.7, 30.7]
@@ -27,10 +28,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-from edgeloop.sim.depot import Session
+from typing import Protocol
 
 HOUR = 3600.0
+
+
+class Session(Protocol):
+    """A connected vehicle as its charger sees it (`edgeloop.sim.depot.Session` is one)."""
+
+    @property
+    def charger(self) -> str: ...
+    @property
+    def energy_needed_kwh(self) -> float: ...
+    @property
+    def deadline_ts(self) -> float: ...
+    @property
+    def max_kw(self) -> float: ...
 
 
 @dataclass(slots=True)
