@@ -37,12 +37,13 @@ Interface for whoever shifts the building's load (e.g. a power-cap coordinator),
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from edgeloop.model import DeviceMeta
-from edgeloop.sim.building.chiller import START_KWH, Chiller
+from edgeloop.sim.building.chiller import AUX_SHARE, START_KWH, Chiller
 from edgeloop.sim.building.devices import (
     AHU_COMMANDS,
     AHU_METRICS,
@@ -416,7 +417,16 @@ class BuildingPlant:
         cop = self.chiller.cop(self.weather.outdoor_c(self.now)) if self.chiller.on else self.chiller.cop_nominal
         cool_max = self._cool_capacity()[idx]
         fans = Fans(self._fan_kw()[idx], self._coil[idx], self._fan_cap[idx])
-        return shift_estimate(self._q[idx], conductance, self._c[idx], cool_max, heat_max, fans, delta_c, cop, HEAT_COP)
+        estimate = shift_estimate(
+            self._q[idx], conductance, self._c[idx], cool_max, heat_max, fans, delta_c, cop, HEAT_COP
+        )
+        others = np.ones(self.n_zones, dtype=bool)
+        others[idx] = False
+        if (
+            delta_c > 0 and self.chiller.on and not (self._q[others] > 0).any()
+        ):  # every coil pauses: so does the chiller
+            return replace(estimate, immediate_kw=estimate.immediate_kw - AUX_SHARE * self.chiller.capacity_kw)
+        return estimate
 
     def setpoint_shift_kw(self, delta_c: float, devices: Iterable[str] | None = None) -> float:
         """The steady change of electric power (kW) once the zones sit at setpoints moved by `delta_c`."""
