@@ -23,15 +23,6 @@ Interface for whoever shifts the building's load (e.g. a power-cap coordinator),
 - `comfort_degree_hours() -> dict[str, float]`: per air handler, degree-hours outside the comfort band while
   people are in (weighted by the share of them in); also in `ground_truth()` and each day's `usage` event.
 - `inject_fault(device, kind, ...)`: start a fault now, on top of the seeded plan (tests, demonstrations).
-
->>> plant = BuildingPlant(n_zones=2, seed=1, start_ts=0.0)
->>> plant.devices
-['ahu-01', 'ahu-02', 'chiller-01']
->>> step = plant.step()
->>> sorted(step.telemetry[0][1])
-['damper_pos', 'fan_speed', 'power_kw', 'return_temp', 'supply_temp', 'valve_pos', 'zone_temp']
->>> plant.command("ahu-01", "set_setpoint", {"setpoint": 35.0})
-('rejected', 'setpoint=35.0 outside [18.0, 28.0]')
 """
 
 from __future__ import annotations
@@ -69,7 +60,20 @@ Events = list[tuple[str, dict[str, Any]]]
 
 
 class BuildingPlant:
-    comfort_band = (20.0, 26.0)
+    """
+    >>> plant = BuildingPlant(n_zones=2, seed=1, start_ts=0.0)
+    >>> plant.devices
+    ['ahu-01', 'ahu-02', 'chiller-01']
+    >>> step = plant.step()
+    >>> sorted(step.telemetry[0][1])
+    ['damper_pos', 'fan_speed', 'power_kw', 'return_temp', 'supply_temp', 'valve_pos', 'zone_temp']
+    >>> plant.command("ahu-01", "set_setpoint", {"setpoint": 35.0})
+    ('rejected', 'setpoint=35.0 outside [18.0, 28.0]')
+    >>> round(plant.power_kw(), 1), plant.setpoints()["ahu-01"]
+    (0.0, 23.0)
+    """
+
+    comfort_band = (20.0, 26.0)  # degC, while people are in
 
     def __init__(
         self,
