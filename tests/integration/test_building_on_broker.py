@@ -6,9 +6,13 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import orjson
+from typer.testing import CliRunner
 
+from edgeloop.cli import app
+from edgeloop.io.broker import EmbeddedBroker
 from edgeloop.io.mqtt import MqttClient
 from edgeloop.model import DeviceMeta
 from edgeloop.sim.building import BuildingPlant
@@ -71,3 +75,21 @@ async def test_building_publishes_telemetry_and_acks_commands(broker_url: str) -
     assert acks["c2"]["detail"] == "setpoint=40.0 outside [18.0, 28.0]"
     assert plant.setpoints()["ahu-01"] == 25.0
     assert runner.stats.commands == 2
+
+
+def test_sim_building_command_runs_and_writes_the_ground_truth(embedded_broker: EmbeddedBroker, tmp_path: Path) -> None:
+    truth_file = tmp_path / "truth.json"
+    args = ["sim", "building", "--broker", embedded_broker.url, "--site", f"bld{uuid.uuid4().hex[:8]}", "--zones", "2"]
+    args += ["--speed", "0", "--sim-days", "0.25", "--start-ts", str(19_676 * DAY), "--ground-truth", str(truth_file)]
+    result = CliRunner().invoke(app, [*args, "--faults-per-day", "0", "--quiet"])
+    assert result.exit_code == 0, result.output
+    truth = orjson.loads(truth_file.read_bytes())
+    assert truth["devices"] == {"ahu-01": "air_handler", "ahu-02": "air_handler", "chiller-01": "chiller"}
+    assert truth["end_ts"] == 19_676 * DAY + 0.25 * DAY
+    assert truth["faults"] == []
+
+
+def test_sim_building_says_what_is_wrong_with_a_bad_broker() -> None:
+    result = CliRunner().invoke(app, ["sim", "building", "--broker", "http://nowhere", "--quiet"])
+    assert result.exit_code == 2
+    assert "error" in result.output

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from edgeloop.agent.service import stop_on_signals
-from edgeloop.io.mqtt import MqttClient, MqttError
+from edgeloop.io.mqtt import MqttClient, MqttError, parse_url
 from edgeloop.sim.runner import Plant, PlantRunner, SimStats, write_ground_truth
 
 console = Console(stderr=True)
@@ -103,6 +103,11 @@ def run_plant(
     power: Callable[[], float] | None = None,
 ) -> None:
     """Run a plant on the broker until stopped, printing progress every 5 s unless quiet."""
+    try:
+        parse_url(broker)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] --broker: {exc}")
+        raise typer.Exit(2) from None
     start, site = plant.now, plant.site
     last = [time.monotonic()]
 
