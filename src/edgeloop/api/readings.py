@@ -77,26 +77,28 @@ def anomalies(conn: sqlite3.Connection, t_from: float, t_to: float, min_score: f
     rows = conn.execute(
         "SELECT run, keys, ts, vals, scores FROM telemetry WHERE t1 >= ? AND t0 <= ?", (t_from, t_to)
     ).fetchall()
+    chunks = _chunks(rows)
+    if not chunks:
+        return []
+    series = np.concatenate([(np.int64(c.run) << 32) | c.keys.astype(np.int64) for c in chunks])
+    t = np.concatenate([c.ts for c in chunks])
+    v = np.concatenate([c.vals for c in chunks])
+    s = np.concatenate([c.scores for c in chunks])
+    keep = (t >= t_from) & (t <= t_to)
+    series, t, v, s = series[keep], t[keep], v[keep], s[keep]
+    order = np.lexsort((t, series))  # by series, then time
+    series, t, v, s = series[order], t[order], v[order], s[order]
+    high = s >= min_score
+    same = series[1:] == series[:-1]
+    starts = np.flatnonzero(high & ~np.concatenate(([False], high[:-1] & same)))
+    ends = np.flatnonzero(high & ~np.concatenate((high[1:] & same, [False])))  # inclusive
     names = series_names(conn)
-    by_series: dict[tuple[int, int], list[tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float32]]]] = {}
-    for c in _chunks(rows):
-        keep = (c.ts >= t_from) & (c.ts <= t_to)
-        for key in np.unique(c.keys[keep]).tolist():
-            m = keep & (c.keys == key)
-            by_series.setdefault((c.run, key), []).append((c.ts[m], c.vals[m], c.scores[m]))
     episodes = []
-    for k, parts in by_series.items():
-        if k not in names:
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        key = (int(series[a]) >> 32, int(series[a]) & 0xFFFFFFFF)
+        if key not in names:
             continue
-        t, v, s = (np.concatenate([p[i] for p in parts]) for i in range(3))
-        order = np.argsort(t, kind="stable")
-        t, v, s = t[order], v[order], s[order]
-        high = np.concatenate(([False], s >= min_score, [False]))
-        starts = np.flatnonzero(~high[:-1] & high[1:])
-        ends = np.flatnonzero(high[:-1] & ~high[1:])
-        for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
-            peak = a + int(np.argmax(s[a:b]))
-            episodes.append({"device": names[k][0], "metric": names[k][1], "start": float(t[a]),
-                             "end": float(t[b - 1]), "points": b - a, "peak_score": float(s[peak]),
-                             "peak_value": float(v[peak])})  # fmt: skip
+        peak = a + int(np.argmax(s[a : b + 1]))
+        episodes.append({"device": names[key][0], "metric": names[key][1], "start": float(t[a]), "end": float(t[b]),
+                         "points": b - a + 1, "peak_score": float(s[peak]), "peak_value": float(v[peak])})  # fmt: skip
     return sorted(episodes, key=lambda e: (-e["end"], e["device"], e["metric"]))

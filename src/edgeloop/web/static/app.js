@@ -1,8 +1,19 @@
-// The live dashboard: polls the site's REST API with the token the user gives; never puts data into HTML.
+// The live dashboard: one page, plain JavaScript, nothing fetched from elsewhere. It reads the site's REST API
+// with the token a login gave it, follows the API's Server-Sent Events (no polling), and writes data into the
+// page as text only, never as HTML.
 "use strict";
 const api = "/api/v1";
-let token = localStorage.getItem("edgeloop-token") || "";
-let who = localStorage.getItem("edgeloop-who") || "";
+const SPARK_POINTS = 60;
+const ANOMALOUS = 0.9;
+const state = {
+  token: sessionStorage.getItem("edgeloop-token") || "",
+  me: null, // {who, role}
+  devices: new Map(), // device -> {row, metrics: Map(metric -> {values, cells})}
+  stream: null,
+};
+
+// -- small helpers -----------------------------------------------------------------------------------------
+const $ = (id) => document.getElementById(id);
 
 function cell(row, text, cls) {
   const td = row.insertCell();
@@ -12,95 +23,434 @@ function cell(row, text, cls) {
 }
 
 function when(ts) {
-  return new Date(ts * 1000).toISOString().replace("T", " ").slice(0, 19);
+  return ts == null ? "-" : new Date(ts * 1000).toISOString().replace("T", " ").slice(0, 19);
 }
 
-async function get(path) {
-  const response = await fetch(api + path, { headers: { Authorization: "Bearer " + token } });
-  if (!response.ok) throw new Error(path + ": " + response.status + " " + (await response.text()));
-  return response.json();
+function money(value, currency) {
+  return `${Math.round(Number(value)).toLocaleString("en")} ${currency}`;
 }
 
-async function answer(decision, verb) {
-  const response = await fetch(`${api}/approvals/${decision}/${verb}`, {
-    method: "POST",
-    headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" },
-    body: JSON.stringify({ by: who || "dashboard", why: "from the dashboard" }),
-  });
-  const body = await response.json();
-  const said = document.getElementById("last-action");
-  said.textContent = `${verb} ${decision.slice(0, 8)}: ` + (response.ok ? body.status : body.detail);
-  said.className = response.ok ? "" : "error";
-  refresh();
+function say(text, info) {
+  const box = $("message");
+  box.textContent = text;
+  box.className = info ? "info" : "";
+  box.hidden = !text;
 }
 
-function setStatus(text, error) {
-  const status = document.getElementById("status");
-  status.textContent = text;
-  status.className = error ? "error" : "";
-}
-
-async function refresh() {
-  if (!token) return;
-  try {
-    const [health, decisionPage, approvalPage] = await Promise.all([get("/health"), get("/decisions?limit=20"), get("/approvals")]);
-    const decisions = decisionPage.items, approvals = approvalPage.items;
-    document.getElementById("site").textContent = health.site;
-    document.getElementById("n-decisions").textContent = decisions.length >= 20 ? "20+" : String(decisions.length);
-    document.getElementById("n-pending").textContent = String(approvals.length);
-    const dBody = document.querySelector("#decisions tbody");
-    dBody.replaceChildren();
-    for (const d of decisions) {
-      const row = dBody.insertRow();
-      row.dataset.decision = d.id;
-      cell(row, when(d.ts)); cell(row, d.device); cell(row, d.score.toFixed(3));
-      cell(row, d.status, "status-" + d.status); cell(row, d.reason);
-    }
-    const aBody = document.querySelector("#approvals tbody");
-    aBody.replaceChildren();
-    for (const a of approvals) {
-      const row = aBody.insertRow();
-      row.dataset.decision = a.decision;
-      const command = a.command;
-      cell(row, a.device); cell(row, command.name + " " + JSON.stringify(command.args));
-      cell(row, when(a.requested)); cell(row, a.decision.slice(0, 8));
-      const buttons = cell(row, "");
-      for (const verb of ["approve", "reject"]) {
-        const button = document.createElement("button");
-        button.textContent = verb;
-        button.addEventListener("click", () => answer(a.decision, verb));
-        buttons.appendChild(button);
-      }
-    }
-    setStatus("live: updated " + new Date().toLocaleTimeString(), false);
-  } catch (err) {
-    setStatus(String(err.message || err), true);
+class ApiError extends Error {
+  constructor(status, problem) {
+    super(`${status}: ${problem.detail || problem.title || "error"}`);
+    this.status = status;
   }
 }
 
-async function refreshSlow() {
-  if (!token) return;
+async function call(method, path, body) {
+  const headers = { Authorization: "Bearer " + state.token };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(api + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const data = response.status === 204 ? {} : await response.json().catch(() => ({}));
+  if (response.status === 401 && state.token) loggedOut("Your session ended: log in again.");
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data;
+}
+const get = (path) => call("GET", path);
+
+// -- log in and out ----------------------------------------------------------------------------------------
+async function start(token) {
+  state.token = token;
   try {
-    const roi = await get("/roi");
-    document.getElementById("net-value").textContent = `${Math.round(Number(roi.realized_net_value)).toLocaleString()} ${roi.currency}`;
-    const u = roi.uplift.net_value;
-    document.getElementById("uplift").textContent = u.conclusive
-      ? `${u.per_device_day.toFixed(0)} ${roi.currency}/device-day` : "no claim yet";
-  } catch (err) { document.getElementById("net-value").textContent = "-"; }
-  try {
-    const audit = await get("/audit/verify");
-    document.getElementById("audit").textContent = audit.ok ? `OK, ${audit.records} records` : `BROKEN at ${audit.first_bad}`;
-  } catch (err) { document.getElementById("audit").textContent = "-"; }
+    state.me = await get("/me");
+  } catch (err) {
+    state.token = "";
+    say(err.status === 401 ? "Wrong user name, password or token." : String(err.message));
+    return;
+  }
+  sessionStorage.setItem("edgeloop-token", token);
+  say("");
+  $("me").textContent = `${state.me.who.replace(/^user /, "")} (${state.me.role})`;
+  $("logout").hidden = false;
+  $("nav").hidden = false;
+  document.body.dataset.role = state.me.role;
+  $("role-note").textContent = state.me.role === "viewer"
+    ? "You are a viewer: approving and rejecting need the operator role." : "";
+  if (!location.hash || location.hash === "#login") location.hash = "#fleet";
+  show();
+  refreshAll();
+  listen();
 }
 
-// Live: read the API's Server-Sent Events with fetch (EventSource cannot send the token) and refresh on each.
-let stream = null;
-async function listen() {
-  if (stream) stream.abort();
-  stream = new AbortController();
+function loggedOut(text) {
+  if (state.stream) state.stream.abort();
+  state.stream = null;
+  state.token = "";
+  state.me = null;
+  sessionStorage.removeItem("edgeloop-token");
+  $("nav").hidden = true;
+  $("logout").hidden = true;
+  $("me").textContent = "";
+  setLive(false, "offline");
+  say(text || "");
+  show();
+}
+
+$("login").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const response = await fetch(api + "/login", {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ name: $("user").value.trim(), password: $("password").value }),
+  });
+  const body = await response.json().catch(() => ({}));
+  $("password").value = "";
+  if (!response.ok) { say(body.detail || `login failed (${response.status})`); return; }
+  start(body.token);
+});
+
+$("token-login").addEventListener("submit", (event) => {
+  event.preventDefault();
+  start($("token").value.trim());
+  $("token").value = "";
+});
+
+$("logout").addEventListener("click", async () => {
+  if (state.token.startsWith("els_")) await call("POST", "/logout").catch(() => null);
+  loggedOut("Logged out.");
+});
+
+// -- pages -------------------------------------------------------------------------------------------------
+const PAGES = ["fleet", "site", "decisions", "roi", "audit"];
+
+function show() {
+  const wanted = location.hash.slice(1);
+  const page = !state.me ? "login" : PAGES.includes(wanted) ? wanted : "fleet";
+  for (const section of document.querySelectorAll("section.page")) section.hidden = section.id !== "page-" + page;
+  for (const link of document.querySelectorAll("nav a")) link.classList.toggle("active", link.dataset.page === page);
+  if (page === "roi") refreshRoi();
+  if (page === "audit") refreshAudit();
+}
+window.addEventListener("hashchange", show);
+
+// -- fleet overview ----------------------------------------------------------------------------------------
+async function refreshFleet() {
+  const [sites, anomalies] = await Promise.all([get("/sites"), get("/anomalies?limit=10")]);
+  const body = $("sites").tBodies[0];
+  body.replaceChildren();
+  for (const s of sites.items) {
+    const row = body.insertRow();
+    for (const v of [s.site, s.autonomy, s.devices, s.decisions, s.pending_approvals, s.commands_acked, s.failures,
+      s.quarantined]) cell(row, String(v));
+    $("site").textContent = s.site;
+    $("site-name").textContent = s.site;
+    $("n-decisions").textContent = String(s.decisions);
+    setPending(s.pending_approvals);
+  }
+  const list = $("anomalies").tBodies[0];
+  list.replaceChildren();
+  for (const a of anomalies.items) {
+    const row = list.insertRow();
+    cell(row, a.device); cell(row, a.metric); cell(row, when(a.start)); cell(row, when(a.end));
+    cell(row, String(a.points)); cell(row, a.peak_score.toFixed(3), "health-anomalous"); cell(row, a.peak_value.toFixed(2));
+  }
+}
+
+function setPending(n) {
+  $("n-pending").textContent = String(n);
+  $("nav-pending").textContent = String(n);
+  $("nav-pending").hidden = n === 0;
+}
+
+function healthCounts() {
+  const counts = { ok: 0, anomalous: 0, down: 0, unknown: 0 };
+  for (const d of state.devices.values()) counts[d.health] += 1;
+  $("n-devices").textContent = String(state.devices.size);
+  $("n-anomalous").textContent = String(counts.anomalous);
+  $("n-health").textContent = `${counts.ok} ok, ${counts.down} down, ${counts.unknown} quiet`;
+}
+
+async function refreshHeadline() {
   try {
-    const response = await fetch(api + "/events", { headers: { Authorization: "Bearer " + token }, signal: stream.signal });
+    const roi = await get("/roi");
+    $("net-value").textContent = money(roi.realized_net_value, roi.currency);
+    const u = roi.uplift.net_value;
+    $("uplift").textContent = u.conclusive ? `uplift ${u.per_device_day.toFixed(0)} ${roi.currency}/device-day`
+      : "measured uplift: no claim yet";
+  } catch (err) { $("net-value").textContent = "-"; $("uplift").textContent = err.status === 404 ? "no ledger yet" : ""; }
+  try {
+    const audit = await get("/audit/verify");
+    $("audit-card").textContent = audit.ok ? `OK, ${audit.records} records` : `BROKEN at ${audit.first_bad}`;
+    $("audit-card").className = audit.ok ? "ok" : "bad";
+  } catch (err) { $("audit-card").textContent = "-"; }
+}
+
+// -- site page: devices with live sparklines ---------------------------------------------------------------
+const SVG = "http://www.w3.org/2000/svg";
+
+function sparkline() {
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("class", "spark");
+  svg.setAttribute("viewBox", `0 0 ${SPARK_POINTS - 1} 24`);
+  svg.setAttribute("preserveAspectRatio", "none");
+  svg.appendChild(document.createElementNS(SVG, "polyline"));
+  return svg;
+}
+
+function drawSpark(svg, values, hot) {
+  const lo = Math.min(...values), hi = Math.max(...values);
+  const span = hi - lo || 1;
+  const step = values.length > 1 ? (SPARK_POINTS - 1) / (values.length - 1) : 0; // the readings so far span it
+  const points = values.map((v, i) => `${(i * step).toFixed(1)},${(22 - ((v - lo) / span) * 20).toFixed(1)}`).join(" ");
+  svg.firstChild.setAttribute("points", points);
+  svg.classList.toggle("hot", hot);
+}
+
+function deviceEntry(d) {
+  let entry = state.devices.get(d.device);
+  if (entry) {
+    if (d.asset_type) entry.cells.type.textContent = d.asset_type;
+    return entry;
+  }
+  const body = $("devices").tBodies[0];
+  const after = [...body.rows].findIndex((r) => r.dataset.device > d.device); // rows stay in name order
+  const row = body.insertRow(after);
+  row.dataset.device = d.device;
+  cell(row, d.device);
+  const type = cell(row, d.asset_type);
+  const health = cell(row, "");
+  const readings = cell(row, "", "readings");
+  const score = cell(row, "-");
+  const last = cell(row, "-");
+  entry = { row, health: "unknown", cells: { type, health, readings, score, last }, metrics: new Map(), scores: new Map() };
+  state.devices.set(d.device, entry);
+  return entry;
+}
+
+function setHealth(entry, health) {
+  entry.health = health;
+  entry.cells.health.textContent = health;
+  entry.cells.health.className = "health-" + health;
+}
+
+function metricEntry(entry, metric) {
+  let m = entry.metrics.get(metric);
+  if (m) return m;
+  const box = document.createElement("span");
+  box.className = "reading";
+  box.dataset.metric = metric;
+  const name = document.createElement("span");
+  name.className = "name";
+  name.textContent = metric;
+  const svg = sparkline();
+  const value = document.createElement("span");
+  value.className = "value";
+  box.append(name, svg, value);
+  entry.cells.readings.appendChild(box);
+  m = { values: [], svg, value };
+  entry.metrics.set(metric, m);
+  return m;
+}
+
+function reading(entry, metric, t, value, score) {
+  const m = metricEntry(entry, metric);
+  m.values.push(value);
+  if (m.values.length > SPARK_POINTS) m.values.shift();
+  m.value.textContent = Number(value).toFixed(2);
+  drawSpark(m.svg, m.values, score >= ANOMALOUS);
+  entry.scores.set(metric, score);
+  const worst = Math.max(...entry.scores.values());
+  entry.cells.score.textContent = worst.toFixed(3);
+  entry.cells.score.className = worst >= ANOMALOUS ? "health-anomalous" : "";
+  if (entry.health !== "down") setHealth(entry, worst >= ANOMALOUS ? "anomalous" : "ok");
+}
+
+async function refreshDevices() {
+  let offset = 0, total = 1;
+  while (offset < total) {
+    const page = await get(`/devices?limit=500&offset=${offset}`);
+    total = page.total;
+    offset += page.items.length;
+    for (const d of page.items) {
+      const entry = deviceEntry(d);
+      setHealth(entry, d.state.health);
+      for (const [metric, r] of Object.entries(d.state.metrics)) {
+        if (!entry.metrics.has(metric)) reading(entry, metric, r.t, r.value, r.score);
+      }
+      if (d.state.health === "down") setHealth(entry, "down");
+      const last = d.last_decision;
+      entry.cells.last.textContent = last ? `${last.status} (${when(last.ts)})` : "-";
+      entry.cells.last.className = last ? "status-" + last.status : "";
+    }
+    if (page.items.length === 0) break;
+  }
+  healthCounts();
+}
+
+function onReadings(data) {
+  for (const [device, metrics] of Object.entries(data)) {
+    const entry = state.devices.get(device) || deviceEntry({ device, asset_type: "" });
+    for (const [metric, [t, value, score]] of Object.entries(metrics)) reading(entry, metric, t, value, score);
+  }
+  healthCounts();
+}
+
+// -- decisions and approvals -------------------------------------------------------------------------------
+function commandText(c) {
+  return `${c.name} ${Object.entries(c.args).map(([k, v]) => `${k}=${v}`).join(" ")}`;
+}
+
+const STATUS_WORDS = { done: "acked", sent: "sent, waiting for ack", rejected: "rejected by device", timed_out: "no ack" };
+
+async function answer(decision, verb, buttons) {
+  for (const b of buttons) b.disabled = true;
+  try {
+    const result = await call("POST", `/approvals/${decision}/${verb}`,
+      { by: state.me.who.replace(/^user /, ""), why: "from the dashboard" });
+    say(`${verb} ${decision.slice(0, 8)}: ${result.status}`, true);
+  } catch (err) {
+    say(`${verb} ${decision.slice(0, 8)}: ${err.message}`);
+    for (const b of buttons) b.disabled = false;
+  }
+  refreshDecisions();
+}
+
+async function refreshDecisions() {
+  const [pending, answered, decisions] = await Promise.all([
+    get("/approvals?limit=200"), get("/approvals?include_answered=true&limit=50"), get("/decisions?limit=30")]);
+  setPending(pending.total);
+  const mayAnswer = state.me && state.me.role !== "viewer";
+  const aBody = $("approvals").tBodies[0];
+  aBody.replaceChildren();
+  for (const a of pending.items) {
+    const row = aBody.insertRow();
+    row.dataset.decision = a.decision;
+    cell(row, a.device); cell(row, commandText(a.command)); cell(row, when(a.requested)); cell(row, a.decision.slice(0, 8));
+    const actions = cell(row, mayAnswer ? "" : "operators only");
+    if (!mayAnswer) continue;
+    const buttons = ["approve", "reject"].map((verb) => {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = verb;
+      button.className = verb;
+      return button;
+    });
+    for (const b of buttons) b.addEventListener("click", () => answer(a.decision, b.textContent, buttons));
+    actions.append(...buttons);
+  }
+  const nBody = $("answered").tBodies[0];
+  nBody.replaceChildren();
+  for (const a of answered.items.filter((x) => x.answer)) {
+    const row = nBody.insertRow();
+    row.dataset.decision = a.decision;
+    cell(row, a.device); cell(row, commandText(a.command)); cell(row, a.answer, "status-" + a.answer); cell(row, a.by || "-");
+    const status = a.command_status;
+    cell(row, status ? STATUS_WORDS[status] || status : "-", status ? "status-" + status : "");
+  }
+  const dBody = $("decisions").tBodies[0];
+  dBody.replaceChildren();
+  for (const d of decisions.items) {
+    const row = dBody.insertRow();
+    row.dataset.decision = d.id;
+    cell(row, when(d.ts)); cell(row, d.device); cell(row, d.score.toFixed(3));
+    cell(row, d.status, "status-" + d.status); cell(row, d.reason, "reason");
+  }
+}
+
+// -- ROI and audit pages -----------------------------------------------------------------------------------
+const plotUrls = [];
+
+async function refreshRoi() {
+  if (!state.me) return;
+  const cards = $("roi-cards");
+  try {
+    const r = await get("/roi");
+    cards.replaceChildren();
+    const u = r.uplift.net_value;
+    for (const [title, text] of [
+      ["Realized net value", money(r.realized_net_value, r.currency)],
+      ["Claimed avoided (not measured)", money(r.claimed_avoided, r.currency)],
+      ["False-alarm cost", money(r.false_alarm_cost, r.currency)],
+      ["Measured uplift", u.conclusive ? `${u.per_device_day.toFixed(0)} ${r.currency}/device-day` : "no claim yet"],
+      ["Days / entries", `${r.days} / ${r.entries}`],
+    ]) {
+      const card = document.createElement("div");
+      card.className = "card";
+      const h = document.createElement("h2");
+      h.textContent = title;
+      const p = document.createElement("p");
+      p.textContent = text;
+      card.append(h, p);
+      cards.appendChild(card);
+    }
+    $("roi-note").textContent = u.verdict || "";
+    const plots = await get("/roi/plots");
+    for (const url of plotUrls.splice(0)) URL.revokeObjectURL(url);
+    const box = $("roi-plots");
+    box.replaceChildren();
+    for (const [name, svg] of Object.entries(plots)) {
+      // shown as an image: an SVG in an <img> runs no script and fetches nothing
+      const url = URL.createObjectURL(new Blob([svg], { type: "image/svg+xml" }));
+      plotUrls.push(url);
+      const figure = document.createElement("figure");
+      const img = document.createElement("img");
+      img.src = url;
+      img.alt = name.replaceAll("_", " ");
+      img.dataset.plot = name;
+      figure.appendChild(img);
+      box.appendChild(figure);
+    }
+  } catch (err) {
+    $("roi-note").textContent = err.message;
+  }
+}
+
+async function refreshAudit() {
+  if (!state.me) return;
+  try {
+    const [check, records] = await Promise.all([get("/audit/verify"), get("/audit/records?limit=25")]);
+    $("audit-ok").textContent = check.ok ? "holds" : `broken at ${check.first_bad}`;
+    $("audit-ok").className = check.ok ? "ok" : "bad";
+    $("audit-records").textContent = String(check.records);
+    $("audit-checkpoints").textContent = String(check.checkpoints);
+    $("audit-problem").textContent = check.problem || "Every record's hash, signature and link to the one before were checked.";
+    const body = $("audit-log").tBodies[0];
+    body.replaceChildren();
+    for (const r of records.items) {
+      const row = body.insertRow();
+      const b = r.body || {};
+      cell(row, String(r.seq)); cell(row, when(r.ts)); cell(row, r.kind);
+      cell(row, b.device || b.decision || b.id || "-"); cell(row, (r.hash || "").slice(0, 16));
+    }
+  } catch (err) {
+    $("audit-problem").textContent = err.message;
+  }
+}
+
+// -- live: the API's Server-Sent Events, read with fetch (EventSource cannot send the token) ---------------
+function setLive(on, text) {
+  $("live").textContent = text;
+  $("live").className = "live " + (on ? "on" : "off");
+}
+
+let refreshTimer = null, decided = false;
+function refreshSoon(decision) { // one refresh per burst of events
+  decided = decided || decision;
+  if (refreshTimer) return;
+  refreshTimer = setTimeout(() => {
+    const all = decided;
+    refreshTimer = null;
+    decided = false;
+    refreshDecisions().catch((err) => say(err.message));
+    refreshFleet().catch((err) => say(err.message));
+    if (all) { refreshDevices().catch((err) => say(err.message)); refreshHeadline(); }
+  }, 200);
+}
+
+async function listen() {
+  if (state.stream) state.stream.abort();
+  const controller = new AbortController();
+  state.stream = controller;
+  try {
+    const response = await fetch(api + "/events", { headers: { Authorization: "Bearer " + state.token }, signal: controller.signal });
     if (!response.ok) throw new Error("events: " + response.status);
+    setLive(true, "live");
     const reader = response.body.getReader();
     const decoder = new TextDecoder();
     let buffer = "";
@@ -110,25 +460,29 @@ async function listen() {
       buffer += decoder.decode(value, { stream: true });
       let end;
       while ((end = buffer.indexOf("\n\n")) >= 0) {
-        const kind = (buffer.slice(0, end).match(/^event: (.*)$/m) || [])[1];
+        const block = buffer.slice(0, end);
         buffer = buffer.slice(end + 2);
-        if (kind === "decision" || kind === "approvals") refresh();
+        const kind = (block.match(/^event: (.*)$/m) || [])[1];
+        const data = JSON.parse((block.match(/^data: (.*)$/m) || [])[1] || "null");
+        if (kind === "readings") onReadings(data);
+        else if (kind === "decision") refreshSoon(true);
+        else if (kind === "approvals") { setPending(data.pending); refreshSoon(false); }
       }
     }
   } catch (err) {
     if (err.name === "AbortError") return;
-    setStatus(String(err.message || err), true);
   }
-  setTimeout(listen, 2000);  // reconnect
+  if (state.stream !== controller) return;
+  setLive(false, "reconnecting");
+  setTimeout(() => { if (state.stream === controller) listen(); }, 2000);
 }
 
-document.getElementById("login").addEventListener("submit", (event) => {
-  event.preventDefault();
-  token = document.getElementById("token").value.trim();
-  who = document.getElementById("who").value.trim();
-  localStorage.setItem("edgeloop-token", token);
-  localStorage.setItem("edgeloop-who", who);
-  refresh(); refreshSlow(); listen();
-});
-setInterval(refreshSlow, 10000);
-if (token) { refresh(); refreshSlow(); listen(); }
+async function refreshAll() {
+  try {
+    await Promise.all([refreshFleet(), refreshDevices(), refreshDecisions(), refreshHeadline()]);
+  } catch (err) {
+    say(String(err.message));
+  }
+}
+
+if (state.token) start(state.token); else show();
