@@ -45,6 +45,22 @@ def test_same_seed_same_building() -> None:
     assert run(BuildingPlant(4, seed=4, start_ts=WEDNESDAY), 1) != run(BuildingPlant(4, seed=3, start_ts=WEDNESDAY), 1)
 
 
+def test_commands_to_one_device_do_not_change_the_faults_of_the_others() -> None:
+    quiet = BuildingPlant(4, seed=5, start_ts=WEDNESDAY, interval_s=60.0, faults_per_device_day=2.0)
+    busy = BuildingPlant(4, seed=5, start_ts=WEDNESDAY, interval_s=60.0, faults_per_device_day=2.0)
+    busy.command("ahu-01", "set_setpoint", {"setpoint": 19.0})
+    busy.command("ahu-02", "schedule_maintenance", {"within_h": 7.0})
+    run(quiet, 24)
+    run(busy, 24)
+
+    def others(plant: BuildingPlant) -> list[tuple[str, str, float]]:
+        faults = plant.ground_truth()["faults"]
+        return [(f["device"], f["kind"], f["start_ts"]) for f in faults if f["device"] not in ("ahu-01", "ahu-02")]
+
+    assert others(quiet)
+    assert others(quiet) == others(busy)
+
+
 def test_zones_follow_their_setpoints_while_occupied() -> None:
     plant = quiet_building()
     until(plant, 10.0)
