@@ -36,6 +36,18 @@ class AgentSettings(BaseModel):
     learner: str = Field(
         "ewma_noise", description="the anomaly learner, by its name in edgeloop.learn.registry.LEARNERS"
     )
+    selection: Path | None = Field(
+        None, description="selection file (edgeloop bench select): learner, threshold and sustain per asset type"
+    )
+    challengers: list[str] = Field(
+        default_factory=list,
+        max_length=2,
+        description="learners that score in the shadow beside each asset type's champion ('runners_up': the "
+        "selection's)",
+    )
+    promote_margin: float = Field(0.1, ge=0, le=1, description="F1 lead a challenger needs over the champion")
+    promote_min_labels: int = Field(10, ge=1, description="labelled outcomes of an asset type before a promotion")
+    label_window_s: float = Field(86_400, gt=0, description="an alarm this long before a labelled outcome counts")
     threshold: float = Field(0.9, gt=0, lt=1, description="anomaly likelihood above which a sample is anomalous")
     sustain: int = Field(4, ge=1, description="consecutive anomalous samples of a device before deciding")
     cooldown_s: float = Field(6 * 3600, ge=0, description="data-time seconds after a decision before the next")

@@ -23,6 +23,8 @@ from numpy.typing import NDArray
 from edgeloop.agent.books import SiteBooks
 from edgeloop.agent.desk import OperatorDesk
 from edgeloop.agent.runs import run_lengths
+from edgeloop.agent.selection import load_selection
+from edgeloop.agent.shadow import ModelBoard, Standing
 from edgeloop.agent.stats import AgentStats
 from edgeloop.audit import AuditLog, Kind
 from edgeloop.io.decode import DecodedBatch, Rejected, TelemetryDecoder
@@ -94,6 +96,12 @@ class SiteAgent:
         self.desk = OperatorDesk(store, self._log, self._send, self._on_verdict, self._replace_policy)
         saved_guard = store.read_guard_state()
         self.guard = GuardState() if saved_guard is None else GuardState.from_json(saved_guard)
+        self._sustain = np.zeros(0, dtype=np.int64)  # each device's sustain: its champion's (agent.sustain)
+        #: champion and challengers per asset type (agent.selection, agent.challengers); None: `learner` for all
+        self.models = _board(settings, store)
+        if self.models is not None:
+            self.models.champion.default = learner
+            self.learner = self.models.champion
 
     # -- the loop ---------------------------------------------------------------------------------------------
 
@@ -152,6 +160,20 @@ class SiteAgent:
             self.books.on_data(float(decoded.msg_ts.min()))
             self.books.on_data(float(decoded.msg_ts.max()))
         self._decide_on_runs(decoded, scores, now)
+        if self.models is not None:
+            self._shadow(decoded, now)
+
+    def _shadow(self, decoded: DecodedBatch, now: float) -> None:
+        assert self.models is not None
+        device, ts, points = decoded.msg_device, decoded.msg_ts, decoded.points
+        may_alarm = ~self._down[device] & (ts >= self._settle_until[device])
+        made = self.models.shadow(points.series, points.values, points.ts, device, ts, decoded.msg_start, may_alarm)
+        for d in made:
+            self._log("shadow_decision", {"device": d.device, "asset_type": d.asset_type, "learner": d.learner,
+                                          "ts": d.ts, "score": round(d.score, 4)}, now)  # fmt: skip
+        if made:
+            self.store.write("INSERT INTO shadow VALUES (?, ?, ?, ?, ?, ?)",
+                             [(d.device, d.asset_type, d.learner, d.ts, now, d.score) for d in made])  # fmt: skip
 
     def _decide_on_runs(self, decoded: DecodedBatch, scores: NDArray[np.float64], now: float) -> None:
         device, ts, start = decoded.msg_device, decoded.msg_ts, decoded.msg_start
@@ -162,11 +184,12 @@ class SiteAgent:
         self._down = grow(self._down, n_dev, False)
         self._thr = grow(self._thr, n_dev, self.settings.threshold)
         self._settle_until = grow(self._settle_until, n_dev, -np.inf)
+        self._sustain = grow(self._sustain, n_dev, self.settings.sustain)
         hot = (sample_score >= self._thr[device]) & ~self._down[device] & (ts >= self._settle_until[device])
         self.stats.anomalous_samples += int(np.count_nonzero(hot))
         runs, present, last = run_lengths(device, hot, self._run)
-        self._run[present] = np.minimum(last, self.settings.sustain)
-        candidates = np.flatnonzero(runs >= self.settings.sustain)
+        self._run[present] = np.minimum(last, self._sustain[present])
+        candidates = np.flatnonzero(runs >= self._sustain[device])
         for i in candidates:  # rare: only samples that complete a sustained run
             d = int(device[i])
             if ts[i] < self._cooldown_until[d] or self._down[d]:
@@ -202,7 +225,7 @@ class SiteAgent:
             at=now,
             score=round(score, 4),
             evidence=evidence,
-            model=f"{self.learner.name}",
+            model=self.learner.name if self.models is None else self.models.champion_of(meta.asset_type).learner,
             rule=verdict.rule or "none",
             autonomy=verdict.autonomy,
             status=verdict.status,
@@ -212,6 +235,8 @@ class SiteAgent:
         )
         self._cooldown_until[known.index] = ts + self.settings.cooldown_s
         self._run[known.index] = 0
+        if self.models is not None:
+            self.models.note_alarm(meta.asset_type, decision.model, meta.device, ts)
         self._decided_at.pop(self.last_decision.get(meta.device, ""), None)
         self.last_decision[meta.device] = decision_id
         self._decided_at[decision_id] = ts
@@ -313,6 +338,8 @@ class SiteAgent:
         before = self.registry.n_series
         known = self.registry.add(meta)
         self.store.write_device(device, meta.asset_type, meta.to_json(), now)
+        if self.models is not None:
+            self._apply_rule(known.index, self.models.on_device(known.index, device, meta.asset_type))
         self._store_new_series(before, known)
 
     def _assign_holdout(self, now: float) -> None:
@@ -327,12 +354,16 @@ class SiteAgent:
         """Tell the store (and a device learner) about a device's new series; seed them from the fleet's prior
         when there is one. Returns whether any was seeded."""
         seeded = self._seed(known, range(before, self.registry.n_series))
+        if self.models is not None:
+            self.models.on_series(np.arange(before, self.registry.n_series), known.meta.asset_type)
         set_groups = getattr(self.learner, "set_groups", None)
         if set_groups is not None:  # a learner that watches a device's metrics together learns which keys those are
             groups = np.full(self.registry.n_series, -1, dtype=np.int64)  # retired keys: no device's any more
             for device in self.registry.by_index:
                 groups[list(device.keys.values())] = device.index
             set_groups(groups)
+            if self.models is not None:
+                self.models.set_groups(groups)
         bucket = bucket_of(known.index)
         rows = [(k, *self.registry.series_name(k), bucket) for k in range(before, self.registry.n_series)]
         self.store.write_series(rows)
@@ -389,6 +420,9 @@ class SiteAgent:
             self._settle_until[known.index] = ts + settle
         if kind == "failure":
             self.stats.failures += 1
+            self._grade(device, True, ts, now)
+        elif kind == "maintenance_started" and "found" in doc:
+            self._grade(device, bool(doc.get("found")), ts, now)
         elif kind == "repaired" and doc.get("reason") != "failure":
             if doc.get("found"):
                 self.stats.repairs_found_fault += 1
@@ -443,6 +477,7 @@ class SiteAgent:
         """An operator's verdict on a decision moves the device's and its asset type's thresholds."""
         self.stats.verdicts += 1
         if verdict in ("true_fault", "false_alarm"):
+            self._grade(str(decision["device"]), verdict == "true_fault", now, now)
             self._learn(str(decision["id"]), str(decision["device"]), verdict == "true_fault", "verdict", now)
 
     def _learn_from_maintenance(self, device: str, decision: str | None, ts: float, found: Any, now: float) -> None:
@@ -462,10 +497,42 @@ class SiteAgent:
         self._thr = grow(self._thr, len(self.registry.by_index), self.settings.threshold)
         for other in self.registry.by_index:
             if other.meta.asset_type == asset_type:
-                self._thr[other.index] = self.feedback.threshold(other.meta.device, asset_type)
+                moved = self.feedback.threshold(other.meta.device, asset_type)
+                self._thr[other.index] = self._scaled(moved, asset_type)
         body = {"decision": decision, "device": device, "asset_type": asset_type, "source": source,
                 "alarm_was_right": right, "device_threshold": float(self._thr[known.index])}  # fmt: skip
         self._log("feedback", body, now)
+
+    def _scaled(self, threshold: float, asset_type: str) -> float:
+        """Feedback moves thresholds in the tail from agent.threshold; a champion's own threshold moves alike."""
+        if self.models is None:
+            return threshold
+        base = self.models.champion_of(asset_type).threshold
+        return 1.0 - (1.0 - threshold) * (1.0 - base) / (1.0 - self.settings.threshold)
+
+    def _apply_rule(self, index: int, rule: Standing) -> None:
+        n_dev = len(self.registry.by_index)
+        self._thr = grow(self._thr, n_dev, self.settings.threshold)
+        self._sustain = grow(self._sustain, n_dev, self.settings.sustain)
+        meta = self.registry.by_index[index].meta  # the champion's threshold, moved as feedback moved the type's
+        self._thr[index] = self._scaled(self.feedback.threshold(meta.device, meta.asset_type), meta.asset_type)
+        self._sustain[index] = rule.sustain
+
+    def _grade(self, device: str, positive: bool, ts: float, now: float) -> None:
+        """A labelled outcome grades the champion and challengers of the device's type; maybe a promotion."""
+        known = self.registry.get(device)
+        if self.models is None or known is None:
+            return
+        promotion = self.models.label(device, known.meta.asset_type, positive, ts)
+        if promotion is None:
+            return
+        asset_type, rule = known.meta.asset_type, self.models.champion_of(known.meta.asset_type)
+        self._log(Kind.PROMOTION, promotion, now)  # a promotion is a decision: it goes into the signed log
+        self.store.write("INSERT OR REPLACE INTO champions VALUES (?, ?, ?, ?, ?)",
+                         [(asset_type, rule.learner, rule.threshold, rule.sustain, now)])  # fmt: skip
+        for other in self.registry.by_index:
+            if other.meta.asset_type == asset_type:
+                self._apply_rule(other.index, rule)
 
     def _log(self, kind: str, body: dict[str, Any], now: float) -> None:
         if self.audit is not None:
@@ -485,3 +552,12 @@ def _usage(device: str, doc: dict[str, Any], ts: float, decision: str | None) ->
     if energy < 0 or slowdown < 0:
         raise ValueError(f"usage cannot be negative (energy_kwh={energy}, slowdown_h={slowdown})")
     return Usage(device, int(day), float(energy), float(slowdown), decision if slowdown else None)
+
+
+def _board(settings: AgentSettings, store: SqliteStore) -> ModelBoard | None:
+    """The models per asset type when a selection or challengers are set, with the champions stored earlier."""
+    if settings.selection is None and not settings.challengers:
+        return None
+    selection = None if settings.selection is None else load_selection(settings.selection)
+    rows = store.query("SELECT asset_type, learner, threshold, sustain FROM champions")
+    return ModelBoard(settings, selection, {str(t): Standing(str(n), float(x), int(k)) for t, n, x, k in rows})

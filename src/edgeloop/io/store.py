@@ -65,6 +65,9 @@ CREATE TABLE IF NOT EXISTS approvals(
 CREATE TABLE IF NOT EXISTS verdicts(id INTEGER PRIMARY KEY, decision TEXT, device TEXT, verdict TEXT, by TEXT,
     why TEXT, at REAL);
 CREATE TABLE IF NOT EXISTS site_policy(id INTEGER PRIMARY KEY CHECK (id = 1), at REAL, source TEXT, policy TEXT);
+CREATE TABLE IF NOT EXISTS shadow(device TEXT, asset_type TEXT, learner TEXT, ts REAL, at REAL, score REAL);
+CREATE TABLE IF NOT EXISTS champions(asset_type TEXT PRIMARY KEY, learner TEXT, threshold REAL, sustain INTEGER,
+                                     at REAL);
 CREATE TABLE IF NOT EXISTS guard_state(id INTEGER PRIMARY KEY CHECK (id = 1), at REAL, state TEXT);
 CREATE TABLE IF NOT EXISTS inbox(
     id INTEGER PRIMARY KEY, at REAL, kind TEXT, decision TEXT, answer TEXT, by TEXT, why TEXT,

@@ -3,6 +3,7 @@
 Model selection (`edgeloop bench select`) picks the best learner per asset type; this composite runs them side by
 side in one agent and keeps the batch protocol: one `score_learn` per sub-learner per micro-batch, on that
 learner's points only, with the scores scattered back in the batch's order. Keys nobody routed go to `default`.
+With no `default`, such keys score 0 (a challenger that watches only some asset types).
 A key's route is set once, when its series is announced (`route`), and never changes, so batch and point by
 point agree. Sub-learners keep the site's global keys: they need no translation and `set_groups` passes through.
 
@@ -30,11 +31,11 @@ DEFAULT_ROUTE = -1
 
 
 class PerAssetType(Learner):
-    """A sub-learner per asset type (`parts`), and `default` for keys of any other type."""
+    """A sub-learner per asset type (`parts`), and `default` (if any) for keys of any other type."""
 
     name = "per_asset_type"
 
-    def __init__(self, parts: Mapping[str, Learner], default: Learner) -> None:
+    def __init__(self, parts: Mapping[str, Learner], default: Learner | None = None) -> None:
         self.parts = dict(parts)
         self.default = default
         self._types: list[str] = sorted(self.parts)
@@ -42,16 +43,21 @@ class PerAssetType(Learner):
 
     @property
     def n_series(self) -> int:
-        return sum(part.n_series for part in (*self.parts.values(), self.default))
+        return sum(part.n_series for part in self._all())
+
+    def _all(self) -> list[Learner]:
+        return [*self.parts.values(), *([] if self.default is None else [self.default])]
 
     def params(self) -> dict[str, Any]:
         """Each part's class and parameters (`clone` rebuilds the parts themselves)."""
         parts = {t: {"class": type(p).__name__, **p.params()} for t, p in self.parts.items()}
-        return {"parts": parts, "default": {"class": type(self.default).__name__, **self.default.params()}}
+        default = None if self.default is None else {"class": type(self.default).__name__, **self.default.params()}
+        return {"parts": parts, "default": default}
 
     def clone(self) -> Self:
         """Fresh parts, the same routes."""
-        fresh = type(self)({t: p.clone() for t, p in self.parts.items()}, self.default.clone())
+        default = None if self.default is None else self.default.clone()
+        fresh = type(self)({t: p.clone() for t, p in self.parts.items()}, default)
         fresh._types, fresh._route = list(self._types), self._route.copy()
         return fresh
 
@@ -70,11 +76,11 @@ class PerAssetType(Learner):
         routes = self._routes(keys)
         return [None if r == DEFAULT_ROUTE else self._types[r] for r in routes.tolist()]
 
-    def part(self, asset_type: str) -> Learner:
-        """The learner that scores `asset_type`'s keys."""
+    def part(self, asset_type: str) -> Learner | None:
+        """The learner that scores `asset_type`'s keys (None: nobody)."""
         return self.parts.get(asset_type, self.default)
 
-    def replace(self, asset_type: str, learner: Learner) -> Learner:
+    def replace(self, asset_type: str, learner: Learner) -> Learner | None:
         """Put `learner` in charge of `asset_type`'s keys from now on; returns the learner it replaces."""
         old = self.part(asset_type)
         self.parts[asset_type] = learner
@@ -84,7 +90,7 @@ class PerAssetType(Learner):
 
     def set_groups(self, key_to_group: ArrayLike) -> None:
         """Tell every part that watches a device's metrics together which keys those are."""
-        for part in (*self.parts.values(), self.default):
+        for part in self._all():
             set_groups = getattr(part, "set_groups", None)
             if set_groups is not None:
                 set_groups(key_to_group)
@@ -101,5 +107,6 @@ class PerAssetType(Learner):
         for r in np.unique(routes).tolist():
             mine = np.flatnonzero(routes == r)
             learner = self.default if r == DEFAULT_ROUTE else self.part(self._types[r])
-            out[mine] = learner.score_learn(keys[mine], values[mine], ts[mine])
+            if learner is not None:
+                out[mine] = learner.score_learn(keys[mine], values[mine], ts[mine])
         return out
