@@ -207,11 +207,17 @@ def demo(
     policy: Annotated[
         Path | None, typer.Option("--policy", exists=True, help="policy YAML (default: the demo policy)")
     ] = None,
-    site: Annotated[str, typer.Option(help="site id")] = "factory",
+    site: Annotated[str, typer.Option(help="site id (with --fleet: the sites are SITE-1 .. SITE-N)")] = "factory",
     data_dir: Annotated[Path, typer.Option(help="where the demo's database goes")] = Path("var/demo"),
     json_out: Annotated[
         bool, typer.Option("--json", help="print the summary as one JSON object, nothing else")
     ] = False,
+    fleet: Annotated[
+        int,
+        typer.Option(
+            min=0, max=20, help="run N sites instead, each a simulator and an agent process, one broker, a fleet view"
+        ),
+    ] = 0,
 ) -> None:
     """Start a broker, a simulated factory and a site agent; show them closing the loop; print a summary.
 
@@ -220,6 +226,9 @@ def demo(
     caught before they became failures.
     """
     console = Console(stderr=True)
+    if fleet:
+        _fleet_demo(broker, site, fleet, devices, duration, speed, seed, data_dir, json_out, console)
+        return
     try:
         settings = load_settings(
             None,
@@ -248,3 +257,25 @@ def demo(
     else:
         Console().print(summary_table(summary))
         Console().print(roi_table(roi))
+
+
+def _fleet_demo(
+    broker: str | None, site: str, n_sites: int, devices: int, duration: float, speed: float, seed: int, data_dir: Path,
+    json_out: bool, console: Console,
+) -> None:  # fmt: skip
+    from edgeloop.fleetdemo import fleet_table, run_fleet_demo
+
+    try:
+        settings = load_settings(None, broker={"url": broker} if broker else {})
+        with broker_url(settings) as url:
+            if not json_out:
+                console.print(f"broker {url}; {n_sites} sites of {devices} devices, {speed:g}x; running {duration:g} s")
+            view, where = None if json_out else console, data_dir / "fleet"
+            summary = asyncio.run(run_fleet_demo(url, site, n_sites, devices, duration, speed, seed, where, view))
+    except (MqttError, BrokerError, SettingsError, TimeoutError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    if json_out:
+        sys.stdout.write(orjson.dumps(summary).decode() + "\n")
+    else:
+        Console().print(fleet_table(summary))

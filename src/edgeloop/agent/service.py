@@ -8,6 +8,8 @@ import signal
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 
+import orjson
+
 from edgeloop.agent.books import SiteBooks
 from edgeloop.agent.site import SiteAgent
 from edgeloop.agent.stats import AgentStats
@@ -94,6 +96,13 @@ def stop_on_signals(stop: asyncio.Event) -> None:
             loop.add_signal_handler(sig, stop.set)
 
 
+def publish_stats(agent: SiteAgent) -> None:
+    """The agent's counters on `edgeloop/v1/{site}/_agent/stats` (not retained): what a fleet view shows."""
+    if getattr(agent.client, "connected", False):  # never queued: an outage's outbox is for decisions
+        doc = {"site": agent.site, "ts": time.time(), "devices": len(agent.registry), **agent.stats.as_dict()}
+        agent.client.publish(agent_topic(agent.site, "stats"), orjson.dumps(doc), qos=0)
+
+
 async def run_agent(
     settings: Settings,
     url: str,
@@ -111,6 +120,7 @@ async def run_agent(
         task = asyncio.create_task(agent.run(stop))
         while not task.done():
             await asyncio.wait({task}, timeout=tick_s)
+            publish_stats(agent)
             if on_tick is not None:
                 on_tick(agent)
         if sharing is not None:

@@ -1,0 +1,33 @@
+"""`edgeloop demo --fleet N`: separate agent and simulator processes per site, joined only by the broker."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import orjson
+import pytest
+
+
+@pytest.mark.e2e
+def test_a_fleet_of_two_sites_runs_as_separate_processes_and_shares_knowledge(broker_url: str, tmp_path: Path) -> None:
+    prefix = f"fleet{uuid.uuid4().hex[:8]}"  # the broker may be shared: these sites are new to it
+    args = [sys.executable, "-m", "edgeloop", "demo", "--fleet", "2", "--devices", "6", "--duration", "15",
+            "--broker", broker_url, "--site", prefix, "--data-dir", str(tmp_path), "--json"]  # fmt: skip
+
+    done = subprocess.run(args, capture_output=True, text=True, timeout=240, check=False)
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = orjson.loads(done.stdout)
+    sites = {s["site"]: s for s in summary["sites"]}
+    assert sorted(sites) == [f"{prefix}-1", f"{prefix}-2"]
+    for site in sites.values():
+        assert site["agent_exit_code"] == 0  # each agent stopped cleanly ...
+        assert site["agent_state"] == "offline"  # ... and told the broker so
+        assert site["devices"] == 6
+        assert site["points"] > 0
+    assert summary["knowledge_shared"]["pump"] == sorted(sites)  # each site's summary reached the fleet view
+    for name in sites:  # each agent kept its own store: no shared database
+        assert len(list((tmp_path / "fleet" / name).rglob("*.db"))) == 1
