@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -72,10 +73,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def api_site(tmp_path: Path) -> Iterator[tuple[Settings, SiteAgent, str]]:
+@contextlib.contextmanager
+def serve_site(data_dir: Path) -> Iterator[tuple[Settings, SiteAgent, str]]:
     """An agent at autonomy 2 with one decision waiting for approval, and the API serving its store."""
-    settings = load_settings(None, agent={"site": SITE, "autonomy": 2, "data_dir": tmp_path}, api={"tokens": TOKENS})
+    settings = load_settings(None, agent={"site": SITE, "autonomy": 2, "data_dir": data_dir}, api={"tokens": TOKENS})
     cfg = settings.agent
     store = SqliteStore(cfg.db_path, SITE)
     audit = AuditLog.open(cfg.audit_dir, load_or_create_key(cfg.audit_dir))
@@ -110,6 +111,19 @@ def api_site(tmp_path: Path) -> Iterator[tuple[Settings, SiteAgent, str]]:
     thread.join(5)
     audit.close()
     store.close()
+
+
+@pytest.fixture(scope="session")
+def site_server() -> Callable[[Path], contextlib.AbstractContextManager[tuple[Settings, SiteAgent, str]]]:
+    """`serve_site`, for a fixture of a wider scope than `api_site`."""
+    return serve_site
+
+
+@pytest.fixture
+def api_site(tmp_path: Path) -> Iterator[tuple[Settings, SiteAgent, str]]:
+    """An agent at autonomy 2 with one decision waiting for approval, and the API serving its store."""
+    with serve_site(tmp_path) as site:
+        yield site
 
 
 @pytest.fixture

@@ -5,7 +5,9 @@ Errors are problem details. The few public routes are listed too, so that a new 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -47,6 +49,18 @@ ROUTES = [  # method, path, least role, JSON body
     ("POST", "/api/v1/tokens", "admin", {"role": "emperor"}),  # 422
     ("DELETE", "/api/v1/tokens/nothing", "admin", None),  # 404
 ]
+
+
+@pytest.fixture(scope="module")
+def api_site(
+    tmp_path_factory: pytest.TempPathFactory,
+    site_server: Callable[[Path], AbstractContextManager[tuple[Settings, SiteAgent, str]]],
+) -> Iterator[tuple[Settings, SiteAgent, str]]:
+    """One site for the whole matrix: no call in it changes what the next one sees (made-up ids, bad bodies)."""
+    with site_server(tmp_path_factory.mktemp("roles")) as site:
+        yield site
+
+
 PUBLIC = {("GET", "/api/v1/health"), ("POST", "/api/v1/login")}  # and the page, its files and the OpenAPI docs
 
 
@@ -83,7 +97,7 @@ def test_every_route_is_in_the_matrix_or_public() -> None:
         (method, route.path)
         for route in app.routes
         if isinstance(route, APIRoute) and route.include_in_schema
-        for method in route.methods
+        for method in route.methods or ()
     }
     in_matrix = {(m, p.split("?")[0]) for m, p, _, _ in ROUTES} | PUBLIC
     for method, path in served:  # a made-up value fills each {part}

@@ -30,7 +30,8 @@ def api(
 ) -> None:
     """Serve the REST API for a site: decisions, approvals, verdicts, ROI, audit check. OpenAPI docs at /docs.
 
-    Callers need a bearer token from `api.tokens` (token -> viewer | operator | admin) in the settings.
+    Callers log in as a user (`edgeloop user create`) or send a bearer token (`edgeloop token create`, or
+    `api.tokens` in the settings: token -> viewer | operator | admin).
     """
     console = Console(stderr=True)
     agent = {k: v for k, v in {"site": site, "data_dir": data_dir}.items() if v is not None}
@@ -41,7 +42,8 @@ def api(
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     if not settings.api.tokens:
-        console.print("[yellow]no api.tokens configured: every request will be refused (401)[/yellow]")
+        console.print("no api.tokens in the settings: callers need a token (edgeloop token create) or a user "
+                      "(edgeloop user create) of this site")  # fmt: skip
     uvicorn.run(create_app(settings), host=settings.api.host, port=settings.api.port, log_level="info")
 
 
@@ -162,6 +164,8 @@ def serve(
         async with open_agent(settings, url) as agent, serve_api(settings, "edgeloop serve") as (web, token):
             console.print(f"site [bold]{settings.agent.site}[/bold] on {url}; dashboard [bold]{web}[/bold]")
             console.print(f"admin token (shown once): {token}")
+            where = f"--site {settings.agent.site} --data-dir {settings.agent.data_dir}"
+            console.print(f"users who log in with a password: edgeloop user create NAME --role operator {where}")
             stats = await agent.run(stop)
         console.print(f"stopped: {stats.as_dict()}")
 

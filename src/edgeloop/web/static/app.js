@@ -345,11 +345,13 @@ async function refreshDecisions() {
   }
   const dBody = $("decisions").tBodies[0];
   dBody.replaceChildren();
+  const answers = new Map(answered.items.filter((x) => x.answer).map((x) => [x.decision, x.answer]));
   for (const d of decisions.items) {
     const row = dBody.insertRow();
     row.dataset.decision = d.id;
     cell(row, when(d.ts)); cell(row, d.device); cell(row, d.score.toFixed(3));
-    cell(row, d.status, "status-" + d.status); cell(row, d.reason, "reason");
+    const answer = answers.get(d.id); // the record stays as decided; what the operator said since is shown beside it
+    cell(row, answer ? `${d.status}: ${answer}` : d.status, "status-" + (answer || d.status)); cell(row, d.reason, "reason");
   }
 }
 
