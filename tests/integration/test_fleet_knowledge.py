@@ -70,8 +70,9 @@ def test_a_fresh_process_takes_the_merged_prior_and_leaves_the_poisoner_out(
         _, err = p.communicate(timeout=60)
         assert p.returncode == 0, err.decode()
 
+    expect = [arg for s in (*HONEST, *GARBAGE) for arg in ("--expect", f"{prefix}-{s}")]
     shown = subprocess.run([*KNOWLEDGE, "show", "--broker", broker_url, "--asset-type", "pump",
-                            "--sites", "7", "--wait", "10", "--json"], capture_output=True, timeout=60)  # fmt: skip
+                            *expect, "--wait", "10", "--json"], capture_output=True, timeout=60)  # fmt: skip
 
     assert shown.returncode == 0, shown.stderr.decode()
     result = orjson.loads(shown.stdout)

@@ -44,7 +44,9 @@ BrokerOpt = Annotated[str, typer.Option("--broker", help="mqtt://host:port of th
 def show(
     broker: BrokerOpt,
     asset_type: Annotated[str, typer.Option("--asset-type", help="the asset type to merge")] = "pump",
-    sites: Annotated[int, typer.Option(min=0, help="stop waiting once this many sites' summaries are in")] = 0,
+    expect: Annotated[
+        list[str] | None, typer.Option("--expect", help="stop waiting once this site's message is in (repeatable)")
+    ] = None,
     wait: Annotated[float, typer.Option(min=0.1, help="longest wait for summaries, seconds")] = 3.0,
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON object, nothing else on stdout")] = False,
 ) -> None:
@@ -59,7 +61,7 @@ def show(
                 await client.wait(0.1)
                 for message in client.drain(1000):
                     fleet.take(message.topic, message.payload)
-                if sites and len(fleet.summaries.get(asset_type, {})) + sum(fleet.refused.values()) >= sites:
+                if expect and set(expect) <= fleet.heard:
                     break
 
     try:

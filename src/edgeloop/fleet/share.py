@@ -34,9 +34,9 @@ import numpy as np
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from edgeloop.fleet.envelope import Trust, seal, unseal
+from edgeloop.fleet.envelope import Trust, public_hex, seal, unseal
 from edgeloop.fleet.knowledge import KnowledgeError, KnowledgeSummary, MergedKnowledge, merge, summarize_metric
-from edgeloop.io.mqtt import MqttClient, Transport
+from edgeloop.io.mqtt import MqttClient, MqttError, Transport
 from edgeloop.io.registry import DeviceRegistry
 from edgeloop.io.topics import PREFIX, fleet_topic
 from edgeloop.learn.base import Learner
@@ -91,10 +91,12 @@ class FleetKnowledge:
         self.trust = trust or Trust()
         self.summaries: dict[str, dict[str, KnowledgeSummary]] = {}  # asset type -> site -> latest summary
         self.refused: Counter[str] = Counter()  # reason -> messages
+        self.heard: set[str] = set()  # the sites named by the topics of the messages taken or refused
         self._merged: dict[str, MergedKnowledge] = {}
 
     def take(self, topic: str, payload: bytes) -> str | None:
         """Take one knowledge message; returns the reason it was refused, or None."""
+        self.heard.add(topic.rsplit("/", 1)[-1][:64])
         try:
             summary = self._check(topic, payload)
         except KnowledgeError as exc:
@@ -199,11 +201,15 @@ async def share_site_knowledge(
     """Run knowledge sharing for a site agent over its own connection until `stop`: new series of the agent
     start from the fleet's prior, and the agent's summaries are published every `publish_every_s` and at stop."""
     fleet = FleetKnowledge(Trust(settings.trusted_keys))
+    fleet.trust.check(agent.site, public_hex(key))  # our own key first: nobody else can be first to our site id
     agent.prior, agent.prior_settle_s = fleet, settings.prior_settle_s
 
     def ours() -> list[KnowledgeSummary]:
         return site_summaries(agent.site, agent.registry, agent.learner, time.time())
 
-    async with MqttClient(url, f"edgeloop-knowledge-{agent.site}") as client:
-        await share_knowledge(client, fleet, key, ours, stop, settings.publish_every_s)
+    try:
+        async with MqttClient(url, f"edgeloop-knowledge-{agent.site}") as client:
+            await share_knowledge(client, fleet, key, ours, stop, settings.publish_every_s)
+    except MqttError as exc:  # the site runs on without the fleet rather than stop
+        log.warning("knowledge sharing is off: %s", exc)
     return fleet
