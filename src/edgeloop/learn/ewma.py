@@ -5,8 +5,10 @@ shows in it, a slow trend does not. (A deviation-from-the-mean scale grows along
 since every lagging error looks like an inlier, until the fault is measured against itself.)
 
 A point within `clip` sigmas updates the mean and the scale; a point beyond it moves the mean by at most `clip`
-sigmas at a quarter of the rate and leaves the scale alone: a spike barely moves the baseline (the robustness
-of a median/MAD estimate at the cost of an EWMA) while a lasting change is still learnt at a bounded speed.
+sigmas at `outlier_rate` (by default a quarter) of the rate and leaves the scale alone: a spike barely moves the
+baseline (the robustness of a median/MAD estimate at the cost of an EWMA) while a lasting change is still learnt
+at a bounded speed. That bound must exceed the steepest normal slope of the series, or the baseline falls behind
+it and alarms on it.
 The score also flags a sensor stuck at one value on a series that normally moves.
 
 Memory is `alpha` per point by default (for series whose rows are the unit, as in NAB). With `half_life_s` it
@@ -62,6 +64,7 @@ class RobustEWMA(Learner):
         half_life_s: float | None = None,
         beta: float = 0.0,
         reanchor_s: float | None = None,
+        outlier_rate: float = 0.25,
     ) -> None:
         self.alpha = alpha
         self.warmup = warmup
@@ -71,6 +74,7 @@ class RobustEWMA(Learner):
         self.half_life_s = half_life_s
         self.beta = beta
         self.reanchor_s = reanchor_s
+        self.outlier_rate = outlier_rate
         self._out_since = np.zeros(0, dtype=np.float64)  # time the current run of outliers began (nan: none)
         self._trend = np.zeros(0, dtype=np.float64)
         self._mean = np.zeros(0, dtype=np.float64)
@@ -159,7 +163,7 @@ class RobustEWMA(Learner):
         err = x - pred
         inlier = ~warm | (z <= self.clip)
         alpha = self._alpha(k, t)
-        a = np.where(warm, np.where(inlier, alpha, 0.25 * alpha), 1.0 / (count + 1.0))
+        a = np.where(warm, np.where(inlier, alpha, self.outlier_rate * alpha), 1.0 / (count + 1.0))
         limit = np.where(warm, self.clip * scale, np.inf)
         correction = a * np.clip(err, -limit, limit)
         new_mean = np.where(warm, pred, mean) + correction
