@@ -62,17 +62,18 @@ def test_the_fleet_never_exceeds_the_cap_and_a_killed_sites_share_goes_to_the_ot
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     resource = f"feeder-{tmp_path.name[-12:].lower().replace('_', '-')}"
     options = {"--broker": broker_url, "--members": ",".join(WANT), "--cap": CAP, "--reserve": RESERVE,
-               "--resource": resource, "--hold-s": HOLD, "--duration": 40}  # fmt: skip
+               "--resource": resource, "--hold-s": HOLD, "--duration": 120}  # fmt: skip
     procs = {}
     for s, want in WANT.items():
         argv = [f"{k}={v}" for k, v in {**options, "--site": s, "--want": want, "--log": logs[s]}.items()]
         procs[s] = subprocess.Popen([sys.executable, "-m", "edgeloop.fleet.standin", *argv], env=env)
-    try:
-        a_borrowed = wait_for(lambda: any(r["borrowed_kw"] > 0 for r in read(logs["a"])), 25)
+    try:  # generous waits: four Python processes start slowly on a busy machine
+        started = wait_for(lambda: all(read(logs[s]) and not read(logs[s])[-1]["quarantined"] for s in WANT), 60)
+        a_borrowed = wait_for(lambda: read(logs["a"])[-1]["borrowed_kw"] > 0, 30)
         b_before = read(logs["b"])[-1]["limit_kw"]
         procs["a"].send_signal(signal.SIGKILL)
         procs["a"].wait()
-        b_after = wait_for(lambda: read(logs["b"])[-1]["limit_kw"] >= WANT["b"] - 1e-6, 15)
+        b_after = wait_for(lambda: read(logs["b"])[-1]["limit_kw"] >= WANT["b"] - 1e-6, 30)
     finally:
         for p in procs.values():
             if p.poll() is None:
@@ -80,6 +81,7 @@ def test_the_fleet_never_exceeds_the_cap_and_a_killed_sites_share_goes_to_the_ot
         for p in procs.values():
             p.wait(10)
 
+    assert started
     assert a_borrowed
     assert b_before < WANT["b"]
     assert b_after
