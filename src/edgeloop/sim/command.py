@@ -69,7 +69,6 @@ def building(
     run_plant(plant, broker, speed, interval, duration, sim_days, ground_truth, quiet, power=plant.power_kw)
 
 
-
 def depot(
     broker: Annotated[str, typer.Option("--broker", envvar="EDGELOOP_BROKER__URL", help="mqtt://host:port")],
     site: Annotated[str, typer.Option(help="site id")] = "depot",
@@ -90,6 +89,7 @@ def depot(
     start = start_ts or default_start()
     plant = DepotPlant(n_chargers=chargers, seed=seed, start_ts=start, interval_s=interval, site=site, max_kw=max_kw)
     run_plant(plant, broker, speed, interval, duration, sim_days, ground_truth, quiet, power=plant.power_kw)
+
 
 def run_plant(
     plant: Plant,
