@@ -2,11 +2,11 @@
 
 The data is a factory recording (`edgeloop sim record`: telemetry, events, ground truth) or a NAB-format corpus
 (`data/<category>/*.csv`, `labels/combined_windows.json`, `config/profiles.json`; a category is an asset type).
-Each candidate of `edgeloop.agent.catalog.CANDIDATES` replays the whole data set once, as the agent would feed
-it; its alarms are then counted at every threshold and sustain of the sweep and scored event-wise
-(`eventscore.py`: one true alarm per fault, precision, recall by the deadline, F1). Per asset type the best F1
-wins (ties: fewer alarms); the file keeps every candidate's best score as evidence and the next two as
-runners-up (the agent's default challengers).
+Several data sets (`--data` repeated) are scored as one. Each candidate of `edgeloop.agent.catalog.CANDIDATES`
+replays the whole data once, as the agent would feed it; its alarms are then counted at every threshold and
+sustain of the sweep and scored event-wise (`eventscore.py`: one true alarm per fault, precision, recall by the
+deadline, F1). Per asset type the best F1 wins (ties: fewer alarms); the file keeps every candidate's best score
+as evidence and the next two as runners-up (`agent.challengers: [runners_up]` runs them in the shadow).
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def table(selection: Selection) -> Table:
 
 
 def select(
-    data: Annotated[Path, typer.Option("--data", help="a factory recording or a NAB-format corpus folder")],
+    data: Annotated[list[Path], typer.Option("--data", help="a factory recording or NAB-format corpus (repeatable)")],
     out: Annotated[Path, typer.Option("--out", help="the selection file to write")] = Path("selection.yaml"),
     learners: Annotated[str, typer.Option(help="comma-separated candidates (default: all)")] = ",".join(CANDIDATES),
     sustain: Annotated[str, typer.Option(help="sustains to sweep, comma-separated")] = "1,2,4",
@@ -105,7 +105,7 @@ def select(
         if unknown or not names or not sustains or min(sustains) < 1:
             raise ValueError(f"unknown learners {unknown}; known: {', '.join(CANDIDATES)}" if unknown
                              else "need at least one learner and sustains >= 1")  # fmt: skip
-        replay = load_data(data, settle_s, lead_s)
+        replays = [load_data(folder, settle_s, lead_s) for folder in data]
     except (ValueError, CorpusError, RecordingError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
@@ -113,12 +113,13 @@ def select(
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=json_out) as progress:
         for name in names:
-            task = progress.add_task(f"{name:<24}", total=replay.n_points)
-            units = replay.score_with(make_named(name), functools.partial(progress.advance, task))
+            task = progress.add_task(f"{name:<24}", total=sum(r.n_points for r in replays))
+            tick = functools.partial(progress.advance, task)
+            units = [u for replay in replays for u in replay.score_with(make_named(name), tick)]
             for asset_type in sorted({u.asset_type for u in units}):
                 mine = [u for u in units if u.asset_type == asset_type]
                 evidence.setdefault(asset_type, []).append(best_of(mine, name, THRESHOLDS, sustains, cooldown_s))
-    selection = choose(evidence, replay.name)
+    selection = choose(evidence, " + ".join(replay.name for replay in replays))
     out.write_text(dump_selection(selection), encoding="utf-8")
     if json_out:
         sys.stdout.write(orjson.dumps(selection.model_dump(mode="json")).decode() + "\n")
