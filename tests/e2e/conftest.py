@@ -17,7 +17,7 @@ SCREENS: dict[str, ViewportSize] = {
 }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # not wider: while Playwright's sync API runs, asyncio.run cannot
 def browser() -> Iterator[Browser]:
     if CHROMIUM is None:
         pytest.fail("the browser tests need Debian's chromium: apt-get install chromium (.ci/run installs it)")
