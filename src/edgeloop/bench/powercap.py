@@ -247,7 +247,7 @@ def run_bench(cfg: BenchConfig, quiet: bool = False) -> dict[str, Any]:
         "comfort_violations": round(head.comfort_violations, 2),
         "cost": round(head.cost, 2),
         "cost_uncoordinated": round(base.cost, 2),
-        "savings": round(base.cost - head.cost, 2),
+        "savings": round(base.cost - head.cost, 2) + 0.0,  # never -0.0
         "killed": {"site": cfg.kill, "at_h": kill_at_h, "restarted_at_h": kill_at_h + cfg.restart_after_h},
         "ledger": {
             "entries": len(ledger),
