@@ -37,6 +37,17 @@ def test_an_admin_makes_a_user_who_logs_in_and_out(api_site: Site, auth: Auth) -
     assert httpx.get(f"{url}/me", headers=bearer(session["token"])).status_code == 401
 
 
+def test_a_name_with_five_failed_logins_must_wait(api_site: Site, auth: Auth) -> None:
+    _, _, url = api_site
+    httpx.post(f"{url}/users", json={"name": "fy", "role": "viewer", "password": "right-one-1"}, headers=auth("admin"))
+    for _ in range(5):
+        assert httpx.post(f"{url}/login", json={"name": "fy", "password": "guess-guess"}).status_code == 401
+    refused = httpx.post(f"{url}/login", json={"name": "fy", "password": "right-one-1"})
+    assert refused.status_code == 429
+    assert int(refused.headers["retry-after"]) > 0
+    assert "too many failed logins" in refused.json()["detail"]
+
+
 def test_deleting_a_user_ends_their_sessions(api_site: Site, auth: Auth) -> None:
     _, _, url = api_site
     httpx.post(f"{url}/users", json={"name": "bo", "role": "viewer", "password": "night-shift"}, headers=auth("admin"))

@@ -54,6 +54,7 @@ async def log_writes(request: Request, call_next: Callable[[Request], Awaitable[
 def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title=f"edgeloop site {settings.agent.site}", version=__version__)
     app.state.settings = settings
+    app.state.failed_logins = {}  # name -> times of recent failed logins (routers/login.py)
     problems.install(app)
     app.middleware("http")(log_writes)
     for module in (sites, devices, anomalies, decisions, approvals, policy, roi, audit, events, login, users, tokens):

@@ -6,7 +6,7 @@ import logging
 import time
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
@@ -22,14 +22,31 @@ class Credentials(BaseModel):
     password: str = Field(min_length=1, max_length=1000)
 
 
+MAX_FAILURES = 5  # failed logins for one name within FAILURE_WINDOW_S before it must wait
+FAILURE_WINDOW_S = 300.0
+
+
 @router.post("/login")
-async def login(body: Credentials, conn: Store) -> dict[str, Any]:
-    """A session token (`els_...`) to send as `Authorization: Bearer`, valid 12 h or until logout."""
+async def login(body: Credentials, conn: Store, request: Request) -> dict[str, Any]:
+    """A session token (`els_...`) to send as `Authorization: Bearer`, valid 12 h or until logout. After 5
+    failed logins for a name within 5 minutes, that name is refused (429) until the oldest is 5 minutes old."""
+    failures: dict[str, list[float]] = request.app.state.failed_logins
+    now = time.time()
+    if len(failures) > 10_000:  # names tried at random must not grow it without end
+        for name in [n for n, times in failures.items() if times[-1] <= now - FAILURE_WINDOW_S]:
+            del failures[name]
+    recent = [t for t in failures.get(body.name, []) if t > now - FAILURE_WINDOW_S]
+    if len(recent) >= MAX_FAILURES:
+        wait = int(recent[0] + FAILURE_WINDOW_S - now) + 1
+        raise HTTPException(
+            429, f"too many failed logins as {body.name!r}: try again in {wait} s", {"Retry-After": str(wait)}
+        )
     role = await run_in_threadpool(users.check_password, conn, body.name, body.password)
     if role is None:
+        failures[body.name] = [*recent, now]
         log.warning("failed login as %r", body.name)
         raise HTTPException(401, "wrong user name or password")
-    now = time.time()
+    failures.pop(body.name, None)
     token = users.open_session(conn, body.name, now, users.SESSION_S)
     log.info("login: user %s (%s)", body.name, role)
     return {"token": token, "user": body.name, "role": role, "expires": now + users.SESSION_S}
