@@ -89,7 +89,7 @@ class PlantRunner:
             while self.stats.steps < due and burst < 500:
                 self._publish_step(self.plant.step())
                 burst += 1
-            self._handle_commands()
+            self.answer_commands()
             if on_step is not None:
                 on_step(self.stats)
             await asyncio.sleep(0.002 if burst == 0 else 0)
@@ -97,7 +97,7 @@ class PlantRunner:
             self.client.publish(topic, payload, qos)  # the unfinished day's usage, so its energy is booked too
         for device in self.plant.devices:
             self.client.publish(device_topic(self.plant.site, device, Channel.STATE), b"offline", qos=1, retain=True)
-        self._handle_commands()
+        self.answer_commands()
         await self.client.flush()
         return self.stats
 
@@ -115,7 +115,8 @@ class PlantRunner:
         self.stats.events += len(step.events)
         self.stats.sim_ts = step.ts
 
-    def _handle_commands(self) -> None:
+    def answer_commands(self) -> None:
+        """Act on and ack every command that has arrived (the run loop does this between steps)."""
         for message in self.client.drain(10_000):
             ack = apply_command(self.plant, message.topic, message.payload)
             if ack is None:
