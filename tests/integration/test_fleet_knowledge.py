@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -57,7 +58,10 @@ def prefix(broker_url: str) -> Iterator[str]:
     prefix = f"t{uuid.uuid4().hex[:8]}"
     yield prefix
     topics = [knowledge_topic(t, f"{prefix}-{s}") for t in ("pump", "motor") for s in (*HONEST, *GARBAGE)]
-    asyncio.run(clear(broker_url, topics))
+    # its own thread and loop: the teardown of an async test may run while pytest-asyncio's loop is running
+    worker = threading.Thread(target=asyncio.run, args=(clear(broker_url, topics),))
+    worker.start()
+    worker.join(timeout=15)
 
 
 def test_a_fresh_process_takes_the_merged_prior_and_leaves_the_poisoner_out(
