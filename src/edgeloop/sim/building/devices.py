@@ -1,14 +1,8 @@
-"""What the building's devices report and accept, and the per-device state that is not vectorized."""
+"""What the building's devices report and accept."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
-import numpy as np
-
 from edgeloop.model import ArgSpec, CommandSpec, MetricSpec
-from edgeloop.sim.building.faults import FaultRecord, PlannedFault
 
 AHU_METRICS = ("zone_temp", "return_temp", "supply_temp", "fan_speed", "damper_pos", "valve_pos", "power_kw")
 CHILLER_METRICS = ("chw_supply_temp", "load_kw", "power_kw", "cop", "running")
@@ -38,35 +32,3 @@ CHILLER_COMMANDS = (
     CommandSpec("set_chw_setpoint", (ArgSpec("setpoint", 5.0, 10.0, "degC"),), "the chilled-water supply setpoint"),
     MAINTENANCE,
 )
-NOISE_BLOCK = 512
-NOISE_COLUMNS = 6
-
-
-@dataclass(slots=True)
-class Device:
-    """A device's fault plan, active faults and random streams."""
-
-    id: str
-    asset_type: str
-    plan: list[PlannedFault]
-    noise_rng: np.random.Generator
-    event_rng: np.random.Generator
-    noise: np.ndarray[Any, np.dtype[np.float64]] = field(default_factory=lambda: np.zeros((0, NOISE_COLUMNS)))
-    noise_at: int = 0
-    next_fault: int = 0
-    active: list[tuple[FaultRecord, PlannedFault]] = field(default_factory=list)
-    found: str | None = None  # what the running maintenance found
-
-
-def noise_rows(
-    devices: list[Device], idx: np.ndarray[Any, np.dtype[np.int64]]
-) -> np.ndarray[Any, np.dtype[np.float64]]:
-    """One row of standard normals per device in `idx`, from each device's own stream, drawn in blocks."""
-    z = np.empty((len(idx), NOISE_COLUMNS))
-    for j, i in enumerate(idx.tolist()):
-        d = devices[i]
-        if d.noise_at >= d.noise.shape[0]:
-            d.noise, d.noise_at = d.noise_rng.standard_normal((NOISE_BLOCK, NOISE_COLUMNS)), 0
-        z[j] = d.noise[d.noise_at]
-        d.noise_at += 1
-    return z

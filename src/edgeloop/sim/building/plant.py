@@ -35,31 +35,22 @@ import numpy as np
 
 from edgeloop.model import DeviceMeta
 from edgeloop.sim.building.chiller import AUX_SHARE, START_KWH, Chiller
-from edgeloop.sim.building.devices import (
-    AHU_COMMANDS,
-    AHU_METRICS,
-    CHILLER_COMMANDS,
-    CHILLER_METRICS,
-    SPEC,
-    Device,
-    noise_rows,
-)
+from edgeloop.sim.building.devices import AHU_COMMANDS, AHU_METRICS, CHILLER_COMMANDS, CHILLER_METRICS, SPEC
 from edgeloop.sim.building.faults import DEVELOPING, HOUR, KINDS, FaultRecord, PlannedFault, plan_faults
 from edgeloop.sim.building.flex import Fans, ShiftEstimate, shift_estimate
 from edgeloop.sim.building.thermal import zone_step
 from edgeloop.sim.building.weather import DAY, Weather, hvac_occupied, occupancy, solar
+from edgeloop.sim.device import Device, noise_rows
 from edgeloop.sim.factory.plant import StepResult
+from edgeloop.sim.lifecycle import FAILED, RUNNING, Events, MaintainedPlant
 
-RUNNING, FAILED, MAINTENANCE = 0, 1, 2
-MAINTENANCE_H = 1.0
 SETBACK_COOL_C, SETBACK_HEAT_C, DEADBAND_K = 28.0, 15.0, 2.0
 HEAT_COP = 3.0  # the air handlers heat with a heat pump
 LEAK_WASTE_KW = 25.0  # chilled water a fully passing valve wastes
 MAX_DRIFT_K = 4.0
-Events = list[tuple[str, dict[str, Any]]]
 
 
-class BuildingPlant:
+class BuildingPlant(MaintainedPlant[Device]):
     """
     >>> plant = BuildingPlant(n_zones=2, seed=1, start_ts=0.0)
     >>> plant.devices
@@ -74,6 +65,7 @@ class BuildingPlant:
     """
 
     comfort_band = (20.0, 26.0)  # degC, while people are in
+    developing_kinds = DEVELOPING
 
     def __init__(
         self,
@@ -93,7 +85,7 @@ class BuildingPlant:
         self.now = start_ts
         self.weather = Weather(outdoor_mean_c, outdoor_swing_c, seed)
         n = n_zones
-        self._devices: list[Device] = []
+        devices: list[Device] = []
         params = np.zeros((n, 7))
         children = np.random.SeedSequence(seed).spawn(n + 1)
         for i, child in enumerate(children):
@@ -101,14 +93,13 @@ class BuildingPlant:
             setup, faults, noise, events = (np.random.default_rng(s) for s in child.spawn(4))
             plan = plan_faults(faults, asset, start_ts, warmup_s, faults_per_device_day)
             name = f"ahu-{i + 1:02d}" if i < n else "chiller-01"
-            self._devices.append(Device(name, asset, plan, noise, events))
+            devices.append(Device(name, asset, plan, noise, events))
             if i < n:  # envelope R (K/kW), capacity (kWh/K), people, equipment, sun, coil (kW), outdoor air (kW/K)
                 low, high = np.array([[1.5, 8, 8, 3, 4, 45, 2], [2.5, 14, 14, 6, 10, 55, 4]], dtype=float)
                 params[i] = setup.uniform(low, high)
             else:
                 cop_nominal = float(setup.uniform(4.5, 5.5))
-        self.devices = [d.id for d in self._devices]
-        self._index = {d.id: i for i, d in enumerate(self._devices)}
+        self._init_lifecycle(devices)
         self.n_zones = n
         self._r, self._c, self._people, self._equip, self._sun, self._coil, self._oa = params.T.copy()
         self.zone_capacity_kwh_per_k = {self.devices[i]: float(self._c[i]) for i in range(n)}
@@ -129,19 +120,11 @@ class BuildingPlant:
         self._in_excursion = np.zeros(n, dtype=bool)
         self._demand = 0.0  # the coils' call for cooling, kW
         # every device
-        self._state = np.full(n + 1, RUNNING)
-        self._down_until = np.full(n + 1, np.inf)
-        self._maint_at = np.full(n + 1, np.inf)
         self._power = np.zeros(n + 1)
         self._energy_kwh = np.zeros(n + 1)
         self._total_energy_kwh = np.zeros(n + 1)
         self._comfort_dh = np.zeros(n)
         self._total_comfort_dh = np.zeros(n)
-        self._downtime = np.zeros(n + 1)
-        self._planned_downtime = np.zeros(n + 1)
-        self._faults: list[FaultRecord] = []
-        self._failures: list[dict[str, Any]] = []
-        self._actions: list[dict[str, Any]] = []
         self._day = int(start_ts // DAY)
 
     # -- description ------------------------------------------------------------------------------------------
@@ -196,8 +179,7 @@ class BuildingPlant:
         self._energy_kwh += self._power * dt / HOUR
         self._progress_leaks(up & self.chiller.on, dt, ts, events)  # a passing valve wears while chilled water flows
         self._comfort(occ, dt, events)
-        self._downtime += np.where(self._state == FAILED, dt, 0.0)
-        self._planned_downtime += np.where(self._state == MAINTENANCE, dt, 0.0)
+        self._book_downtime(dt)
         return StepResult(ts, self._readings(outdoor), events)
 
     def _fan_kw(self) -> np.ndarray[Any, np.dtype[np.float64]]:
@@ -259,29 +241,22 @@ class BuildingPlant:
 
     # -- faults -----------------------------------------------------------------------------------------------
 
-    def _start_faults(self, ts: float) -> None:
-        for i, d in enumerate(self._devices):
-            while d.next_fault < len(d.plan) and d.plan[d.next_fault].start_ts <= ts:
-                if self._state[i] != RUNNING:
-                    break  # a fault due while the device is being worked on starts when it runs again
-                planned = d.plan[d.next_fault]
-                d.next_fault += 1
-                if any(r.kind == planned.kind for r, _ in d.active):
-                    continue
-                record = FaultRecord(f"{d.id}-f{d.next_fault}", d.id, planned.kind, ts)
-                self._faults.append(record)
-                d.active.append((record, planned))
-                if planned.kind == "stuck_damper":
-                    self._stuck[i] = planned.magnitude
-                    record.detail["position"] = planned.magnitude
-                elif planned.kind == "sensor_drift":
-                    self._drift[i] = planned.magnitude / HOUR
-                    record.detail.update(metric="zone_temp", k_per_h=planned.magnitude)
-                elif planned.kind == "leaking_valve":
-                    self._leak_rate[i] = 1.0 / (planned.hours_to_failure * HOUR)
-                elif planned.kind == "short_cycling":
-                    self.chiller.start_cycling(planned.magnitude, planned.hours_to_failure)
-                    record.detail["cycle_s"] = planned.magnitude
+    def _can_start(self, d: Device, planned: PlannedFault) -> bool:
+        return not any(r.kind == planned.kind for r, _ in d.active)
+
+    def _start_fault(self, i: int, d: Device, record: FaultRecord, planned: PlannedFault) -> None:
+        if planned.kind == "stuck_damper":
+            self._stuck[i] = planned.magnitude
+            record.detail["position"] = planned.magnitude
+        elif planned.kind == "sensor_drift":
+            self._drift[i] = planned.magnitude / HOUR
+            record.metric = "zone_temp"
+            record.detail["k_per_h"] = planned.magnitude
+        elif planned.kind == "leaking_valve":
+            self._leak_rate[i] = 1.0 / (planned.hours_to_failure * HOUR)
+        elif planned.kind == "short_cycling":
+            self.chiller.start_cycling(planned.magnitude, planned.hours_to_failure)
+            record.detail["cycle_s"] = planned.magnitude
 
     def inject_fault(
         self, device: str, kind: str, magnitude: float | None = None, hours_to_failure: float = 12.0
@@ -305,18 +280,6 @@ class BuildingPlant:
         for i in np.flatnonzero(self._leak >= 1.0):
             self._fail(int(i), "leaking_valve", ts, events)
 
-    def _fail(self, i: int, kind: str, ts: float, events: Events) -> None:
-        d = self._devices[i]
-        repair_s = float(d.event_rng.uniform(8, 24)) * HOUR
-        for record, _ in d.active:
-            if record.kind == kind:
-                record.failure_ts = ts
-        d.active = [(r, p) for r, p in d.active if r.active]
-        self._clear_developing(i)
-        self._state[i], self._down_until[i], self._maint_at[i] = FAILED, ts + repair_s, np.inf
-        self._failures.append({"device": d.id, "ts": ts, "downtime_s": repair_s, "fault": kind})
-        events.append((d.id, {"kind": "failure", "fault": kind, "downtime_s": repair_s}))
-
     def _clear_developing(self, i: int) -> None:
         if i < self.n_zones:
             self._leak[i] = self._leak_rate[i] = 0.0
@@ -330,30 +293,11 @@ class BuildingPlant:
             self._stuck[i] = np.nan
             self._offset[i] = self._drift[i] = 0.0
 
-    def _transitions(self, ts: float, events: Events) -> None:
-        for i in np.flatnonzero(self._down_until <= ts):
-            d = self._devices[i]
-            reason = "failure" if self._state[i] == FAILED else "maintenance"
-            found = d.found if reason == "maintenance" else None
-            self._state[i], self._down_until[i] = RUNNING, np.inf
-            events.append((d.id, {"kind": "repaired", "reason": reason, "found": found}))
-        for i in np.flatnonzero((self._maint_at <= ts) & (self._state != FAILED)):
-            d = self._devices[i]
-            cleared = [r for r, _ in d.active]
-            for record in cleared:
-                record.cleared_ts = ts
-            developing = [r.kind for r in cleared if r.kind in DEVELOPING]
-            d.found = developing[0] if developing else (cleared[0].kind if cleared else None)
-            d.active = []
-            self._clear_all(int(i))
-            self._state[i], self._maint_at[i], self._down_until[i] = MAINTENANCE, np.inf, ts + MAINTENANCE_H * HOUR
-            events.append((d.id, {"kind": "maintenance_started", "found": d.found}))
-
     # -- commands ---------------------------------------------------------------------------------------------
 
     def command(self, device: str, name: str, args: Mapping[str, float]) -> tuple[str, str]:
         status, detail = self._apply(device, name, args)
-        self._actions.append({"device": device, "ts": self.now, "name": name, "args": dict(args), "status": status})
+        self._log_action(device, name, args, status)
         if status == "done" and name == "schedule_maintenance":
             for record, _ in self._devices[self._index[device]].active:
                 record.caught = True
@@ -373,8 +317,7 @@ class BuildingPlant:
         if self._state[i] == FAILED:
             return "rejected", "device has failed and is under repair"
         if name == "schedule_maintenance":
-            self._maint_at[i] = min(self._maint_at[i], self.now + float(args["within_h"]) * HOUR)
-            return "done", f"maintenance in {float(args['within_h']):g} h"
+            return self._schedule_maintenance(i, float(args["within_h"]))
         if name == "set_setpoint":
             self._setpoint[i] = float(args["setpoint"])
             return "done", f"setpoint {self._setpoint[i]:.1f} degC"
@@ -388,10 +331,6 @@ class BuildingPlant:
             return "done", f"economizer {'on' if self._economizer[i] else 'off'}"
         self.chiller.setpoint_c = float(args["setpoint"])  # set_chw_setpoint, the chiller's only other command
         return "done", f"chilled water at {self.chiller.setpoint_c:.1f} degC"
-
-    def active_faults(self, device: str) -> list[str]:
-        """The kinds of the faults active on a device now (ground truth, for simulated operators)."""
-        return [record.kind for record, _ in self._devices[self._index[device]].active if record.active]
 
     # -- load flexibility -------------------------------------------------------------------------------------
 
@@ -476,28 +415,15 @@ class BuildingPlant:
         return events
 
     def ground_truth(self) -> dict[str, Any]:
-        faults = [f.to_json() for f in self._faults]
-        developing = [f for f in faults if f["developing"]]
         energy = self._total_energy_kwh + self._energy_kwh
         comfort = self.comfort_degree_hours()
         return {
-            "site": self.site, "seed": self.seed, "start_ts": self.start_ts, "interval_s": self.interval_s,
-            "devices": {d.id: d.asset_type for d in self._devices},
-            "faults": faults, "failures": self._failures, "actions": self._actions,
-            "downtime_s": {d: float(s) for d, s in zip(self.devices, self._downtime, strict=True)},
-            "planned_downtime_s": {d: float(s) for d, s in zip(self.devices, self._planned_downtime, strict=True)},
-            "energy_kwh": {d: float(e) for d, e in zip(self.devices, energy, strict=True)},
+            **self._truth(energy),
             "comfort_degree_h": comfort,
             "chiller_starts": self.chiller.starts,
             "summary": {
-                "faults": len(faults),
-                "developing_faults": len(developing),
-                "developing_caught_before_failure": sum(
-                    1 for f in developing if f["caught"] and f["failure_ts"] is None
-                ),
-                "failures": len(self._failures),
-                "by_kind": {k: sum(1 for f in faults if f["kind"] == k) for k in sorted({f["kind"] for f in faults})},
+                **self._fault_summary(),
                 "energy_kwh": round(float(energy.sum()), 3),
                 "comfort_degree_h": round(sum(comfort.values()), 3),
             },
-        }  # fmt: skip
+        }
