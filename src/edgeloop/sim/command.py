@@ -18,6 +18,17 @@ from edgeloop.sim.runner import Plant, PlantRunner, SimStats, write_ground_truth
 console = Console(stderr=True)
 DAY = 86_400.0
 
+# the options every `sim` command has (the site and the seed differ only in their default and help)
+Broker = Annotated[str, typer.Option("--broker", envvar="EDGELOOP_BROKER__URL", help="mqtt://host:port")]
+Speed = Annotated[float, typer.Option(min=0, help="simulated seconds per real second (0: flat out)")]
+Interval = Annotated[float, typer.Option(min=0.1, help="simulated seconds between samples")]
+Duration = Annotated[float | None, typer.Option(help="stop after this many real seconds")]
+SimDays = Annotated[float | None, typer.Option(help="stop after this many simulated days")]
+StartTs = Annotated[float | None, typer.Option(help="simulated start, unix s (default: 30 days ago)")]
+GroundTruth = Annotated[Path | None, typer.Option(help="write the ground truth JSON here at the end")]
+Quiet = Annotated[bool, typer.Option(help="no progress lines")]
+Site = Annotated[str, typer.Option(help="site id")]
+
 
 def default_start() -> float:
     """Thirty days ago at midnight UTC: an accelerated clock then stays behind the wall clock for a long run."""
@@ -25,17 +36,17 @@ def default_start() -> float:
 
 
 def factory(
-    broker: Annotated[str, typer.Option("--broker", envvar="EDGELOOP_BROKER__URL", help="mqtt://host:port")],
-    site: Annotated[str, typer.Option(help="site id")] = "factory",
+    broker: Broker,
+    site: Site = "factory",
     devices: Annotated[int, typer.Option(min=1, help="number of pumps and motors")] = 50,
     seed: Annotated[int, typer.Option(help="seed: same seed, same plant, same faults")] = 0,
-    speed: Annotated[float, typer.Option(min=0, help="simulated seconds per real second (0: flat out)")] = 1440.0,
-    interval: Annotated[float, typer.Option(min=0.1, help="simulated seconds between samples")] = 15.0,
-    duration: Annotated[float | None, typer.Option(help="stop after this many real seconds")] = None,
-    sim_days: Annotated[float | None, typer.Option(help="stop after this many simulated days")] = None,
-    start_ts: Annotated[float | None, typer.Option(help="simulated start, unix s (default: 30 days ago)")] = None,
-    ground_truth: Annotated[Path | None, typer.Option(help="write the ground truth JSON here at the end")] = None,
-    quiet: Annotated[bool, typer.Option(help="no progress lines")] = False,
+    speed: Speed = 1440.0,
+    interval: Interval = 15.0,
+    duration: Duration = None,
+    sim_days: SimDays = None,
+    start_ts: StartTs = None,
+    ground_truth: GroundTruth = None,
+    quiet: Quiet = False,
 ) -> None:
     """Simulate pumps and motors with injected faults; they publish telemetry and obey commands."""
     from edgeloop.sim.factory import FactoryPlant  # the plant model is only loaded when a plant is run
@@ -46,19 +57,19 @@ def factory(
 
 
 def building(
-    broker: Annotated[str, typer.Option("--broker", envvar="EDGELOOP_BROKER__URL", help="mqtt://host:port")],
-    site: Annotated[str, typer.Option(help="site id")] = "building",
+    broker: Broker,
+    site: Site = "building",
     zones: Annotated[int, typer.Option(min=1, help="number of zones, one air handler each (plus one chiller)")] = 8,
     seed: Annotated[int, typer.Option(help="seed: same seed, same building, weather and faults")] = 0,
-    speed: Annotated[float, typer.Option(min=0, help="simulated seconds per real second (0: flat out)")] = 1440.0,
-    interval: Annotated[float, typer.Option(min=0.1, help="simulated seconds between samples")] = 15.0,
-    duration: Annotated[float | None, typer.Option(help="stop after this many real seconds")] = None,
-    sim_days: Annotated[float | None, typer.Option(help="stop after this many simulated days")] = None,
-    start_ts: Annotated[float | None, typer.Option(help="simulated start, unix s (default: 30 days ago)")] = None,
+    speed: Speed = 1440.0,
+    interval: Interval = 15.0,
+    duration: Duration = None,
+    sim_days: SimDays = None,
+    start_ts: StartTs = None,
     outdoor_mean: Annotated[float, typer.Option(help="mean outdoor temperature, degC (the day swings 8 K)")] = 26.0,
     faults_per_day: Annotated[float, typer.Option(min=0, help="faults per device per simulated day")] = 0.15,
-    ground_truth: Annotated[Path | None, typer.Option(help="write the ground truth JSON here at the end")] = None,
-    quiet: Annotated[bool, typer.Option(help="no progress lines")] = False,
+    ground_truth: GroundTruth = None,
+    quiet: Quiet = False,
 ) -> None:
     """Simulate an office building's air handlers and chiller with injected faults; they publish telemetry and obey
     commands (setpoints, fan speed, economizer, maintenance)."""
@@ -70,18 +81,18 @@ def building(
 
 
 def depot(
-    broker: Annotated[str, typer.Option("--broker", envvar="EDGELOOP_BROKER__URL", help="mqtt://host:port")],
-    site: Annotated[str, typer.Option(help="site id")] = "depot",
+    broker: Broker,
+    site: Site = "depot",
     chargers: Annotated[int, typer.Option(min=1, help="number of chargers (one bus each)")] = 12,
     max_kw: Annotated[float, typer.Option(min=1, help="each charger's rating, kW")] = 50.0,
     seed: Annotated[int, typer.Option(help="seed: same seed, same arrivals and batteries")] = 0,
-    speed: Annotated[float, typer.Option(min=0, help="simulated seconds per real second (0: flat out)")] = 1440.0,
-    interval: Annotated[float, typer.Option(min=0.1, help="simulated seconds between samples")] = 15.0,
-    duration: Annotated[float | None, typer.Option(help="stop after this many real seconds")] = None,
-    sim_days: Annotated[float | None, typer.Option(help="stop after this many simulated days")] = None,
-    start_ts: Annotated[float | None, typer.Option(help="simulated start, unix s (default: 30 days ago)")] = None,
-    ground_truth: Annotated[Path | None, typer.Option(help="write the ground truth JSON here at the end")] = None,
-    quiet: Annotated[bool, typer.Option(help="no progress lines")] = False,
+    speed: Speed = 1440.0,
+    interval: Interval = 15.0,
+    duration: Duration = None,
+    sim_days: SimDays = None,
+    start_ts: StartTs = None,
+    ground_truth: GroundTruth = None,
+    quiet: Quiet = False,
 ) -> None:
     """Simulate an EV depot: buses arrive in the evening and must leave charged; chargers obey `set_power` (kW)."""
     from edgeloop.sim.depot import DepotPlant
