@@ -27,9 +27,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from edgeloop.agent.catalog import CANDIDATES
 from edgeloop.model.yamldoc import YamlFieldError, validate_yaml
 
-#: the selection shipped for the simulators' asset types (pump, motor), made by `edgeloop bench select`
-SHIPPED = Path(__file__).with_name("selection_factory.yaml")
-
 
 class SelectionError(YamlFieldError):
     """A selection file that cannot be used; the message names the file, line and field."""
