@@ -21,6 +21,7 @@ from rich.console import Console
 
 from edgeloop.audit.keys import load_or_create_key
 from edgeloop.fleet.envelope import Trust
+from edgeloop.fleet.knowledge import merge
 from edgeloop.fleet.share import (
     KNOWLEDGE_FILTER,
     FleetKnowledge,
@@ -44,8 +45,9 @@ BrokerOpt = Annotated[str, typer.Option("--broker", help="mqtt://host:port of th
 def show(
     broker: BrokerOpt,
     asset_type: Annotated[str, typer.Option("--asset-type", help="the asset type to merge")] = "pump",
-    expect: Annotated[
-        list[str] | None, typer.Option("--expect", help="stop waiting once this site's message is in (repeatable)")
+    site: Annotated[
+        list[str] | None,
+        typer.Option("--site", help="merge only this site's summary; stop waiting once each one's is in (repeatable)"),
     ] = None,
     wait: Annotated[float, typer.Option(min=0.1, help="longest wait for summaries, seconds")] = 3.0,
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON object, nothing else on stdout")] = False,
@@ -61,7 +63,7 @@ def show(
                 await client.wait(0.1)
                 for message in client.drain(1000):
                     fleet.take(message.topic, message.payload)
-                if expect and set(expect) <= fleet.heard:
+                if site and set(site) <= fleet.heard:
                     break
 
     try:
@@ -69,8 +71,10 @@ def show(
     except MqttError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
-    result = {"asset_type": asset_type, "sites": sorted(fleet.summaries.get(asset_type, {})),
-              "refused": dict(fleet.refused), **describe(fleet.merged(asset_type))}  # fmt: skip
+    taken = {s: summary for s, summary in fleet.summaries.get(asset_type, {}).items() if not site or s in site}
+    refused = {s: why for s, why in fleet.refused_sites.items() if not site or s in site}
+    result = {"asset_type": asset_type, "sites": sorted(taken), "refused": refused,
+              **describe(merge(list(taken.values())))}  # fmt: skip
     if json_out:
         sys.stdout.write(orjson.dumps(result).decode() + "\n")
         return
@@ -82,8 +86,8 @@ def show(
                   f"{p['level']:.4g}, {p['devices']} devices")  # fmt: skip
     for r in result["rejected"]:
         out.print(f"  left out: {r['site']} {r['metric']}: {r['reason']}")
-    for reason, n in fleet.refused.items():
-        out.print(f"  refused {n} message(s): {reason}")
+    for refused_site, reason in refused.items():
+        out.print(f"  refused the message of {refused_site}: {reason}")
 
 
 def learn_plant(plant: FactoryPlant, learner: Learner, steps: int) -> DeviceRegistry:

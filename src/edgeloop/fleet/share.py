@@ -92,15 +92,18 @@ class FleetKnowledge:
         self.summaries: dict[str, dict[str, KnowledgeSummary]] = {}  # asset type -> site -> latest summary
         self.refused: Counter[str] = Counter()  # reason -> messages
         self.heard: set[str] = set()  # the sites named by the topics of the messages taken or refused
+        self.refused_sites: dict[str, str] = {}  # site named by the topic -> why its latest message was refused
         self._merged: dict[str, MergedKnowledge] = {}
 
     def take(self, topic: str, payload: bytes) -> str | None:
         """Take one knowledge message; returns the reason it was refused, or None."""
-        self.heard.add(topic.rsplit("/", 1)[-1][:64])
+        named = topic.rsplit("/", 1)[-1][:64]
+        self.heard.add(named)
         try:
             summary = self._check(topic, payload)
         except KnowledgeError as exc:
             self.refused[exc.reason] += 1
+            self.refused_sites[named] = exc.reason
             log.info("fleet knowledge refused on %s: %s", topic[:200], exc.reason)
             return exc.reason
         if summary is not None:
