@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from edgeloop.agent.service import run_agent
 from edgeloop.agent.site import SiteAgent
 from edgeloop.fleet.command import learn_plant
-from edgeloop.fleet.envelope import seal
+from edgeloop.fleet.envelope import public_hex, seal
 from edgeloop.fleet.knowledge import KnowledgeSummary, MetricSummary
 from edgeloop.fleet.share import FleetKnowledge, knowledge_topic, share_knowledge, site_summaries
 from edgeloop.io.mqtt import MqttClient
@@ -127,14 +127,17 @@ async def test_an_agent_sharing_knowledge_starts_a_new_device_from_the_fleets_pr
     broker_url: str, prefix: str, tmp_path: Path
 ) -> None:
     vibration = MetricSummary(devices=12, level=2.0, scale=0.1, rel_scale=0.05, spread_abs=0.3, spread_rel=0.1)
-    asset_type = "pump"  # the site's economics know it; other runs' retained pump summaries may mix in
+    asset_type = "pump"
     known = KnowledgeSummary(f"{prefix}-a", asset_type, 0.0, {"vibration": vibration})
+    fleet_key = Ed25519PrivateKey.generate()
     async with MqttClient(broker_url) as fleet_site:
-        payload = seal(known.to_json(), Ed25519PrivateKey.generate())
+        payload = seal(known.to_json(), fleet_key)
         fleet_site.publish(knowledge_topic(asset_type, known.site), payload, qos=1, retain=True)
         await fleet_site.flush()
     site = f"{prefix}-b"
-    settings = load_settings(None, agent={"site": site, "data_dir": tmp_path}, fleet={"share_knowledge": True})
+    trusted = {known.site: public_hex(fleet_key)}  # the allow-list: other fleets on a shared broker are not taken
+    fleet = {"share_knowledge": True, "trusted_keys": trusted}
+    settings = load_settings(None, agent={"site": site, "data_dir": tmp_path}, fleet=fleet)
     agents: list[SiteAgent] = []
     stop = asyncio.Event()
     task = asyncio.create_task(run_agent(settings, broker_url, stop, on_tick=agents.append, tick_s=0.05))
@@ -160,7 +163,7 @@ async def test_an_agent_sharing_knowledge_starts_a_new_device_from_the_fleets_pr
         await task
 
     assert int(learner.summarize(key).points[0]) >= 60  # warm from its first point: seeded from the fleet
-    assert 0.05 < learner.summarize(key).scale[0] < 0.2  # alone, 5% of its first value (relative noise): 0.11
+    assert learner.summarize(key).scale[0] == pytest.approx(0.05 * 2.2)  # relative noise: 5% of its first value
 
 
 async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
