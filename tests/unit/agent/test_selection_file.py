@@ -31,8 +31,13 @@ asset_types:
 
 def test_a_written_selection_reads_back_the_same() -> None:
     evidence = [Candidate(learner="robust_ewma", threshold=0.99, sustain=4, precision=1.0, recall=0.5, f1=0.667)]
-    selection = Selection(data="d", made="2026-01-01", asset_types={
-        "pump": Choice(learner="robust_ewma", threshold=0.99, sustain=4, runners_up=["cusum"], evidence=evidence)})
+    selection = Selection(
+        data="d",
+        made="2026-01-01",
+        asset_types={
+            "pump": Choice(learner="robust_ewma", threshold=0.99, sustain=4, runners_up=["cusum"], evidence=evidence)
+        },
+    )
     assert parse_selection(dump_selection(selection), "x.yaml") == selection
 
 
@@ -55,4 +60,3 @@ def test_a_file_that_is_not_a_mapping_is_refused(tmp_path: Path) -> None:
     path.write_text("- robust_ewma\n")
     with pytest.raises(SelectionError, match="must be a mapping"):
         load_selection(path)
-

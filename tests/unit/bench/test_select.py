@@ -99,4 +99,3 @@ def test_a_factory_recording_replays_with_new_keys_after_each_restart(tmp_path: 
     developing = sum(1 for f in truth["faults"] if f["developing"])
     assert sum(1 for u in replay.units for e in u.events if e.deadline is not None) == developing
     assert np.all(np.diff(replay.ts) >= 0)
-
