@@ -26,6 +26,16 @@ def test_false_alarms_raise_the_device_threshold_more_than_the_asset_types() -> 
     assert fb.threshold("m1", "motor") == 0.9
 
 
+def test_one_false_alarm_between_true_faults_does_not_move_the_device() -> None:
+    fb = ThresholdFeedback(base=0.9, type_step=0.0)
+    fb.true_fault("d0", "p1", "pump")
+    fb.false_alarm("d1", "p1", "pump")  # an operator's slip on a device that has real faults
+    fb.true_fault("d2", "p1", "pump")
+    fb.false_alarm("d3", "p1", "pump")
+
+    assert fb.threshold("p1", "pump") == 0.9
+
+
 def test_a_true_fault_never_lowers_a_threshold_below_the_base() -> None:
     fb = ThresholdFeedback(base=0.9)
     for i in range(5):

@@ -3,9 +3,11 @@
 Each device and each asset type has a threshold on the anomaly likelihood; a device alarms when it exceeds the
 higher of the two. They move in the tail: with q = 1 - threshold,
 
-- a **false alarm** (an operator's verdict, or maintenance that found nothing) halves the device's q and takes
-  `type_step` off its asset type's q: that device must look clearly worse before it alarms again, and a type
-  that keeps crying wolf becomes quieter as a whole;
+- a **false alarm** (an operator's verdict, or maintenance that found nothing) takes `type_step` off its asset
+  type's q, so a type that keeps crying wolf becomes quieter as a whole; `concur` false alarms of one device in
+  a row (no true fault between them) halve the device's q: that device must look clearly worse before it
+  alarms again. One answer alone never moves a device: operators are wrong sometimes, and a true alarm
+  labelled false would make the device's next fault late (measured with `edgeloop bench feedback`);
 - a **true fault** (verdict, or maintenance that found a failure mode) doubles the device's q and eases the
   type's back toward the base, never below the base threshold;
 - `unsure` changes nothing.
@@ -18,14 +20,18 @@ maintenance found does not count it twice.
 0.9
 >>> fb.false_alarm("d1", "p1", "pump")
 True
->>> round(fb.threshold("p1", "pump"), 4), round(fb.threshold("p2", "pump"), 4)
-(0.95, 0.91)
+>>> round(fb.threshold("p1", "pump"), 4), round(fb.threshold("p2", "pump"), 4)  # the type moved, not p1 alone
+(0.91, 0.91)
 >>> fb.false_alarm("d1", "p1", "pump")  # the same decision again
 False
->>> fb.true_fault("d2", "p1", "pump")  # the device and its type back where they were
+>>> fb.false_alarm("d2", "p1", "pump")  # a second false alarm of p1 in a row: now p1 itself
+True
+>>> round(fb.threshold("p1", "pump"), 4), round(fb.threshold("p2", "pump"), 4)
+(0.95, 0.919)
+>>> fb.true_fault("d3", "p1", "pump")  # the device back where it was, its type a step back
 True
 >>> round(fb.threshold("p1", "pump"), 4)
-0.9
+0.91
 """
 
 from __future__ import annotations
@@ -34,12 +40,14 @@ from typing import Any
 
 
 class ThresholdFeedback:
-    def __init__(self, base: float = 0.9, type_step: float = 0.1, ceiling: float = 0.9999) -> None:
+    def __init__(self, base: float = 0.9, type_step: float = 0.1, ceiling: float = 0.9999, concur: int = 2) -> None:
         if not 0.0 < base < ceiling < 1.0:
             raise ValueError(f"need 0 < base ({base}) < ceiling ({ceiling}) < 1")
         self.base = base
         self.type_step = type_step
         self.ceiling = ceiling
+        self.concur = concur
+        self._in_a_row: dict[str, int] = {}  # false alarms of a device since its last true fault
         self._device_q: dict[str, float] = {}
         self._type_q: dict[str, float] = {}
         self._counted: set[str] = set()
@@ -52,7 +60,11 @@ class ThresholdFeedback:
         """Count a false alarm; False when this decision was counted already."""
         if not self._first(decision):
             return False
-        self._device_q[device] = self._device_q.get(device, 1 - self.base) * 0.5
+        in_a_row = self._in_a_row.get(device, 0) + 1
+        if in_a_row >= self.concur:
+            self._device_q[device] = self._device_q.get(device, 1 - self.base) * 0.5
+            in_a_row = 0
+        self._in_a_row[device] = in_a_row
         self._type_q[asset_type] = self._type_q.get(asset_type, 1 - self.base) * (1 - self.type_step)
         return True
 
@@ -61,6 +73,7 @@ class ThresholdFeedback:
         if not self._first(decision):
             return False
         top = 1 - self.base
+        self._in_a_row[device] = 0
         self._device_q[device] = min(top, self._device_q.get(device, top) * 2.0)
         self._type_q[asset_type] = min(top, self._type_q.get(asset_type, top) / (1 - self.type_step))
         return True
@@ -72,4 +85,5 @@ class ThresholdFeedback:
         return True
 
     def to_json(self) -> dict[str, Any]:
-        return {"base": self.base, "device_q": dict(self._device_q), "type_q": dict(self._type_q)}
+        return {"base": self.base, "device_q": dict(self._device_q), "type_q": dict(self._type_q),
+                "false_alarms_in_a_row": dict(self._in_a_row)}  # fmt: skip
