@@ -56,6 +56,16 @@ async def test_building_publishes_telemetry_and_acks_commands(broker_url: str) -
         await until(lambda: len(received["ack"]) >= 2)
         stop.set()
         await task
+        metas: dict[str, DeviceMeta] = {}
+        async with MqttClient(broker_url, f"late-{site}") as late:  # retained: what an agent started later gets
+            await late.subscribe(f"edgeloop/v1/{site}/+/meta", qos=1)
+            deadline = time.monotonic() + 10
+            while len(metas) < len(plant.devices) and time.monotonic() < deadline:
+                await late.wait(0.2)
+                for message in late.drain(100):
+                    if message.payload:
+                        meta = DeviceMeta.from_json(orjson.loads(message.payload))
+                        metas[meta.device] = meta
         for device in plant.devices:  # leave no retained messages behind on a shared broker
             for channel in ("meta", "state"):
                 sim_client.publish(f"edgeloop/v1/{site}/{device}/{channel}", b"", qos=1, retain=True)
@@ -63,7 +73,6 @@ async def test_building_publishes_telemetry_and_acks_commands(broker_url: str) -
         done.set()
         await watcher
 
-    metas = {DeviceMeta.from_json(m).device: DeviceMeta.from_json(m) for m in received["meta"]}
     assert set(metas) == {"ahu-01", "ahu-02", "chiller-01"}
     assert metas["ahu-01"].command("set_setpoint") is not None
     metrics = [t["metrics"] for t in received["telemetry"]]
