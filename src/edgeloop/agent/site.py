@@ -97,6 +97,7 @@ class SiteAgent:
         saved_guard = store.read_guard_state()
         self.guard = GuardState() if saved_guard is None else GuardState.from_json(saved_guard)
         self._sustain = np.zeros(0, dtype=np.int64)  # each device's sustain: its champion's (agent.sustain)
+        self._groups_stale = False  # new series since the learner was last told which keys are one device
         #: champion and challengers per asset type (agent.selection, agent.challengers); None: `learner` for all
         self.models = _board(settings, store)
         if self.models is not None:
@@ -138,6 +139,8 @@ class SiteAgent:
                     self._assign_holdout(now)
                 self._handle_control(message, now)
             self._assign_holdout(now)
+            if self._groups_stale:
+                self._regroup()
         if telemetry:
             self._handle_telemetry(telemetry, now)
 
@@ -356,18 +359,25 @@ class SiteAgent:
         seeded = self._seed(known, range(before, self.registry.n_series))
         if self.models is not None:
             self.models.on_series(np.arange(before, self.registry.n_series), known.meta.asset_type)
-        set_groups = getattr(self.learner, "set_groups", None)
-        if set_groups is not None:  # a learner that watches a device's metrics together learns which keys those are
-            groups = np.full(self.registry.n_series, -1, dtype=np.int64)  # retired keys: no device's any more
-            for device in self.registry.by_index:
-                groups[list(device.keys.values())] = device.index
-            set_groups(groups)
-            if self.models is not None:
-                self.models.set_groups(groups)
+        self._groups_stale = True
         bucket = bucket_of(known.index)
         rows = [(k, *self.registry.series_name(k), bucket) for k in range(before, self.registry.n_series)]
         self.store.write_series(rows)
         return seeded
+
+    def _regroup(self) -> None:
+        """Tell a learner that watches a device's metrics together which keys those are: once per batch of new
+        series, since a learner drops what it learnt of devices when the groups change."""
+        self._groups_stale = False
+        set_groups = getattr(self.learner, "set_groups", None)
+        if set_groups is None:
+            return
+        groups = np.full(self.registry.n_series, -1, dtype=np.int64)  # retired keys: no device's any more
+        for device in self.registry.by_index:
+            groups[list(device.keys.values())] = device.index
+        set_groups(groups)
+        if self.models is not None:
+            self.models.set_groups(groups)
 
     def _seed(self, known: KnownDevice, new_keys: range) -> bool:
         learner = prior_part(self.learner)
