@@ -1,0 +1,154 @@
+"""False alarms that go away on their own teach their alarm class an on-delay; the agent holds such alarms."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+from edgeloop.agent.books import SiteBooks
+from edgeloop.agent.service import make_learner, make_policy
+from edgeloop.agent.site import SiteAgent
+from edgeloop.io.loopback import Loopback
+from edgeloop.io.store import SqliteStore
+from edgeloop.policy.command import explain_lines
+from edgeloop.settings import load_settings
+
+from .test_books import SITE, T0, announce
+
+RNG = np.random.default_rng(7)
+
+
+def calm(n: int) -> list[float]:
+    return (4.0 + 0.05 * RNG.standard_normal(n)).tolist()
+
+
+class Site:
+    """One pump's vibration through a real agent, minute by minute of data time (a sample every 15 s)."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        agent_cfg = {"site": SITE, "data_dir": tmp_path, "cooldown_s": 600, "autonomy": 3}
+        settings = load_settings(None, agent=agent_cfg, ledger={"holdout_fraction": 0.0})
+        self.store = SqliteStore(settings.agent.db_path, SITE)
+        self.link = Loopback()
+        self.i = 0
+        self.agent = SiteAgent(settings.agent, self.link, self.store, make_learner(), make_policy(settings.agent),
+                               SiteBooks.open(self.store, settings.ledger), clock=lambda: T0 + 15 * self.i)  # fmt: skip
+        announce(self.agent, self.link, ["pump-1"])
+
+    def feed(self, values: list[float]) -> None:
+        for v in values:
+            payload = {"ts": T0 + 15 * self.i, "seq": self.i, "metrics": {"vibration": v}}
+            self.link.deliver(f"edgeloop/v1/{SITE}/pump-1/telemetry", orjson.dumps(payload))
+            self.i += 1
+            if self.i % 20 == 0:
+                self.agent.handle_batch(self.link.drain(10_000))
+        self.agent.handle_batch(self.link.drain(10_000))
+
+    def event(self, doc: dict[str, object]) -> None:
+        self.link.deliver(f"edgeloop/v1/{SITE}/pump-1/event", orjson.dumps({"ts": T0 + 15 * self.i, **doc}))
+        self.agent.handle_batch(self.link.drain(100))
+
+    def decisions(self) -> list[dict[str, object]]:
+        self.store.flush()
+        return [orjson.loads(r[0]) for r in self.store.query("SELECT record FROM decisions ORDER BY ts")]
+
+    def answer_false_alarm(self, decision: str) -> None:
+        self.store.flush()
+        self.agent.desk.take("verdict", decision, "false_alarm", "operator", "a glitch", T0 + 15 * self.i)
+
+
+def a_spike() -> list[float]:
+    return [*calm(2), 12.0, *calm(2)]
+
+
+def glitch_taught(site: Site) -> dict[str, object]:
+    """A spike alarm, called false by the operator, then calm long enough to show it was transient."""
+    site.feed(calm(400))
+    site.feed(a_spike())
+    site.feed(calm(20))
+    (first,) = site.decisions()
+    site.answer_false_alarm(str(first["id"]))
+    site.feed(calm(120))
+    return first
+
+
+def test_a_false_alarm_that_went_away_gives_its_class_an_on_delay(tmp_path: Path) -> None:
+    site = Site(tmp_path)
+
+    first = glitch_taught(site)
+
+    site.store.close()
+    assert first["on_delay_s"] == 0.0
+    assert site.agent.on_delay.delay("pump/vibration") > 0.0
+    assert site.agent.feedback.threshold("pump-1", "pump") == 0.9  # a glitch moves no threshold
+
+
+def test_the_next_glitch_of_that_class_is_held_and_lapses(tmp_path: Path) -> None:
+    site = Site(tmp_path)
+    glitch_taught(site)
+
+    site.feed(a_spike())
+    site.feed(calm(120))
+
+    decisions = site.decisions()
+    site.store.close()
+    assert len(decisions) == 1
+    assert (site.agent.stats.alarms_delayed, site.agent.stats.alarms_lapsed) == (1, 1)
+
+
+def test_an_anomaly_that_outlasts_the_on_delay_is_raised_with_its_wait(tmp_path: Path) -> None:
+    site = Site(tmp_path)
+    glitch_taught(site)
+    wait = site.agent.on_delay.delay("pump/vibration")
+
+    site.feed([20.0 + 0.5 * float(np.sin(i)) for i in range(int(wait // 15) + 20)])  # a lasting jump
+
+    decisions = site.decisions()
+    site.store.close()
+    assert len(decisions) == 2
+    assert decisions[1]["on_delay_s"] >= wait
+    assert site.agent.stats.alarms_lapsed == 0
+    assert any(line.startswith("on-delay: raised after") for line in explain_lines(decisions[1]))
+
+
+def test_a_false_alarm_still_anomalous_when_the_device_is_serviced_moves_thresholds_not_delays(
+    tmp_path: Path,
+) -> None:
+    site = Site(tmp_path)
+    site.feed(calm(400))
+    site.feed([20.0] * 10)
+    (first,) = site.decisions()
+
+    site.answer_false_alarm(str(first["id"]))
+    site.event({"kind": "maintenance_started", "found": None})
+
+    site.store.close()
+    assert site.agent.on_delay.delays() == {}
+    assert site.agent.feedback.threshold("pump-1", "pump") > 0.9
+
+
+def test_a_failure_after_a_lapsed_alarm_makes_its_class_alarm_at_once(tmp_path: Path) -> None:
+    site = Site(tmp_path)
+    glitch_taught(site)
+    site.feed(a_spike())
+    site.feed(calm(120))
+    assert site.agent.stats.alarms_lapsed == 1
+
+    site.event({"kind": "failure", "downtime_s": 3600})
+
+    site.store.close()
+    assert site.agent.on_delay.delay("pump/vibration") == 0.0
+
+
+def test_what_feedback_taught_survives_a_restart(tmp_path: Path) -> None:
+    site = Site(tmp_path)
+    glitch_taught(site)
+    wait = site.agent.on_delay.delay("pump/vibration")
+    site.store.close()
+
+    again = Site(tmp_path)
+
+    again.store.close()
+    assert again.agent.on_delay.delay("pump/vibration") == wait > 0.0
