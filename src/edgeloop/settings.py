@@ -51,6 +51,12 @@ class AgentSettings(BaseModel):
     threshold: float = Field(0.9, gt=0, lt=1, description="anomaly likelihood above which a sample is anomalous")
     sustain: int = Field(4, ge=1, description="consecutive anomalous samples of a device before deciding")
     cooldown_s: float = Field(6 * 3600, ge=0, description="data-time seconds after a decision before the next")
+    on_delay_max_s: float = Field(
+        1800.0,
+        ge=0,
+        description="longest on-delay feedback may give an alarm class (asset type, leading metric) whose false "
+        "alarms went away on their own; 0: alarms never wait",
+    )
     action: str = Field("schedule_maintenance", description="command sent for a sustained anomaly")
     action_args: dict[str, float] = Field(default_factory=lambda: {"within_h": 0.5})
     settle_s: float = Field(

@@ -22,10 +22,12 @@ from numpy.typing import NDArray
 
 from edgeloop.agent.books import SiteBooks
 from edgeloop.agent.desk import OperatorDesk
+from edgeloop.agent.learning import LearnsFromAnswers
 from edgeloop.agent.runs import run_lengths
 from edgeloop.agent.selection import load_selection
 from edgeloop.agent.shadow import ModelBoard, Standing
 from edgeloop.agent.stats import AgentStats
+from edgeloop.agent.watches import Watch
 from edgeloop.audit import AuditLog, Kind
 from edgeloop.io.decode import DecodedBatch, Rejected, TelemetryDecoder
 from edgeloop.io.mqtt import Message, Transport
@@ -33,7 +35,7 @@ from edgeloop.io.registry import DeviceRegistry, KnownDevice
 from edgeloop.io.store import SqliteStore, bucket_of, chunk_rows
 from edgeloop.io.topics import AGENT, Channel, TopicError, agent_topic, device_topic, parse_device_topic, site_filter
 from edgeloop.learn.base import Learner, grow
-from edgeloop.learn.feedback import ThresholdFeedback
+from edgeloop.learn.ondelay import alarm_class
 from edgeloop.learn.prior import PriorSource, prior_part
 from edgeloop.ledger import Arm, Usage
 from edgeloop.model import AckStatus, Command, Decision, DecisionStatus, DeviceMeta, Outcome
@@ -41,6 +43,9 @@ from edgeloop.policy import DecisionContext, GuardState, PolicyEngine, PolicyErr
 from edgeloop.settings import AgentSettings
 
 log = logging.getLogger(__name__)
+
+#: an anomaly this soon (data time) after one of the device's alarms lapsed in its on-delay is raised at once
+REPEAT_S = 6 * 3600.0
 
 #: device events after which the device runs again from a new normal (its learners start afresh)
 RESTART_EVENTS = {"repaired", "started"}
@@ -54,7 +59,7 @@ class PendingCommand:
     deadline: float
 
 
-class SiteAgent:
+class SiteAgent(LearnsFromAnswers):
     """One site's agent. Feed it batches with `handle_batch`, or let `run` pull them from the client."""
 
     def __init__(
@@ -83,7 +88,7 @@ class SiteAgent:
         self.pending: dict[str, PendingCommand] = {}
         self.last_decision: dict[str, str] = {}  # device -> id of its latest decision
         self._decided_at: dict[str, float] = {}  # decision id -> data time, for the latest decision per device
-        self.feedback = ThresholdFeedback(settings.threshold)
+        self._init_learning()  # thresholds and on-delays, as earlier answers left them (agent/learning.py)
         self._thr = np.zeros(0, dtype=np.float64)  # each device's alarm threshold, as feedback has set it
         self._run = np.zeros(0, dtype=np.int64)
         self._cooldown_until = np.zeros(0, dtype=np.float64)
@@ -190,12 +195,13 @@ class SiteAgent:
         self._sustain = grow(self._sustain, n_dev, self.settings.sustain)
         hot = (sample_score >= self._thr[device]) & ~self._down[device] & (ts >= self._settle_until[device])
         self.stats.anomalous_samples += int(np.count_nonzero(hot))
+        self.watches.note(device, ts, hot, n_dev)
         runs, present, last = run_lengths(device, hot, self._run)
         self._run[present] = np.minimum(last, self._sustain[present])
         candidates = np.flatnonzero(runs >= self._sustain[device])
         for i in candidates:  # rare: only samples that complete a sustained run
             d = int(device[i])
-            if ts[i] < self._cooldown_until[d] or self._down[d]:
+            if ts[i] < self._cooldown_until[d] or self._down[d] or d in self.watches.waiting:
                 continue
             end = int(start[i + 1]) if i + 1 < start.shape[0] else scores.shape[0]
             known = self.registry.by_index[d]
@@ -205,11 +211,29 @@ class SiteAgent:
                 metric_of.get(int(k), str(k)): round(float(s), 4)
                 for k, s in zip(decoded.points.series[start[i] : end], scores[start[i] : end], strict=True)
             }
+            key = alarm_class(known.meta.asset_type, evidence)
+            wait = self.on_delay.delay(key)
+            # false alarms of this class went away on their own: see whether this one does (unless it repeats)
+            if wait > 0 and not self.watches.lapsed_within(d, float(ts[i]), REPEAT_S):
+                watch = Watch(d, key, float(ts[i]), float(ts[i]) + wait, float(sample_score[i]), evidence)
+                self.watches.hold(watch)
+                self.stats.alarms_delayed += 1
+                self._log("alarm_delayed", {"device": known.meta.device, **watch.to_json()}, now)
+                continue
             self._decide(known, float(ts[i]), float(sample_score[i]), evidence, now)
+        self._settle_watches(device, ts, now)
 
     # -- decisions and commands -------------------------------------------------------------------------------
 
-    def _decide(self, known: KnownDevice, ts: float, score: float, evidence: dict[str, float], now: float) -> None:
+    def _decide(
+        self,
+        known: KnownDevice,
+        ts: float,
+        score: float,
+        evidence: dict[str, float],
+        now: float,
+        on_delay_s: float = 0.0,
+    ) -> None:
         meta = known.meta
         held_out = self.books is not None and self.books.arm(meta.device) is Arm.HOLDOUT
         context = DecisionContext(meta.device, meta.asset_type, min(max(score, 0.0), 1.0), meta, None, held_out)
@@ -235,14 +259,17 @@ class SiteAgent:
             action=command,
             reason=verdict.reason,
             guardrails=tuple(check.to_json() for check in verdict.guardrails),
+            on_delay_s=round(on_delay_s, 1),
         )
         self._cooldown_until[known.index] = ts + self.settings.cooldown_s
         self._run[known.index] = 0
         if self.models is not None:
             self.models.note_alarm(meta.asset_type, decision.model, meta.device, ts)
         self._decided_at.pop(self.last_decision.get(meta.device, ""), None)
+        self._alarm_of.pop(self.last_decision.get(meta.device, ""), None)
         self.last_decision[meta.device] = decision_id
         self._decided_at[decision_id] = ts
+        self._alarm_of[decision_id] = (alarm_class(meta.asset_type, evidence), ts - on_delay_s)
         self.stats.decisions += 1
         self.stats.decision_latency_s.append(now - ts)
         record = decision.to_record()
@@ -343,6 +370,9 @@ class SiteAgent:
         self.store.write_device(device, meta.asset_type, meta.to_json(), now)
         if self.models is not None:
             self._apply_rule(known.index, self.models.on_device(known.index, device, meta.asset_type))
+        else:  # where feedback has left the device's threshold (it may have been restored from the store)
+            self._thr = grow(self._thr, len(self.registry.by_index), self.settings.threshold)
+            self._thr[known.index] = self.feedback.threshold(device, meta.asset_type)
         self._store_new_series(before, known)
 
     def _assign_holdout(self, now: float) -> None:
@@ -419,6 +449,7 @@ class SiteAgent:
             self.store.write_guard_state(self.guard.to_json(), now)
         if kind in DOWN_EVENTS:
             self._down[known.index] = True
+            self._on_down(known, kind == "failure", ts, now)
         elif kind in RESTART_EVENTS:
             self._down[known.index] = False
             self._settle_until = grow(self._settle_until, len(self.registry.by_index), -np.inf)
@@ -482,36 +513,6 @@ class SiteAgent:
         self.policy = PolicyEngine(policy)
         self.record_policy(text, by, why, now)
         return "applied"
-
-    def _on_verdict(self, decision: dict[str, Any], verdict: str, now: float) -> None:
-        """An operator's verdict on a decision moves the device's and its asset type's thresholds."""
-        self.stats.verdicts += 1
-        if verdict in ("true_fault", "false_alarm"):
-            self._grade(str(decision["device"]), verdict == "true_fault", now, now)
-            self._learn(str(decision["id"]), str(decision["device"]), verdict == "true_fault", "verdict", now)
-
-    def _learn_from_maintenance(self, device: str, decision: str | None, ts: float, found: Any, now: float) -> None:
-        """Maintenance the agent's latest decision (within a day) asked for says whether the alarm was right."""
-        if decision is None or ts - self._decided_at.get(decision, -np.inf) > 86_400:
-            return
-        self._learn(decision, device, bool(found), "maintenance", now)
-
-    def _learn(self, decision: str, device: str, right: bool, source: str, now: float) -> None:
-        known = self.registry.get(device)
-        if known is None:
-            return
-        asset_type = known.meta.asset_type
-        counted = (self.feedback.true_fault if right else self.feedback.false_alarm)(decision, device, asset_type)
-        if not counted:
-            return
-        self._thr = grow(self._thr, len(self.registry.by_index), self.settings.threshold)
-        for other in self.registry.by_index:
-            if other.meta.asset_type == asset_type:
-                moved = self.feedback.threshold(other.meta.device, asset_type)
-                self._thr[other.index] = self._scaled(moved, asset_type)
-        body = {"decision": decision, "device": device, "asset_type": asset_type, "source": source,
-                "alarm_was_right": right, "device_threshold": float(self._thr[known.index])}  # fmt: skip
-        self._log("feedback", body, now)
 
     def _scaled(self, threshold: float, asset_type: str) -> float:
         """Feedback moves thresholds in the tail from agent.threshold; a champion's own threshold moves alike."""

@@ -23,6 +23,8 @@ class AgentStats:
     approvals_requested: int = 0
     blocked: int = 0
     verdicts: int = 0
+    alarms_delayed: int = 0  # held for their class's on-delay (feedback)
+    alarms_lapsed: int = 0  # of those, gone before the delay was over: never raised
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
     decision_latency_s: list[float] = field(default_factory=list)
 

@@ -69,6 +69,7 @@ CREATE TABLE IF NOT EXISTS shadow(device TEXT, asset_type TEXT, learner TEXT, ts
 CREATE TABLE IF NOT EXISTS champions(asset_type TEXT PRIMARY KEY, learner TEXT, threshold REAL, sustain INTEGER,
                                      at REAL);
 CREATE TABLE IF NOT EXISTS guard_state(id INTEGER PRIMARY KEY CHECK (id = 1), at REAL, state TEXT);
+CREATE TABLE IF NOT EXISTS learnt_state(name TEXT PRIMARY KEY, at REAL, state TEXT);
 CREATE TABLE IF NOT EXISTS inbox(
     id INTEGER PRIMARY KEY, at REAL, kind TEXT, decision TEXT, answer TEXT, by TEXT, why TEXT,
     taken REAL, result TEXT);
@@ -210,6 +211,14 @@ class SqliteStore:
 
     def read_guard_state(self) -> dict[str, Any] | None:
         rows = self.query("SELECT state FROM guard_state WHERE id = 1")
+        return None if not rows else dict(orjson.loads(rows[0][0]))
+
+    def write_learnt(self, name: str, state: dict[str, Any], at: float) -> None:
+        """Keep what the agent learnt under `name` (e.g. from feedback), so a restart does not forget it."""
+        self.write("INSERT OR REPLACE INTO learnt_state VALUES (?, ?, ?)", [(name, at, orjson.dumps(state).decode())])
+
+    def read_learnt(self, name: str) -> dict[str, Any] | None:
+        rows = self.query("SELECT state FROM learnt_state WHERE name = ?", (name,))
         return None if not rows else dict(orjson.loads(rows[0][0]))
 
     def write_day(self, day: int) -> None:

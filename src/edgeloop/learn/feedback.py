@@ -87,3 +87,21 @@ class ThresholdFeedback:
     def to_json(self) -> dict[str, Any]:
         return {"base": self.base, "device_q": dict(self._device_q), "type_q": dict(self._type_q),
                 "false_alarms_in_a_row": dict(self._in_a_row)}  # fmt: skip
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Take back what `to_json` saved (e.g. after a restart); a state saved under another base is ignored,
+        since its tails were measured from that base.
+
+        >>> fb = ThresholdFeedback(base=0.9)
+        >>> for d in ("d1", "d2"):
+        ...     _ = fb.false_alarm(d, "p1", "pump")
+        >>> again = ThresholdFeedback(base=0.9)
+        >>> again.restore(fb.to_json())
+        >>> again.threshold("p1", "pump") == fb.threshold("p1", "pump") > 0.9
+        True
+        """
+        if state.get("base") != self.base:
+            return
+        self._device_q = {str(k): float(v) for k, v in state.get("device_q", {}).items()}
+        self._type_q = {str(k): float(v) for k, v in state.get("type_q", {}).items()}
+        self._in_a_row = {str(k): int(v) for k, v in state.get("false_alarms_in_a_row", {}).items()}

@@ -71,6 +71,7 @@ class Decision:
     action: Command | None = None
     reason: str = ""
     guardrails: tuple[Mapping[str, Any], ...] = ()  # every guardrail checked: {name, passed, detail}
+    on_delay_s: float = 0.0  # data-time seconds the alarm waited in its class's on-delay before it was raised
 
     def to_record(self) -> dict[str, Any]:
         """The decision as logged and as published on `_agent/decision`."""

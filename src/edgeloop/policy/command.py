@@ -113,6 +113,9 @@ def explain_lines(record: dict[str, Any]) -> list[str]:
         f"reason:   {record.get('reason') or '(none recorded)'}",
         f"autonomy: {record.get('autonomy', '?')}",
     ]
+    if record.get("on_delay_s"):
+        lines.append(f"on-delay: raised after {record['on_delay_s']:g} s: operators called alarms like it false "
+                     "and they went away on their own (edgeloop.learn.ondelay)")  # fmt: skip
     checks = record.get("guardrails")
     if not isinstance(checks, list):
         lines.append("guardrails: none stored in this record (decided before the policy engine stored them)")

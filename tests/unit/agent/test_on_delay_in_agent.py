@@ -152,3 +152,19 @@ def test_what_feedback_taught_survives_a_restart(tmp_path: Path) -> None:
 
     again.store.close()
     assert again.agent.on_delay.delay("pump/vibration") == wait > 0.0
+
+
+def test_an_anomaly_soon_after_a_lapse_is_raised_at_once(tmp_path: Path) -> None:
+    site = Site(tmp_path)
+    glitch_taught(site)
+    site.feed(a_spike())
+    site.feed(calm(120))  # the first lapses
+
+    site.feed(a_spike())  # the device again, within hours: no glitch repeats that soon
+    site.feed(calm(20))
+
+    decisions = site.decisions()
+    site.store.close()
+    assert len(decisions) == 2
+    assert decisions[1]["on_delay_s"] == 0.0
+    assert site.agent.stats.alarms_delayed == 1
