@@ -9,6 +9,7 @@ if the device is stopped or serviced first, thresholds learn from it. What was l
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -44,19 +45,10 @@ class LearnsFromAnswers:
     #: the latest decision per device
     _alarm_of: dict[str, tuple[str, float]]
     _judged: dict[str, None]  # decisions feedback has taken an answer on (the first answer counts)
+    #: the agent's one way to raise an alarm: (known device, data time, score, evidence, now, on_delay_s=...)
+    _decide: Callable[..., None]
 
     def _log(self, kind: str, body: dict[str, Any], now: float) -> None:
-        raise NotImplementedError
-
-    def _decide(
-        self,
-        known: KnownDevice,
-        ts: float,
-        score: float,
-        evidence: dict[str, float],
-        now: float,
-        on_delay_s: float = 0.0,
-    ) -> None:
         raise NotImplementedError
 
     def _grade(self, device: str, positive: bool, ts: float, now: float) -> None:
