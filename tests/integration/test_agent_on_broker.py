@@ -14,7 +14,7 @@ import pytest
 
 from edgeloop.agent.service import open_agent
 from edgeloop.agent.site import SiteAgent
-from edgeloop.io.mqtt import MqttClient
+from edgeloop.io.mqtt import Message, MqttClient
 from edgeloop.model import ArgSpec, CommandSpec, DeviceMeta, MetricSpec
 from edgeloop.settings import load_settings
 
@@ -138,3 +138,37 @@ async def _next_commands(client: MqttClient, n: int) -> list[bytes]:
         await client.wait(0.05)
         got += [m.payload for m in client.drain(100) if m.topic.endswith("/cmd")]
     return got
+
+
+async def test_a_lost_meta_is_asked_for_again_when_the_device_sends_telemetry(broker_url: str, tmp_path: Path) -> None:
+    site = f"t{uuid.uuid4().hex[:10]}"
+    settings = load_settings(None, agent={"site": site, "autonomy": 3, "data_dir": tmp_path})
+    stop = asyncio.Event()
+    async with open_agent(settings, broker_url) as agent, MqttClient(broker_url, f"dev-{site}") as device:
+        drain, lost = agent.client.drain, []
+
+        def losing_the_first_meta(n: int) -> list[Message]:  # the one thing faked: a meta lost on the way
+            batch = drain(n)
+            if not lost:
+                lost.extend(m for m in batch if m.topic.endswith("/meta"))
+            return [m for m in batch if m not in lost]
+
+        agent.client.drain = losing_the_first_meta  # type: ignore[method-assign]
+        task = asyncio.create_task(agent.run(stop))
+        h = Harness(agent, device, site)
+        await asyncio.sleep(0.3)
+        device.publish(h.topic("meta"), orjson.dumps(META.to_json()), qos=1, retain=True)
+        await until(lambda: bool(lost))
+        try:
+            rng = np.random.default_rng(4)
+            h.normal(5, rng)  # telemetry of a device the agent has no meta for: quarantined, meta asked again
+            await until(lambda: agent.registry.get("pump-1") is not None)
+            h.normal(5, rng)
+            await until(lambda: agent.stats.points >= 10)
+        finally:
+            device.publish(h.topic("meta"), b"", qos=1, retain=True)
+            await device.flush()
+            stop.set()
+            await task
+        agent.store.flush()
+        assert agent.store.count("quarantine", "reason LIKE 'unknown device%'") == 5

@@ -29,7 +29,7 @@ from edgeloop.agent.shadow import ModelBoard, Standing
 from edgeloop.agent.stats import AgentStats
 from edgeloop.agent.watches import Watch
 from edgeloop.audit import AuditLog, Kind
-from edgeloop.io.decode import DecodedBatch, Rejected, TelemetryDecoder
+from edgeloop.io.decode import NO_META, DecodedBatch, Rejected, TelemetryDecoder
 from edgeloop.io.mqtt import Message, Transport
 from edgeloop.io.registry import DeviceRegistry, KnownDevice
 from edgeloop.io.store import SqliteStore, bucket_of, chunk_rows
@@ -44,6 +44,10 @@ from edgeloop.settings import AgentSettings
 
 log = logging.getLogger(__name__)
 
+#: wall seconds between two requests for the retained meta of a device that sends telemetry without one
+META_ASK_EVERY_S = 60.0
+#: most devices whose meta is asked for again (each costs a subscription on the broker)
+META_ASK_MAX_DEVICES = 10_000
 #: an anomaly this soon (data time) after one of the device's alarms lapsed in its on-delay is raised at once
 REPEAT_S = 6 * 3600.0
 
@@ -95,6 +99,8 @@ class SiteAgent(LearnsFromAnswers):
         self._down = np.zeros(0, dtype=bool)
         self._settle_until = np.zeros(0, dtype=np.float64)  # a restarted device warms up: no alarms till then
         self._unassigned: dict[str, str] = {}  # devices announced in this batch, for the holdout
+        self._meta_missing: set[str] = set()  # devices that sent telemetry without a known meta, since last asked
+        self._meta_asked: dict[str, float] = {}  # device -> monotonic time its meta was last asked for again
         #: the fleet's priors (edgeloop.fleet.share): new series start from them; and a shorter settle with one
         self.prior: PriorSource | None = None
         self.prior_settle_s: float | None = None
@@ -122,6 +128,8 @@ class SiteAgent(LearnsFromAnswers):
             await client.wait(self.settings.batch_wait_s)
             self.handle_batch(client.drain(self.settings.batch_max))
             self.sweep_timeouts()
+            for device in self.metas_to_ask_again():  # a subscription of its own brings the retained meta again
+                await client.subscribe(device_topic(self.site, device, Channel.META), qos=1)
             await asyncio.sleep(0)  # let the network reader run between batches
         while batch := client.drain(self.settings.batch_max):
             self.handle_batch(batch)
@@ -129,6 +137,18 @@ class SiteAgent(LearnsFromAnswers):
         await client.flush(timeout=5.0)
         await asyncio.to_thread(self.store.flush)
         return self.stats
+
+    def metas_to_ask_again(self) -> list[str]:
+        """Devices whose telemetry came without a meta known for them, at most once a minute each (wall time):
+        their meta may have been lost on the way (the agent then quarantines all they send until it comes)."""
+        now = time.monotonic()
+        due = [d for d in self._meta_missing if now - self._meta_asked.get(d, -np.inf) >= META_ASK_EVERY_S]
+        if len(self._meta_asked) + len(due) > META_ASK_MAX_DEVICES:  # a flood of made-up devices: stop asking
+            due = [d for d in due if d in self._meta_asked]
+        for device in due:
+            self._meta_asked[device] = now
+        self._meta_missing.clear()
+        return due
 
     def handle_batch(self, messages: Sequence[Message]) -> None:
         self.store.check()
@@ -155,6 +175,7 @@ class SiteAgent(LearnsFromAnswers):
         decoded = self.decoder.decode(messages, now)
         if decoded.rejected:
             self._quarantine(decoded.rejected, now)
+            self._meta_missing.update(r.device for r in decoded.rejected if r.device and r.reason == NO_META)
         points = decoded.points
         self.stats.messages += decoded.n_messages
         if len(points) == 0:

@@ -22,6 +22,7 @@ from edgeloop.model import PointBatch
 
 MAX_PAYLOAD = 256 * 1024
 RAW_KEPT = 4096  # bytes of a rejected payload kept in quarantine
+NO_META = "unknown device (no meta received for it)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +127,7 @@ class TelemetryDecoder:
                     device = self.device_of(topic)
                 known = devices.get(device)
                 if known is None:
-                    raise BadInputError("unknown device (no meta received for it)")
+                    raise BadInputError(NO_META)
                 try:
                     doc = orjson.loads(payload)
                 except orjson.JSONDecodeError as exc:
