@@ -62,5 +62,5 @@ def test_the_class_is_led_by_the_highest_scoring_metric() -> None:
 
 @pytest.mark.parametrize("args", [{"quantile": 0.0}, {"margin_s": -1.0}, {"max_s": -5.0}])
 def test_nonsense_settings_are_refused(args: dict[str, float]) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"must be|cannot be"):
         OnDelay(**args)
