@@ -41,6 +41,7 @@ class Week:
     precision: float | None
     developing_faults: int
     caught_before_failure: int
+    censored: int  # still developing when the run ended: neither caught nor failed yet, left out of recall
     recall: float | None
 
 
@@ -65,7 +66,12 @@ class Operator:
 
 
 def weekly(truth: dict[str, Any], decisions: list[dict[str, Any]], weeks: int) -> list[Week]:
-    """Alarm precision from the faults active at each decision's time; recall of developing faults by start week."""
+    """Alarm precision from the faults active at each decision's time; recall of developing faults by start week.
+
+    A developing fault that was neither caught nor over (failed or cleared) when the run ended is censored: its
+    outcome is not known yet (one that starts an hour before the end cannot have been caught), so it is left out
+    of recall and counted apart.
+    """
     faults = truth["faults"]
 
     def active(device: str, ts: float) -> bool:
@@ -81,15 +87,21 @@ def weekly(truth: dict[str, Any], decisions: list[dict[str, Any]], weeks: int) -
         true = sum(1 for d in mine if active(d["device"], d["ts"]))
         developing = [f for f in faults if f["developing"] and lo <= f["start_ts"] < hi]
         caught = sum(1 for f in developing if f["caught"] and f["failure_ts"] is None)
+        censored = sum(1 for f in developing if not f["caught"] and f["failure_ts"] is None and f["cleared_ts"] is None)
+        known = len(developing) - censored
         out.append(
             Week(w + 1, len(mine), len(mine) - true, true / len(mine) if mine else None, len(developing), caught,
-                 caught / len(developing) if developing else None)
+                 censored, caught / known if known else None)
         )  # fmt: skip
     return out
 
 
-def run(spec: PlantSpec, settings: Settings, operator: Operator | None, progress: Progress | None) -> list[Week]:
+def run(
+    spec: PlantSpec, settings: Settings, operator: Operator | None, progress: Progress | None
+) -> tuple[list[Week], dict[str, Any]]:
+    """The weeks, and what the agent learnt: its on-delays per alarm class and how many alarms waited or lapsed."""
     decisions: list[dict[str, Any]] = []
+    learnt: dict[str, Any] = {}
     label = "with operator" if operator else "control"
     task = None if progress is None else progress.add_task(f"seed {spec.seed} {label}", total=spec.steps)
 
@@ -99,13 +111,18 @@ def run(spec: PlantSpec, settings: Settings, operator: Operator | None, progress
         decisions.extend(made)
         if operator is not None:
             operator(agent, plant, made)
+        learnt.update(on_delay_s=agent.on_delay.delays(), alarms_delayed=agent.stats.alarms_delayed,
+                      alarms_lapsed=agent.stats.alarms_lapsed)  # fmt: skip
 
     def advance(n: int) -> None:
         if progress is not None and task is not None:
             progress.advance(task, n)
 
+    if operator is None:  # nor does it learn on-delays from what maintenance finds
+        agent_settings = settings.agent.model_copy(update={"on_delay_max_s": 0.0})
+        settings = settings.model_copy(update={"agent": agent_settings})
     result = run_with_agent(spec, settings, advance, on_block=hook)
-    return weekly(result.truth, decisions, spec.days // 7)
+    return weekly(result.truth, decisions, spec.days // 7), learnt
 
 
 class _Frozen(ThresholdFeedback):
@@ -131,12 +148,14 @@ def summary(weeks: list[Week]) -> dict[str, Any]:
 
 def _table(title: str, weeks: list[Week]) -> Table:
     table = Table(title=title)
-    for col in ("week", "alarms", "false alarms", "precision", "developing faults", "caught before failure", "recall"):
+    columns = ("week", "alarms", "false alarms", "precision", "developing faults", "caught before failure",
+               "censored", "recall")  # fmt: skip
+    for col in columns:
         table.add_column(col, justify="right")
     for w in weeks:
         pct = [("-" if v is None else f"{v:.1%}") for v in (w.precision, w.recall)]
         table.add_row(str(w.week), str(w.alarms), str(w.false_alarms), pct[0], str(w.developing_faults),
-                      str(w.caught_before_failure), pct[1])  # fmt: skip
+                      str(w.caught_before_failure), str(w.censored), pct[1])  # fmt: skip
     return table
 
 
@@ -163,9 +182,10 @@ def feedback(
     spec = PlantSpec(seed, devices, 7 * weeks)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=json_out) as progress:
-        learned = run(spec, settings, Operator(mistakes, seed), progress)
-        baseline = run(spec, settings, None, progress) if control else None
+        learned, learnt = run(spec, settings, Operator(mistakes, seed), progress)
+        baseline = run(spec, settings, None, progress)[0] if control else None
     result = summary(learned)
+    result["learnt"] = learnt
     if baseline is not None:
         result["control"] = summary(baseline)
     reduction, recall = result["false_alarm_reduction"], result["final_recall"]
@@ -175,6 +195,9 @@ def feedback(
     else:
         out = Console()
         out.print(_table(f"with operator feedback ({mistakes:.0%} mistakes)", learned))
+        delays = ", ".join(f"{k} {v / 60:.1f} min" for k, v in learnt.get("on_delay_s", {}).items()) or "none"
+        out.print(f"on-delays learnt: {delays}; alarms held {learnt.get('alarms_delayed', 0)}, "
+                  f"of which lapsed {learnt.get('alarms_lapsed', 0)}")  # fmt: skip
         if baseline is not None:
             out.print(_table("control: no feedback", baseline))
         out.print(f"false alarms week 1 -> week {weeks}: {reduction if reduction is None else f'{reduction:.0%} fewer'}"
