@@ -140,8 +140,8 @@ class LearnsFromAnswers:
         key = self.watches.lapsed_before(known.index, ts) if failed else None
         if key is not None and self.on_delay.missed(key):
             self._save_learnt(now)
-            why = "failed after an alarm lapsed in its on-delay"
-            body = {"device": known.meta.device, "source": "failure", "alarm_class": key, "on_delay_s": 0.0, "why": why}
+            body = {"device": known.meta.device, "source": "failure", "alarm_class": key,
+                    "on_delay_s": self.on_delay.delay(key), "why": "failed after an alarm of it lapsed"}  # fmt: skip
             self._log("feedback", body, now)
 
     def _learn_transient(self, doubt: Doubt, lasted: float, now: float) -> None:

@@ -2,10 +2,11 @@
 
 The site agent keeps, per device, the data time of its newest anomalous sample. With it:
 
-- a **watch** is an alarm held for its class's on-delay (`edgeloop.learn.ondelay`): when the device's data
-  passes the end of the delay, the alarm is *confirmed* if the device was still anomalous within `grace_s` of
-  that end, else it *lapses* (logged, counted, and remembered for a day: a failure soon after a lapse is what
-  the delay cost);
+- a **watch** is an alarm held for its class's on-delay (`edgeloop.learn.ondelay`). It is *confirmed* at once
+  if the anomaly stops for `back_after_s` and comes back (a glitch makes one anomaly and is gone; a developing
+  fault comes and goes at first), or when the device's data passes the end of the delay if the device was
+  still anomalous within `grace_s` of that end. Otherwise it *lapses* (logged, counted, and remembered for a
+  day: a failure soon after a lapse is what the delay cost);
 - a **doubt** is an alarm an operator (or maintenance) called false, whose anomaly has not ended yet. It is
   *transient* once the running device has been calm for `quiet_s` (it then teaches the on-delay how long such
   anomalies last) and *persistent* if the device is stopped or serviced before that (thresholds learn from it).
@@ -19,6 +20,13 @@ The site agent keeps, per device, the data time of its newest anomalous sample. 
 >>> confirmed, lapsed, ended = w.due(np.array([0, 1]), np.array([700.0, 700.0]))
 >>> confirmed, [x.key for x, _ in lapsed], [(d.decision, lasted) for d, lasted in ended]
 ([], ['pump/current'], [('d1', 0.0)])
+
+An anomaly that stops and comes back is confirmed before its delay is over:
+
+>>> w.hold(Watch(0, "pump/current", 800.0, 2000.0, 0.98, {"current": 0.98}))
+>>> w.note(np.array([0, 0, 0]), np.array([815.0, 1100.0, 1115.0]), np.array([False, False, True]), n_devices=2)
+>>> [(x.key, at) for x, at in w.due(np.array([0]), np.array([1115.0]))[0]]
+[('pump/current', 1115.0)]
 """
 
 from __future__ import annotations
@@ -63,10 +71,15 @@ class Doubt:
 class Watches:
     """The watches and doubts of one site agent; see the module's docstring."""
 
-    def __init__(self, quiet_s: float = 600.0, grace_s: float = 60.0, memory_s: float = DAY) -> None:
+    def __init__(
+        self, quiet_s: float = 600.0, grace_s: float = 60.0, back_after_s: float = 180.0, memory_s: float = DAY
+    ) -> None:
         self.quiet_s = quiet_s
         self.grace_s = grace_s
+        self.back_after_s = back_after_s
         self.memory_s = memory_s
+        self._calm_from: dict[int, float] = {}  # watched device -> data time its anomaly stopped
+        self._back: dict[int, float] = {}  # watched device -> data time its anomaly came back
         self.waiting: dict[int, Watch] = {}
         self.doubts: dict[int, Doubt] = {}
         self._lapsed: dict[int, tuple[str, float]] = {}  # device -> class and data time of its latest lapse
@@ -80,6 +93,21 @@ class Watches:
         np.maximum.at(self._last_seen, device, ts)
         if hot.any():
             np.maximum.at(self._last_hot, device[hot], ts[hot])
+        if self.waiting:
+            self._follow(device, ts, hot)
+
+    def _follow(self, device: NDArray[np.int64], ts: NDArray[np.float64], hot: NDArray[np.bool_]) -> None:
+        """Sample by sample for the watched devices: has the anomaly stopped for `back_after_s` and come back?"""
+        chosen = np.isin(device, np.fromiter(self.waiting, dtype=np.int64))
+        for d, t, h in zip(device[chosen].tolist(), ts[chosen].tolist(), hot[chosen].tolist(), strict=True):
+            if d in self._back:
+                continue
+            if not h:
+                self._calm_from.setdefault(d, t)
+                continue
+            calm = self._calm_from.pop(d, None)
+            if calm is not None and t - calm >= self.back_after_s:
+                self._back[d] = t
 
     def lasted(self, device: int, since: float) -> float | None:
         """How long after `since` the device's anomaly went on, if it has ended (calm samples for `quiet_s`
@@ -90,6 +118,8 @@ class Watches:
 
     def hold(self, watch: Watch) -> None:
         self.waiting[watch.device] = watch
+        self._calm_from.pop(watch.device, None)
+        self._back.pop(watch.device, None)
 
     def doubt(self, device: int, doubt: Doubt) -> Doubt | None:
         """Wait for the anomaly of a decision called false to end; the device's earlier doubt, if it had one."""
@@ -111,10 +141,15 @@ class Watches:
             latest[d] = max(latest.get(d, t), t)
         confirmed, lapsed = [], []
         for d, watch in list(self.waiting.items()):
+            back = self._back.get(d)
+            if back is not None:
+                self._settle(d)
+                confirmed.append((watch, back))
+                continue
             t = latest.get(d)
             if t is None or t < watch.until:
                 continue
-            del self.waiting[d]
+            self._settle(d)
             if self._last_hot[d] >= watch.until - self.grace_s:
                 confirmed.append((watch, t))
             else:
@@ -131,11 +166,17 @@ class Watches:
     def stopped(self, device: int, ts: float) -> tuple[Watch | None, tuple[Doubt, float | None] | None]:
         """The device went down at `ts`: its watch lapses; its doubt is settled, with how long its anomaly lasted
         if it had ended before (`lasted`), None if it had not."""
-        watch = self.waiting.pop(device, None)
+        watch = self.waiting.get(device)
         if watch is not None:
+            self._settle(device)
             self._lapsed[device] = (watch.key, ts)
         doubt = self.doubts.pop(device, None)
         return watch, None if doubt is None else (doubt, self.lasted(device, doubt.ts))
+
+    def _settle(self, device: int) -> None:
+        del self.waiting[device]
+        self._calm_from.pop(device, None)
+        self._back.pop(device, None)
 
     def lapsed_within(self, device: int, ts: float, within_s: float) -> bool:
         """Whether one of the device's alarms lapsed within `within_s` before `ts`: glitches are rare, so a

@@ -10,8 +10,9 @@ most `max_s`. The default quantile is 1, the longest: a class has seen few false
 and a lower quantile of a few samples lets the longer glitches through (measured with `edgeloop bench
 feedback`). The agent raises the alarm only if the device is still anomalous when the delay is over.
 
-A failure on a device whose alarm lapsed in its on-delay (`missed`) shows what waiting cost: the class forgets
-its durations and alarms at once again, until new false alarms teach it otherwise. A false alarm whose anomaly
+A failure on a device whose alarm lapsed in its on-delay (`missed`) shows what waiting may have cost: the
+class drops the longest duration on record, so it waits less (as long as its next-longest false alarm
+lasted); repeated misses bring it back to raising alarms at once. A false alarm whose anomaly
 did not end (it lasted until the device was stopped or maintained) teaches no on-delay; thresholds deal with
 those (`edgeloop.learn.feedback`).
 
@@ -24,8 +25,8 @@ those (`edgeloop.learn.feedback`).
 (396.0, 0.0)
 >>> od.transient("pump/current", 5000.0)  # never longer than max_s
 1200.0
->>> od.missed("pump/current"), od.delay("pump/current")
-(True, 0.0)
+>>> od.missed("pump/current"), od.delay("pump/current")  # the 5000 s one is dropped
+(True, 396.0)
 """
 
 from __future__ import annotations
@@ -77,9 +78,15 @@ class OnDelay:
         return self.delay(key)
 
     def missed(self, key: str) -> bool:
-        """A failure followed an alarm of class `key` that lapsed in its on-delay: the class waits no more.
-        False when the class had no delay."""
-        return self._lasted.pop(key, None) is not None
+        """A failure followed an alarm of class `key` that lapsed in its on-delay: the class's longest duration
+        on record goes, so it waits less. False when the class had no delay."""
+        lasted = self._lasted.get(key)
+        if not lasted:
+            return False
+        lasted.remove(max(lasted))
+        if not lasted:
+            del self._lasted[key]
+        return True
 
     def to_json(self) -> dict[str, Any]:
         return {"lasted_s": {k: list(v) for k, v in self._lasted.items()}}

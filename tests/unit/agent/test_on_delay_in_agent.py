@@ -129,7 +129,7 @@ def test_a_false_alarm_still_anomalous_when_the_device_is_serviced_moves_thresho
     assert site.agent.feedback.threshold("pump-1", "pump") > 0.9
 
 
-def test_a_failure_after_a_lapsed_alarm_makes_its_class_alarm_at_once(tmp_path: Path) -> None:
+def test_a_failure_after_a_lapsed_alarm_makes_its_class_wait_less(tmp_path: Path) -> None:
     site = Site(tmp_path)
     glitch_taught(site)
     site.feed(a_spike())

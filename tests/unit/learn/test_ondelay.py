@@ -39,9 +39,13 @@ def test_only_the_newest_false_alarms_count() -> None:
     assert od.delay("pump/current") == 100.0
 
 
-def test_a_miss_makes_the_class_alarm_at_once_again() -> None:
-    od = OnDelay()
-    od.transient("pump/current", 300.0)
+def test_each_miss_drops_the_longest_wait_until_none_is_left() -> None:
+    od = OnDelay(margin_s=0.0)
+    for s in (300.0, 600.0):
+        od.transient("pump/current", s)
+
+    assert od.missed("pump/current") is True
+    assert od.delay("pump/current") == 300.0
     assert od.missed("pump/current") is True
     assert od.delay("pump/current") == 0.0
     assert od.missed("pump/current") is False
