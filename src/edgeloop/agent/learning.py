@@ -123,9 +123,12 @@ class LearnsFromAnswers:
         if earlier is not None:  # a newer false alarm while the older one's anomaly still goes on
             self._move_thresholds(earlier.decision, device, False, "verdict", now)
 
-    def _on_down(self, known: KnownDevice, failed: bool, ts: float, now: float) -> None:
-        """The device stopped: its held alarm lapses, its doubted false alarm is settled; a failure after a lapse
-        tells the lapsed alarm's class to wait no more."""
+    def _on_down(self, known: KnownDevice, failed: bool, found: bool, ts: float, now: float) -> None:
+        """The device stopped (`failed`: broke down; `found`: maintenance found a fault): its held alarm lapses,
+        its doubted false alarm is settled; a failure after a lapse tells the lapsed alarm's class to wait less.
+
+        What happened outranks what was said: an alarm called false whose device then failed, or whose
+        maintenance found a fault, was right (operators are wrong sometimes), and is learnt as a true fault."""
         watch, settled = self.watches.stopped(known.index, ts)
         if watch is not None:
             self.stats.alarms_lapsed += 1
@@ -133,7 +136,9 @@ class LearnsFromAnswers:
                                        **watch.to_json()}, now)  # fmt: skip
         if settled is not None:
             doubt, lasted = settled
-            if lasted is None:
+            if failed or found:
+                self._move_thresholds(doubt.decision, doubt.device, True, "failure" if failed else "maintenance", now)
+            elif lasted is None:
                 self._move_thresholds(doubt.decision, doubt.device, False, "verdict", now)
             else:
                 self._learn_transient(doubt, lasted, now)

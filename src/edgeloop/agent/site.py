@@ -236,12 +236,18 @@ class SiteAgent(LearnsFromAnswers):
             wait = self.on_delay.delay(key)
             # false alarms of this class went away on their own: see whether this one does (unless it repeats)
             if wait > 0 and not self.watches.lapsed_within(d, float(ts[i]), REPEAT_S):
-                watch = Watch(d, key, float(ts[i]), float(ts[i]) + wait, float(sample_score[i]), evidence)
+                lead = int(decoded.points.series[start[i] + int(np.argmax(scores[start[i] : end]))])
+                watch = Watch(d, key, float(ts[i]), float(ts[i]) + wait, float(sample_score[i]), evidence, lead)
                 self.watches.hold(watch)
                 self.stats.alarms_delayed += 1
                 self._log("alarm_delayed", {"device": known.meta.device, **watch.to_json()}, now)
                 continue
             self._decide(known, float(ts[i]), float(sample_score[i]), evidence, now)
+        if self.watches.waiting:  # which metrics are anomalous: a second one confirms a held alarm
+            per_sample = np.diff(np.append(start, scores.shape[0]))
+            point_device = np.repeat(device, per_sample)
+            point_hot = np.repeat(hot, per_sample) & (scores >= self._thr[point_device])
+            self.watches.corroborate(point_device, decoded.points.series, np.repeat(ts, per_sample), point_hot)
         self._settle_watches(device, ts, now)
 
     # -- decisions and commands -------------------------------------------------------------------------------
@@ -470,7 +476,7 @@ class SiteAgent(LearnsFromAnswers):
             self.store.write_guard_state(self.guard.to_json(), now)
         if kind in DOWN_EVENTS:
             self._down[known.index] = True
-            self._on_down(known, kind == "failure", ts, now)
+            self._on_down(known, kind == "failure", kind == "maintenance_started" and bool(doc.get("found")), ts, now)
         elif kind in RESTART_EVENTS:
             self._down[known.index] = False
             self._settle_until = grow(self._settle_until, len(self.registry.by_index), -np.inf)

@@ -3,10 +3,11 @@
 The site agent keeps, per device, the data time of its newest anomalous sample. With it:
 
 - a **watch** is an alarm held for its class's on-delay (`edgeloop.learn.ondelay`). It is *confirmed* at once
-  if the anomaly stops for `back_after_s` and comes back (a glitch makes one anomaly and is gone; a developing
-  fault comes and goes at first), or when the device's data passes the end of the delay if the device was
-  still anomalous within `grace_s` of that end. Otherwise it *lapses* (logged, counted, and remembered for a
-  day: a failure soon after a lapse is what the delay cost);
+  if another metric of the device turns anomalous too (a glitch is one sensor's; a fault of the machine shows
+  in several of its metrics), or if the anomaly stops for `back_after_s` and comes back (a glitch makes one
+  anomaly and is gone; a developing fault comes and goes at first), or when the device's data passes the end
+  of the delay if the device was still anomalous within `grace_s` of that end. Otherwise it *lapses* (logged,
+  counted, and remembered for `memory_s`: a failure soon after a lapse is what the delay cost);
 - a **doubt** is an alarm an operator (or maintenance) called false, whose anomaly has not ended yet. It is
   *transient* once the running device has been calm for `quiet_s` (it then teaches the on-delay how long such
   anomalies last) and *persistent* if the device is stopped or serviced before that (thresholds learn from it).
@@ -27,6 +28,13 @@ An anomaly that stops and comes back is confirmed before its delay is over:
 >>> w.note(np.array([0, 0, 0]), np.array([815.0, 1100.0, 1115.0]), np.array([False, False, True]), n_devices=2)
 >>> [(x.key, at) for x, at in w.due(np.array([0]), np.array([1115.0]))[0]]
 [('pump/current', 1115.0)]
+
+And so is one whose device shows a second anomalous metric (series key 7, not the lead's 5):
+
+>>> w.hold(Watch(0, "pump/current", 1200.0, 2000.0, 0.98, {"current": 0.98}, lead=5))
+>>> w.corroborate(np.array([0, 0]), np.array([5, 7]), np.array([1215.0, 1230.0]), np.array([True, True]))
+>>> [(x.key, at) for x, at in w.due(np.array([0]), np.array([1230.0]))[0]]
+[('pump/current', 1230.0)]
 """
 
 from __future__ import annotations
@@ -39,7 +47,7 @@ from numpy.typing import NDArray
 
 from edgeloop.learn.stepwise import grow
 
-DAY = 86_400.0
+HOUR = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +60,7 @@ class Watch:
     until: float
     score: float
     evidence: dict[str, float]
+    lead: int = -1  # the series key of the metric that led the alarm
 
     def to_json(self) -> dict[str, Any]:
         return {"alarm_class": self.key, "since": self.since, "until": self.until, "score": self.score,
@@ -72,14 +81,14 @@ class Watches:
     """The watches and doubts of one site agent; see the module's docstring."""
 
     def __init__(
-        self, quiet_s: float = 600.0, grace_s: float = 60.0, back_after_s: float = 180.0, memory_s: float = DAY
+        self, quiet_s: float = 600.0, grace_s: float = 60.0, back_after_s: float = 180.0, memory_s: float = 6 * HOUR
     ) -> None:
         self.quiet_s = quiet_s
         self.grace_s = grace_s
         self.back_after_s = back_after_s
         self.memory_s = memory_s
         self._calm_from: dict[int, float] = {}  # watched device -> data time its anomaly stopped
-        self._back: dict[int, float] = {}  # watched device -> data time its anomaly came back
+        self._back: dict[int, float] = {}  # watched device -> data time its alarm was confirmed before the end
         self.waiting: dict[int, Watch] = {}
         self.doubts: dict[int, Doubt] = {}
         self._lapsed: dict[int, tuple[str, float]] = {}  # device -> class and data time of its latest lapse
@@ -107,6 +116,19 @@ class Watches:
                 continue
             calm = self._calm_from.pop(d, None)
             if calm is not None and t - calm >= self.back_after_s:
+                self._back[d] = t
+
+    def corroborate(
+        self, device: NDArray[np.int64], series: NDArray[np.int64], ts: NDArray[np.float64], hot: NDArray[np.bool_]
+    ) -> None:
+        """Each point's device, series key, data time and whether it was anomalous: a watched device with an
+        anomalous point of a metric other than its watch's lead, at or after the watch began, is confirmed."""
+        if not self.waiting:
+            return
+        chosen = hot & np.isin(device, np.fromiter(self.waiting, dtype=np.int64))
+        for d, k, t in zip(device[chosen].tolist(), series[chosen].tolist(), ts[chosen].tolist(), strict=True):
+            watch = self.waiting[d]
+            if k != watch.lead and t >= watch.since and d not in self._back:
                 self._back[d] = t
 
     def lasted(self, device: int, since: float) -> float | None:

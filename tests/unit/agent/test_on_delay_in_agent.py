@@ -12,10 +12,18 @@ from edgeloop.agent.service import make_learner, make_policy
 from edgeloop.agent.site import SiteAgent
 from edgeloop.io.loopback import Loopback
 from edgeloop.io.store import SqliteStore
+from edgeloop.model import ArgSpec, CommandSpec, DeviceMeta, MetricSpec
 from edgeloop.policy.command import explain_lines
 from edgeloop.settings import load_settings
 
-from .test_books import SITE, T0, announce
+from .test_books import SITE, T0
+
+META = DeviceMeta(
+    "pump-1",
+    "pump",
+    (MetricSpec("vibration", "mm/s", 0.0, 50.0), MetricSpec("bearing_temp", "degC", -20.0, 150.0)),
+    (CommandSpec("schedule_maintenance", (ArgSpec("within_h", 0.0, 24.0),)),),
+)
 
 RNG = np.random.default_rng(7)
 
@@ -24,8 +32,12 @@ def calm(n: int) -> list[float]:
     return (4.0 + 0.05 * RNG.standard_normal(n)).tolist()
 
 
+def warm(n: int) -> list[float]:
+    return (60.0 + 0.3 * RNG.standard_normal(n)).tolist()
+
+
 class Site:
-    """One pump's vibration through a real agent, minute by minute of data time (a sample every 15 s)."""
+    """One pump's vibration (and bearing temperature) through a real agent, a sample every 15 s of data time."""
 
     def __init__(self, tmp_path: Path) -> None:
         agent_cfg = {"site": SITE, "data_dir": tmp_path, "cooldown_s": 600, "autonomy": 3}
@@ -35,11 +47,13 @@ class Site:
         self.i = 0
         self.agent = SiteAgent(settings.agent, self.link, self.store, make_learner(), make_policy(settings.agent),
                                SiteBooks.open(self.store, settings.ledger), clock=lambda: T0 + 15 * self.i)  # fmt: skip
-        announce(self.agent, self.link, ["pump-1"])
+        self.link.deliver(f"edgeloop/v1/{SITE}/pump-1/meta", orjson.dumps(META.to_json()), retain=True)
+        self.agent.handle_batch(self.link.drain(10))
 
-    def feed(self, values: list[float]) -> None:
-        for v in values:
-            payload = {"ts": T0 + 15 * self.i, "seq": self.i, "metrics": {"vibration": v}}
+    def feed(self, values: list[float], temps: list[float] | None = None) -> None:
+        temps = warm(len(values)) if temps is None else temps
+        for v, temp in zip(values, temps, strict=True):
+            payload = {"ts": T0 + 15 * self.i, "seq": self.i, "metrics": {"vibration": v, "bearing_temp": temp}}
             self.link.deliver(f"edgeloop/v1/{SITE}/pump-1/telemetry", orjson.dumps(payload))
             self.i += 1
             if self.i % 20 == 0:
@@ -168,3 +182,47 @@ def test_an_anomaly_soon_after_a_lapse_is_raised_at_once(tmp_path: Path) -> None
     assert len(decisions) == 2
     assert decisions[1]["on_delay_s"] == 0.0
     assert site.agent.stats.alarms_delayed == 1
+
+
+def test_a_held_alarm_is_raised_as_soon_as_a_second_metric_turns_anomalous(tmp_path: Path) -> None:
+    site = Site(tmp_path)
+    glitch_taught(site)
+    wait = site.agent.on_delay.delay("pump/vibration")
+    lasting = [20.0 + 0.5 * float(np.sin(i)) for i in range(int(wait // 15) + 20)]
+    heating = [60.0 + 0.5 * i for i in range(len(lasting))]  # the bearing heats up a few samples later
+
+    site.feed(lasting, heating)
+
+    decisions = site.decisions()
+    site.store.close()
+    assert len(decisions) >= 2
+    assert 0.0 < float(decisions[1]["on_delay_s"]) < wait  # raised before the delay was over
+
+
+def test_an_alarm_called_false_whose_maintenance_found_a_fault_is_learnt_as_true(tmp_path: Path) -> None:
+    site = Site(tmp_path)
+    site.feed(calm(400))
+    site.feed([20.0] * 10)
+    (first,) = site.decisions()
+
+    site.answer_false_alarm(str(first["id"]))  # the operator is wrong
+    site.event({"kind": "maintenance_started", "found": "bearing_wear"})
+
+    site.store.close()
+    assert site.agent.feedback.threshold("pump-1", "pump") == 0.9
+    assert site.agent.on_delay.delays() == {}
+
+
+def test_a_failure_long_after_a_lapsed_alarm_leaves_the_delay_alone(tmp_path: Path) -> None:
+    site = Site(tmp_path)
+    glitch_taught(site)
+    wait = site.agent.on_delay.delay("pump/vibration")
+    site.feed(a_spike())
+    site.feed(calm(120))
+    assert site.agent.stats.alarms_lapsed == 1
+    site.feed(calm(4 * 8 * 60))  # 8 hours of calm
+
+    site.event({"kind": "failure", "downtime_s": 3600})
+
+    site.store.close()
+    assert site.agent.on_delay.delay("pump/vibration") == wait > 0.0
