@@ -107,7 +107,11 @@ def verdict(
     data_dir: DataDirOpt = None,
     wait: WaitOpt = 5.0,
 ) -> None:
-    """Tell the agent whether a decision was right: true_fault, false_alarm or unsure. It adjusts thresholds."""
+    """Tell the agent whether a decision was right: true_fault, false_alarm or unsure; it learns from it.
+
+    False alarms that go away on their own teach on-delays, others move thresholds (docs/operators.md).
+
+    A failure or a maintenance finding outranks the verdict."""
     if answer not in VERDICTS:
         console.print(f"[red]error:[/red] verdict must be one of {', '.join(VERDICTS)}")
         raise typer.Exit(2)
