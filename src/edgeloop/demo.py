@@ -198,6 +198,14 @@ def demo(
         float, typer.Option(min=1, help="simulated seconds per real second (1440: a day a minute)")
     ] = 1440.0,
     seed: Annotated[int, typer.Option(help="simulator seed")] = 0,
+    cooldown_h: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="simulated hours before a device still anomalous is decided about again (agent.cooldown_s; 6 "
+            "outside the demo): short here, so that guardrails and open approvals show what they hold back",
+        ),
+    ] = 1.0,
     autonomy: Annotated[
         int | None,
         typer.Option(
@@ -233,7 +241,12 @@ def demo(
         settings = load_settings(
             None,
             broker={"url": broker} if broker else {},
-            agent={"site": site, "data_dir": data_dir, **_policy_choice(policy, autonomy)},
+            agent={
+                "site": site,
+                "data_dir": data_dir,
+                "cooldown_s": cooldown_h * 3600,
+                **_policy_choice(policy, autonomy),
+            },
         )
     except SettingsError as exc:
         console.print(f"[red]error:[/red] {exc}")

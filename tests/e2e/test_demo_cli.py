@@ -16,6 +16,8 @@ FIELDS = {
     "faults_injected",
     "faults_caught_before_failure",
     "failures",
+    "approvals_requested",
+    "blocked_by_guardrails",
     "quarantined",
 }
 
@@ -48,4 +50,7 @@ def test_demo_closes_the_loop_and_prints_a_json_summary(
     assert summary["decisions"] >= 1
     assert summary["commands_acked"] >= 1
     assert summary["faults_caught_before_failure"] >= 1
+    # the demo policy: motors wait for an operator; one still anomalous while it waits is held back by a guardrail
+    assert summary["approvals_requested"] >= 1
+    assert summary["blocked_by_guardrails"] >= 1
     assert (tmp_path / "factory" / "edgeloop.db").exists()

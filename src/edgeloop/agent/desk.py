@@ -64,6 +64,10 @@ class OperatorDesk:
               now, expires)],
         )  # fmt: skip
 
+    def open_for(self, device: str) -> str | None:
+        """The decision about `device` that waits for an operator's approval, if one does."""
+        return next((d for d, (command, _) in self.awaiting.items() if command.device == device), None)
+
     def sweep(self, now: float) -> None:
         for decision in [d for d, (_, expires) in self.awaiting.items() if expires <= now]:
             self._answer(decision, "rejected", "edgeloop", "expired: no answer in time", now)

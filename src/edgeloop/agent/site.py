@@ -263,7 +263,8 @@ class SiteAgent(LearnsFromAnswers):
     ) -> None:
         meta = known.meta
         held_out = self.books is not None and self.books.arm(meta.device) is Arm.HOLDOUT
-        context = DecisionContext(meta.device, meta.asset_type, min(max(score, 0.0), 1.0), meta, None, held_out)
+        context = DecisionContext(meta.device, meta.asset_type, min(max(score, 0.0), 1.0), meta, None, held_out,
+                                  self.desk.open_for(meta.device))  # fmt: skip
         verdict = self.policy.decide(context, self.guard, now)
         decision_id = uuid.uuid4().hex
         command = None  # for a held-out device: what would have been sent

@@ -2,8 +2,9 @@
 
 Order: first matching rule -> the device's command envelope -> effective autonomy (capped at 2 above
 `approval_above_cost`) -> autonomy 0 observes -> a held-out device is never acted on -> rate limits, max stopped,
-quiet hours -> recommend (1), ask for approval (2) or send (3). Recommendations are informational: the time- and
-count-based guardrails are evaluated and named in the reason but do not block them, since nothing is sent.
+quiet hours, an approval still open for the device -> recommend (1), ask for approval (2) or send (3).
+Recommendations are informational: the time- and count-based guardrails are evaluated and named in the reason
+but do not block them, since nothing is sent.
 
 >>> from edgeloop.model import ArgSpec, CommandSpec, MetricSpec
 >>> meta = DeviceMeta("p1", "pump", (MetricSpec("flow", "m3/h", 0, 100),),
@@ -37,6 +38,7 @@ RATE_PER_DEVICE = "rate_limit.per_device"
 RATE_PER_SITE = "rate_limit.per_site"
 MAX_STOPPED = "max_stopped"
 QUIET_HOURS = "quiet_hours"
+OPEN_APPROVAL = "open_approval"
 _WOULD = {AutonomyLevel.RECOMMEND: "recommended", AutonomyLevel.APPROVE: "asked approval for"}
 
 
@@ -50,6 +52,7 @@ class DecisionContext:
     meta: DeviceMeta
     fault_kind: str | None = None  # None: not known
     held_out: bool = False
+    awaiting_approval: str | None = None  # a decision about this device that still waits for an operator
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.score <= 1.0:  # also refuses NaN
@@ -158,6 +161,7 @@ class PolicyEngine:
             _rate(RATE_PER_SITE, self.policy.guardrails.rate_limit.per_site, state, now, None),
             self._max_stopped(rule.action, ctx.device, state),
             self._quiet_hours(rule.action, now),
+            _open_approval(ctx),
         )
         checks = static + dynamic
         failed = [c for c in dynamic if not c.passed]
@@ -235,6 +239,14 @@ def _envelope(rule: Rule, meta: DeviceMeta) -> GuardCheck:
     if broken is not None:
         return GuardCheck(ENVELOPE, False, f"{rule.action}: {broken}")
     return GuardCheck(ENVELOPE, True, f"{rule.action} {dict(rule.args)} within the device's limits")
+
+
+def _open_approval(ctx: DecisionContext) -> GuardCheck:
+    """One question to an operator per device at a time: a device still anomalous while its last decision waits
+    for approval gets no second request (nor an action past the operator, if the autonomy went up meanwhile)."""
+    if ctx.awaiting_approval is None:
+        return GuardCheck(OPEN_APPROVAL, True, f"no approval open for {ctx.device}")
+    return GuardCheck(OPEN_APPROVAL, False, f"decision {ctx.awaiting_approval} about {ctx.device} waits for approval")
 
 
 def _rate(name: str, limit: RateLimit | None, state: GuardState, now: float, device: str | None) -> GuardCheck:

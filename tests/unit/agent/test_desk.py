@@ -34,8 +34,9 @@ class Clock:
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
-    settings = load_settings(None, agent={"site": SITE, "autonomy": 2, "data_dir": tmp_path})
+def site(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Site]:
+    extra = getattr(request, "param", {})  # more agent settings, by indirect parametrization
+    settings = load_settings(None, agent={"site": SITE, "autonomy": 2, "data_dir": tmp_path, **extra})
     cfg = settings.agent
     store = SqliteStore(cfg.db_path, SITE)
     audit = AuditLog.open(cfg.audit_dir, load_or_create_key(cfg.audit_dir))
@@ -130,3 +131,25 @@ def test_a_verdict_is_recorded_logged_and_counted(site: Site, tmp_path: Path) ->
 
 def test_an_unknown_verdict_word_is_refused_by_the_cli(site: Site, tmp_path: Path) -> None:
     assert cli(tmp_path, "verdict", "some-decision", "maybe", "--by", "ana") == 2
+
+
+@pytest.mark.parametrize("site", [{"cooldown_s": 60}], indirect=True)
+def test_a_device_still_anomalous_while_its_approval_waits_gets_no_second_request(site: Site) -> None:
+    agent, link, _, _ = site
+    first = pending_decision(agent, link)
+    device = agent.store.query("SELECT device FROM decisions")[0][0]
+
+    telemetry(link, [device], [20.0] * 12, 106)  # past the 60 s cooldown, still anomalous
+    agent.handle_batch(link.drain(10_000))
+    agent.store.flush()
+
+    rows = agent.store.query("SELECT id, status, record FROM decisions ORDER BY ts")
+    statuses = [status for _, status, _ in rows]
+    assert statuses[0] == "pending_approval"
+    assert len(statuses) >= 2
+    assert set(statuses[1:]) == {"blocked"}
+    assert orjson.loads(rows[1][2])["reason"] == (
+        f"guardrail open_approval: decision {first} about {device} waits for approval"
+    )
+    assert agent.store.count("approvals") == 1
+    assert sent_commands(link) == []

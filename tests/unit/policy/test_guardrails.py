@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from tests.unit.policy.builders import NOON, ctx, policy, stop_rule, utc
 
 from edgeloop.model import CommandSpec, DecisionStatus
@@ -182,6 +184,27 @@ def test_quiet_hours_follow_the_local_time_zone() -> None:
     assert "local time 22:30 Europe/Berlin" in verdict.reason
 
 
+# -- an approval still open ------------------------------------------------------------------------------------
+
+
+def test_an_open_approval_blocks_a_second_request_for_the_same_device() -> None:
+    waiting = replace(ctx(), awaiting_approval="d1")
+
+    verdict = PolicyEngine(policy(site=2)).decide(waiting, GuardState(), NOON)
+
+    assert verdict.status is DecisionStatus.BLOCKED
+    assert verdict.reason == "guardrail open_approval: decision d1 about p1 waits for approval"
+
+
+def test_an_open_approval_does_not_block_a_recommendation() -> None:
+    waiting = replace(ctx(), awaiting_approval="d1")
+
+    verdict = PolicyEngine(policy(site=1)).decide(waiting, GuardState(), NOON)
+
+    assert verdict.status is DecisionStatus.RECOMMENDED
+    assert verdict.reason.endswith("acting on it now would be blocked by open_approval")
+
+
 # -- how guardrails combine -------------------------------------------------------------------------------------
 
 
@@ -195,6 +218,7 @@ def test_every_guardrail_evaluated_is_listed_in_order() -> None:
         "rate_limit.per_site",
         "max_stopped",
         "quiet_hours",
+        "open_approval",
     ]
     assert all(c.passed for c in verdict.guardrails)
 
