@@ -15,7 +15,7 @@ The site agent keeps, per device, the data time of its newest anomalous sample. 
 >>> import numpy as np
 >>> w = Watches(quiet_s=600.0, grace_s=60.0)
 >>> w.note(np.array([0, 1]), np.array([100.0, 100.0]), np.array([True, True]), n_devices=2)
->>> w.hold(Watch(0, "pump/current", 100.0, 400.0, 0.98, {"current": 0.98}))
+>>> w.hold(Watch(0, "pump/current", 100.0, 400.0, 0.98, {"current": 0.98}, lead=5))
 >>> _ = w.doubt(1, Doubt("d1", "pump-001", "pump/vibration", 100.0))
 >>> w.note(np.array([0, 1]), np.array([700.0, 700.0]), np.array([False, False]), n_devices=2)
 >>> confirmed, lapsed, ended = w.due(np.array([0, 1]), np.array([700.0, 700.0]))
@@ -24,7 +24,7 @@ The site agent keeps, per device, the data time of its newest anomalous sample. 
 
 An anomaly that stops and comes back is confirmed before its delay is over:
 
->>> w.hold(Watch(0, "pump/current", 800.0, 2000.0, 0.98, {"current": 0.98}))
+>>> w.hold(Watch(0, "pump/current", 800.0, 2000.0, 0.98, {"current": 0.98}, lead=5))
 >>> w.note(np.array([0, 0, 0]), np.array([815.0, 1100.0, 1115.0]), np.array([False, False, True]), n_devices=2)
 >>> [(x.key, at) for x, at in w.due(np.array([0]), np.array([1115.0]))[0]]
 [('pump/current', 1115.0)]
@@ -60,7 +60,7 @@ class Watch:
     until: float
     score: float
     evidence: dict[str, float]
-    lead: int = -1  # the series key of the metric that led the alarm
+    lead: int  # the series key of the metric that led the alarm
 
     def to_json(self) -> dict[str, Any]:
         return {"alarm_class": self.key, "since": self.since, "until": self.until, "score": self.score,
