@@ -243,12 +243,24 @@ class SiteAgent(LearnsFromAnswers):
                 self._log("alarm_delayed", {"device": known.meta.device, **watch.to_json()}, now)
                 continue
             self._decide(known, float(ts[i]), float(sample_score[i]), evidence, now)
-        if self.watches.waiting:  # which metrics are anomalous: a second one confirms a held alarm
-            per_sample = np.diff(np.append(start, scores.shape[0]))
-            point_device = np.repeat(device, per_sample)
-            point_hot = np.repeat(hot, per_sample) & (scores >= self._thr[point_device])
-            self.watches.corroborate(point_device, decoded.points.series, np.repeat(ts, per_sample), point_hot)
+        if self.watches.waiting:
+            self._corroborate(decoded, scores, hot)
         self._settle_watches(device, ts, now)
+
+    def _corroborate(self, decoded: DecodedBatch, scores: NDArray[np.float64], hot: NDArray[np.bool_]) -> None:
+        """Which metrics of the watched devices' anomalous samples are anomalous: a second one confirms a held
+        alarm. Only those samples' points are looked at, not the whole batch's."""
+        device, start = decoded.msg_device, decoded.msg_start
+        chosen = np.flatnonzero(hot & np.isin(device, np.fromiter(self.watches.waiting, dtype=np.int64)))
+        if chosen.size == 0:
+            return
+        counts = np.append(start[1:], scores.shape[0])[chosen] - start[chosen]
+        first = np.repeat(start[chosen] - np.cumsum(counts) + counts, counts)
+        points = first + np.arange(int(counts.sum()))  # the chosen samples' points, in order
+        point_device = np.repeat(device[chosen], counts)
+        point_hot = scores[points] >= self._thr[point_device]
+        ts = np.repeat(decoded.msg_ts[chosen], counts)
+        self.watches.corroborate(point_device, decoded.points.series[points], ts, point_hot)
 
     # -- decisions and commands -------------------------------------------------------------------------------
 
