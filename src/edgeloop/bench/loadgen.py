@@ -11,11 +11,14 @@ import multiprocessing as mp
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import orjson
+import yaml
 
 from edgeloop.io.mqtt import MqttClient
+from edgeloop.ledger.economics import load_economics
 from edgeloop.model import CommandSpec, DeviceMeta, MetricSpec
 
 
@@ -37,22 +40,55 @@ def device_id(i: int) -> str:
     return f"dev-{i:06d}"
 
 
+#: the load's devices' asset type; `bench_economics` prices it, since the agent refuses a device it cannot price
+ASSET_TYPE = "bench"
+
+
 def metas(load: Load) -> list[DeviceMeta]:
     metrics = tuple(MetricSpec(f"m{j:02d}", "", -1e6, 1e6) for j in range(load.metrics_per_message))
-    return [DeviceMeta(device_id(i), "bench", metrics, (CommandSpec("stop"),)) for i in range(load.devices)]
+    return [DeviceMeta(device_id(i), ASSET_TYPE, metrics, (CommandSpec("stop"),)) for i in range(load.devices)]
+
+
+def bench_economics(path: Path) -> Path:
+    """Write the shipped economics, with the load's asset type priced as a pump, to `path`; returns it."""
+    doc = load_economics(None).model_dump(mode="json")
+    doc["assets"][ASSET_TYPE] = doc["assets"]["pump"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return path
+
+
+#: the agent is given up on when it registers no further device for this long
+STALL_S = 15.0
+
+
+class MetasRefused(RuntimeError):
+    """The agent stopped registering the devices announced to it (it quarantines their metas, or is stuck)."""
+
+    def __init__(self, registered: int, expected: int) -> None:
+        self.registered, self.expected = registered, expected
+        super().__init__(f"the agent registered {registered:,} of {expected:,} devices, none more in {STALL_S:g} s")
 
 
 async def publish_metas(load: Load, client: MqttClient, registered: Callable[[], int], chunk: int = 500) -> None:
     """Publish the devices' meta in chunks, each once the agent has `registered()` the previous one: brokers
-    queue only so many QoS 1 messages per subscriber (Mosquitto: 1000) and drop the rest."""
+    queue only so many QoS 1 messages per subscriber (Mosquitto: 1000) and drop the rest.
+
+    Raises `MetasRefused` as soon as registration makes no progress for `STALL_S`: a bench must fail, not wait
+    for hours, when the agent refuses the devices (it once did, for an asset type it had no economics for)."""
     all_metas = metas(load)
     for i in range(0, len(all_metas), chunk):
         for meta in all_metas[i : i + chunk]:
             client.publish(f"edgeloop/v1/{load.site}/{meta.device}/meta", orjson.dumps(meta.to_json()), qos=1)
         await client.flush(timeout=60)
-        deadline = time.monotonic() + 30
-        while registered() < min(i + chunk, len(all_metas)) and time.monotonic() < deadline:
+        expected = min(i + chunk, len(all_metas))
+        seen, progress_at = registered(), time.monotonic()
+        while seen < expected:
             await asyncio.sleep(0.01)
+            if registered() != seen:
+                seen, progress_at = registered(), time.monotonic()
+            elif time.monotonic() - progress_at > STALL_S:
+                raise MetasRefused(seen, expected)
 
 
 async def _generate(load: Load) -> tuple[int, float]:

@@ -26,7 +26,7 @@ from rich.table import Table
 
 from edgeloop.agent.service import open_agent
 from edgeloop.agent.site import SiteAgent
-from edgeloop.bench.loadgen import Load, publish_metas, start_load
+from edgeloop.bench.loadgen import Load, MetasRefused, bench_economics, publish_metas, start_load
 from edgeloop.io.broker import EmbeddedBroker
 from edgeloop.io.mqtt import MqttClient
 from edgeloop.io.topics import Channel, site_filter
@@ -101,16 +101,21 @@ async def broker_only(url: str, load: Load) -> tuple[float, int, int]:
 async def through_agent(url: str, load: Load, data_dir: Path) -> tuple[SiteAgent, float, float, int, int, float]:
     """Returns the agent, msgs/s, points/s, sent, received and CPU% of this process during the run."""
     settings = load_settings(
-        None, broker={"url": url}, agent={"site": load.site, "autonomy": 0, "data_dir": data_dir, "batch_max": 20_000}
+        None,
+        broker={"url": url},
+        agent={"site": load.site, "autonomy": 0, "data_dir": data_dir, "batch_max": 20_000},
+        ledger={"economics": bench_economics(data_dir / "economics.yaml")},
     )
     async with open_agent(settings, url) as agent:
         stop = asyncio.Event()
         task = asyncio.create_task(agent.run(stop))
         async with MqttClient(url, "edgeloop-bench-meta") as meta_client:
             await asyncio.sleep(0.2)
-            await publish_metas(load, meta_client, lambda: len(agent.registry))
-        if len(agent.registry) < load.devices:
-            raise RuntimeError(f"the agent registered {len(agent.registry)} of {load.devices} devices")
+            try:
+                await publish_metas(load, meta_client, lambda: len(agent.registry))
+            except MetasRefused as exc:
+                reasons = ", ".join(f"{n} x {r}" for r, n in agent.stats.quarantine_reasons.items()) or "none"
+                raise RuntimeError(f"{exc}; quarantined: {reasons}") from exc
         proc, result = start_load(load)
         first, last, cpu_s = await _until_quiet(lambda: agent.stats.messages, proc, load.seconds + 300)
         flush_start = time.perf_counter()
