@@ -62,7 +62,7 @@ def bench_economics(path: Path) -> Path:
 STALL_S = 15.0
 
 
-class MetasRefused(RuntimeError):
+class MetasRefusedError(RuntimeError):
     """The agent stopped registering the devices announced to it (it quarantines their metas, or is stuck)."""
 
     def __init__(self, registered: int, expected: int) -> None:
@@ -74,7 +74,7 @@ async def publish_metas(load: Load, client: MqttClient, registered: Callable[[],
     """Publish the devices' meta in chunks, each once the agent has `registered()` the previous one: brokers
     queue only so many QoS 1 messages per subscriber (Mosquitto: 1000) and drop the rest.
 
-    Raises `MetasRefused` as soon as registration makes no progress for `STALL_S`: a bench must fail, not wait
+    Raises `MetasRefusedError` as soon as registration makes no progress for `STALL_S`: a bench must fail, not wait
     for hours, when the agent refuses the devices (it once did, for an asset type it had no economics for)."""
     all_metas = metas(load)
     for i in range(0, len(all_metas), chunk):
@@ -88,7 +88,7 @@ async def publish_metas(load: Load, client: MqttClient, registered: Callable[[],
             if registered() != seen:
                 seen, progress_at = registered(), time.monotonic()
             elif time.monotonic() - progress_at > STALL_S:
-                raise MetasRefused(seen, expected)
+                raise MetasRefusedError(seen, expected)
 
 
 async def _generate(load: Load) -> tuple[int, float]:

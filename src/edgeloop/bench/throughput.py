@@ -26,7 +26,7 @@ from rich.table import Table
 
 from edgeloop.agent.service import open_agent
 from edgeloop.agent.site import SiteAgent
-from edgeloop.bench.loadgen import Load, MetasRefused, bench_economics, publish_metas, start_load
+from edgeloop.bench.loadgen import Load, MetasRefusedError, bench_economics, publish_metas, start_load
 from edgeloop.io.broker import EmbeddedBroker
 from edgeloop.io.mqtt import MqttClient
 from edgeloop.io.topics import Channel, site_filter
@@ -113,7 +113,7 @@ async def through_agent(url: str, load: Load, data_dir: Path) -> tuple[SiteAgent
             await asyncio.sleep(0.2)
             try:
                 await publish_metas(load, meta_client, lambda: len(agent.registry))
-            except MetasRefused as exc:
+            except MetasRefusedError as exc:
                 reasons = ", ".join(f"{n} x {r}" for r, n in agent.stats.quarantine_reasons.items()) or "none"
                 raise RuntimeError(f"{exc}; quarantined: {reasons}") from exc
         proc, result = start_load(load)
