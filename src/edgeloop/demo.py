@@ -50,7 +50,7 @@ def live_view(agent: SiteAgent, started: float, rate: float, duration: float) ->
     table.add_row("anomalous samples", f"{s.anomalous_samples:,}")
     table.add_row("decisions", f"{s.decisions}")
     table.add_row("commands sent / acked", f"{s.commands_sent} / {s.commands_acked}")
-    table.add_row("waiting for approval (edgeloop approvals list)", f"{len(agent.desk.awaiting)}")
+    table.add_row("waiting for approval (edgeloop approvals list)", f"{len(agent.approvals.awaiting)}")
     table.add_row("blocked by a guardrail", f"{s.blocked}")
     table.add_row("faults found by maintenance (caught early)", f"[green]{s.repairs_found_fault}[/green]")
     table.add_row("maintenance that found nothing", f"{s.repairs_found_nothing}")

@@ -3,7 +3,7 @@
 The factory plant runs with the agent acting on every device (no holdout) for `--weeks` simulated weeks. A
 simulated operator answers each decision right after it is made, from the plant's ground truth (a fault was
 active on the device: `true_fault`, else `false_alarm`), and gets it wrong `--mistakes` of the time (seeded).
-Answers go through the agent's own desk (`OperatorDesk.take`), as the CLI's do; maintenance outcomes feed back
+Answers go through the agent's own desk (`ApprovalDesk.take`), as the CLI's do; maintenance outcomes feed back
 too. Per simulated week it prints alarm precision, false alarms and the recall of developing faults caught
 before they failed. The same run without the operator (and without outcome feedback) is the control.
 
@@ -61,7 +61,9 @@ class Operator:
             right = bool(plant.active_faults(d["device"]))
             if self.rng.random() < self.mistakes:
                 right = not right
-            agent.desk.take("verdict", d["id"], "true_fault" if right else "false_alarm", "sim-operator", "", plant.now)
+            agent.approvals.take(
+                "verdict", d["id"], "true_fault" if right else "false_alarm", "sim-operator", "", plant.now
+            )
             self.answered += 1
 
 
@@ -106,12 +108,12 @@ def run(
     task = None if progress is None else progress.add_task(f"seed {spec.seed} {label}", total=spec.steps)
 
     def hook(agent: SiteAgent, plant: FactoryPlant, made: list[dict[str, Any]]) -> None:
-        if operator is None and not isinstance(agent.feedback, _Frozen):
-            agent.feedback = _Frozen(settings.agent.threshold)  # the control learns nothing
+        if operator is None and not isinstance(agent.stage.feedback.thresholds, _Frozen):
+            agent.stage.feedback.thresholds = _Frozen(settings.agent.threshold)  # the control learns nothing
         decisions.extend(made)
         if operator is not None:
             operator(agent, plant, made)
-        learnt.update(on_delay_s=agent.on_delay.delays(), alarms_delayed=agent.stats.alarms_delayed,
+        learnt.update(on_delay_s=agent.stage.feedback.on_delay.delays(), alarms_delayed=agent.stats.alarms_delayed,
                       alarms_lapsed=agent.stats.alarms_lapsed)  # fmt: skip
 
     def advance(n: int) -> None:

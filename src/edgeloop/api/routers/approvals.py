@@ -8,7 +8,7 @@ import orjson
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
-from edgeloop.agent.desk import await_result, submit
+from edgeloop.agent.approvals import await_result, submit
 from edgeloop.api.deps import Operator, Store, Viewer
 from edgeloop.api.pages import Paged
 

@@ -8,7 +8,7 @@ import orjson
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 
-from edgeloop.agent.desk import await_result, submit
+from edgeloop.agent.approvals import await_result, submit
 from edgeloop.api.deps import Admin, Store, Viewer
 from edgeloop.policy import PolicyError, parse_policy
 
