@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import orjson
@@ -88,14 +87,6 @@ async def open_agent(settings: Settings, url: str, learner: Learner | None = Non
         if audit is not None:
             audit.close()
         await asyncio.to_thread(store.close)
-
-
-def stop_on_signals(stop: asyncio.Event) -> None:
-    """SIGINT and SIGTERM end the loop cleanly (drain, flush, publish offline)."""
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
 
 
 def publish_stats(agent: SiteAgent) -> None:

@@ -13,7 +13,7 @@ from edgeloop.agent.site import SiteAgent
 from edgeloop.io.loopback import Loopback
 from edgeloop.io.store import SqliteStore
 from edgeloop.model import ArgSpec, CommandSpec, DeviceMeta, MetricSpec
-from edgeloop.policy.command import explain_lines
+from edgeloop.policy.describe import explain_lines
 from edgeloop.settings import load_settings
 
 from .test_books import SITE, T0
