@@ -22,8 +22,8 @@ import orjson
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from edgeloop.agent.service import run_agent
 from edgeloop.agent.site import SiteAgent
+from edgeloop.cli.agent import run_agent
 from edgeloop.cli.knowledge import learn_plant
 from edgeloop.fleet.envelope import public_hex, seal
 from edgeloop.fleet.knowledge import KnowledgeSummary, MetricSummary

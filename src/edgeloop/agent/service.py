@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import orjson
 
 from edgeloop.agent.books import SiteBooks
 from edgeloop.agent.site import SiteAgent
-from edgeloop.agent.stats import AgentStats
 from edgeloop.audit import AuditLog, load_or_create_key
 from edgeloop.io.broker import EmbeddedBroker
 from edgeloop.io.mqtt import MqttClient, Will
@@ -94,28 +93,3 @@ def publish_stats(agent: SiteAgent) -> None:
     if getattr(agent.client, "connected", False):  # never queued: an outage's outbox is for decisions
         doc = {"site": agent.site, "ts": agent.clock(), "devices": len(agent.registry), **agent.stats.as_dict()}
         agent.client.publish(agent_topic(agent.site, "stats"), orjson.dumps(doc), qos=0)
-
-
-async def run_agent(
-    settings: Settings,
-    url: str,
-    stop: asyncio.Event,
-    on_tick: Callable[[SiteAgent], None] | None = None,
-    tick_s: float = 1.0,
-) -> AgentStats:
-    async with open_agent(settings, url) as agent:
-        sharing = None
-        if settings.fleet.share_knowledge:  # the fleet part, wired here where the process is composed
-            from edgeloop.fleet.share import share_site_knowledge
-
-            key = load_or_create_key(settings.agent.audit_dir)
-            sharing = asyncio.create_task(share_site_knowledge(agent, url, settings.fleet, key, stop))
-        task = asyncio.create_task(agent.run(stop))
-        while not task.done():
-            await asyncio.wait({task}, timeout=tick_s)
-            publish_stats(agent)
-            if on_tick is not None:
-                on_tick(agent)
-        if sharing is not None:
-            await sharing
-        return task.result()

@@ -4,18 +4,47 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
-from edgeloop.agent.service import broker_url, run_agent
+from edgeloop.agent.service import broker_url, open_agent, publish_stats
 from edgeloop.agent.site import SiteAgent
+from edgeloop.agent.stats import AgentStats
+from edgeloop.audit import load_or_create_key
+from edgeloop.fleet.share import share_site_knowledge
 from edgeloop.io.signals import stop_on_signals
-from edgeloop.settings import SettingsError, load_settings
+from edgeloop.settings import Settings, SettingsError, load_settings
 
 console = Console(stderr=True)
+
+
+async def run_agent(
+    settings: Settings,
+    url: str,
+    stop: asyncio.Event,
+    on_tick: Callable[[SiteAgent], None] | None = None,
+    tick_s: float = 1.0,
+) -> AgentStats:
+    """One agent process: the site agent, its stats on the broker every `tick_s`, and the fleet's knowledge
+    sharing when the settings ask for it."""
+    async with open_agent(settings, url) as agent:
+        sharing = None
+        if settings.fleet.share_knowledge:  # the fleet part, wired here where the process is composed
+            key = load_or_create_key(settings.agent.audit_dir)
+            sharing = asyncio.create_task(share_site_knowledge(agent, url, settings.fleet, key, stop))
+        task = asyncio.create_task(agent.run(stop))
+        while not task.done():
+            await asyncio.wait({task}, timeout=tick_s)
+            publish_stats(agent)
+            if on_tick is not None:
+                on_tick(agent)
+        if sharing is not None:
+            await sharing
+        return task.result()
 
 
 def settings_overrides(
