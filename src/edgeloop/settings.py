@@ -66,6 +66,9 @@ class AgentSettings(BaseModel):
     batch_max: int = Field(20_000, ge=1, description="most messages taken into one micro-batch")
     batch_wait_s: float = Field(0.02, gt=0, description="longest wait for a micro-batch to fill")
     max_future_s: float = Field(300.0, ge=0, description="telemetry further ahead of the wall clock is rejected")
+    max_past_s: float = Field(
+        10 * 365 * 86_400.0, gt=0, description="telemetry and events further behind the wall clock are rejected"
+    )
     max_payload: int = Field(256 * 1024, ge=1024, description="larger payloads are rejected")
     data_dir: Path = Field(Path("var"), description="where the site's database and keys live")
     store_telemetry: bool = Field(True, description="keep raw telemetry in the store (decisions are always kept)")

@@ -78,8 +78,9 @@ class SiteAgent:
         self.learner = learner
         self.stage = AlarmStage(settings.threshold, settings.sustain, settings.cooldown_s, settings.on_delay_max_s)
         self.devices = SiteDevices(store, self.stage, learner, self.models, books, self.record)
-        self.split = InboundSplitter(self.site)
-        self.decoder = TelemetryDecoder(self.site, self.registry, settings.max_payload, settings.max_future_s)
+        self.split = InboundSplitter(self.site, settings.max_future_s, settings.max_past_s)
+        self.decoder = TelemetryDecoder(self.site, self.registry, settings.max_payload, settings.max_future_s,
+                                        settings.max_past_s)  # fmt: skip
         saved_guard = store.read_guard_state()
         guard = GuardState() if saved_guard is None else GuardState.from_json(saved_guard)
         publish = self._publish

@@ -23,6 +23,8 @@ from edgeloop.model import PointBatch
 MAX_PAYLOAD = 256 * 1024
 RAW_KEPT = 4096  # bytes of a rejected payload kept in quarantine
 NO_META = "unknown device (no meta received for it)"
+#: data older than this (seconds before the agent's clock) is refused: a timestamp is stored as an integer bucket
+MAX_PAST_S = 10 * 365 * 86_400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +59,9 @@ class BadInputError(ValueError):
     pass
 
 
-def _check_item(item: Any, keys: dict[str, int], now: float, max_future: float) -> tuple[float, dict[str, Any]]:
+def _check_item(
+    item: Any, keys: dict[str, int], now: float, max_future: float, max_past: float
+) -> tuple[float, dict[str, Any]]:
     if type(item) is not dict:
         raise BadInputError("wrong type: an item must be a JSON object")
     ts: Any = item.get("ts")
@@ -67,8 +71,10 @@ def _check_item(item: Any, keys: dict[str, int], now: float, max_future: float) 
         raise BadInputError("non-finite value: 'ts'")
     if ts > now + max_future:
         raise BadInputError(f"timestamp in the future: ts={ts} is {ts - now:.0f} s ahead")
+    if ts < now - max_past:
+        raise BadInputError(f"timestamp too old: ts={ts} is {now - ts:.3g} s behind (at most {max_past:.3g})")
     seq = item.get("seq", 0)
-    if type(seq) is not int or seq < 0:
+    if type(seq) is not int or not 0 <= seq < 2**63:
         raise BadInputError("wrong type: 'seq' must be a non-negative integer")
     metrics = item.get("metrics")
     if type(metrics) is not dict or not metrics:
@@ -85,12 +91,18 @@ class TelemetryDecoder:
     """Decodes telemetry messages of one site against the registry of its devices."""
 
     def __init__(
-        self, site: str, registry: DeviceRegistry, max_payload: int = MAX_PAYLOAD, max_future_s: float = 300.0
+        self,
+        site: str,
+        registry: DeviceRegistry,
+        max_payload: int = MAX_PAYLOAD,
+        max_future_s: float = 300.0,
+        max_past_s: float = MAX_PAST_S,
     ):
         self.site = site
         self.registry = registry
         self.max_payload = max_payload
         self.max_future_s = max_future_s
+        self.max_past_s = max_past_s
         self._topic_device: dict[str, str] = {}
 
     def device_of(self, topic: str) -> str:
@@ -116,7 +128,7 @@ class TelemetryDecoder:
         msg_source: list[int] = []
         rejected: list[Rejected] = []
         devices = self.registry.devices
-        horizon = self.max_future_s
+        horizon, memory = self.max_future_s, self.max_past_s
         topic_device = self._topic_device
         for source, (topic, payload, _retain) in enumerate(messages):
             device: str | None = topic_device.get(topic)
@@ -134,9 +146,11 @@ class TelemetryDecoder:
                     raise BadInputError(_json_reason(payload, exc)) from None
                 keys = known.keys
                 if type(doc) is list:
-                    checked = [_check_item(item, keys, now, horizon) for item in doc]
+                    if not doc:
+                        raise BadInputError("wrong type: an empty list holds no telemetry")
+                    checked = [_check_item(item, keys, now, horizon, memory) for item in doc]
                 else:
-                    checked = [_check_item(doc, keys, now, horizon)]
+                    checked = [_check_item(doc, keys, now, horizon, memory)]
             except (BadInputError, TopicError) as exc:
                 reason = exc.reason if isinstance(exc, TopicError) else str(exc)
                 rejected.append(Rejected(topic, reason, payload[:RAW_KEPT], device))
@@ -168,14 +182,18 @@ class TelemetryDecoder:
         mts = np.asarray(msg_ts, dtype=np.float64)
         mdev = np.asarray(msg_device, dtype=np.int64)
         counts = np.diff(np.append(start, keys.shape[0]))
-        # range and finiteness checks for all points at once; a bad point rejects its message item
+        # range and finiteness checks for all points at once; a bad point rejects its whole message (every item)
         bad_point = ~np.isfinite(values) | (values < self.registry.low[keys]) | (values > self.registry.high[keys])
         if bad_point.any():
+            source = np.asarray(msg_source, dtype=np.int64)
             msg_of_point = np.repeat(np.arange(start.shape[0]), counts)
-            bad_msg = np.zeros(start.shape[0], dtype=bool)
-            bad_msg[msg_of_point[bad_point]] = True
-            for m in np.flatnonzero(bad_msg):
-                p = int(start[m]) + int(np.argmax(bad_point[start[m] : start[m] + counts[m]]))
+            bad_source = np.unique(source[msg_of_point[bad_point]])
+            bad_item = np.isin(source, bad_source)
+            for m in np.flatnonzero(bad_item):
+                first_bad = bad_point[start[m] : start[m] + counts[m]]
+                if not first_bad.any():
+                    continue  # a good item of a bad message: rejected with the message, once
+                p = int(start[m]) + int(np.argmax(first_bad))
                 dev, metric = self.registry.series_name(int(keys[p]))
                 value = float(values[p])
                 reason = (
@@ -184,11 +202,13 @@ class TelemetryDecoder:
                     else f"out of range: {metric}={value} outside "
                     f"[{self.registry.low[keys[p]]}, {self.registry.high[keys[p]]}]"
                 )
-                topic, payload, _ = messages[msg_source[m]]
-                rejected.append(Rejected(topic, reason, payload[:RAW_KEPT], dev))
-            keep_point = ~np.repeat(bad_msg, counts)
+                if int(source[m]) in bad_source:
+                    topic, payload, _ = messages[int(source[m])]
+                    rejected.append(Rejected(topic, reason, payload[:RAW_KEPT], dev))
+                    bad_source = bad_source[bad_source != source[m]]
+            keep_point = ~np.repeat(bad_item, counts)
             keys, values = keys[keep_point], values[keep_point]
-            counts, mts, mdev = counts[~bad_msg], mts[~bad_msg], mdev[~bad_msg]
+            counts, mts, mdev = counts[~bad_item], mts[~bad_item], mdev[~bad_item]
             start = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
         ts = np.repeat(mts, counts)
         return DecodedBatch(PointBatch(keys, ts, values), mdev, mts, start, rejected)

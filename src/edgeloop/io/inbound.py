@@ -14,16 +14,22 @@ known? is the command pending?) the agent checks itself.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from edgeloop.io.decode import RAW_KEPT, Rejected
+from edgeloop.io.decode import MAX_PAST_S, RAW_KEPT, Rejected
 from edgeloop.io.topics import AGENT, Channel, TopicError, parse_device_topic
 from edgeloop.io.transport import Message
 from edgeloop.model import AckStatus, DeviceMeta
+
+#: the longest downtime an event may report (a year): bounded so that no amount overflows the ledger's money
+MAX_DOWNTIME_S = 366 * 86_400.0
+#: the most energy one device may report for one day (10 GWh: beyond any single machine)
+MAX_ENERGY_KWH = 1e7
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,10 +93,13 @@ class Inbound:
 
 
 class InboundSplitter:
-    """Sorts one site's messages; `__call__` takes a batch and the arrival time."""
+    """Sorts one site's messages; `__call__` takes a batch and the arrival time. Events timestamped more than
+    `max_future_s` ahead of it or `max_past_s` behind it are rejected."""
 
-    def __init__(self, site: str) -> None:
+    def __init__(self, site: str, max_future_s: float = 300.0, max_past_s: float = MAX_PAST_S) -> None:
         self.site = site
+        self.max_future_s = max_future_s
+        self.max_past_s = max_past_s
 
     def __call__(self, messages: Sequence[Message], now: float) -> Inbound:
         inbound = Inbound()
@@ -123,7 +132,7 @@ class InboundSplitter:
             if topic.channel is Channel.META:
                 control: Control = decode_meta(topic.device, doc)
             elif topic.channel is Channel.EVENT:
-                control = decode_event(topic.device, doc, now)
+                control = decode_event(topic.device, doc, now, self.max_future_s, self.max_past_s)
             elif topic.channel is Channel.ACK:
                 control = decode_ack(topic.device, doc)
             else:
@@ -158,24 +167,30 @@ def decode_meta(device: str, doc: dict[str, Any]) -> MetaUpdate:
     return MetaUpdate(device, meta)
 
 
-def decode_event(device: str, doc: dict[str, Any], now: float) -> DeviceEvent:
+def decode_event(
+    device: str, doc: dict[str, Any], now: float, max_future_s: float = 300.0, max_past_s: float = MAX_PAST_S
+) -> DeviceEvent:
     """
-    >>> decode_event("p1", {"kind": "usage", "ts": 86_400, "energy_kwh": 12.5}, now=0.0).usage
+    >>> decode_event("p1", {"kind": "usage", "ts": 86_400, "energy_kwh": 12.5}, now=90_000.0).usage
     UsageReport(day=1, energy_kwh=12.5, slowdown_h=0.0)
     >>> decode_event("p1", {"kind": "failure", "downtime_s": -1}, now=0.0)
     Traceback (most recent call last):
     ...
-    ValueError: 'downtime_s' must be a number of seconds >= 0, not -1
+    ValueError: 'downtime_s' must be a number of seconds in [0, 31622400], not -1
     """
     kind = doc.get("kind")
     if not isinstance(kind, str) or not kind:
         raise ValueError("'kind' must be a non-empty string")
     ts = float(doc.get("ts", now))
+    if not now - max_past_s <= ts <= now + max_future_s:  # NaN too
+        raise ValueError(
+            f"'ts' {ts!r} is outside [{now - max_past_s:.0f}, {now + max_future_s:.0f}] (the agent's clock)"
+        )
     named = doc.get("decision")
     usage = _usage(doc, ts) if kind == "usage" else None
     downtime = doc.get("downtime_s")
-    if downtime is not None and (not _is_number(downtime) or downtime < 0):
-        raise ValueError(f"'downtime_s' must be a number of seconds >= 0, not {downtime!r}")
+    if downtime is not None and (not _is_number(downtime) or not 0 <= downtime <= MAX_DOWNTIME_S):
+        raise ValueError(f"'downtime_s' must be a number of seconds in [0, {MAX_DOWNTIME_S:.0f}], not {downtime!r}")
     return DeviceEvent(device, kind, ts, named if isinstance(named, str) else None,
                        None if downtime is None else float(downtime), usage, doc)  # fmt: skip
 
@@ -186,6 +201,11 @@ def _usage(doc: dict[str, Any], ts: float) -> UsageReport:
         raise ValueError("usage needs numeric 'day', 'energy_kwh' and 'slowdown_h'")
     if energy < 0 or slowdown < 0:
         raise ValueError(f"usage cannot be negative (energy_kwh={energy}, slowdown_h={slowdown})")
+    if energy > MAX_ENERGY_KWH or slowdown > 24:
+        raise ValueError(f"usage out of range: energy_kwh={energy} (at most {MAX_ENERGY_KWH:g} a day), "
+                         f"slowdown_h={slowdown} (at most 24)")  # fmt: skip
+    if abs(day - ts // 86_400) > 2:
+        raise ValueError(f"usage 'day' {day} is not the day of its 'ts' ({int(ts // 86_400)})")
     return UsageReport(int(day), float(energy), float(slowdown))
 
 
@@ -211,4 +231,4 @@ def decode_ack(device: str, doc: dict[str, Any]) -> CommandAck:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

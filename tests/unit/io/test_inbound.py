@@ -9,6 +9,7 @@ from edgeloop.io.inbound import CommandAck, DeviceEvent, InboundSplitter, MetaUp
 from edgeloop.io.transport import Message
 from edgeloop.model import AckStatus
 
+NOW = 19_000 * 86_400.0 + 43_200.0  # noon of UTC day 19,000
 META = {"device": "p1", "asset_type": "pump", "metrics": {"flow": {"unit": "m3/h", "low": 0, "high": 100}}}
 
 
@@ -18,7 +19,7 @@ def msg(topic: str, payload: object) -> Message:
 
 
 def split(*messages: Message):  # type: ignore[no-untyped-def]
-    return InboundSplitter("s1")(list(messages), now=1000.0)
+    return InboundSplitter("s1")(list(messages), now=NOW)
 
 
 def test_telemetry_passes_through_untouched_and_metas_come_before_what_devices_report() -> None:
@@ -64,7 +65,7 @@ def test_an_event_keeps_its_payload_and_takes_the_arrival_time_when_it_has_none(
     (event,) = split(msg("s1/p1/event", {"kind": "repaired", "found": True, "decision": "d9"})).controls
 
     assert isinstance(event, DeviceEvent)
-    assert (event.kind, event.ts, event.decision, event.doc["found"]) == ("repaired", 1000.0, "d9", True)
+    assert (event.kind, event.ts, event.decision, event.doc["found"]) == ("repaired", NOW, "d9", True)
 
 
 def test_a_usage_event_carries_its_typed_report() -> None:
@@ -83,6 +84,11 @@ def test_a_usage_event_carries_its_typed_report() -> None:
         ({"kind": "failure", "ts": "yesterday"}, "could not convert"),
         ({"kind": "usage", "energy_kwh": -1}, "usage cannot be negative"),
         ({"kind": "usage", "energy_kwh": True}, "usage needs numeric"),
+        ({"kind": "failure", "downtime_s": 1e30}, "'downtime_s' must be a number of seconds in [0, "),
+        ({"kind": "usage", "energy_kwh": 1e308}, "usage out of range"),
+        ({"kind": "usage", "day": 5}, "is not the day of its 'ts'"),
+        ({"kind": "failure", "ts": 1e308}, "is outside"),
+        ({"kind": "failure", "ts": -1e24}, "is outside"),
     ],
 )
 def test_a_bad_event_is_rejected(payload: object, reason: str) -> None:
