@@ -17,7 +17,14 @@ from edgeloop.io.store.base import (
     StoreError,
     StoreReads,
 )
-from edgeloop.io.store.operator import Connection, SqliteOperatorStore, SqliteOperatorStores, as_operator_store
+from edgeloop.io.store.inbox import answer_agent
+from edgeloop.io.store.operator import (
+    Connection,
+    SqliteOperatorStore,
+    SqliteOperatorStores,
+    as_operator_store,
+    read_decision_at,
+)
 from edgeloop.io.store.schema import SCHEMA
 from edgeloop.io.store.sqlite import SqliteStore, connect
 from edgeloop.io.store.telemetry import BUCKET, Chunk, Series, SeriesNames, bucket_of, chunk_rows, read_series
@@ -38,10 +45,12 @@ __all__ = [
     "SqliteStore",
     "StoreError",
     "StoreReads",
+    "answer_agent",
     "as_operator_store",
     "bucket_of",
     "chunk_rows",
     "connect",
+    "read_decision_at",
     "read_series",
 ]
 

@@ -22,7 +22,8 @@ from edgeloop.io.store.telemetry import Chunk, Series, SeriesNames
 
 
 class StoreError(RuntimeError):
-    """The store's writer stopped on an error that retrying cannot fix."""
+    """The store cannot do what was asked: its writer stopped on an error that retrying cannot fix, or a file
+    is not a store that can be read."""
 
 
 class NoStoreError(StoreError):

@@ -13,7 +13,7 @@ from types import TracebackType
 from typing import Any
 
 from edgeloop.io.store import access, approvals
-from edgeloop.io.store.base import NoStoreError, OperatorStore
+from edgeloop.io.store.base import NoStoreError, OperatorStore, StoreError
 from edgeloop.io.store.reads import SqliteReads
 
 Connection = sqlite3.Connection  # for callers that still open SQLite themselves; see `as_operator_store`
@@ -81,6 +81,16 @@ class SqliteOperatorStore(SqliteReads):
 
     def end_session(self, sha256: str) -> bool:
         return access.end_session(self._reader, sha256)
+
+
+def read_decision_at(path: Path, decision_id: str) -> dict[str, Any] | None:
+    """A decision's record from the store at `path`, read without creating or changing anything; `StoreError`
+    (with SQLite's reason) when the file cannot be read as a store."""
+    try:
+        with SqliteOperatorStore.open(path, read_only=True) as store:
+            return store.read_decision(decision_id)
+    except sqlite3.Error as exc:
+        raise StoreError(str(exc)) from exc
 
 
 def as_operator_store(store: OperatorStore | Connection) -> OperatorStore:
