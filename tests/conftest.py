@@ -145,7 +145,7 @@ def agent_reading_inbox(api_site: tuple[Settings, SiteAgent, str]) -> Iterator[C
 
     def loop() -> None:
         while not stop.is_set():
-            agent.desk._next_poll = 0.0
+            agent.approvals._next_poll = 0.0
             agent.sweep_timeouts()
             time.sleep(0.05)
 

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edgeloop.agent.service import run_agent
 from edgeloop.agent.site import SiteAgent
-from edgeloop.fleet.command import learn_plant
+from edgeloop.cli.knowledge import learn_plant
 from edgeloop.fleet.envelope import public_hex, seal
 from edgeloop.fleet.knowledge import KnowledgeSummary, MetricSummary
 from edgeloop.fleet.share import FleetKnowledge, knowledge_topic, share_knowledge, site_summaries
@@ -34,7 +34,7 @@ from edgeloop.learn.prior import prior_part
 from edgeloop.settings import load_settings
 from edgeloop.sim.factory import FactoryPlant
 
-KNOWLEDGE = [sys.executable, "-m", "edgeloop.fleet.command"]  # `edgeloop knowledge`, without the API's imports
+KNOWLEDGE = [sys.executable, "-m", "edgeloop", "knowledge"]
 POISONER = Path(__file__).with_name("fleet_poisoner.py")
 HONEST = ("a", "b", "c")
 GARBAGE = ("evil", "nan", "forged", "schema")

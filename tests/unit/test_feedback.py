@@ -59,10 +59,10 @@ def test_maintenance_that_found_nothing_raises_the_devices_threshold_in_the_agen
         )
     agent.handle_batch(link.drain(1000))
     assert agent.stats.decisions == 1
-    before = agent.feedback.threshold("pump-1", "pump")
+    before = agent.stage.feedback.thresholds.threshold("pump-1", "pump")
 
     found_nothing = {"ts": T0 + 3000, "kind": "maintenance_started", "found": None}
     link.deliver(f"edgeloop/v1/{SITE}/pump-1/event", orjson.dumps(found_nothing))
     agent.handle_batch(link.drain(10))
     store.close()
-    assert agent.feedback.threshold("pump-1", "pump") > before
+    assert agent.stage.feedback.thresholds.threshold("pump-1", "pump") > before

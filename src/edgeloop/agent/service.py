@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import orjson
@@ -83,7 +81,7 @@ async def open_agent(settings: Settings, url: str, learner: Learner | None = Non
         async with MqttClient(url, f"edgeloop-agent-{cfg.site}", will=will) as client:
             agent = SiteAgent(cfg, client, store, learner or make_learner(cfg), make_policy(cfg), books, audit)
             source = cfg.policy.read_text(encoding="utf-8") if cfg.policy else "(default policy from the settings)"
-            agent.record_policy(source, "edgeloop", "agent started", time.time())
+            agent.record_policy(source, "edgeloop", "agent started", agent.clock())
             yield agent
     finally:
         if audit is not None:
@@ -91,18 +89,10 @@ async def open_agent(settings: Settings, url: str, learner: Learner | None = Non
         await asyncio.to_thread(store.close)
 
 
-def stop_on_signals(stop: asyncio.Event) -> None:
-    """SIGINT and SIGTERM end the loop cleanly (drain, flush, publish offline)."""
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-
-
 def publish_stats(agent: SiteAgent) -> None:
     """The agent's counters on `edgeloop/v1/{site}/_agent/stats` (not retained): what a fleet view shows."""
     if getattr(agent.client, "connected", False):  # never queued: an outage's outbox is for decisions
-        doc = {"site": agent.site, "ts": time.time(), "devices": len(agent.registry), **agent.stats.as_dict()}
+        doc = {"site": agent.site, "ts": agent.clock(), "devices": len(agent.registry), **agent.stats.as_dict()}
         agent.client.publish(agent_topic(agent.site, "stats"), orjson.dumps(doc), qos=0)
 
 

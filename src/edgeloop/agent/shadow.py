@@ -25,8 +25,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from edgeloop.agent.catalog import make_named
-from edgeloop.agent.runs import run_lengths
 from edgeloop.agent.selection import Selection
+from edgeloop.learn.alarm.runs import run_lengths
 from edgeloop.learn.base import FloatArray, IntArray, grow
 from edgeloop.learn.routed import PerAssetType
 from edgeloop.settings import AgentSettings

@@ -1,8 +1,8 @@
 """The audit log: an append-only, hash-chained, Ed25519-signed record of every decision, command, ack,
 approval, verdict, promotion and policy change, with signed checkpoints, offline verification and export.
 
-The command line (`edgeloop audit verify|export`) is `edgeloop.audit.command.audit_app`; it is not imported here
-so that the agent can use the log without loading the CLI.
+The command line (`edgeloop audit verify|export`) is `edgeloop.cli.audit.audit_app`, outside this part, so that
+the agent can use the log without loading the CLI.
 """
 
 from edgeloop.audit.directory import KEY_FILE, LOG_FILE, PUBLIC_KEY_FILE, AuditError

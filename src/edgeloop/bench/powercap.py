@@ -27,10 +27,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
-import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rich.console import Console
 
@@ -262,29 +261,30 @@ def run_bench(cfg: BenchConfig, quiet: bool = False) -> dict[str, Any]:
 
 
 def powercap(
-    json_out: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
-    seed: Annotated[int, typer.Option(help="seed of the buildings and the buses")] = 0,
-    hours: Annotated[float, typer.Option(min=1, help="simulated hours per run")] = 48.0,
-    cap_kw: Annotated[float, typer.Option("--cap-kw", min=1, help="the feeder's cap, kW")] = 500.0,
-    chargers: Annotated[int, typer.Option(min=1, help="chargers at the depot (50 kW, one bus each)")] = 12,
-    kill: Annotated[str, typer.Option(help="the site whose agent is killed midway")] = "depot",
-    kill_at_h: Annotated[float | None, typer.Option(help="when, simulated hours (default: midway)")] = None,
-    restart_after_h: Annotated[float, typer.Option(min=0, help="restart it this many hours later")] = 1.0,
-    quiet: Annotated[bool, typer.Option(help="no progress lines")] = False,
-) -> None:
-    """Three buildings and an EV depot under one feeder cap: peer-to-peer leases against no coordination."""
+    json_out: bool = False,
+    seed: int = 0,
+    hours: float = 48.0,
+    cap_kw: float = 500.0,
+    chargers: int = 12,
+    kill: str = "depot",
+    kill_at_h: float | None = None,
+    restart_after_h: float = 1.0,
+    quiet: bool = False,
+) -> int:
+    """Run the three runs and print the figures; the exit code: 0 done, 2 a bad setting."""
     cfg = BenchConfig(seed=seed, hours=hours, cap_kw=cap_kw, chargers=chargers, kill=kill, kill_at_h=kill_at_h,
                       restart_after_h=restart_after_h)  # fmt: skip
     try:
         figures = run_bench(cfg, quiet)
     except ValueError as exc:
         console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        return 2
     if json_out:
         sys.stdout.write(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode() + "\n")
-        return
+        return 0
     for key in ("peak_kw", "cap_kw", "seconds_over_cap", "missed_deadlines", "comfort_violations", "cost",
                 "cost_uncoordinated", "savings"):  # fmt: skip
         print(f"{key:20} {figures[key]}")
     for name, run in figures["runs"].items():
         print(f"{name:20} {run}")
+    return 0

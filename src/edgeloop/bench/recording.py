@@ -19,8 +19,8 @@ import orjson
 from numpy.typing import NDArray
 
 from edgeloop.bench.eventscore import Event, Unit
-from edgeloop.bench.nab.command import Interleaved, unix_seconds
 from edgeloop.bench.nab.corpus import Corpus
+from edgeloop.bench.nab.evaluate import Interleaved, unix_seconds
 from edgeloop.learn.base import Learner
 
 FloatArray = NDArray[np.float64]

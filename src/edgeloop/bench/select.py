@@ -16,10 +16,9 @@ import functools
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
-import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -87,16 +86,16 @@ def table(selection: Selection) -> Table:
 
 
 def select(
-    data: Annotated[list[Path], typer.Option("--data", help="a factory recording or NAB-format corpus (repeatable)")],
-    out: Annotated[Path, typer.Option("--out", help="the selection file to write")] = Path("selection.yaml"),
-    learners: Annotated[str, typer.Option(help="comma-separated candidates (default: all)")] = ",".join(CANDIDATES),
-    sustain: Annotated[str, typer.Option(help="sustains to sweep, comma-separated")] = "1,2,4",
-    settle_s: Annotated[float, typer.Option(help="quiet seconds after a device restarts, as agent.settle_s")] = 7200.0,
-    lead_s: Annotated[float, typer.Option(help="a developing fault is caught this long before failure")] = 1800.0,
-    cooldown_s: Annotated[float, typer.Option(help="quiet seconds after an alarm, as agent.cooldown_s")] = 21600.0,
-    json_out: Annotated[bool, typer.Option("--json", help="print the selection as JSON only")] = False,
-) -> None:
-    """Score every learner per asset type on labelled data; write the best learner, threshold and sustain."""
+    data: list[Path],
+    out: Path = Path("selection.yaml"),
+    learners: str = ",".join(CANDIDATES),
+    sustain: str = "1,2,4",
+    settle_s: float = 7200.0,
+    lead_s: float = 1800.0,
+    cooldown_s: float = 21600.0,
+    json_out: bool = False,
+) -> int:
+    """Score the candidates, write the selection file to `out` and print it; the exit code: 0 written, 2 bad input."""
     console = Console(stderr=True)
     names = [n.strip() for n in learners.split(",") if n.strip()]
     unknown = sorted(set(names) - set(CANDIDATES))
@@ -108,7 +107,7 @@ def select(
         replays = [load_data(folder, settle_s, lead_s) for folder in data]
     except (ValueError, CorpusError, RecordingError) as exc:
         console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        return 2
     evidence: dict[str, list[Candidate]] = {}
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=json_out) as progress:
@@ -123,8 +122,9 @@ def select(
     out.write_text(dump_selection(selection), encoding="utf-8")
     if json_out:
         sys.stdout.write(orjson.dumps(selection.model_dump(mode="json")).decode() + "\n")
-        return
+        return 0
     Console().print(table(selection))
     picks: list[Any] = [f"{t}: {c.learner} at {c.threshold:g}, sustain {c.sustain}" for t, c in
                         selection.asset_types.items()]  # fmt: skip
     Console().print(f"wrote {out}: " + "; ".join(picks))
+    return 0

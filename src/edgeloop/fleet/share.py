@@ -192,10 +192,12 @@ class SharingSite(Protocol):
     """What sharing needs of a site agent: its learner and devices, and the hooks that take the fleet's prior."""
 
     site: str
-    registry: DeviceRegistry
     learner: Learner
     prior: PriorSource | None
     prior_settle_s: float | None
+
+    @property
+    def registry(self) -> DeviceRegistry: ...
 
 
 async def share_site_knowledge(

@@ -15,9 +15,9 @@ import numpy as np
 import orjson
 from numpy.typing import NDArray
 
-from edgeloop.io.mqtt import Message
 from edgeloop.io.registry import DeviceRegistry
 from edgeloop.io.topics import Channel, TopicError, parse_device_topic
+from edgeloop.io.transport import Message
 from edgeloop.model import PointBatch
 
 MAX_PAYLOAD = 256 * 1024

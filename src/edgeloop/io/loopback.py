@@ -17,8 +17,9 @@ by `edgeloop bench throughput`; the tests run the same loop over real brokers.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import AsyncIterator
 
-from edgeloop.io.mqtt import Message
+from edgeloop.io.transport import Message
 
 
 class Loopback:
@@ -42,6 +43,11 @@ class Loopback:
 
     async def wait(self, timeout: float) -> None:
         return None
+
+    async def batches(self, max_items: int = 5000, max_wait: float = 0.05) -> AsyncIterator[list[Message]]:
+        """What was delivered, up to `max_items` at a time, without waiting (the caller delivers in lockstep)."""
+        while True:
+            yield self.drain(max_items)
 
     def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
         self.sent.append(Message(topic, payload, retain))

@@ -19,29 +19,17 @@ from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, NamedTuple, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 import gmqtt
 from gmqtt.mqtt.constants import UNLIMITED_RECONNECTS, MQTTv311
 
+from edgeloop.io.transport import Message, Transport
+
+__all__ = ["Message", "MqttClient", "MqttError", "Transport", "Will", "parse_url"]
+
 log = logging.getLogger(__name__)
-
-
-class Message(NamedTuple):
-    topic: str
-    payload: bytes
-    retain: bool
-
-
-class Transport(Protocol):
-    """What the site agent needs of its link to the broker: `MqttClient`, or `Loopback` for in-process runs."""
-
-    async def subscribe(self, *topics: str, qos: int = 0) -> None: ...
-    def drain(self, max_items: int) -> list[Message]: ...
-    async def wait(self, timeout: float) -> None: ...
-    def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None: ...
-    async def flush(self, timeout: float = 5.0) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from edgeloop.learn.base import grow
 from edgeloop.model import DeviceMeta
+from edgeloop.model.arrays import grow
 
 
 @dataclass(slots=True)

@@ -18,6 +18,10 @@ from typing import Any, Self
 import numpy as np
 from numpy.typing import NDArray
 
+from edgeloop.model.arrays import grow
+
+__all__ = ["FloatArray", "IntArray", "Learner", "grow", "occurrence_rank"]
+
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
@@ -95,12 +99,3 @@ def _one(key: int, value: float, ts: float) -> tuple[IntArray, FloatArray, Float
         np.array([value], dtype=np.float64),
         np.array([ts], dtype=np.float64),
     )
-
-
-def grow(array: NDArray[Any], size: int, fill: float) -> NDArray[Any]:
-    """Return `array` extended with `fill` to at least `size` entries (amortised doubling)."""
-    if array.shape[0] >= size:
-        return array
-    new = np.full(max(size, 2 * array.shape[0], 64), fill, dtype=array.dtype)
-    new[: array.shape[0]] = array
-    return new

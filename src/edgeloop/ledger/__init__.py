@@ -15,6 +15,15 @@ from edgeloop.ledger.holdout import Arm, Assignment, HoldoutDesign, HoldoutRecor
 from edgeloop.ledger.money import money
 from edgeloop.ledger.observations import DeviceDay, device_days
 from edgeloop.ledger.report import ArmSummary, RoiReport, build_report
+from edgeloop.ledger.site_ledger import (
+    LedgerRows,
+    ReportError,
+    SiteLedger,
+    day_label,
+    parse_since,
+    roi_summary,
+    site_ledger,
+)
 from edgeloop.ledger.uplift import Uplift, estimate_uplift
 
 __all__ = [
@@ -31,16 +40,23 @@ __all__ = [
     "HoldoutDesign",
     "HoldoutRecord",
     "Ledger",
+    "LedgerRows",
+    "ReportError",
     "RoiReport",
     "SiteEconomics",
+    "SiteLedger",
     "Uplift",
     "Usage",
     "attribute",
     "build_report",
+    "day_label",
     "device_days",
     "estimate_uplift",
     "load_economics",
     "money",
     "outcome_ref",
     "parse_economics",
+    "parse_since",
+    "roi_summary",
+    "site_ledger",
 ]

@@ -1,4 +1,4 @@
-"""`edgeloop sim record`: a factory run on disk, with its ground truth, for model selection.
+"""A factory run on disk, with its ground truth, for model selection (`edgeloop sim record` writes one).
 
 The plant runs alone (no agent acts, so every developing fault runs to its failure) and the recording is plain
 files a person can open:
@@ -14,12 +14,9 @@ files a person can open:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
-import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from edgeloop.sim.factory import FactoryPlant
 from edgeloop.sim.factory.plant import MOTOR_METRICS, PUMP_METRICS
@@ -50,24 +47,3 @@ def record_factory(plant: FactoryPlant, steps: int, out: Path, tick: Any = None)
     truth = {**plant.ground_truth(), "end_ts": plant.now}
     (out / "truth.json").write_bytes(orjson.dumps(truth, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
     return truth
-
-
-def record(
-    out: Annotated[Path, typer.Option("--out", help="folder to write the recording to")],
-    days: Annotated[float, typer.Option(min=0.1, help="simulated days")] = 7.0,
-    devices: Annotated[int, typer.Option(min=2, help="pumps and motors (alternating)")] = 20,
-    seed: Annotated[int, typer.Option(help="seed: same seed, same plant, same faults")] = 0,
-    interval: Annotated[float, typer.Option(min=1.0, help="simulated seconds between samples")] = 15.0,
-) -> None:
-    """Record a factory run (telemetry CSV per device, events, ground truth) for `edgeloop bench select`."""
-    console = Console(stderr=True)
-    plant = FactoryPlant(devices, seed, START_TS, interval)
-    steps = int(days * DAY / interval)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console) as progress:
-        task = progress.add_task(f"factory seed {seed}, {devices} devices, {days:g} days", total=steps)
-        truth = record_factory(plant, steps, out, lambda n: progress.advance(task, n))
-        progress.update(task, completed=steps)
-    summary = truth["summary"]
-    console.print(f"wrote {out}: {steps} steps, {summary['faults']} faults "
-                  f"({summary['developing_faults']} developing), {summary['failures']} failures")  # fmt: skip

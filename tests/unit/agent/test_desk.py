@@ -109,7 +109,7 @@ def test_an_expired_approval_is_rejected_and_cannot_be_approved_later(site: Site
     assert agent.store.query("SELECT answer, by FROM approvals") == [("rejected", "edgeloop")]
 
     cli(tmp_path, "approvals", "approve", decision, "--by", "late")
-    agent.desk._next_poll = 0.0  # read the inbox now, not in a second
+    agent.approvals._next_poll = 0.0  # read the inbox now, not in a second
     agent.sweep_timeouts()
     agent.store.flush()
     assert sent_commands(link) == []

@@ -93,7 +93,7 @@ def test_a_restarted_device_is_seeded_and_settles_for_the_prior_settle(site: tup
     send(agent, link, 10)
 
     assert points_seen(agent)[0] >= 60
-    assert agent._settle_until[0] == T0 + 100 + 600.0
+    assert agent.stage.settled_from(0) == T0 + 100 + 600.0
 
 
 def test_without_a_prior_a_restart_settles_for_the_agent_settle(site: tuple[SiteAgent, Loopback]) -> None:
@@ -104,4 +104,4 @@ def test_without_a_prior_a_restart_settles_for_the_agent_settle(site: tuple[Site
     link.deliver("edgeloop/v1/s1/pump-1/event", orjson.dumps({"kind": "repaired", "ts": T0 + 100}))
     agent.handle_batch(link.drain(10))
 
-    assert agent._settle_until[0] == T0 + 100 + agent.settings.settle_s
+    assert agent.stage.settled_from(0) == T0 + 100 + agent.settings.settle_s

@@ -13,7 +13,7 @@ from edgeloop.agent.site import SiteAgent
 from edgeloop.io.loopback import Loopback
 from edgeloop.io.store import SqliteStore
 from edgeloop.model import ArgSpec, CommandSpec, DeviceMeta, MetricSpec
-from edgeloop.policy.command import explain_lines
+from edgeloop.policy.describe import explain_lines
 from edgeloop.settings import load_settings
 
 from .test_books import SITE, T0
@@ -70,7 +70,7 @@ class Site:
 
     def answer_false_alarm(self, decision: str) -> None:
         self.store.flush()
-        self.agent.desk.take("verdict", decision, "false_alarm", "operator", "a glitch", T0 + 15 * self.i)
+        self.agent.approvals.take("verdict", decision, "false_alarm", "operator", "a glitch", T0 + 15 * self.i)
 
 
 def a_spike() -> list[float]:
@@ -95,8 +95,8 @@ def test_a_false_alarm_that_went_away_gives_its_class_an_on_delay(tmp_path: Path
 
     site.store.close()
     assert first["on_delay_s"] == 0.0
-    assert site.agent.on_delay.delay("pump/vibration") > 0.0
-    assert site.agent.feedback.threshold("pump-1", "pump") == 0.9  # a glitch moves no threshold
+    assert site.agent.stage.feedback.on_delay.delay("pump/vibration") > 0.0
+    assert site.agent.stage.feedback.thresholds.threshold("pump-1", "pump") == 0.9  # a glitch moves no threshold
 
 
 def test_the_next_glitch_of_that_class_is_held_and_lapses(tmp_path: Path) -> None:
@@ -115,7 +115,7 @@ def test_the_next_glitch_of_that_class_is_held_and_lapses(tmp_path: Path) -> Non
 def test_an_anomaly_that_outlasts_the_on_delay_is_raised_with_its_wait(tmp_path: Path) -> None:
     site = Site(tmp_path)
     glitch_taught(site)
-    wait = site.agent.on_delay.delay("pump/vibration")
+    wait = site.agent.stage.feedback.on_delay.delay("pump/vibration")
 
     site.feed([20.0 + 0.5 * float(np.sin(i)) for i in range(int(wait // 15) + 20)])  # a lasting jump
 
@@ -139,8 +139,8 @@ def test_a_false_alarm_still_anomalous_when_the_device_is_serviced_moves_thresho
     site.event({"kind": "maintenance_started", "found": None})
 
     site.store.close()
-    assert site.agent.on_delay.delays() == {}
-    assert site.agent.feedback.threshold("pump-1", "pump") > 0.9
+    assert site.agent.stage.feedback.on_delay.delays() == {}
+    assert site.agent.stage.feedback.thresholds.threshold("pump-1", "pump") > 0.9
 
 
 def test_a_failure_after_a_lapsed_alarm_makes_its_class_wait_less(tmp_path: Path) -> None:
@@ -153,19 +153,19 @@ def test_a_failure_after_a_lapsed_alarm_makes_its_class_wait_less(tmp_path: Path
     site.event({"kind": "failure", "downtime_s": 3600})
 
     site.store.close()
-    assert site.agent.on_delay.delay("pump/vibration") == 0.0
+    assert site.agent.stage.feedback.on_delay.delay("pump/vibration") == 0.0
 
 
 def test_what_feedback_taught_survives_a_restart(tmp_path: Path) -> None:
     site = Site(tmp_path)
     glitch_taught(site)
-    wait = site.agent.on_delay.delay("pump/vibration")
+    wait = site.agent.stage.feedback.on_delay.delay("pump/vibration")
     site.store.close()
 
     again = Site(tmp_path)
 
     again.store.close()
-    assert again.agent.on_delay.delay("pump/vibration") == wait > 0.0
+    assert again.agent.stage.feedback.on_delay.delay("pump/vibration") == wait > 0.0
 
 
 def test_an_anomaly_soon_after_a_lapse_is_raised_at_once(tmp_path: Path) -> None:
@@ -187,7 +187,7 @@ def test_an_anomaly_soon_after_a_lapse_is_raised_at_once(tmp_path: Path) -> None
 def test_a_held_alarm_is_raised_as_soon_as_a_second_metric_turns_anomalous(tmp_path: Path) -> None:
     site = Site(tmp_path)
     glitch_taught(site)
-    wait = site.agent.on_delay.delay("pump/vibration")
+    wait = site.agent.stage.feedback.on_delay.delay("pump/vibration")
     lasting = [20.0 + 0.5 * float(np.sin(i)) for i in range(int(wait // 15) + 20)]
     heating = [60.0 + 0.5 * i for i in range(len(lasting))]  # the bearing heats up a few samples later
 
@@ -209,14 +209,14 @@ def test_an_alarm_called_false_whose_maintenance_found_a_fault_is_learnt_as_true
     site.event({"kind": "maintenance_started", "found": "bearing_wear"})
 
     site.store.close()
-    assert site.agent.feedback.threshold("pump-1", "pump") == 0.9
-    assert site.agent.on_delay.delays() == {}
+    assert site.agent.stage.feedback.thresholds.threshold("pump-1", "pump") == 0.9
+    assert site.agent.stage.feedback.on_delay.delays() == {}
 
 
 def test_a_failure_long_after_a_lapsed_alarm_leaves_the_delay_alone(tmp_path: Path) -> None:
     site = Site(tmp_path)
     glitch_taught(site)
-    wait = site.agent.on_delay.delay("pump/vibration")
+    wait = site.agent.stage.feedback.on_delay.delay("pump/vibration")
     site.feed(a_spike())
     site.feed(calm(120))
     assert site.agent.stats.alarms_lapsed == 1
@@ -225,4 +225,4 @@ def test_a_failure_long_after_a_lapsed_alarm_leaves_the_delay_alone(tmp_path: Pa
     site.event({"kind": "failure", "downtime_s": 3600})
 
     site.store.close()
-    assert site.agent.on_delay.delay("pump/vibration") == wait > 0.0
+    assert site.agent.stage.feedback.on_delay.delay("pump/vibration") == wait > 0.0

@@ -11,7 +11,8 @@ import typer
 from typer.testing import CliRunner
 
 from edgeloop.bench.nab import load_corpus
-from edgeloop.bench.nab.command import Interleaved, nab, run_pointwise
+from edgeloop.bench.nab.evaluate import Interleaved, run_pointwise
+from edgeloop.cli.bench import nab_command
 from edgeloop.learn.registry import DEFAULT, LEARNERS
 
 PROFILES = {
@@ -58,7 +59,7 @@ def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def app() -> typer.Typer:
     cli = typer.Typer()
-    cli.command("nab")(nab)
+    cli.command("nab")(nab_command)
     cli.callback()(lambda: None)
     return cli
 

@@ -8,9 +8,10 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 
-from edgeloop.agent import roi_html
-from edgeloop.agent.roi import ReportError, SiteLedger, read_site_ledger
+from edgeloop.agent.roi import read_site_ledger
 from edgeloop.api.deps import Viewer, settings_of
+from edgeloop.ledger import ReportError, SiteLedger
+from edgeloop.web import roi_html
 
 router = APIRouter(prefix="/roi", tags=["roi"])
 _PLOTTING = threading.Lock()  # pyplot keeps global state: one figure at a time

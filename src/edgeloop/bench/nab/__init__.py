@@ -2,7 +2,6 @@
 detectors, its results layout, and a check against NAB's own scorer (see docs/nab.md).
 """
 
-from edgeloop.bench.nab.command import DetectorRun, Interleaved, nab
 from edgeloop.bench.nab.corpus import DEFAULT_DIR, Corpus, CorpusError, DataFile, load_corpus, probation_length
 from edgeloop.bench.nab.detectors import (
     NAB_RANDOM_SEED,
@@ -14,6 +13,7 @@ from edgeloop.bench.nab.detectors import (
     rolling_zscore,
     run_detector,
 )
+from edgeloop.bench.nab.evaluate import DetectorRun, Interleaved, nab
 from edgeloop.bench.nab.parity import (
     NabFigures,
     NabRunError,

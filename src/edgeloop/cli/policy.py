@@ -1,7 +1,7 @@
 """`edgeloop policy check|explain`: validate a policy file, or show why the agent decided what it did.
 
-This file is the edge of `policy/`: it reads files and the agent's SQLite store (read-only); the rest of the
-folder stays pure.
+The commands read files and the agent's SQLite store (read-only); what they print comes from the pure
+`edgeloop.policy.describe`.
 
 Exit codes: `check` 0 valid, 1 invalid (the field and YAML line are printed), 2 unreadable file; `explain`
 0 shown, 1 no such decision, 2 no store to read.
@@ -16,11 +16,9 @@ from typing import Annotated, Any
 
 import typer
 
+from edgeloop.policy.describe import explain_lines, summary
 from edgeloop.policy.load import PolicyError, parse_policy
-from edgeloop.policy.schema import Policy
 from edgeloop.settings import SettingsError, load_settings
-
-DB_FILE = "edgeloop.db"  # inside <data_dir>/<site>, as the agent's store names it
 
 policy_app = typer.Typer(
     help="Policy as code: check a policy file, explain a decision's rule, autonomy and guardrails.",
@@ -69,23 +67,6 @@ def explain(
         typer.echo(line)
 
 
-def summary(policy: Policy) -> str:
-    """One line: how many rules, and the autonomy levels.
-
-    >>> summary(Policy.model_validate({"rules": [{"name": "r", "action": "stop"}],
-    ...                                "autonomy": {"site": 1, "asset_types": {"pump": 3}, "actions": {"stop": 2}}}))
-    '1 rule, autonomy site 1, asset types pump 3, actions stop 2'
-    """
-    autonomy = policy.autonomy
-    n = len(policy.rules)
-    parts = [f"{n} rule{'' if n == 1 else 's'}", f"autonomy site {int(autonomy.site)}"]
-    if autonomy.asset_types:
-        parts.append("asset types " + ", ".join(f"{k} {int(v)}" for k, v in autonomy.asset_types.items()))
-    if autonomy.actions:
-        parts.append("actions " + ", ".join(f"{k} {int(v)}" for k, v in autonomy.actions.items()))
-    return ", ".join(parts)
-
-
 def read_decision(db: Path, decision_id: str) -> dict[str, Any] | None:
     """The decision's JSON record, read with a read-only connection (never creates or changes the store)."""
     conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
@@ -99,42 +80,10 @@ def read_decision(db: Path, decision_id: str) -> dict[str, Any] | None:
     return record if isinstance(record, dict) else {"record": record}
 
 
-def explain_lines(record: dict[str, Any]) -> list[str]:
-    """What `explain` prints for one decision record.
-
-    >>> explain_lines({"id": "d1", "device": "p1", "rule": "r", "status": "blocked", "autonomy": 3, "reason": "x",
-    ...                "guardrails": [{"name": "quiet_hours", "passed": False, "detail": "inside"}]})[-1]
-    '  FAIL quiet_hours: inside'
-    """
-    lines = [
-        f"decision {record.get('id', '?')} (device {record.get('device', '?')})",
-        f"rule:     {record.get('rule') or '(no rule matched)'}",
-        f"status:   {record.get('status', '?')}",
-        f"reason:   {record.get('reason') or '(none recorded)'}",
-        f"autonomy: {record.get('autonomy', '?')}",
-    ]
-    if record.get("on_delay_s"):
-        lines.append(f"on-delay: raised after {record['on_delay_s']:g} s: operators called alarms like it false "
-                     "and they went away on their own (edgeloop.learn.ondelay)")  # fmt: skip
-    checks = record.get("guardrails")
-    if not isinstance(checks, list):
-        lines.append("guardrails: none stored in this record (decided before the policy engine stored them)")
-        return lines
-    lines.append("guardrails:" if checks else "guardrails: none evaluated")
-    for check in checks:
-        if not isinstance(check, dict):
-            lines.append(f"  ???? {check!r}")
-            continue
-        mark = "ok  " if check.get("passed") else "FAIL"
-        lines.append(f"  {mark} {check.get('name', '?')}: {check.get('detail', '')}")
-    return lines
-
-
 def _db_path(data_dir: Path | None, site: str | None) -> Path:
-    if data_dir is None or site is None:
-        try:
-            agent = load_settings().agent
-        except SettingsError as exc:
-            raise typer.BadParameter(str(exc)) from exc
-        data_dir, site = data_dir or agent.data_dir, site or agent.site
-    return data_dir / site / DB_FILE
+    """The agent's store as the settings name it (`agent.db_path`), with --data-dir and --site put in."""
+    agent = {k: v for k, v in {"data_dir": data_dir, "site": site}.items() if v is not None}
+    try:
+        return load_settings(None, agent=agent).agent.db_path
+    except SettingsError as exc:
+        raise typer.BadParameter(str(exc)) from exc

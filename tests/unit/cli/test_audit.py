@@ -9,7 +9,7 @@ from tests.unit.audit.builders import edit_body, lines, rewrite
 from typer.testing import CliRunner
 
 from edgeloop.audit import AuditLog, Record, load_or_create_key
-from edgeloop.audit.command import audit_app
+from edgeloop.cli.audit import audit_app
 
 runner = CliRunner()
 

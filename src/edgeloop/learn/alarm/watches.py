@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from edgeloop.learn.stepwise import grow
+from edgeloop.learn.base import grow
 
 HOUR = 3600.0
 
@@ -205,6 +205,30 @@ class Watches:
         device anomalous again that soon is not having one (a developing fault can come and go at first)."""
         lapse = self._lapsed.get(device)
         return lapse is not None and 0.0 <= ts - lapse[1] <= within_s
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole state as plain Python values (lists, dicts, floats including infinities)."""
+        return {
+            "waiting": [
+                [w.device, w.key, w.since, w.until, w.score, dict(w.evidence), w.lead] for w in self.waiting.values()
+            ],
+            "doubts": [[d, x.decision, x.device, x.key, x.ts] for d, x in self.doubts.items()],
+            "calm_from": sorted(self._calm_from.items()),
+            "back": sorted(self._back.items()),
+            "lapsed": [[d, key, t] for d, (key, t) in self._lapsed.items()],
+            "last_hot": self._last_hot.tolist(),
+            "last_seen": self._last_seen.tolist(),
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.waiting = {int(w[0]): Watch(int(w[0]), str(w[1]), float(w[2]), float(w[3]), float(w[4]), dict(w[5]),
+                                         int(w[6])) for w in state["waiting"]}  # fmt: skip
+        self.doubts = {int(d): Doubt(str(x), str(dev), str(k), float(t)) for d, x, dev, k, t in state["doubts"]}
+        self._calm_from = {int(d): float(t) for d, t in state["calm_from"]}
+        self._back = {int(d): float(t) for d, t in state["back"]}
+        self._lapsed = {int(d): (str(key), float(t)) for d, key, t in state["lapsed"]}
+        self._last_hot = np.asarray(state["last_hot"], dtype=np.float64)
+        self._last_seen = np.asarray(state["last_seen"], dtype=np.float64)
 
     def lapsed_before(self, device: int, ts: float) -> str | None:
         """The class of the device's alarm that lapsed within `memory_s` before `ts`, if one did."""

@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from edgeloop.agent.desk import VERDICTS, await_result, submit
+from edgeloop.agent.approvals import VERDICTS, await_result, submit
 from edgeloop.settings import SettingsError, load_settings
 
 approvals_app = typer.Typer(help="Decisions waiting for an operator's approval (autonomy 2).", no_args_is_help=True)

@@ -143,7 +143,3 @@ def publish(
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     console.print(f"published {len(summaries)} summaries of site {site}: {', '.join(s.asset_type for s in summaries)}")
-
-
-if __name__ == "__main__":  # `python -m edgeloop.fleet.command ...`: the same commands without the whole CLI's imports
-    knowledge_app()

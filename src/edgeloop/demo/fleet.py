@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from edgeloop.demo import simulator_command
+from edgeloop.demo.processes import agent_command, simulator_command
 from edgeloop.io.mqtt import Message, MqttClient
 from edgeloop.io.topics import AGENT, PREFIX, fleet_topic
 
@@ -83,11 +82,6 @@ class FleetView:
         shared = ", ".join(f"{a}: {len(s)} sites" for a, s in sorted(self.knowledge.items())) or "none yet"
         table.caption = f"knowledge shared on {fleet_topic('knowledge', '#')}: {shared}"
         return table
-
-
-def agent_command(url: str, site: str, data_dir: Path) -> list[str]:
-    return [sys.executable, "-m", "edgeloop", "agent", "--broker", url, "--site", site, "--data-dir", str(data_dir),
-            "--autonomy", "3"]  # fmt: skip
 
 
 async def run_fleet_demo(

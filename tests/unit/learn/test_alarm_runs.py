@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgeloop.agent.runs import run_lengths
+from edgeloop.learn.alarm.runs import run_lengths
 
 
 def reference(device: list[int], hot: list[bool], carry: dict[int, int]) -> list[int]:

@@ -1,4 +1,5 @@
-"""`edgeloop sim factory`, `edgeloop sim building` and `edgeloop sim depot`: simulated plants on a real broker."""
+"""`edgeloop sim factory`, `edgeloop sim building` and `edgeloop sim depot`: simulated plants on a real broker;
+`edgeloop sim record`: a factory run on disk."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from edgeloop.agent.service import stop_on_signals
 from edgeloop.io.mqtt import MqttClient, MqttError, parse_url
+from edgeloop.io.signals import stop_on_signals
 from edgeloop.sim.runner import Plant, PlantRunner, SimStats, write_ground_truth
 
+sim_app = typer.Typer(help="Device simulators that speak the real protocols.", no_args_is_help=True)
 console = Console(stderr=True)
 DAY = 86_400.0
 
@@ -35,6 +38,7 @@ def default_start() -> float:
     return (time.time() // DAY - 30) * DAY
 
 
+@sim_app.command("factory")
 def factory(
     broker: Broker,
     site: Site = "factory",
@@ -56,6 +60,7 @@ def factory(
     run_plant(plant, broker, speed, interval, duration, sim_days, ground_truth, quiet)
 
 
+@sim_app.command("building")
 def building(
     broker: Broker,
     site: Site = "building",
@@ -80,6 +85,7 @@ def building(
     run_plant(plant, broker, speed, interval, duration, sim_days, ground_truth, quiet, power=plant.power_kw)
 
 
+@sim_app.command("depot")
 def depot(
     broker: Broker,
     site: Site = "depot",
@@ -151,3 +157,28 @@ def run_plant(
             write_ground_truth(plant, ground_truth)
     if not quiet:
         console.print(f"done: {plant.ground_truth().get('summary', {})}")
+
+
+@sim_app.command("record")
+def record(
+    out: Annotated[Path, typer.Option("--out", help="folder to write the recording to")],
+    days: Annotated[float, typer.Option(min=0.1, help="simulated days")] = 7.0,
+    devices: Annotated[int, typer.Option(min=2, help="pumps and motors (alternating)")] = 20,
+    seed: Annotated[int, typer.Option(help="seed: same seed, same plant, same faults")] = 0,
+    interval: Annotated[float, typer.Option(min=1.0, help="simulated seconds between samples")] = 15.0,
+) -> None:
+    """Record a factory run (telemetry CSV per device, events, ground truth) for `edgeloop bench select`."""
+    from edgeloop.sim.factory import FactoryPlant
+    from edgeloop.sim.record import START_TS, record_factory
+
+    console = Console(stderr=True)
+    plant = FactoryPlant(devices, seed, START_TS, interval)
+    steps = int(days * DAY / interval)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task(f"factory seed {seed}, {devices} devices, {days:g} days", total=steps)
+        truth = record_factory(plant, steps, out, lambda n: progress.advance(task, n))
+        progress.update(task, completed=steps)
+    summary = truth["summary"]
+    console.print(f"wrote {out}: {steps} steps, {summary['faults']} faults "
+                  f"({summary['developing_faults']} developing), {summary['failures']} failures")  # fmt: skip

@@ -1,4 +1,7 @@
-"""The ROI report as one self-contained HTML page: figures as inline SVG, no scripts, nothing fetched."""
+"""The ROI report as one self-contained HTML page: figures as inline SVG, no scripts, nothing fetched.
+
+The figures are also what the dashboard shows (`GET /roi/plots`); `edgeloop roi report --html` writes the page.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from edgeloop.agent.roi import SiteLedger, _day
-from edgeloop.ledger import Arm
+from edgeloop.ledger import Arm, SiteLedger, day_label
 
 COLORS = {Arm.TREATED: "#1f77b4", Arm.HOLDOUT: "#ff7f0e"}
 
@@ -42,7 +44,7 @@ def cumulative_value(site: SiteLedger) -> str:
         for d in days:
             total += per_day[d] / devices
             series.append(total)
-        ax.plot([_day(d) for d in days], series, marker="o", color=COLORS[arm], label=f"{arm} ({devices} devices)")
+        ax.plot([day_label(d) for d in days], series, marker="o", color=COLORS[arm], label=f"{arm} ({devices} devices)")
     ax.set_ylabel(f"net value per device ({site.report.currency})")
     ax.set_title("Cumulative realized value per device")
     ax.legend()

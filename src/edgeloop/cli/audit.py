@@ -19,8 +19,6 @@ from edgeloop.audit.keys import load_public_key
 from edgeloop.audit.verify import verify_file
 from edgeloop.settings import SettingsError, load_settings
 
-AUDIT_DIR = "audit"  # inside the agent's site directory
-
 audit_app = typer.Typer(
     help="The signed, hash-chained decision log: verify it, export it for offline checks.", no_args_is_help=True
 )
@@ -36,7 +34,7 @@ DirOpt = Annotated[
 def default_dir() -> Path:
     """`<data_dir>/<site>/audit`, from the settings the environment gives (EDGELOOP_AGENT__SITE, ...)."""
     try:
-        return load_settings().agent.site_dir / AUDIT_DIR
+        return load_settings().agent.audit_dir
     except SettingsError as exc:
         raise typer.BadParameter(str(exc)) from exc
 

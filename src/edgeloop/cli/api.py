@@ -1,4 +1,5 @@
-"""`edgeloop api`: serve the site's REST API."""
+"""`edgeloop api`, `edgeloop serve`, `edgeloop token ...` and `edgeloop user ...`: the site's REST API and who may
+use it."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ import typer
 import uvicorn
 from rich.console import Console
 
-from edgeloop.agent.command import AutonomyOpt, BrokerOpt, ConfigOpt, DataDirOpt, settings_overrides
-from edgeloop.agent.service import broker_url, open_agent, stop_on_signals
+from edgeloop.agent.service import broker_url, open_agent
 from edgeloop.api import tokens, users
 from edgeloop.api.app import create_app
 from edgeloop.api.serve import serve_api
+from edgeloop.cli.agent import AutonomyOpt, BrokerOpt, ConfigOpt, DataDirOpt, settings_overrides
+from edgeloop.io.signals import stop_on_signals
 from edgeloop.settings import SettingsError, load_settings
 
 

@@ -1,4 +1,4 @@
-"""The operator's desk: decisions waiting for approval, and what operators answer (approvals, verdicts).
+"""Decisions waiting for an operator's approval, and what operators answer (approvals, verdicts, policies).
 
 Operators answer through the site's store: `edgeloop approvals approve|reject` and `edgeloop verdict` (and the
 API later) add a row to its `inbox` table; the agent takes each row once, checks it, and logs it. So the
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 VERDICTS = ("true_fault", "false_alarm", "unsure")
 ANSWERS = ("approved", "rejected")
-POLL_S = 1.0  # how often the inbox is read (wall seconds)
+POLL_S = 1.0  # how often the inbox is read (seconds of the agent's clock)
 
 AuditFn = Callable[[str, dict[str, Any], float], None]
 SendFn = Callable[[Command, float], None]
@@ -32,7 +32,9 @@ VerdictFn = Callable[[dict[str, Any], str, float], None]
 PolicyFn = Callable[[str, str, str, float], str]  # (YAML, by, why, now) -> result
 
 
-class OperatorDesk:
+class ApprovalDesk:
+    """The site's approvals and its operators' inbox, read every `POLL_S` of the agent's clock."""
+
     def __init__(
         self,
         store: SqliteStore,
@@ -71,9 +73,9 @@ class OperatorDesk:
     def sweep(self, now: float) -> None:
         for decision in [d for d, (_, expires) in self.awaiting.items() if expires <= now]:
             self._answer(decision, "rejected", "edgeloop", "expired: no answer in time", now)
-        if time.monotonic() < self._next_poll:
+        if now < self._next_poll:
             return
-        self._next_poll = time.monotonic() + POLL_S
+        self._next_poll = now + POLL_S
         rows = self.store.query("SELECT id, kind, decision, answer, by, why FROM inbox WHERE taken IS NULL ORDER BY id")
         for row_id, kind, decision, answer, by, why in rows:
             if row_id in self._taken:

@@ -10,8 +10,9 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from edgeloop.agent.service import broker_url, run_agent, stop_on_signals
+from edgeloop.agent.service import broker_url, run_agent
 from edgeloop.agent.site import SiteAgent
+from edgeloop.io.signals import stop_on_signals
 from edgeloop.settings import SettingsError, load_settings
 
 console = Console(stderr=True)

@@ -22,20 +22,17 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from edgeloop.agent.roi import ReportError, read_site_ledger, roi_summary
-from edgeloop.agent.service import broker_url, open_agent, stop_on_signals
+from edgeloop.agent.roi import read_site_ledger
+from edgeloop.agent.service import broker_url, open_agent
 from edgeloop.agent.site import SiteAgent
 from edgeloop.api.serve import serve_api
+from edgeloop.demo.fleet import fleet_table, run_fleet_demo
+from edgeloop.demo.processes import simulator_command
 from edgeloop.io.broker import BrokerError
 from edgeloop.io.mqtt import MqttError
+from edgeloop.io.signals import stop_on_signals
+from edgeloop.ledger import ReportError, roi_summary
 from edgeloop.settings import Settings, SettingsError, load_settings
-
-
-def simulator_command(url: str, site: str, devices: int, seed: int, speed: float, truth: Path) -> list[str]:
-    return [
-        sys.executable, "-m", "edgeloop", "sim", "factory", "--broker", url, "--site", site,
-        "--devices", str(devices), "--seed", str(seed), "--speed", str(speed), "--ground-truth", str(truth), "--quiet",
-    ]  # fmt: skip
 
 
 def live_view(agent: SiteAgent, started: float, rate: float, duration: float) -> Group:
@@ -50,7 +47,7 @@ def live_view(agent: SiteAgent, started: float, rate: float, duration: float) ->
     table.add_row("anomalous samples", f"{s.anomalous_samples:,}")
     table.add_row("decisions", f"{s.decisions}")
     table.add_row("commands sent / acked", f"{s.commands_sent} / {s.commands_acked}")
-    table.add_row("waiting for approval (edgeloop approvals list)", f"{len(agent.desk.awaiting)}")
+    table.add_row("waiting for approval (edgeloop approvals list)", f"{len(agent.approvals.awaiting)}")
     table.add_row("blocked by a guardrail", f"{s.blocked}")
     table.add_row("faults found by maintenance (caught early)", f"[green]{s.repairs_found_fault}[/green]")
     table.add_row("maintenance that found nothing", f"{s.repairs_found_nothing}")
@@ -276,8 +273,6 @@ def _fleet_demo(
     broker: str | None, site: str, n_sites: int, devices: int, duration: float, speed: float, seed: int, data_dir: Path,
     json_out: bool, console: Console,
 ) -> None:  # fmt: skip
-    from edgeloop.fleetdemo import fleet_table, run_fleet_demo
-
     try:
         settings = load_settings(None, broker={"url": broker} if broker else {})
         with broker_url(settings) as url:

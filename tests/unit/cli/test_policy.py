@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from edgeloop.policy.command import policy_app
+from edgeloop.cli.policy import policy_app
 
 runner = CliRunner()
 GOOD = """\

@@ -1,0 +1,102 @@
+"""Device events become outcomes: the device goes down or runs again, models are graded, the alarm stage
+learns from what maintenance found, and the ledger books the outcome (or the day's usage).
+
+Events after which the device is down (`DOWN_EVENTS`) end its held alarms; events after which it runs again
+from a new normal (`RESTART_EVENTS`) give it fresh series (its learners start afresh) and a settling time.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from edgeloop.audit import Kind
+from edgeloop.io.inbound import DeviceEvent
+from edgeloop.ledger import Usage
+from edgeloop.model import Outcome
+
+if TYPE_CHECKING:  # the agent composes this part; this part only calls back into it
+    from edgeloop.agent.site import SiteAgent
+
+#: device events after which the device runs again from a new normal (its learners start afresh)
+RESTART_EVENTS = {"repaired", "started"}
+#: device events after which the device is down and no decision about it makes sense
+DOWN_EVENTS = {"failure", "maintenance_started", "stopped"}
+
+
+class Outcomes:
+    """What happens to a site's devices, as their events tell it."""
+
+    def __init__(self, agent: SiteAgent) -> None:
+        self.agent = agent
+
+    def on_event(self, event: DeviceEvent, now: float) -> None:
+        """One device event; raises ValueError for a device the agent does not know."""
+        agent, device, kind, ts, doc = self.agent, event.device, event.kind, event.ts, event.doc
+        known = agent.registry.get(device)
+        if known is None:
+            raise ValueError("unknown device (no meta received for it)")
+        decision = event.decision if event.decision is not None else agent.dispatcher.last_decision.get(device)
+        usage = None
+        if event.usage is not None:
+            u = event.usage
+            usage = Usage(device, u.day, u.energy_kwh, u.slowdown_h, decision if u.slowdown_h else None)
+        self._guard(device, kind, now)
+        if kind in DOWN_EVENTS:
+            found = kind == "maintenance_started" and bool(doc.get("found"))
+            agent.act(agent.stage.on_down(known.index, kind == "failure", found, ts), now)
+        elif kind in RESTART_EVENTS:
+            _, seeded = agent.devices.renew(device)
+            prior_settle = agent.devices.prior_settle_s
+            settle = prior_settle if seeded and prior_settle is not None else agent.settings.settle_s
+            agent.stage.on_restart(known.index, ts, settle)
+        if kind == "failure":
+            agent.stats.failures += 1
+            self.grade(device, True, ts, now)
+        elif kind == "maintenance_started" and "found" in doc:
+            self.grade(device, bool(doc.get("found")), ts, now)
+        elif kind == "repaired" and doc.get("reason") != "failure":
+            if doc.get("found"):
+                agent.stats.repairs_found_fault += 1
+            else:
+                agent.stats.repairs_found_nothing += 1
+        agent.store.write_outcome(device, ts, now, kind, decision, doc)
+        maintained = kind == "maintenance_started" or (kind == "repaired" and doc.get("reason") == "maintenance")
+        feedback = agent.stage.feedback
+        if maintained and feedback.graded_by_maintenance(decision, ts):
+            assert decision is not None
+            right = bool(doc.get("found"))
+            agent.act(agent.stage.answered(decision, device, right, "maintenance", feedback.alarm_of(decision)), now)
+        if usage is None:
+            agent.record(Kind.OUTCOME, {"device": device, "decision": decision, **doc, "kind": kind, "ts": ts}, now)
+        if agent.books is not None:
+            if usage is not None:
+                agent.books.on_usage(usage)
+            else:
+                agent.books.on_outcome(Outcome(agent.site, device, ts, kind, decision, doc))
+
+    def _guard(self, device: str, kind: str, now: float) -> None:
+        """A stopped device is one the policy's guardrails may not command until it runs again."""
+        dispatcher = self.agent.dispatcher
+        if kind == "stopped":
+            dispatcher.guard.device_stopped(device)
+        elif kind in RESTART_EVENTS and device in dispatcher.guard.stopped:
+            dispatcher.guard.device_started(device)
+        else:
+            return
+        self.agent.store.write_guard_state(dispatcher.guard.to_json(), now)
+
+    def grade(self, device: str, positive: bool, ts: float, now: float) -> None:
+        """A labelled outcome grades the champion and challengers of the device's type; maybe a promotion."""
+        agent = self.agent
+        known = agent.registry.get(device)
+        if agent.models is None or known is None:
+            return
+        asset_type = known.meta.asset_type
+        promotion = agent.models.label(device, asset_type, positive, ts)
+        if promotion is None:
+            return
+        rule = agent.models.champion_of(asset_type)
+        agent.record(Kind.PROMOTION, promotion, now)  # a promotion is a decision: it goes into the signed log
+        agent.store.write("INSERT OR REPLACE INTO champions VALUES (?, ?, ?, ?, ?)",
+                          [(asset_type, rule.learner, rule.threshold, rule.sustain, now)])  # fmt: skip
+        agent.stage.set_rule(asset_type, rule.threshold, rule.sustain)

@@ -1,0 +1,42 @@
+"""The `edgeloop` command: one module per command group under `edgeloop.cli`; this file only wires them."""
+
+from __future__ import annotations
+
+import typer
+
+from edgeloop.cli.agent import agent
+from edgeloop.cli.api import api, serve, token_app, user_app
+from edgeloop.cli.approvals import approvals_app, verdict
+from edgeloop.cli.audit import audit_app
+from edgeloop.cli.bench import bench_app
+from edgeloop.cli.knowledge import knowledge_app
+from edgeloop.cli.policy import policy_app
+from edgeloop.cli.roi import roi_app
+from edgeloop.cli.sim import sim_app
+from edgeloop.demo.site import demo
+
+app = typer.Typer(
+    name="edgeloop",
+    help="Autonomous AIoT site agents that close the loop and prove their return.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(bench_app, name="bench")
+app.add_typer(sim_app, name="sim")
+app.add_typer(roi_app, name="roi")
+app.command("demo")(demo)
+app.command("agent")(agent)
+app.command("api")(api)
+app.command("serve")(serve)
+app.add_typer(audit_app, name="audit")
+app.add_typer(knowledge_app, name="knowledge")
+app.add_typer(approvals_app, name="approvals")
+app.add_typer(policy_app, name="policy")
+app.add_typer(token_app, name="token")
+app.add_typer(user_app, name="user")
+app.command("verdict")(verdict)
+
+
+def main() -> None:
+    app()

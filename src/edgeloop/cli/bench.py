@@ -1,0 +1,151 @@
+"""`edgeloop bench ...`: the benchmarks' command-line options. Each bench's logic is a plain function in
+`edgeloop.bench` that prints its figures and returns the exit code; these wrappers declare the options and pass
+them on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from edgeloop.agent.catalog import CANDIDATES
+from edgeloop.bench import coldstart, feedback, powercap, roi, select, throughput
+from edgeloop.bench.nab import evaluate
+from edgeloop.bench.nab.corpus import DEFAULT_DIR, WINDOWS_FILE
+
+bench_app = typer.Typer(help="Benchmarks that print figures (throughput, NAB accuracy, ...).", no_args_is_help=True)
+
+
+def _exit(code: int) -> None:
+    if code:
+        raise typer.Exit(code)
+
+
+@bench_app.command("throughput")
+def throughput_command(
+    broker: Annotated[
+        str | None, typer.Option("--broker", help="mqtt://host:port (default: the embedded broker)")
+    ] = None,
+    metrics_per_message: Annotated[
+        int, typer.Option("--metrics-per-message", "-k", min=1, help="metrics per message")
+    ] = 1,
+    seconds: Annotated[float, typer.Option(min=1, help="seconds of load per phase")] = 10.0,
+    series: Annotated[int, typer.Option(min=1, help="distinct series (devices x metrics)")] = 100_000,
+    json_out: Annotated[bool, typer.Option("--json", help="print the figures as one JSON object")] = False,
+) -> None:
+    """Measure the broker-only message rate and the agent's end-to-end rate in one run, plus RSS per series
+    and p99 publish-to-decision latency at half the agent's rate. QoS 0. Prints figures; asserts nothing."""
+    _exit(throughput.throughput(broker, metrics_per_message, seconds, series, json_out))
+
+
+@bench_app.command("roi")
+def roi_command(
+    seeds: Annotated[str, typer.Option(help="comma-separated simulator seeds, one back-test pair each")] = "0,1,2",
+    devices: Annotated[int, typer.Option(min=10, help="simulated pumps and motors")] = 400,
+    days: Annotated[int, typer.Option(min=1, help="simulated days per run")] = 14,
+    interval: Annotated[float, typer.Option(min=1, help="seconds between a device's samples")] = 15.0,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="site settings YAML (agent and ledger sections)", exists=True)
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print one JSON object, nothing else on stdout")] = False,
+) -> None:
+    """Check the ROI ledger against ground truth: the plant with and without the agent, same seed.
+
+    Targets: unplanned downtime cut by at least 50% against the holdout, the ledger's uplift estimate within 10%
+    of the true uplift, and its 95% interval excluding zero, for every seed. Exit code 1 when a target is missed.
+    """
+    _exit(roi.roi(seeds, devices, days, interval, config, json_out))
+
+
+@bench_app.command("feedback")
+def feedback_command(
+    weeks: Annotated[int, typer.Option(min=2, help="simulated weeks")] = 4,
+    devices: Annotated[int, typer.Option(min=10, help="simulated pumps and motors")] = 100,
+    seed: Annotated[int, typer.Option(help="simulator and operator seed")] = 0,
+    mistakes: Annotated[float, typer.Option(min=0, max=0.5, help="share of operator answers that are wrong")] = 0.1,
+    control: Annotated[bool, typer.Option(help="also run without feedback, for comparison")] = True,
+    config: Annotated[Path | None, typer.Option("--config", help="site settings YAML", exists=True)] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print one JSON object, nothing else on stdout")] = False,
+) -> None:
+    """Alarm precision and recall per simulated week, with a simulated operator's verdicts fed back.
+
+    Target: false alarms per week fall by at least 50% from week 1 to the last week, recall stays >= 90%.
+    Exit code 1 when missed.
+    """
+    _exit(feedback.feedback(weeks, devices, seed, mistakes, control, config, json_out))
+
+
+@bench_app.command("nab")
+def nab_command(
+    data: Annotated[Path, typer.Option(help="NAB corpus folder (data/, labels/, config/)")] = DEFAULT_DIR,
+    windows: Annotated[str, typer.Option(help="windows file, relative to --data")] = WINDOWS_FILE,
+    learner: Annotated[
+        list[str] | None, typer.Option("--learner", help="only these learners of the registry (repeatable)")
+    ] = None,
+    check_rows: Annotated[
+        int, typer.Option(help="rows per file to re-score point by point and compare with the batch path; -1: all")
+    ] = 2000,
+    hst_rows: Annotated[int, typer.Option(min=0, help="rows per file for River's HalfSpaceTrees speed; 0: skip")] = 500,
+    wide: Annotated[int, typer.Option(min=0, help="also time N copies of the corpus side by side; 0: skip")] = 64,
+    wide_rows: Annotated[int, typer.Option(min=1, help="rows per file for --wide")] = 300,
+    plot: Annotated[Path | None, typer.Option(help="write PNGs of --series to this folder")] = None,
+    series: Annotated[
+        list[str] | None, typer.Option("--series", help="series to plot, by file name (repeatable)")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print a JSON list, nothing else on stdout")] = False,
+) -> None:
+    """Score every learner of the registry on NAB (all three profiles) and time their batch path."""
+    _exit(evaluate.nab(data, windows, learner, check_rows, hst_rows, wide, wide_rows, plot, series, json_out))
+
+
+@bench_app.command("powercap")
+def powercap_command(
+    json_out: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
+    seed: Annotated[int, typer.Option(help="seed of the buildings and the buses")] = 0,
+    hours: Annotated[float, typer.Option(min=1, help="simulated hours per run")] = 48.0,
+    cap_kw: Annotated[float, typer.Option("--cap-kw", min=1, help="the feeder's cap, kW")] = 500.0,
+    chargers: Annotated[int, typer.Option(min=1, help="chargers at the depot (50 kW, one bus each)")] = 12,
+    kill: Annotated[str, typer.Option(help="the site whose agent is killed midway")] = "depot",
+    kill_at_h: Annotated[float | None, typer.Option(help="when, simulated hours (default: midway)")] = None,
+    restart_after_h: Annotated[float, typer.Option(min=0, help="restart it this many hours later")] = 1.0,
+    quiet: Annotated[bool, typer.Option(help="no progress lines")] = False,
+) -> None:
+    """Three buildings and an EV depot under one feeder cap: peer-to-peer leases against no coordination."""
+    _exit(powercap.powercap(json_out, seed, hours, cap_kw, chargers, kill, kill_at_h, restart_after_h, quiet))
+
+
+@bench_app.command("select")
+def select_command(
+    data: Annotated[list[Path], typer.Option("--data", help="a factory recording or NAB-format corpus (repeatable)")],
+    out: Annotated[Path, typer.Option("--out", help="the selection file to write")] = Path("selection.yaml"),
+    learners: Annotated[str, typer.Option(help="comma-separated candidates (default: all)")] = ",".join(CANDIDATES),
+    sustain: Annotated[str, typer.Option(help="sustains to sweep, comma-separated")] = "1,2,4",
+    settle_s: Annotated[float, typer.Option(help="quiet seconds after a device restarts, as agent.settle_s")] = 7200.0,
+    lead_s: Annotated[float, typer.Option(help="a developing fault is caught this long before failure")] = 1800.0,
+    cooldown_s: Annotated[float, typer.Option(help="quiet seconds after an alarm, as agent.cooldown_s")] = 21600.0,
+    json_out: Annotated[bool, typer.Option("--json", help="print the selection as JSON only")] = False,
+) -> None:
+    """Score every learner per asset type on labelled data; write the best learner, threshold and sustain."""
+    _exit(select.select(data, out, learners, sustain, settle_s, lead_s, cooldown_s, json_out))
+
+
+@bench_app.command("coldstart")
+def coldstart_command(
+    devices: Annotated[int, typer.Option(min=10, help="simulated pumps and motors per site")] = 100,
+    sites: Annotated[int, typer.Option(min=1, help="sites in the fleet before the new one")] = 3,
+    fleet_days: Annotated[int, typer.Option(min=1, help="simulated days the fleet runs before sharing")] = 2,
+    seed: Annotated[int, typer.Option(help="fleet sites use seed+1..seed+sites, the new site seed+100")] = 0,
+    prior_settle_s: Annotated[
+        float | None, typer.Option(min=0, help="settle after a restart with the prior (default: fleet setting)")
+    ] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="site settings YAML", exists=True)] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print one JSON object, nothing else on stdout")] = False,
+) -> None:
+    """A new site's alarm precision and recall over its first simulated day, with and without the fleet's prior.
+
+    Target: the prior lifts day-one precision by >= 30% (relative) at equal or better recall. Exit code 1 when
+    missed.
+    """
+    _exit(coldstart.coldstart(devices, sites, fleet_days, seed, prior_settle_s, config, json_out))

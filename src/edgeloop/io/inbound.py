@@ -1,0 +1,214 @@
+"""A site's inbound messages sorted at the edge: telemetry for the fast decoder, everything else typed.
+
+Meta, event (with usage reports) and ack payloads become typed values here, or a `Rejected` with its reason,
+so the agent never parses bytes nor looks at a topic suffix. What needs the agent's state (is the device
+known? is the command pending?) the agent checks itself.
+
+>>> split = InboundSplitter("s1")
+>>> batch = split([Message("edgeloop/v1/s1/p1/event", b'{"kind": "failure", "ts": 5}', False),
+...                Message("edgeloop/v1/s1/p1/cmd/ack", b'{"id": "c1", "status": "maybe"}', False)], now=10.0)
+>>> [(e.device, e.kind, e.ts) for e in batch.controls], [r.reason for r in batch.rejected]
+([('p1', 'failure', 5.0)], ["bad cmd/ack: ack status must be 'done' or 'rejected', not 'maybe'"])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from edgeloop.io.decode import RAW_KEPT, Rejected
+from edgeloop.io.topics import AGENT, Channel, TopicError, parse_device_topic
+from edgeloop.io.transport import Message
+from edgeloop.model import AckStatus, DeviceMeta
+
+
+@dataclass(frozen=True, slots=True)
+class MetaUpdate:
+    """A device's retained description."""
+
+    device: str
+    meta: DeviceMeta
+    topic: str = field(default="", compare=False, repr=False)  # where it came from, and its bytes: for quarantine
+    raw: bytes = field(default=b"", compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class UsageReport:
+    """A device-day's usage: `{"kind": "usage", "day": <UTC day index>, "energy_kwh", "slowdown_h"}`."""
+
+    day: int
+    energy_kwh: float
+    slowdown_h: float
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceEvent:
+    """Something that happened to a device (failure, repaired, maintenance_started, usage, ...), as it said."""
+
+    device: str
+    kind: str
+    ts: float  # data time; the arrival time when the device gave none
+    decision: str | None  # the decision the device names, if it names one
+    downtime_s: float | None
+    usage: UsageReport | None
+    doc: dict[str, Any]  # the whole payload, kept with the outcome
+    topic: str = field(default="", compare=False, repr=False)
+    raw: bytes = field(default=b"", compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandAck:
+    """A device's answer to a command."""
+
+    device: str
+    command: str
+    status: AckStatus
+    detail: str
+    topic: str = field(default="", compare=False, repr=False)
+    raw: bytes = field(default=b"", compare=False, repr=False)
+
+
+Control = MetaUpdate | DeviceEvent | CommandAck
+CHANNEL: dict[type[Control], Channel] = {MetaUpdate: Channel.META, DeviceEvent: Channel.EVENT, CommandAck: Channel.ACK}
+
+
+@dataclass(slots=True)
+class Inbound:
+    """One micro-batch sorted: typed control values (metas first, then the rest in arrival order), telemetry
+    messages for `TelemetryDecoder`, and what was rejected on the way."""
+
+    controls: list[Control] = field(default_factory=list)
+    telemetry: list[Message] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+class InboundSplitter:
+    """Sorts one site's messages; `__call__` takes a batch and the arrival time."""
+
+    def __init__(self, site: str) -> None:
+        self.site = site
+
+    def __call__(self, messages: Sequence[Message], now: float) -> Inbound:
+        inbound = Inbound()
+        others: list[Message] = []
+        for message in messages:
+            (inbound.telemetry if message.topic.endswith("/telemetry") else others).append(message)
+        others.sort(key=lambda m: not m.topic.endswith("/meta"))  # devices first, then what they report
+        for message in others:
+            control = self._control(message, now, inbound.rejected)
+            if control is not None:
+                inbound.controls.append(control)
+        return inbound
+
+    def _control(self, message: Message, now: float, rejected: list[Rejected]) -> Control | None:
+        if f"/{AGENT}/" in message.topic:
+            return None  # our own retained state, echoed back by the `+/state` subscription
+        try:
+            topic = parse_device_topic(message.topic)
+            if topic.site != self.site:
+                raise TopicError(message.topic, f"not this agent's site ({self.site})")
+        except TopicError as exc:
+            rejected.append(Rejected(message.topic, exc.reason, message.payload[:RAW_KEPT]))
+            return None
+        if topic.channel is Channel.STATE or (topic.channel is Channel.META and not message.payload):
+            return None  # device liveness is informative only; an empty retained meta clears a description
+        try:
+            doc = orjson.loads(message.payload)
+            if not isinstance(doc, dict):
+                raise ValueError("expected a JSON object")
+            if topic.channel is Channel.META:
+                control: Control = decode_meta(topic.device, doc)
+            elif topic.channel is Channel.EVENT:
+                control = decode_event(topic.device, doc, now)
+            elif topic.channel is Channel.ACK:
+                control = decode_ack(topic.device, doc)
+            else:
+                raise ValueError(f"the agent does not take {topic.channel} messages")
+        except (orjson.JSONDecodeError, ValueError, TypeError, KeyError) as exc:
+            reason = (
+                f"malformed JSON: {exc}" if isinstance(exc, orjson.JSONDecodeError) else f"bad {topic.channel}: {exc}"
+            )
+            rejected.append(Rejected(message.topic, reason, message.payload[:RAW_KEPT], topic.device))
+            return None
+        return dataclasses.replace(control, topic=message.topic, raw=message.payload[:RAW_KEPT])
+
+
+def rejection(control: Control, reason: str) -> Rejected:
+    """A control value the agent could not take (unknown device, no pending command, ...), for quarantine."""
+    return Rejected(control.topic, f"bad {CHANNEL[type(control)]}: {reason}", control.raw, control.device)
+
+
+def decode_meta(device: str, doc: dict[str, Any]) -> MetaUpdate:
+    """
+    >>> decode_meta("p1", {"device": "p1", "asset_type": "pump", "metrics": {"flow": {"low": 5, "high": 1}}})
+    Traceback (most recent call last):
+    ...
+    ValueError: metric 'flow' has an empty range [5.0, 1.0]
+    """
+    meta = DeviceMeta.from_json(doc)
+    if meta.device != device:
+        raise ValueError(f"meta names device {meta.device!r} on the topic of {device!r}")
+    for spec in meta.metrics:
+        if not spec.low < spec.high:
+            raise ValueError(f"metric {spec.name!r} has an empty range [{spec.low}, {spec.high}]")
+    return MetaUpdate(device, meta)
+
+
+def decode_event(device: str, doc: dict[str, Any], now: float) -> DeviceEvent:
+    """
+    >>> decode_event("p1", {"kind": "usage", "ts": 86_400, "energy_kwh": 12.5}, now=0.0).usage
+    UsageReport(day=1, energy_kwh=12.5, slowdown_h=0.0)
+    >>> decode_event("p1", {"kind": "failure", "downtime_s": -1}, now=0.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: 'downtime_s' must be a number of seconds >= 0, not -1
+    """
+    kind = doc.get("kind")
+    if not isinstance(kind, str) or not kind:
+        raise ValueError("'kind' must be a non-empty string")
+    ts = float(doc.get("ts", now))
+    named = doc.get("decision")
+    usage = _usage(doc, ts) if kind == "usage" else None
+    downtime = doc.get("downtime_s")
+    if downtime is not None and (not _is_number(downtime) or downtime < 0):
+        raise ValueError(f"'downtime_s' must be a number of seconds >= 0, not {downtime!r}")
+    return DeviceEvent(device, kind, ts, named if isinstance(named, str) else None,
+                       None if downtime is None else float(downtime), usage, doc)  # fmt: skip
+
+
+def _usage(doc: dict[str, Any], ts: float) -> UsageReport:
+    day, energy, slowdown = doc.get("day", int(ts // 86_400)), doc.get("energy_kwh", 0.0), doc.get("slowdown_h", 0.0)
+    if not all(_is_number(v) for v in (day, energy, slowdown)):
+        raise ValueError("usage needs numeric 'day', 'energy_kwh' and 'slowdown_h'")
+    if energy < 0 or slowdown < 0:
+        raise ValueError(f"usage cannot be negative (energy_kwh={energy}, slowdown_h={slowdown})")
+    return UsageReport(int(day), float(energy), float(slowdown))
+
+
+def decode_ack(device: str, doc: dict[str, Any]) -> CommandAck:
+    """
+    >>> decode_ack("p1", {"id": "c1", "status": "done"}).status
+    <AckStatus.DONE: 'done'>
+    >>> decode_ack("p1", {"id": "c1", "status": "timeout"})
+    Traceback (most recent call last):
+    ...
+    ValueError: ack status must be 'done' or 'rejected', not 'timeout'
+    """
+    command = doc.get("id")
+    if not isinstance(command, str):
+        raise ValueError(f"ack for an unknown or already settled command {command!r}")
+    try:
+        status = AckStatus(str(doc.get("status")))
+    except ValueError:
+        status = AckStatus.TIMEOUT
+    if status is AckStatus.TIMEOUT:
+        raise ValueError(f"ack status must be 'done' or 'rejected', not {doc.get('status')!r}")
+    return CommandAck(device, command, status, str(doc.get("detail", "")))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
