@@ -97,6 +97,5 @@ class Outcomes:
             return
         rule = agent.models.champion_of(asset_type)
         agent.record(Kind.PROMOTION, promotion, now)  # a promotion is a decision: it goes into the signed log
-        agent.store.write("INSERT OR REPLACE INTO champions VALUES (?, ?, ?, ?, ?)",
-                          [(asset_type, rule.learner, rule.threshold, rule.sustain, now)])  # fmt: skip
+        agent.store.write_champion(asset_type, rule.learner, rule.threshold, rule.sustain, now)
         agent.stage.set_rule(asset_type, rule.threshold, rule.sustain)

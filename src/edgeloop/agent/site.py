@@ -239,8 +239,7 @@ class SiteAgent:
             self.record("shadow_decision", {"device": d.device, "asset_type": d.asset_type, "learner": d.learner,
                                           "ts": d.ts, "score": round(d.score, 4)}, now)  # fmt: skip
         if made:
-            self.store.write("INSERT INTO shadow VALUES (?, ?, ?, ?, ?, ?)",
-                             [(d.device, d.asset_type, d.learner, d.ts, now, d.score) for d in made])  # fmt: skip
+            self.store.write_shadow([(d.device, d.asset_type, d.learner, d.ts, now, d.score) for d in made])
 
     # -- answers and policy ---------------------------------------------------------------------------------------
 
@@ -259,8 +258,7 @@ class SiteAgent:
         """Keep the policy in force in the store (for the API) and log it: a policy change is a decision too."""
         body = self.policy.policy.model_dump(mode="json")
         digest = hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
-        self.store.write("INSERT OR REPLACE INTO site_policy VALUES (1, ?, ?, ?)",
-                         [(now, source, orjson.dumps(body).decode())])  # fmt: skip
+        self.store.write_site_policy(body, source, now)
         self.record(Kind.POLICY, {"sha256": digest, "by": by, "why": why, "source": source[:100_000]}, now)
 
     def _replace_policy(self, text: str, by: str, why: str, now: float) -> str:
@@ -293,5 +291,5 @@ def _board(settings: AgentSettings, store: SqliteStore) -> ModelBoard | None:
     if settings.selection is None and not settings.challengers:
         return None
     selection = None if settings.selection is None else load_selection(settings.selection)
-    rows = store.query("SELECT asset_type, learner, threshold, sustain FROM champions")
+    rows = store.read_champions()
     return ModelBoard(settings, selection, {str(t): Standing(str(n), float(x), int(k)) for t, n, x, k in rows})

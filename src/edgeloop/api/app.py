@@ -8,8 +8,9 @@ or a session from `POST /api/v1/login`. Every error is a problem detail; every w
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from edgeloop.api.routers import (
     tokens,
     users,
 )
+from edgeloop.io.store import SqliteOperatorStores
 from edgeloop.settings import Settings
 
 writes = logging.getLogger("edgeloop.api.writes")
@@ -52,7 +54,16 @@ async def log_writes(request: Request, call_next: Callable[[Request], Awaitable[
 
 
 def create_app(settings: Settings) -> FastAPI:
-    app = FastAPI(title=f"edgeloop site {settings.agent.site}", version=__version__)
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        """The app owns its connections to the site store: kept open between requests, closed on shutdown."""
+        app.state.stores = SqliteOperatorStores(settings.agent.db_path)
+        try:
+            yield
+        finally:
+            app.state.stores.close()
+
+    app = FastAPI(title=f"edgeloop site {settings.agent.site}", version=__version__, lifespan=lifespan)
     app.state.settings = settings
     app.state.failed_logins = {}  # name -> times of recent failed logins (routers/login.py)
     problems.install(app)

@@ -1,10 +1,9 @@
 """What every route shares: who calls (a bearer token or a login session) with which role, and the site store
-opened for one request."""
+for one request, taken from the stores the app's lifespan keeps open."""
 
 from __future__ import annotations
 
 import secrets
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from edgeloop.api import tokens, users
+from edgeloop.io.store import NoStoreError, OperatorStore, OperatorStores
 from edgeloop.settings import Settings
 
 
@@ -47,28 +47,34 @@ def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, {"WWW-Authenticate": "Bearer"})
 
 
-def _identify(settings: Settings, given: str) -> Caller | None:
-    for token, role in settings.api.tokens.items():
+def stores_of(request: Request) -> OperatorStores:
+    stores: OperatorStores = request.app.state.stores  # opened and closed by the app's lifespan
+    return stores
+
+
+def _identify(request: Request, given: str) -> Caller | None:
+    for token, role in settings_of(request).api.tokens.items():
         if secrets.compare_digest(token.encode(), given.encode()):
             return Caller(Role[role.upper()], "a token from the settings")
-    path = settings.agent.db_path
-    if not path.exists():
+    stores = stores_of(request)
+    try:
+        store = stores.take()
+    except NoStoreError:
         return None
-    conn = sqlite3.connect(path, timeout=10)
     try:
         if given.startswith("els_"):
-            session = users.session_of(conn, given, time.time())
+            session = users.session_of(store, given, time.time())
             return None if session is None else Caller(Role[session[1].upper()], f"user {session[0]}", given)
-        stored = tokens.holder(conn, given)
+        stored = tokens.holder(store, given)
         return None if stored is None else Caller(Role[stored[1].upper()], f"token {stored[0]} ({stored[2]})")
     finally:
-        conn.close()
+        stores.give_back(store)
 
 
 def caller(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Caller:
     if credentials is None:
         raise _unauthorized("missing bearer token: send 'Authorization: Bearer <token>' or log in")
-    found = _identify(settings_of(request), credentials.credentials)
+    found = _identify(request, credentials.credentials)
     if found is None:
         raise _unauthorized("unknown, revoked or expired token")
     request.state.caller = found  # for the write log
@@ -84,20 +90,22 @@ def require(least: Role) -> Callable[[Caller], Caller]:
     return check
 
 
-def store(request: Request) -> Iterator[sqlite3.Connection]:
+def store(request: Request) -> Iterator[OperatorStore]:
     """The site store for one request (the agent writes it; the API reads it and writes only the inbox and
     its own tables of tokens, users and sessions)."""
-    path = settings_of(request).agent.db_path
-    if not path.exists():
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"no site store yet for {path.parent.name}")
-    conn = sqlite3.connect(path, timeout=10, check_same_thread=False)  # FastAPI may close it on another thread
+    stores = stores_of(request)
     try:
-        yield conn
+        taken = stores.take()
+    except NoStoreError:
+        path = settings_of(request).agent.db_path
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"no site store yet for {path.parent.name}") from None
+    try:
+        yield taken
     finally:
-        conn.close()
+        stores.give_back(taken)
 
 
-Store = Annotated[sqlite3.Connection, Depends(store)]
+Store = Annotated[OperatorStore, Depends(store)]
 Anyone = Annotated[Caller, Depends(caller)]
 Viewer = Annotated[Caller, Depends(require(Role.VIEWER))]
 Operator = Annotated[Caller, Depends(require(Role.OPERATOR))]

@@ -1,62 +1,32 @@
 """Reading the store's telemetry chunks for the API: the newest reading of each series (a device's current
 state and the dashboard's live sparklines) and anomaly episodes (runs of points scored at or above a level).
 
-The chunks hold many series each (see `io/store.py`); series keys are named per run in the `series` table.
+The chunks hold many series each (see `io/store/telemetry.py`); series keys are named per run.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
+
+from edgeloop.io.store import Chunk, SeriesNames, StoreReads
 
 Latest = dict[str, dict[str, list[float]]]  # device -> metric -> [t, value, score]
 
 
-@dataclass
-class Chunk:
-    run: int
-    keys: NDArray[np.int32]
-    ts: NDArray[np.float64]
-    vals: NDArray[np.float64]
-    scores: NDArray[np.float32]
+def latest_after(store: StoreReads, mark: int, names: SeriesNames) -> Latest:
+    """The newest reading of each series in the chunks written after `mark` (`StoreReads.telemetry_mark`);
+    series not yet in `names` are looked up again."""
+    return _latest(store, store.read_chunks_after(mark), names)
 
 
-def series_names(conn: sqlite3.Connection) -> dict[tuple[int, int], tuple[str, str]]:
-    """(run, key) -> (device, metric)."""
-    return {(r, k): (d, m) for r, k, d, m in conn.execute("SELECT run, key, device, metric FROM series")}
-
-
-def _chunks(rows: Iterable[tuple[Any, ...]]) -> list[Chunk]:
-    return [
-        Chunk(int(run), np.frombuffer(kb, np.int32), np.frombuffer(tb, np.float64), np.frombuffer(vb, np.float64),
-              np.frombuffer(sb, np.float32))
-        for run, kb, tb, vb, sb in rows
-    ]  # fmt: skip
-
-
-def newest_rowid(conn: sqlite3.Connection) -> int:
-    return int(conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM telemetry").fetchone()[0])
-
-
-def latest_after(conn: sqlite3.Connection, rowid: int, names: dict[tuple[int, int], tuple[str, str]]) -> Latest:
-    """The newest reading of each series in the chunks written after `rowid` (series not yet in `names` are
-    looked up again)."""
-    rows = conn.execute("SELECT run, keys, ts, vals, scores FROM telemetry WHERE rowid > ? ORDER BY rowid", (rowid,))
-    return _latest(conn, _chunks(rows.fetchall()), names)
-
-
-def latest(conn: sqlite3.Connection, chunks: int = 200) -> Latest:
+def latest(store: StoreReads, chunks: int = 200) -> Latest:
     """The newest reading of each series seen in the last `chunks` chunks (a device's current state)."""
-    rows = conn.execute("SELECT run, keys, ts, vals, scores FROM telemetry ORDER BY rowid DESC LIMIT ?", (chunks,))
-    return _latest(conn, _chunks(reversed(rows.fetchall())), {})
+    return _latest(store, store.read_newest_chunks(chunks), {})
 
 
-def _latest(conn: sqlite3.Connection, chunks: list[Chunk], names: dict[tuple[int, int], tuple[str, str]]) -> Latest:
+def _latest(store: StoreReads, chunks: list[Chunk], names: SeriesNames) -> Latest:
     out: Latest = {}
     newest: dict[tuple[int, int], tuple[float, float, float]] = {}
     for c in chunks:
@@ -64,7 +34,7 @@ def _latest(conn: sqlite3.Connection, chunks: list[Chunk], names: dict[tuple[int
             if (c.run, key) not in newest or t >= newest[c.run, key][0]:
                 newest[c.run, key] = (t, v, s)
     if any(k not in names for k in newest):
-        names.update(series_names(conn))
+        names.update(store.read_series_names())
     for k, (t, v, s) in newest.items():
         if k in names:
             device, metric = names[k]
@@ -72,12 +42,9 @@ def _latest(conn: sqlite3.Connection, chunks: list[Chunk], names: dict[tuple[int
     return out
 
 
-def anomalies(conn: sqlite3.Connection, t_from: float, t_to: float, min_score: float) -> list[dict[str, Any]]:
+def anomalies(store: StoreReads, t_from: float, t_to: float, min_score: float) -> list[dict[str, Any]]:
     """Episodes in [t_from, t_to]: runs of consecutive points of one series scored >= `min_score`, newest first."""
-    rows = conn.execute(
-        "SELECT run, keys, ts, vals, scores FROM telemetry WHERE t1 >= ? AND t0 <= ?", (t_from, t_to)
-    ).fetchall()
-    chunks = _chunks(rows)
+    chunks = store.read_chunks_between(t_from, t_to)
     if not chunks:
         return []
     series = np.concatenate([(np.int64(c.run) << 32) | c.keys.astype(np.int64) for c in chunks])
@@ -92,7 +59,7 @@ def anomalies(conn: sqlite3.Connection, t_from: float, t_to: float, min_score: f
     same = series[1:] == series[:-1]
     starts = np.flatnonzero(high & ~np.concatenate(([False], high[:-1] & same)))
     ends = np.flatnonzero(high & ~np.concatenate((high[1:] & same, [False])))  # inclusive
-    names = series_names(conn)
+    names = store.read_series_names()
     episodes = []
     for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
         key = (int(series[a]) >> 32, int(series[a]) & 0xFFFFFFFF)

@@ -120,7 +120,7 @@ def run_with_agent(
             store.flush()
             store.check()
             entries = [Entry.from_json(e) for e in store.read_entries()]
-            statuses = [r[0] for r in store.query("SELECT status FROM decisions")]
+            statuses = store.read_decision_statuses()
         finally:
             store.close()
     return AgentRun(

@@ -4,7 +4,6 @@ use it."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ from edgeloop.api.app import create_app
 from edgeloop.api.serve import serve_api
 from edgeloop.cli.agent import AutonomyOpt, BrokerOpt, ConfigOpt, DataDirOpt, settings_overrides
 from edgeloop.io.signals import stop_on_signals
+from edgeloop.io.store import SqliteOperatorStore
 from edgeloop.settings import SettingsError, load_settings
 
 
@@ -52,11 +52,11 @@ def api(
 token_app = typer.Typer(help="API tokens for the site's REST API and dashboard (stored hashed).", no_args_is_help=True)
 
 
-def _token_db(site: str | None, data_dir: Path | None) -> sqlite3.Connection:
+def _token_db(site: str | None, data_dir: Path | None) -> SqliteOperatorStore:
     agent = {k: v for k, v in {"site": site, "data_dir": data_dir}.items() if v is not None}
     path = load_settings(None, agent=agent).agent.db_path
     path.parent.mkdir(parents=True, exist_ok=True)
-    return sqlite3.connect(path, timeout=30)
+    return SqliteOperatorStore.open(path, timeout=30)
 
 
 SiteOpt = Annotated[str | None, typer.Option("--site", help="site id")]

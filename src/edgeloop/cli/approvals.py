@@ -7,17 +7,16 @@ seconds for the agent's result and print it; an answer given while the agent is 
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
-import orjson
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from edgeloop.agent.approvals import VERDICTS, await_result, submit
+from edgeloop.agent.approvals import VERDICTS
+from edgeloop.io.store import SqliteOperatorStore, answer_agent
 from edgeloop.settings import SettingsError, load_settings
 
 approvals_app = typer.Typer(help="Decisions waiting for an operator's approval (autonomy 2).", no_args_is_help=True)
@@ -30,7 +29,7 @@ WhyOpt = Annotated[str, typer.Option("--why", help="why (recorded in the audit l
 WaitOpt = Annotated[float, typer.Option("--wait", min=0, help="seconds to wait for the agent's result")]
 
 
-def _db(site: str | None, data_dir: Path | None) -> sqlite3.Connection:
+def _db(site: str | None, data_dir: Path | None) -> SqliteOperatorStore:
     agent = {k: v for k, v in {"site": site, "data_dir": data_dir}.items() if v is not None}
     try:
         path = load_settings(None, agent=agent).agent.db_path
@@ -40,15 +39,16 @@ def _db(site: str | None, data_dir: Path | None) -> sqlite3.Connection:
     if not path.exists():
         console.print(f"[red]error:[/red] no site store at {path}: is the agent running with this --data-dir/--site?")
         raise typer.Exit(2)
-    return sqlite3.connect(path, timeout=30)
+    return SqliteOperatorStore.open(path, timeout=30)
 
 
 def _when(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _submit(conn: sqlite3.Connection, kind: str, decision: str, answer: str, by: str, why: str, wait: float) -> None:
-    result = await_result(conn, submit(conn, kind, decision, answer, by, why), wait)
+def _submit(store: SqliteOperatorStore, kind: str, decision: str, answer: str, by: str, why: str, wait: float) -> None:
+    with store:
+        result = answer_agent(store, kind, decision, answer, by, why, wait)
     if result is None:
         console.print("queued: the agent takes it when it next reads its inbox (is it running?)")
         return
@@ -62,20 +62,13 @@ def _submit(conn: sqlite3.Connection, kind: str, decision: str, answer: str, by:
 def list_approvals(site: SiteOpt = None, data_dir: DataDirOpt = None, all_: bool = typer.Option(
         False, "--all", help="answered and expired ones too")) -> None:  # fmt: skip
     """Pending approvals, newest first, with the decision's device, score and command."""
-    conn = _db(site, data_dir)
-    where = "" if all_ else "WHERE a.answer IS NULL"  # the agent answers expired ones itself
-    args: tuple[float, ...] = ()
-    rows = conn.execute(
-        "SELECT a.decision, a.device, d.score, a.command, a.requested, a.expires, a.answer, a.by "
-        f"FROM approvals a LEFT JOIN decisions d ON d.id = a.decision {where} ORDER BY a.requested DESC",
-        args,
-    ).fetchall()
+    with _db(site, data_dir) as store:
+        rows = store.read_approvals_with_scores(pending_only=not all_)  # the agent answers expired ones itself
     table = Table(title="approvals" if all_ else "pending approvals")
     table.add_column("decision", overflow="fold", min_width=32)
     for col in ("device", "score", "command", "requested", "expires", "answer"):
         table.add_column(col)
-    for decision, device, score, command, requested, expires, answer, by in rows:
-        doc = orjson.loads(command)
+    for decision, device, score, doc, requested, expires, answer, by in rows:
         what = f"{doc['name']} " + " ".join(f"{k}={v:g}" for k, v in doc["args"].items())
         table.add_row(decision, device, f"{score:.3f}" if score is not None else "-", what,
                       _when(requested), _when(expires), f"{answer} by {by}" if answer else "pending")  # fmt: skip

@@ -9,13 +9,12 @@ Exit codes: `check` 0 valid, 1 invalid (the field and YAML line are printed), 2 
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from edgeloop.io.store import StoreError, read_decision_at
 from edgeloop.policy.describe import explain_lines, summary
 from edgeloop.policy.load import PolicyError, parse_policy
 from edgeloop.settings import SettingsError, load_settings
@@ -56,8 +55,8 @@ def explain(
         typer.echo(f"no agent store at {db}", err=True)
         raise typer.Exit(2)
     try:
-        record = read_decision(db, decision_id)
-    except sqlite3.Error as exc:
+        record = read_decision_at(db, decision_id)
+    except StoreError as exc:
         typer.echo(f"cannot read {db}: {exc}", err=True)
         raise typer.Exit(2) from exc
     if record is None:
@@ -65,19 +64,6 @@ def explain(
         raise typer.Exit(1)
     for line in explain_lines(record):
         typer.echo(line)
-
-
-def read_decision(db: Path, decision_id: str) -> dict[str, Any] | None:
-    """The decision's JSON record, read with a read-only connection (never creates or changes the store)."""
-    conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
-    try:
-        row = conn.execute("SELECT record FROM decisions WHERE id = ?", (decision_id,)).fetchone()
-    finally:
-        conn.close()
-    if row is None:
-        return None
-    record = json.loads(row[0])
-    return record if isinstance(record, dict) else {"record": record}
 
 
 def _db_path(data_dir: Path | None, site: str | None) -> Path:

@@ -2,32 +2,33 @@
 
 from __future__ import annotations
 
-import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from edgeloop.api.readings import anomalies, latest, latest_after
+from edgeloop.io.store import SqliteStore
 
 
 @pytest.fixture
-def conn() -> sqlite3.Connection:
-    db = sqlite3.connect(":memory:")
-    db.execute("CREATE TABLE series(run INTEGER, key INTEGER, device TEXT, metric TEXT, bucket INTEGER)")
-    db.execute("CREATE TABLE telemetry(run INTEGER, bucket INTEGER, t0 REAL, t1 REAL, n INTEGER, keys BLOB, "
-               "ts BLOB, vals BLOB, scores BLOB)")  # fmt: skip
-    db.executemany("INSERT INTO series VALUES (1, ?, ?, 'vibration', 0)", [(0, "pump-a"), (1, "pump-b")])
-    return db
+def conn(tmp_path: Path) -> Iterator[SqliteStore]:
+    store = SqliteStore(tmp_path / "site.db", "s1")
+    store.write_series([(0, "pump-a", "vibration", 0), (1, "pump-b", "vibration", 0)])
+    yield store
+    store.close()
 
 
-def chunk(db: sqlite3.Connection, keys: list[int], ts: list[float], scores: list[float]) -> None:
+def chunk(store: SqliteStore, keys: list[int], ts: list[float], scores: list[float]) -> None:
+    """One chunk of bucket 0, written as the agent writes it."""
     k, t = np.array(keys, np.int32), np.array(ts, np.float64)
     v, s = np.arange(len(ts), dtype=np.float64), np.array(scores, np.float32)
-    db.execute("INSERT INTO telemetry VALUES (1, 0, ?, ?, ?, ?, ?, ?, ?)",
-               (t.min(), t.max(), len(ts), k.tobytes(), t.tobytes(), v.tobytes(), s.tobytes()))  # fmt: skip
+    store.write_telemetry([(0, t.min(), t.max(), len(ts), k.tobytes(), t.tobytes(), v.tobytes(), s.tobytes())])
+    store.flush()
 
 
-def test_episodes_are_split_by_series_and_by_a_low_point(conn: sqlite3.Connection) -> None:
+def test_episodes_are_split_by_series_and_by_a_low_point(conn: SqliteStore) -> None:
     # pump-a: high at 1, 2 (over two chunks), low at 3, high at 4; pump-b: high at 2 only
     chunk(conn, [0, 1, 0, 1], [0.0, 1.0, 1.0, 2.0], [0.1, 0.2, 0.95, 0.97])
     chunk(conn, [0, 0, 0], [2.0, 3.0, 4.0], [0.99, 0.5, 0.92])
@@ -41,13 +42,13 @@ def test_episodes_are_split_by_series_and_by_a_low_point(conn: sqlite3.Connectio
     assert found[1]["peak_score"] == pytest.approx(0.99)
 
 
-def test_a_time_window_cuts_episodes(conn: sqlite3.Connection) -> None:
+def test_a_time_window_cuts_episodes(conn: SqliteStore) -> None:
     chunk(conn, [0, 0, 0], [1.0, 2.0, 3.0], [0.95, 0.95, 0.95])
     assert [(e["start"], e["points"]) for e in anomalies(conn, 2.0, 10.0, 0.9)] == [(2.0, 2)]
     assert anomalies(conn, 5.0, 10.0, 0.9) == []
 
 
-def test_the_newest_reading_of_each_series(conn: sqlite3.Connection) -> None:
+def test_the_newest_reading_of_each_series(conn: SqliteStore) -> None:
     chunk(conn, [0, 1, 0], [5.0, 6.0, 7.0], [0.1, 0.2, 0.3])
     assert latest(conn) == {"pump-a": {"vibration": [7.0, 2.0, pytest.approx(0.3)]},
                             "pump-b": {"vibration": [6.0, 1.0, pytest.approx(0.2)]}}  # fmt: skip

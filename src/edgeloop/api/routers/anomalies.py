@@ -15,7 +15,7 @@ router = APIRouter(prefix="/anomalies", tags=["anomalies"])
 
 @router.get("")
 def list_anomalies(
-    conn: Store,
+    store: Store,
     _: Viewer,
     page: Paged,
     device: str | None = None,
@@ -23,8 +23,8 @@ def list_anomalies(
     hours: float = Query(24.0, gt=0, le=24 * 366, description="how far back from the newest data (data time)"),
 ) -> dict[str, Any]:
     """Runs of consecutive points of one metric scored at or above `min_score`, within the last `hours` of data."""
-    newest = conn.execute("SELECT MAX(t1) FROM telemetry").fetchone()[0]
+    newest = store.data_until()
     if newest is None:
         return page.of([])
-    found = anomalies(conn, newest - hours * 3600, newest, min_score)
+    found = anomalies(store, newest - hours * 3600, newest, min_score)
     return page.of([e for e in found if device is None or e["device"] == device])

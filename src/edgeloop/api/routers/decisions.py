@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, HTTPException, Request
 
 from edgeloop.api.deps import Store, Viewer, settings_of
@@ -19,23 +18,11 @@ router = APIRouter(prefix="/decisions", tags=["decisions"])
 
 @router.get("")
 def list_decisions(
-    conn: Store, _: Viewer, page: Paged, device: str | None = None, status: str | None = None
+    store: Store, _: Viewer, page: Paged, device: str | None = None, status: str | None = None
 ) -> dict[str, Any]:
     """Newest first; filter by device and status (sent, held_out, blocked, pending_approval, ...)."""
-    where, args = [], []
-    if device:
-        where.append("device = ?")
-        args.append(device)
-    if status:
-        where.append("status = ?")
-        args.append(status)
-    cond = " WHERE " + " AND ".join(where) if where else ""
-    total = conn.execute("SELECT COUNT(*) FROM decisions" + cond, args).fetchone()[0]
-    rows = conn.execute(
-        f"SELECT record FROM decisions{cond} ORDER BY ts DESC, at DESC LIMIT ? OFFSET ?",
-        (*args, page.limit, page.offset),
-    ).fetchall()
-    return page.answer(total, [dict(orjson.loads(r[0])) for r in rows])
+    total = store.count_decisions(device, status)
+    return page.answer(total, store.read_newest_decisions(page.limit, page.offset, device, status))
 
 
 def audit_entry(directory: Path, decision_id: str, stored: dict[str, Any]) -> dict[str, Any] | None:
@@ -64,20 +51,14 @@ def audit_entry(directory: Path, decision_id: str, stored: dict[str, Any]) -> di
 
 
 @router.get("/{decision_id}")
-def get_decision(decision_id: str, request: Request, conn: Store, _: Viewer) -> dict[str, Any]:
-    row = conn.execute("SELECT record FROM decisions WHERE id = ?", (decision_id,)).fetchone()
-    if row is None:
+def get_decision(decision_id: str, request: Request, store: Store, _: Viewer) -> dict[str, Any]:
+    record = store.read_decision(decision_id)
+    if record is None:
         raise HTTPException(404, f"no decision {decision_id}")
-    record = dict(orjson.loads(row[0]))
     audit = audit_entry(settings_of(request).agent.audit_dir, decision_id, record)
-    commands = conn.execute(
-        "SELECT id, name, args, sent_at, status, acked_at, detail FROM commands WHERE decision = ?", (decision_id,)
-    ).fetchall()
-    verdicts = conn.execute("SELECT verdict, by, why, at FROM verdicts WHERE decision = ?", (decision_id,)).fetchall()
     return {
         **record,
         "audit": audit,
-        "commands": [dict(zip(("id", "name", "args", "sent_at", "status", "acked_at", "detail"), c, strict=True))
-                     for c in commands],
-        "verdicts": [dict(zip(("verdict", "by", "why", "at"), v, strict=True)) for v in verdicts],
-    }  # fmt: skip
+        "commands": store.read_commands_of(decision_id),
+        "verdicts": store.read_verdicts_of(decision_id),
+    }

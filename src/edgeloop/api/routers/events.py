@@ -5,15 +5,14 @@ pending approvals or their commands' ack status change, and a `tick` every 15 s 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import AsyncIterator
 
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from edgeloop.api.deps import Viewer, settings_of
-from edgeloop.api.readings import latest, latest_after, newest_rowid, series_names
+from edgeloop.api.deps import Viewer, settings_of, stores_of
+from edgeloop.api.readings import latest, latest_after
 
 router = APIRouter(tags=["events"])
 POLL_S = 0.5
@@ -25,30 +24,26 @@ def _event(kind: str, data: object) -> bytes:
 
 
 async def _stream(request: Request) -> AsyncIterator[bytes]:
-    path = settings_of(request).agent.db_path
-    conn = sqlite3.connect(path, timeout=10, check_same_thread=False)
+    stores = stores_of(request)
+    store = stores.take()  # held for the stream's life; the others take their own
     try:
-        seen = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM decisions").fetchone()[0]
+        seen = store.decision_mark()
         pending: list[tuple[str, str | None, str | None]] | None = None
         quiet = 0.0
-        names = series_names(conn)
-        chunk = newest_rowid(conn)
+        names = store.read_series_names()
+        chunk = store.telemetry_mark()
         yield _event("hello", {"site": settings_of(request).agent.site})
-        yield _event("readings", latest(conn))
+        yield _event("readings", latest(store))
         while not await request.is_disconnected():
-            before, chunk = chunk, newest_rowid(conn)
+            before, chunk = chunk, store.telemetry_mark()
             if chunk > before:
                 quiet = 0.0
-                yield _event("readings", latest_after(conn, before, names))
-            rows = conn.execute("SELECT rowid, record FROM decisions WHERE rowid > ? ORDER BY rowid", (seen,))
-            for rowid, record in rows.fetchall():
-                seen = rowid
+                yield _event("readings", latest_after(store, before, names))
+            for mark, record in store.read_decisions_after(seen):
+                seen = mark
                 quiet = 0.0
-                yield _event("decision", orjson.loads(record))
-            now_pending = conn.execute(
-                "SELECT a.decision, a.answer, c.status FROM approvals a "
-                "LEFT JOIN commands c ON c.decision = a.decision ORDER BY a.requested DESC LIMIT 200"
-            ).fetchall()
+                yield _event("decision", record)
+            now_pending = store.read_approval_states(200)
             if now_pending != pending:
                 pending, quiet = now_pending, 0.0
                 yield _event("approvals", {"pending": sum(1 for _, answer, _ in now_pending if answer is None)})
@@ -59,7 +54,7 @@ async def _stream(request: Request) -> AsyncIterator[bytes]:
             await asyncio.sleep(POLL_S)
             quiet += POLL_S
     finally:
-        conn.close()
+        stores.give_back(store)
 
 
 @router.get("/events")

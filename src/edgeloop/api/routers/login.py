@@ -27,7 +27,7 @@ FAILURE_WINDOW_S = 300.0
 
 
 @router.post("/login")
-async def login(body: Credentials, conn: Store, request: Request) -> dict[str, Any]:
+async def login(body: Credentials, store: Store, request: Request) -> dict[str, Any]:
     """A session token (`els_...`) to send as `Authorization: Bearer`, valid 12 h or until logout. After 5
     failed logins for a name within 5 minutes, that name is refused (429) until the oldest is 5 minutes old."""
     failures: dict[str, list[float]] = request.app.state.failed_logins
@@ -41,23 +41,23 @@ async def login(body: Credentials, conn: Store, request: Request) -> dict[str, A
         raise HTTPException(
             429, f"too many failed logins as {body.name!r}: try again in {wait} s", {"Retry-After": str(wait)}
         )
-    role = await run_in_threadpool(users.check_password, conn, body.name, body.password)
+    role = await run_in_threadpool(users.check_password, store, body.name, body.password)
     if role is None:
         failures[body.name] = [*recent, now]
         log.warning("failed login as %r", body.name)
         raise HTTPException(401, "wrong user name or password")
     failures.pop(body.name, None)
-    token = users.open_session(conn, body.name, now, users.SESSION_S)
+    token = users.open_session(store, body.name, now, users.SESSION_S)
     log.info("login: user %s (%s)", body.name, role)
     return {"token": token, "user": body.name, "role": role, "expires": now + users.SESSION_S}
 
 
 @router.post("/logout")
-def logout(who: Anyone, conn: Store) -> dict[str, Any]:
+def logout(who: Anyone, store: Store) -> dict[str, Any]:
     """End the session this request was made with (a token is revoked with `DELETE /tokens/{id}` instead)."""
     if who.session is None:
         raise HTTPException(400, "this request was not made with a login session")
-    return {"ended": users.end_session(conn, who.session)}
+    return {"ended": users.end_session(store, who.session)}
 
 
 @router.get("/me")

@@ -13,32 +13,28 @@ from edgeloop.api.pages import Paged
 router = APIRouter(prefix="/sites", tags=["sites"])
 
 
-def overview(request: Request, conn: Store) -> dict[str, Any]:
+def overview(request: Request, store: Store) -> dict[str, Any]:
     settings = settings_of(request)
-
-    def one(sql: str) -> Any:
-        return conn.execute(sql).fetchone()[0]
-
     return {
         "site": settings.agent.site,
         "autonomy": int(settings.agent.autonomy),
-        "devices": one("SELECT COUNT(*) FROM devices"),
-        "decisions": one("SELECT COUNT(*) FROM decisions"),
-        "pending_approvals": one("SELECT COUNT(*) FROM approvals WHERE answer IS NULL"),
-        "commands_acked": one("SELECT COUNT(*) FROM commands WHERE status = 'done'"),
-        "failures": one("SELECT COUNT(*) FROM outcomes WHERE kind = 'failure'"),
-        "quarantined": one("SELECT COUNT(*) FROM quarantine"),
-        "data_until": one("SELECT MAX(t1) FROM telemetry"),
+        "devices": store.count_devices(),
+        "decisions": store.count_decisions(),
+        "pending_approvals": store.count_approvals(pending_only=True),
+        "commands_acked": store.count_commands("done"),
+        "failures": store.count_outcomes("failure"),
+        "quarantined": store.count_quarantined(),
+        "data_until": store.data_until(),
     }
 
 
 @router.get("")
-def list_sites(request: Request, conn: Store, _: Viewer, page: Paged) -> dict[str, Any]:
-    return page.of([overview(request, conn)])
+def list_sites(request: Request, store: Store, _: Viewer, page: Paged) -> dict[str, Any]:
+    return page.of([overview(request, store)])
 
 
 @router.get("/{site}")
-def get_site(site: str, request: Request, conn: Store, _: Viewer) -> dict[str, Any]:
+def get_site(site: str, request: Request, store: Store, _: Viewer) -> dict[str, Any]:
     if site != settings_of(request).agent.site:
         raise HTTPException(404, f"this API serves site {settings_of(request).agent.site}, not {site}")
-    return overview(request, conn)
+    return overview(request, store)

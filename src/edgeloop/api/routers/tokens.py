@@ -21,20 +21,20 @@ class NewToken(BaseModel):
 
 
 @router.get("")
-def list_tokens(conn: Store, _: Admin, page: Paged) -> dict[str, Any]:
+def list_tokens(store: Store, _: Admin, page: Paged) -> dict[str, Any]:
     """Tokens by id, role, name and when they were made or revoked (never the tokens themselves)."""
-    return page.of(tokens.listing(conn))
+    return page.of(tokens.listing(store))
 
 
 @router.post("", status_code=201)
-def create_token(body: NewToken, conn: Store, _: Admin) -> dict[str, Any]:
+def create_token(body: NewToken, store: Store, _: Admin) -> dict[str, Any]:
     """The token is in this answer only; keep it."""
-    token = tokens.create(conn, body.role, body.name, time.time())
+    token = tokens.create(store, body.role, body.name, time.time())
     return {"id": token.split("_")[1], "token": token, "role": body.role, "name": body.name}
 
 
 @router.delete("/{token_id}", status_code=204)
-def revoke_token(token_id: str, conn: Store, _: Admin) -> Response:
-    if not tokens.revoke(conn, token_id, time.time()):
+def revoke_token(token_id: str, store: Store, _: Admin) -> Response:
+    if not tokens.revoke(store, token_id, time.time()):
         raise HTTPException(404, f"no live token {token_id!r}")
     return Response(status_code=204)

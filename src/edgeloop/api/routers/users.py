@@ -23,22 +23,22 @@ class NewUser(BaseModel):
 
 
 @router.get("")
-def list_users(conn: Store, _: Admin, page: Paged) -> dict[str, Any]:
-    return page.of(users.listing(conn))
+def list_users(store: Store, _: Admin, page: Paged) -> dict[str, Any]:
+    return page.of(users.listing(store))
 
 
 @router.post("", status_code=201)
-async def create_user(body: NewUser, conn: Store, _: Admin) -> dict[str, Any]:
+async def create_user(body: NewUser, store: Store, _: Admin) -> dict[str, Any]:
     try:
-        await run_in_threadpool(users.create_user, conn, body.name, body.role, body.password, time.time())
+        await run_in_threadpool(users.create_user, store, body.name, body.role, body.password, time.time())
     except users.UserError as exc:
         raise HTTPException(409, str(exc)) from None
     return {"name": body.name, "role": body.role}
 
 
 @router.delete("/{name}", status_code=204)
-def delete_user(name: str, conn: Store, _: Admin) -> Response:
+def delete_user(name: str, store: Store, _: Admin) -> Response:
     """Delete a user; their sessions end at once."""
-    if not users.delete_user(conn, name):
+    if not users.delete_user(store, name):
         raise HTTPException(404, f"no user {name!r}")
     return Response(status_code=204)

@@ -1,0 +1,53 @@
+"""The ROI ledger's rows, its holdout record and the days the site had data (tables `ledger`, `holdout`,
+`data_days`). The ledger itself is pure (`edgeloop.ledger`); these are its write-through and read-back."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import numpy as np
+import orjson
+
+from edgeloop.io.store.schema import Write
+
+_ENTRY = ("seq", "device", "asset_type", "arm", "ts", "kind", "amount", "rule", "decision", "outcome", "action",
+          "quantity", "note")  # fmt: skip
+
+
+def write_entries(entries: list[dict[str, Any]]) -> Write:
+    """Append ledger entries (`Entry.to_json()` dicts); a sequence number already taken is an error."""
+    return (
+        "INSERT INTO ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(e["seq"], e["device"], e["asset_type"], e["arm"], e["ts"], int(e["ts"] // 86_400), e["kind"],
+          e["amount"], e["rule"], e["decision"], e["outcome"], e["action"], e["quantity"], e["note"])
+         for e in entries],
+    )  # fmt: skip
+
+
+def write_holdout(record: dict[str, Any], at: float) -> Write:
+    """Log a holdout record; the latest one holds every assignment so far."""
+    return (
+        "INSERT INTO holdout(at, devices, record) VALUES (?, ?, ?)",
+        [(at, len(record["assignments"]), orjson.dumps(record).decode())],
+    )
+
+
+def write_day(day: int) -> Write:
+    """Mark a UTC day index as one the site had data on."""
+    return "INSERT OR IGNORE INTO data_days VALUES (?)", [(day,)]
+
+
+def read_entries(conn: sqlite3.Connection, since_ts: float = -np.inf) -> list[dict[str, Any]]:
+    """Ledger entries in sequence order, as `Entry.from_json` takes them."""
+    rows = conn.execute(f"SELECT {', '.join(_ENTRY)} FROM ledger WHERE ts >= ? ORDER BY seq", (since_ts,))
+    return [dict(zip(_ENTRY, row, strict=True)) for row in rows.fetchall()]
+
+
+def read_holdout(conn: sqlite3.Connection) -> dict[str, Any] | None:
+    rows = conn.execute("SELECT record FROM holdout ORDER BY id DESC LIMIT 1").fetchall()
+    return None if not rows else dict(orjson.loads(rows[0][0]))
+
+
+def read_days(conn: sqlite3.Connection) -> list[int]:
+    return [int(r[0]) for r in conn.execute("SELECT day FROM data_days ORDER BY day").fetchall()]
