@@ -28,10 +28,10 @@ from edgeloop.agent.selection import load_selection
 from edgeloop.agent.shadow import ModelBoard, Standing
 from edgeloop.agent.stats import AgentStats
 from edgeloop.audit import AuditLog, Kind
-from edgeloop.io.decode import NO_META, DecodedBatch, Rejected, TelemetryDecoder
+from edgeloop.io.decode import NO_META, RAW_KEPT, DecodedBatch, Rejected, TelemetryDecoder
 from edgeloop.io.inbound import Control, DeviceEvent, InboundSplitter, MetaUpdate, rejection
 from edgeloop.io.registry import DeviceRegistry
-from edgeloop.io.store import SqliteStore, chunk_rows
+from edgeloop.io.store import SqliteStore, StoreError, chunk_rows
 from edgeloop.io.topics import Channel, agent_topic, device_topic, site_filter
 from edgeloop.io.transport import Message, Transport
 from edgeloop.learn.alarm import Alarm, AlarmStage, Note
@@ -139,8 +139,9 @@ class SiteAgent:
         while batch := client.drain(self.settings.batch_max):
             self.handle_batch(batch)
         client.publish(agent_topic(self.site, "state"), b"offline", qos=1, retain=True)
-        await client.flush(timeout=5.0)
-        await asyncio.to_thread(self.store.flush)
+        await client.flush(timeout=3.0)
+        if not await asyncio.to_thread(self.store.flush, 5.0):  # SIGTERM must end the agent within 10 s
+            log.error("stopping with writes not committed to %s: %s", self.store.path, self.store.failure or "timeout")
         return self.stats
 
     def handle_batch(self, messages: Sequence[Message]) -> None:
@@ -159,10 +160,22 @@ class SiteAgent:
                     self._control(control, now)
                 except (ValueError, TypeError, KeyError) as exc:
                     self._quarantine([rejection(control, str(exc))], now)
+                except StoreError:
+                    raise  # no storage: intake stops, visibly (the caller sees why)
+                except Exception as exc:  # a bug or an input nobody foresaw: this message only, never the agent
+                    log.exception("handling a %s of %s failed", type(control).__name__, control.device)
+                    self._quarantine([rejection(control, f"internal error: {type(exc).__name__}: {exc}")], now)
             self.devices.assign_holdout(now)
             self.devices.regroup()
         if inbound.telemetry:
-            self._telemetry(inbound.telemetry, now)
+            try:
+                self._telemetry(inbound.telemetry, now)
+            except StoreError:
+                raise
+            except Exception as exc:  # the batch's messages go to quarantine whole, with the reason: none is lost
+                log.exception("handling a batch of %d telemetry messages failed", len(inbound.telemetry))
+                reason = f"internal error: {type(exc).__name__}: {exc}"
+                self._quarantine([Rejected(m.topic, reason, m.payload[:RAW_KEPT]) for m in inbound.telemetry], now)
 
     def _control(self, control: Control, now: float) -> None:
         if isinstance(control, MetaUpdate):

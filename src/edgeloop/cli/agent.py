@@ -17,6 +17,7 @@ from edgeloop.agent.stats import AgentStats
 from edgeloop.audit import load_or_create_key
 from edgeloop.fleet.share import share_site_knowledge
 from edgeloop.io.signals import stop_on_signals
+from edgeloop.io.store import StoreError
 from edgeloop.settings import Settings, SettingsError, load_settings
 
 console = Console(stderr=True)
@@ -112,4 +113,8 @@ def agent(
         console.print(f"stopped: {stats.as_dict()}")
 
     with broker_url(settings) as url:
-        asyncio.run(main(url))
+        try:
+            asyncio.run(main(url))
+        except StoreError as exc:  # no storage: the agent stops rather than decide what it cannot record
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(3) from None

@@ -26,7 +26,8 @@ from edgeloop.io.store.state import ShadowRow
 
 log = logging.getLogger(__name__)
 
-TRANSIENT = ("locked", "busy", "disk", "full", "i/o", "unable to open")
+#: SQLite errors worth retrying (an outage that may pass); "database disk image is malformed" is not one
+TRANSIENT = ("locked", "busy", "disk i/o error", "database or disk is full", "unable to open")
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -43,11 +44,14 @@ class SqliteStore(SqliteReads):
     def __init__(self, path: Path, site: str) -> None:
         self.path = path
         self.site = site
-        self._write_conn = connect(path)
-        self._write_conn.executescript(SCHEMA)
-        self.run = telemetry.start_run(self._write_conn, site, time.time())
-        self._write_conn.commit()
-        self._reader = connect(path)
+        try:
+            self._write_conn = connect(path)
+            self._write_conn.executescript(SCHEMA)
+            self.run = telemetry.start_run(self._write_conn, site, time.time())
+            self._write_conn.commit()
+            self._reader = connect(path)
+        except (sqlite3.Error, OSError) as exc:  # corrupt, not a database, read-only: refuse, touch nothing more
+            raise StoreError(f"cannot open the site store {path}: {type(exc).__name__}: {exc}") from exc
         self._queue: queue.Queue[tuple[str, list[Row]] | None] = queue.Queue()
         self.write_errors = 0
         self.failure: StoreError | None = None
@@ -154,10 +158,11 @@ class SqliteStore(SqliteReads):
                         for sql, rows in work:
                             conn.executemany(sql, rows)
                     break
-                except sqlite3.Error as exc:
-                    if not any(word in str(exc).lower() for word in TRANSIENT):
-                        self.failure = StoreError(f"store write failed: {exc}")
-                        log.error("store writer stopped: %s", exc)
+                except Exception as exc:  # the writer never dies silently: a failure stops intake with its reason
+                    transient = isinstance(exc, sqlite3.Error) and any(w in str(exc).lower() for w in TRANSIENT)
+                    if not transient:
+                        self.failure = StoreError(f"store write failed ({self.path}): {type(exc).__name__}: {exc}")
+                        log.error("store writer stopped: %s", self.failure)
                         break
                     self.write_errors += 1  # outage: keep the batch and retry
                     log.warning("store write failed (%s); retrying, nothing dropped", exc)
@@ -172,18 +177,29 @@ class SqliteStore(SqliteReads):
         if self.failure is not None:
             raise self.failure
 
-    def flush(self) -> None:
-        """Block until every queued write is committed."""
-        self._queue.join()
+    def flush(self, timeout: float | None = None) -> bool:
+        """Block until every queued write is committed, or `timeout` seconds; whether all were."""
+        if timeout is None:
+            self._queue.join()
+            return True
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks and time.monotonic() < deadline and self.failure is None:
+            time.sleep(0.01)
+        return not self._queue.unfinished_tasks
 
     @property
     def backlog(self) -> int:
         return self._queue.qsize()
 
-    def close(self) -> None:
+    def close(self, timeout: float = 5.0) -> None:
+        """Commit what is queued and stop the writer; after `timeout` seconds of a failing store, give up (what
+        was not committed is logged as lost, never silently)."""
         if self._writer.is_alive():
             self._queue.put(None)
-            self._writer.join()
+            self._writer.join(timeout)
+        if self._writer.is_alive():
+            log.error("store %s: %d writes not committed at shutdown", self.path, self._queue.unfinished_tasks)
+            return  # the writer still holds the connection; the process is ending
         self._write_conn.close()
         self._reader.close()
 
