@@ -84,6 +84,13 @@ class Dispatcher:
         self.last_decision: dict[str, str] = {}  # device -> id of its latest decision
         self.observers: list[Callable[[Decision], None]] = []  # told of each decision once it is recorded
 
+    def resume(self, unsettled: list[tuple[str, str, str, str, dict[str, Any], float]], now: float) -> None:
+        """Commands a previous run sent and never saw settled wait again for their ack, `ack_timeout_s` from now
+        (the device may have acked while the agent was down: its broker session delivers that ack now)."""
+        for cmd_id, decision, device, name, args, _sent_at in unsettled:
+            command = Command(cmd_id, self.site, device, name, args, decision)
+            self.pending[cmd_id] = PendingCommand(command, now + self.ack_timeout_s)
+
     def decide(
         self,
         meta: DeviceMeta,

@@ -88,6 +88,7 @@ class SiteAgent:
                                      settings.ack_timeout_s)  # fmt: skip
         self.approvals = ApprovalDesk(store, self.record, self.dispatcher.send, self._on_verdict, self._replace_policy)
         self.dispatcher.approvals = self.approvals
+        self.dispatcher.resume(store.read_unsettled_commands(), clock())
         self.outcomes = Outcomes(self)
         learnt = store.read_learnt("feedback")  # thresholds and on-delays, as earlier answers left them
         if learnt is not None:

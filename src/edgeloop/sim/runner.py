@@ -61,6 +61,7 @@ class PlantRunner:
         self.interval_s = interval_s
         self.stats = SimStats()
         self._seq: dict[str, int] = {}
+        self._answered: dict[str, tuple[str, bytes, bool]] = {}  # command id -> its ack: a repeat runs once
 
     async def start(self) -> None:
         site = self.plant.site
@@ -118,7 +119,7 @@ class PlantRunner:
     def answer_commands(self) -> None:
         """Act on and ack every command that has arrived (the run loop does this between steps)."""
         for message in self.client.drain(10_000):
-            ack = apply_command(self.plant, message.topic, message.payload)
+            ack = apply_command(self.plant, message.topic, message.payload, self._answered)
             if ack is None:
                 continue
             self.stats.commands += 1
@@ -145,8 +146,15 @@ def encode_events(site: str, ts: float, events: list[tuple[str, dict[str, Any]]]
     ]
 
 
-def apply_command(plant: Plant, topic: str, payload: bytes) -> tuple[str, bytes, bool] | None:
-    """Act on one command message: the ack's topic and payload, and whether it was rejected (None: not a command)."""
+#: command ids a simulated plant remembers, so a command delivered twice (QoS 1, an agent's resend) runs once
+ANSWERED_KEPT = 10_000
+
+
+def apply_command(
+    plant: Plant, topic: str, payload: bytes, answered: dict[str, tuple[str, bytes, bool]] | None = None
+) -> tuple[str, bytes, bool] | None:
+    """Act on one command message: the ack's topic and payload, and whether it was rejected (None: not a command).
+    A command whose id is in `answered` is not run again: its first ack is sent again."""
     try:
         device = parse_device_topic(topic).device
         doc = orjson.loads(payload)
@@ -156,9 +164,16 @@ def apply_command(plant: Plant, topic: str, payload: bytes) -> tuple[str, bytes,
     except (TopicError, orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         log.warning("ignored a bad command on %s: %s", topic, exc)
         return None
+    if answered is not None and cmd_id in answered:
+        return answered[cmd_id]
     status, detail = plant.command(device, name, args)
     ack = {"id": cmd_id, "status": status, "detail": detail, "ts": plant.now}
-    return device_topic(plant.site, device, Channel.ACK), orjson.dumps(ack), status != "done"
+    result = device_topic(plant.site, device, Channel.ACK), orjson.dumps(ack), status != "done"
+    if answered is not None:
+        answered[cmd_id] = result
+        while len(answered) > ANSWERED_KEPT:
+            del answered[next(iter(answered))]
+    return result
 
 
 def write_ground_truth(plant: Plant, path: Path) -> None:

@@ -56,6 +56,14 @@ def write_verdict(decision: str, device: str, verdict: str, by: str, why: str, a
 # -- reads --------------------------------------------------------------------------------------------------------
 
 
+def read_unsettled_commands(conn: sqlite3.Connection) -> list[tuple[str, str, str, str, dict[str, Any], float]]:
+    """Commands sent and neither acked nor timed out: (id, decision, device, name, args, sent_at), oldest first."""
+    rows = conn.execute(
+        "SELECT id, decision, device, name, args, sent_at FROM commands WHERE status = 'sent' ORDER BY sent_at"
+    ).fetchall()
+    return [(i, d, dev, n, dict(orjson.loads(a)), float(t)) for i, d, dev, n, a, t in rows]
+
+
 def read_decision(conn: sqlite3.Connection, decision_id: str) -> dict[str, Any] | None:
     row = conn.execute("SELECT record FROM decisions WHERE id = ?", (decision_id,)).fetchone()
     return None if row is None else dict(orjson.loads(row[0]))

@@ -72,6 +72,9 @@ class SqliteReads:
     def read_decision(self, decision_id: str) -> dict[str, Any] | None:
         return decisions.read_decision(self._reader, decision_id)
 
+    def read_unsettled_commands(self) -> list[tuple[str, str, str, str, dict[str, Any], float]]:
+        return decisions.read_unsettled_commands(self._reader)
+
     def read_decisions(self, since_ts: float = -np.inf) -> list[dict[str, Any]]:
         """Decision records in data-time order."""
         return decisions.read_decisions(self._reader, since_ts)
