@@ -72,6 +72,9 @@ class AgentSettings(BaseModel):
     max_payload: int = Field(256 * 1024, ge=1024, description="larger payloads are rejected")
     data_dir: Path = Field(Path("var"), description="where the site's database and keys live")
     store_telemetry: bool = Field(True, description="keep raw telemetry in the store (decisions are always kept)")
+    checkpoint_s: float = Field(
+        60.0, ge=0, description="wall seconds between two checkpoints of the learnt state (0: only when stopping)"
+    )
 
     @field_validator("site")
     @classmethod
@@ -91,6 +94,10 @@ class AgentSettings(BaseModel):
     @property
     def audit_dir(self) -> Path:
         return self.site_dir / "audit"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.site_dir / "checkpoint.pickle"
 
 
 class LedgerSettings(BaseModel):

@@ -102,6 +102,14 @@ class SiteDevices:
         self.store.write_series(rows)
         return seeded
 
+    def resume(self, registry: DeviceRegistry, learner: Learner) -> None:
+        """Devices and learner of an earlier run (a checkpoint): the store learns this run's series rows."""
+        self.registry, self.learner = registry, learner
+        rows = [(k, known.meta.device, metric, bucket_of(known.index))
+                for known in registry.by_index for metric, k in known.keys.items()]  # fmt: skip
+        self.store.write_series(rows)
+        self._groups_stale = True
+
     def regroup(self) -> None:
         """Tell a learner that watches a device's metrics together which keys those are: once per batch of new
         series, since a learner drops what it learnt of devices when the groups change."""

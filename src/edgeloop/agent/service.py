@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Iterator
 
 import orjson
 
+from edgeloop.agent import checkpoint
 from edgeloop.agent.books import SiteBooks
 from edgeloop.agent.site import SiteAgent
 from edgeloop.audit import AuditLog, load_or_create_key
@@ -21,6 +23,8 @@ from edgeloop.learn.noise import NoiseRatio
 from edgeloop.learn.registry import LEARNERS
 from edgeloop.policy import PolicyEngine, Rule, When, load_policy
 from edgeloop.settings import AgentSettings, Settings
+
+log = logging.getLogger(__name__)
 
 #: the memory of the default learner: alpha 0.04 per point at the factory's 15 s sampling, set in time instead
 HALF_LIFE_S = 255.0
@@ -79,6 +83,9 @@ async def open_agent(settings: Settings, url: str, learner: Learner | None = Non
         audit = AuditLog.open(cfg.audit_dir, load_or_create_key(cfg.audit_dir))
         async with MqttClient(url, f"edgeloop-agent-{cfg.site}", will=will) as client:
             agent = SiteAgent(cfg, client, store, learner or make_learner(cfg), make_policy(cfg), books, audit)
+            saved = checkpoint.load(cfg.checkpoint_path)
+            if saved is not None and agent.resume(saved):
+                log.info("resumed from %s: %d devices", cfg.checkpoint_path, len(agent.registry))
             source = cfg.policy.read_text(encoding="utf-8") if cfg.policy else "(default policy from the settings)"
             agent.record_policy(source, "edgeloop", "agent started", agent.clock())
             yield agent

@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from edgeloop.agent import checkpoint
 from edgeloop.agent.approvals import ApprovalDesk
 from edgeloop.agent.books import SiteBooks
 from edgeloop.agent.devices import SiteDevices
@@ -129,17 +130,23 @@ class SiteAgent:
             await client.subscribe(site_filter(self.site, channel), qos=1)
         await client.subscribe(site_filter(self.site, Channel.TELEMETRY), qos=0)
         client.publish(agent_topic(self.site, "state"), b"online", qos=1, retain=True)
+        every = self.settings.checkpoint_s
+        next_checkpoint = self.clock() + every
         async for batch in client.batches(self.settings.batch_max, self.settings.batch_wait_s):
             self.handle_batch(batch)
             if stop.is_set():
                 break
             self.sweep_timeouts()
+            if every and self.clock() >= next_checkpoint:
+                next_checkpoint = self.clock() + every
+                await self.checkpoint()
             for device in self.devices.metas_to_ask_again(self.clock()):  # its own subscription brings it again
                 await client.subscribe(device_topic(self.site, device, Channel.META), qos=1)
             await asyncio.sleep(0)  # let the network reader run between batches
         while batch := client.drain(self.settings.batch_max):
             self.handle_batch(batch)
         client.publish(agent_topic(self.site, "state"), b"offline", qos=1, retain=True)
+        await self.checkpoint()
         await client.flush(timeout=3.0)
         if not await asyncio.to_thread(self.store.flush, 5.0):  # SIGTERM must end the agent within 10 s
             log.error("stopping with writes not committed to %s: %s", self.store.path, self.store.failure or "timeout")
@@ -283,6 +290,31 @@ class SiteAgent:
         self.dispatcher.policy = PolicyEngine(policy)
         self.record_policy(text, by, why, now)
         return "applied"
+
+    # -- checkpoints --------------------------------------------------------------------------------------------
+
+    async def checkpoint(self) -> None:
+        """Write the learnt state to the site's checkpoint file (`agent/checkpoint.py`); a failure is logged."""
+        data = checkpoint.encode(self.learnt_state())  # here, between batches: a consistent state
+        try:
+            await asyncio.to_thread(checkpoint.write, self.settings.checkpoint_path, data)
+        except OSError as exc:
+            log.warning("checkpoint not written to %s: %s", self.settings.checkpoint_path, exc)
+
+    def learnt_state(self) -> dict[str, Any]:
+        """What a restart needs to resume warm (`agent/checkpoint.py`): registry, learner and alarm stage."""
+        return {"site": self.site, "registry": self.registry, "learner": self.learner, "stage": self.stage.snapshot()}
+
+    def resume(self, state: dict[str, Any]) -> bool:
+        """Take back `learnt_state()` of an earlier run of this site, before any message; whether it was taken."""
+        if state.get("site") != self.site or self.models is not None or len(self.registry):
+            return False  # another site's, or a model board's (its champions are rebuilt from the store)
+        self.learner = state["learner"]
+        self.devices.resume(state["registry"], self.learner)
+        self.decoder.registry = self.devices.registry
+        self.stage.restore(state["stage"])
+        self.devices.regroup()
+        return True
 
     # -- records --------------------------------------------------------------------------------------------------
 
