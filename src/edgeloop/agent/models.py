@@ -174,7 +174,8 @@ class ModelBoard:
         """A device was announced: returns its champion's rule (threshold, sustain)."""
         self._types[index], self._names[index] = asset_type, device
         standings = self._ensure_type(asset_type)
-        self._set_rules(asset_type)
+        if not self.plain:  # a plain board has no challengers to set rules for
+            self._set_rules(asset_type)
         return standings[0]
 
     def on_series(self, keys: IntArray, asset_type: str) -> None:
