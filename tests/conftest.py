@@ -13,7 +13,7 @@ import orjson
 import pytest
 import uvicorn
 
-from edgeloop.agent.books import SiteBooks
+from edgeloop.agent.ledger_writer import LedgerWriter
 from edgeloop.agent.service import make_learner, make_policy
 from edgeloop.agent.site import SiteAgent
 from edgeloop.api import create_app
@@ -81,7 +81,7 @@ def serve_site(data_dir: Path) -> Iterator[tuple[Settings, SiteAgent, str]]:
     store = SqliteStore(cfg.db_path, SITE)
     audit = AuditLog.open(cfg.audit_dir, load_or_create_key(cfg.audit_dir))
     link = Loopback()
-    agent = SiteAgent(cfg, link, store, make_learner(), make_policy(cfg), SiteBooks.open(store, settings.ledger),
+    agent = SiteAgent(cfg, link, store, make_learner(), make_policy(cfg), LedgerWriter.open(store, settings.ledger),
                       audit, clock=lambda: T0 + 1e6)  # fmt: skip
     meta = {"device": "", "asset_type": "pump", "metrics": {"vibration": {"unit": "mm/s", "low": 0, "high": 50}},
             "commands": {"schedule_maintenance": {"args": {"within_h": {"low": 0, "high": 24}}}}}  # fmt: skip

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from edgeloop.agent.books import SiteBooks
+from edgeloop.agent.ledger_writer import LedgerWriter
 from edgeloop.agent.models import ModelBoard
 from edgeloop.io.registry import DeviceRegistry, KnownDevice
 from edgeloop.io.store import SqliteStore, bucket_of
@@ -39,7 +39,7 @@ class SiteDevices:
         stage: AlarmStage,
         learner: Learner,
         models: ModelBoard,
-        books: SiteBooks | None,
+        books: LedgerWriter | None,
         log: LogFn,
     ) -> None:
         self.store = store

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import orjson
 
-from edgeloop.agent.books import SiteBooks
+from edgeloop.agent.ledger_writer import LedgerWriter
 from edgeloop.agent.site import SiteAgent
 from edgeloop.audit import AuditLog, load_or_create_key
 from edgeloop.io.broker import EmbeddedBroker
@@ -55,7 +55,7 @@ async def open_agent(settings: Settings, url: str, learner: Learner | None = Non
     will = Will(agent_topic(cfg.site, "state"), b"offline")
     audit: AuditLog | None = None
     try:
-        books = SiteBooks.open(store, settings.ledger)
+        books = LedgerWriter.open(store, settings.ledger)
         audit = AuditLog.open(cfg.audit_dir, load_or_create_key(cfg.audit_dir))
         async with MqttClient(url, f"edgeloop-agent-{cfg.site}", will=will) as client:
             agent = SiteAgent(cfg, client, store, learner or make_learner(cfg), make_policy(cfg), books, audit)

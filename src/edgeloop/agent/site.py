@@ -20,9 +20,9 @@ from typing import Any
 import orjson
 
 from edgeloop.agent.approvals import ApprovalDesk
-from edgeloop.agent.books import SiteBooks
 from edgeloop.agent.devices import SiteDevices
 from edgeloop.agent.dispatcher import Dispatcher
+from edgeloop.agent.ledger_writer import LedgerWriter
 from edgeloop.agent.models import ModelBoard, Standing
 from edgeloop.agent.outcomes import Outcomes
 from edgeloop.agent.stats import AgentStats
@@ -57,7 +57,7 @@ class SiteAgent:
         store: SqliteStore,
         learner: Learner,
         policy: PolicyEngine,
-        books: SiteBooks | None = None,
+        books: LedgerWriter | None = None,
         audit: AuditLog | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
