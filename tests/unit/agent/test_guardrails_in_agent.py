@@ -14,7 +14,7 @@ from edgeloop.io.loopback import Loopback
 from edgeloop.io.store import SqliteStore
 from edgeloop.settings import load_settings
 
-from .test_books import SITE, T0, announce, telemetry
+from .test_ledger_writer import SITE, T0, announce, telemetry
 
 POLICY = """
 version: 1

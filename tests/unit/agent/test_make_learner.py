@@ -14,7 +14,7 @@ from edgeloop.learn.ensemble import NoveltyEnsemble
 from edgeloop.learn.noise import NoiseRatio
 from edgeloop.settings import AgentSettings, SettingsError, load_settings
 
-from .test_books import SITE, T0, announce
+from .test_ledger_writer import SITE, T0, announce
 
 
 def test_the_default_watches_level_and_noise_with_the_agents_memory() -> None:

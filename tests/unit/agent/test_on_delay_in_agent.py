@@ -16,7 +16,7 @@ from edgeloop.model import ArgSpec, CommandSpec, DeviceMeta, MetricSpec
 from edgeloop.policy.describe import explain_lines
 from edgeloop.settings import load_settings
 
-from .test_books import SITE, T0
+from .test_ledger_writer import SITE, T0
 
 META = DeviceMeta(
     "pump-1",

@@ -19,7 +19,7 @@ from edgeloop.io.loopback import Loopback
 from edgeloop.io.store import SqliteStore
 from edgeloop.settings import Settings, load_settings
 
-from .test_books import SITE, T0, announce, telemetry
+from .test_ledger_writer import SITE, T0, announce, telemetry
 
 # the champion needs 1,000 anomalous samples in a row: it misses every fault of this test
 SELECTION = """

@@ -19,7 +19,7 @@ from edgeloop.io.store import SqliteStore
 from edgeloop.ledger import Arm
 from edgeloop.settings import load_settings
 
-from .test_books import SITE, T0, announce, telemetry
+from .test_ledger_writer import SITE, T0, announce, telemetry
 
 runner = CliRunner()
 Site = tuple[SiteAgent, Loopback, "Clock", AuditLog]
