@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import threading
 import time
@@ -13,7 +14,7 @@ import orjson
 import pytest
 import uvicorn
 
-from edgeloop.agent.books import SiteBooks
+from edgeloop.agent.ledger_writer import LedgerWriter
 from edgeloop.agent.service import make_learner, make_policy
 from edgeloop.agent.site import SiteAgent
 from edgeloop.api import create_app
@@ -25,6 +26,10 @@ from edgeloop.ledger import Arm
 from edgeloop.settings import Settings, load_settings
 
 MOSQUITTO = ("127.0.0.1", 1883)
+# Agents in tests use clean MQTT sessions: many tests reuse a site id on the shared Mosquitto, and a persistent
+# session would hand one test the messages another published. tests/integration/test_durable_session.py turns
+# persistence on for itself.
+os.environ.setdefault("EDGELOOP_BROKER__PERSISTENT_SESSION", "false")
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -81,7 +86,7 @@ def serve_site(data_dir: Path) -> Iterator[tuple[Settings, SiteAgent, str]]:
     store = SqliteStore(cfg.db_path, SITE)
     audit = AuditLog.open(cfg.audit_dir, load_or_create_key(cfg.audit_dir))
     link = Loopback()
-    agent = SiteAgent(cfg, link, store, make_learner(), make_policy(cfg), SiteBooks.open(store, settings.ledger),
+    agent = SiteAgent(cfg, link, store, make_learner(), make_policy(cfg), LedgerWriter.open(store, settings.ledger),
                       audit, clock=lambda: T0 + 1e6)  # fmt: skip
     meta = {"device": "", "asset_type": "pump", "metrics": {"vibration": {"unit": "mm/s", "low": 0, "high": 50}},
             "commands": {"schedule_maintenance": {"args": {"within_h": {"low": 0, "high": 24}}}}}  # fmt: skip

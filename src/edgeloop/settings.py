@@ -13,6 +13,8 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from edgeloop.learn.catalog import AGENT_NAMES
+from edgeloop.learn.selection import RUNNERS_UP
 from edgeloop.model import AutonomyLevel, is_valid_id
 
 _yaml_data: ContextVar[dict[str, Any]] = ContextVar("edgeloop_yaml", default={})  # noqa: B039
@@ -20,7 +22,14 @@ _yaml_data: ContextVar[dict[str, Any]] = ContextVar("edgeloop_yaml", default={})
 
 class BrokerSettings(BaseModel):
     url: str | None = Field(None, description="mqtt://host:port of an external broker; empty starts the embedded one")
-    qos: int = Field(0, ge=0, le=1, description="QoS of the telemetry subscription (commands always use 1)")
+    qos: int = Field(
+        1, ge=0, le=1, description="QoS of the agent's telemetry subscription (commands, events and acks use 1)"
+    )
+    persistent_session: bool = Field(
+        True,
+        description="the broker keeps the agent's subscriptions and queues its QoS 1 messages while it is away "
+        "(MQTT clean session off, with a stable client id per site)",
+    )
 
 
 class AgentSettings(BaseModel):
@@ -34,7 +43,9 @@ class AgentSettings(BaseModel):
         "policy at this autonomy, threshold and action",
     )
     learner: str = Field(
-        "ewma_noise", description="the anomaly learner, by its name in edgeloop.learn.registry.LEARNERS"
+        "ewma_noise",
+        description="the anomaly learner, by its name in edgeloop.learn.catalog; here robust_ewma and ewma_noise "
+        "mean the agent's variants with memory in time (robust_ewma_timed, ewma_noise_timed)",
     )
     selection: Path | None = Field(
         None, description="selection file (edgeloop bench select): learner, threshold and sustain per asset type"
@@ -81,6 +92,21 @@ class AgentSettings(BaseModel):
     def _site_id(cls, value: str) -> str:
         if not is_valid_id(value):
             raise ValueError(f"site id {value!r} must match [a-z0-9][a-z0-9_-]{{0,63}}")
+        return value
+
+    @field_validator("learner")
+    @classmethod
+    def _known_learner(cls, value: str) -> str:
+        if value not in AGENT_NAMES:
+            raise ValueError(f"agent.learner {value!r} is not a known learner; known: {', '.join(AGENT_NAMES)}")
+        return value
+
+    @field_validator("challengers")
+    @classmethod
+    def _known_challengers(cls, value: list[str]) -> list[str]:
+        unknown = [name for name in value if name not in AGENT_NAMES and name != RUNNERS_UP]
+        if unknown:
+            raise ValueError(f"unknown challengers {unknown}; known: {RUNNERS_UP}, {', '.join(AGENT_NAMES)}")
         return value
 
     @property

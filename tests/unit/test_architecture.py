@@ -29,7 +29,7 @@ ALLOWED: dict[str, set[str]] = {
     "bench": {"model", "learn", "policy", "ledger", "audit", "io", "sim", "agent", "fleet", "settings"},
     "api": EVERYTHING - {"bench", "api"} | {"web"},
     "web": EVERYTHING - {"bench", "api"},
-    "settings": {"model"},
+    "settings": {"model", "learn"},  # it checks learner names against the catalog
     "cli": EVERYTHING | {"demo", "web"},
     "demo": EVERYTHING | {"web"},
     "__main__": {"cli"},

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import orjson
 
-from edgeloop.agent.books import SiteBooks
+from edgeloop.agent.ledger_writer import LedgerWriter
 from edgeloop.agent.service import make_learner, make_policy
 from edgeloop.agent.site import SiteAgent
 from edgeloop.io.loopback import Loopback
@@ -48,7 +48,7 @@ def test_maintenance_that_found_nothing_raises_the_devices_threshold_in_the_agen
     store = SqliteStore(tmp_path / "edgeloop.db", SITE)
     link = Loopback()
     policy = make_policy(settings.agent)
-    agent = SiteAgent(settings.agent, link, store, make_learner(), policy, SiteBooks.open(store, settings.ledger),
+    agent = SiteAgent(settings.agent, link, store, make_learner(), policy, LedgerWriter.open(store, settings.ledger),
                       clock=lambda: T0 + 1e6)  # fmt: skip
     meta = {"device": "pump-1", "asset_type": "pump", "metrics": {"vibration": {"unit": "mm/s", "low": 0, "high": 50}},
             "commands": {"schedule_maintenance": {"args": {"within_h": {"low": 0, "high": 24}}}}}  # fmt: skip

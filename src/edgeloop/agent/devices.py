@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from edgeloop.agent.books import SiteBooks
-from edgeloop.agent.shadow import ModelBoard
+from edgeloop.agent.ledger_writer import LedgerWriter
+from edgeloop.agent.models import ModelBoard
 from edgeloop.io.registry import DeviceRegistry, KnownDevice
 from edgeloop.io.store import SqliteStore, bucket_of
 from edgeloop.learn.alarm import AlarmStage
@@ -38,8 +38,8 @@ class SiteDevices:
         store: SqliteStore,
         stage: AlarmStage,
         learner: Learner,
-        models: ModelBoard | None,
-        books: SiteBooks | None,
+        models: ModelBoard,
+        books: LedgerWriter | None,
         log: LogFn,
     ) -> None:
         self.store = store
@@ -66,9 +66,8 @@ class SiteDevices:
         before = self.registry.n_series
         known = self.registry.add(meta)
         self.store.write_device(device, meta.asset_type, meta.to_json(), now)
-        if self.models is not None:
-            rule = self.models.on_device(known.index, device, meta.asset_type)
-            self.stage.set_rule(meta.asset_type, rule.threshold, rule.sustain)
+        rule = self.models.on_device(known.index, device, meta.asset_type)
+        self.stage.set_rule(meta.asset_type, rule.threshold, rule.sustain)
         self.stage.on_device(known.index, device, meta.asset_type, known.keys)
         self.store_new_series(before, known)
 
@@ -94,8 +93,7 @@ class SiteDevices:
         """Tell the store (and a device learner) about a device's new series; seed them from the fleet's prior
         when there is one. Returns whether any was seeded."""
         seeded = self._seed(known, range(before, self.registry.n_series))
-        if self.models is not None:
-            self.models.on_series(np.arange(before, self.registry.n_series), known.meta.asset_type)
+        self.models.on_series(np.arange(before, self.registry.n_series), known.meta.asset_type)
         self._groups_stale = True
         bucket = bucket_of(known.index)
         rows = [(k, *self.registry.series_name(k), bucket) for k in range(before, self.registry.n_series)]
@@ -123,8 +121,7 @@ class SiteDevices:
         for device in self.registry.by_index:
             groups[list(device.keys.values())] = device.index
         set_groups(groups)
-        if self.models is not None:
-            self.models.set_groups(groups)
+        self.models.set_groups(groups)
 
     def _seed(self, known: KnownDevice, new_keys: range) -> bool:
         learner = prior_part(self.learner)

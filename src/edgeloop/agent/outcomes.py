@@ -89,7 +89,7 @@ class Outcomes:
         """A labelled outcome grades the champion and challengers of the device's type; maybe a promotion."""
         agent = self.agent
         known = agent.registry.get(device)
-        if agent.models is None or known is None:
+        if known is None:
             return
         asset_type = known.meta.asset_type
         promotion = agent.models.label(device, asset_type, positive, ts)

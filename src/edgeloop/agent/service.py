@@ -10,44 +10,24 @@ from collections.abc import AsyncIterator, Iterator
 import orjson
 
 from edgeloop.agent import checkpoint
-from edgeloop.agent.books import SiteBooks
+from edgeloop.agent.ledger_writer import LedgerWriter
 from edgeloop.agent.site import SiteAgent
 from edgeloop.audit import AuditLog, load_or_create_key
 from edgeloop.io.broker import EmbeddedBroker
 from edgeloop.io.mqtt import MqttClient, Will
 from edgeloop.io.store import SqliteStore
 from edgeloop.io.topics import agent_topic
-from edgeloop.learn import Learner, RobustEWMA
-from edgeloop.learn.combine import MaxOf
-from edgeloop.learn.noise import NoiseRatio
-from edgeloop.learn.registry import LEARNERS
+from edgeloop.learn import Learner
+from edgeloop.learn.catalog import agent_learner
 from edgeloop.policy import PolicyEngine, Rule, When, load_policy
 from edgeloop.settings import AgentSettings, Settings
 
 log = logging.getLogger(__name__)
 
-#: the memory of the default learner: alpha 0.04 per point at the factory's 15 s sampling, set in time instead
-HALF_LIFE_S = 255.0
-REANCHOR_S = 3600.0  # an hour beyond the baseline is a new level, not an anomaly to repeat
-NOISE_POINT_S = 15.0  # the noise ratio's half-lives (10 and 1,000 points) in time, at the factory's sampling
-#: an outlier still moves the baseline at half the rate: at a quarter, the baseline fell behind the steepest part
-#: of the factory's daily speed swing and alarmed on it (measured: 18 -> 12 false alarms, 60 devices, 4 days)
-OUTLIER_RATE = 0.5
-BETA = 0.0  # a learnt trend also follows a developing fault's ramp: measured, it caught far fewer
-
 
 def make_learner(cfg: AgentSettings | None = None) -> Learner:
-    """The learner the settings name (`agent.learner`); the robust EWMA gets the memory tuned for the agent."""
-    name = AgentSettings().learner if cfg is None else cfg.learner
-    if name == "robust_ewma":
-        return RobustEWMA(half_life_s=HALF_LIFE_S, beta=BETA, reanchor_s=REANCHOR_S, outlier_rate=OUTLIER_RATE)
-    if name == "ewma_noise":  # the level and, beside it, the roughness of each series
-        level = RobustEWMA(half_life_s=HALF_LIFE_S, beta=BETA, reanchor_s=REANCHOR_S, outlier_rate=OUTLIER_RATE)
-        return MaxOf([level, NoiseRatio(point_s=NOISE_POINT_S)])
-    if name not in LEARNERS:
-        known = ", ".join(sorted(LEARNERS))
-        raise ValueError(f"agent.learner {name!r} is not a known learner; known: {known}")
-    return LEARNERS[name]()
+    """The learner the settings name (`agent.learner`, as `edgeloop.learn.catalog.agent_learner` reads it)."""
+    return agent_learner(AgentSettings().learner if cfg is None else cfg.learner)
 
 
 def make_policy(cfg: AgentSettings) -> PolicyEngine:
@@ -79,10 +59,12 @@ async def open_agent(settings: Settings, url: str, learner: Learner | None = Non
     will = Will(agent_topic(cfg.site, "state"), b"offline")
     audit: AuditLog | None = None
     try:
-        books = SiteBooks.open(store, settings.ledger)
+        books = LedgerWriter.open(store, settings.ledger)
         audit = AuditLog.open(cfg.audit_dir, load_or_create_key(cfg.audit_dir))
-        async with MqttClient(url, f"edgeloop-agent-{cfg.site}", will=will) as client:
+        client_id, clean = f"edgeloop-agent-{cfg.site}", not settings.broker.persistent_session
+        async with MqttClient(url, client_id, will=will, clean_session=clean) as client:
             agent = SiteAgent(cfg, client, store, learner or make_learner(cfg), make_policy(cfg), books, audit)
+            agent.telemetry_qos = settings.broker.qos
             saved = checkpoint.load(cfg.checkpoint_path)
             if saved is not None and agent.resume(saved):
                 log.info("resumed from %s: %d devices", cfg.checkpoint_path, len(agent.registry))

@@ -21,12 +21,11 @@ import orjson
 
 from edgeloop.agent import checkpoint
 from edgeloop.agent.approvals import ApprovalDesk
-from edgeloop.agent.books import SiteBooks
 from edgeloop.agent.devices import SiteDevices
 from edgeloop.agent.dispatcher import Dispatcher
+from edgeloop.agent.ledger_writer import LedgerWriter
+from edgeloop.agent.models import ModelBoard, Standing
 from edgeloop.agent.outcomes import Outcomes
-from edgeloop.agent.selection import load_selection
-from edgeloop.agent.shadow import ModelBoard, Standing
 from edgeloop.agent.stats import AgentStats
 from edgeloop.audit import AuditLog, Kind
 from edgeloop.io.decode import NO_META, RAW_KEPT, DecodedBatch, Rejected, TelemetryDecoder
@@ -59,7 +58,7 @@ class SiteAgent:
         store: SqliteStore,
         learner: Learner,
         policy: PolicyEngine,
-        books: SiteBooks | None = None,
+        books: LedgerWriter | None = None,
         audit: AuditLog | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -71,12 +70,11 @@ class SiteAgent:
         self.audit = audit
         self.clock = clock
         self.stats = AgentStats()
-        #: champion and challengers per asset type (agent.selection, agent.challengers); None: `learner` for all
-        self.models = _board(settings, store)
-        if self.models is not None:
-            self.models.champion.default = learner
-            learner = self.models.champion
-        self.learner = learner
+        self.telemetry_qos = 0  # QoS of the telemetry subscription (`broker.qos`, set where the agent is wired)
+        #: champion and challengers per asset type (agent.selection, agent.challengers); plain: `learner` for all
+        saved = {str(t): Standing(str(n), float(x), int(k)) for t, n, x, k in store.read_champions()}
+        self.models = ModelBoard.from_settings(learner, settings, saved)
+        self.learner = learner = self.models.scorer
         self.stage = AlarmStage(settings.threshold, settings.sustain, settings.cooldown_s, settings.on_delay_max_s)
         self.devices = SiteDevices(store, self.stage, learner, self.models, books, self.record)
         self.split = InboundSplitter(self.site, settings.max_future_s, settings.max_past_s)
@@ -128,7 +126,7 @@ class SiteAgent:
         client = self.client
         for channel in (Channel.META, Channel.EVENT, Channel.ACK, Channel.STATE):
             await client.subscribe(site_filter(self.site, channel), qos=1)
-        await client.subscribe(site_filter(self.site, Channel.TELEMETRY), qos=0)
+        await client.subscribe(site_filter(self.site, Channel.TELEMETRY), qos=self.telemetry_qos)
         client.publish(agent_topic(self.site, "state"), b"online", qos=1, retain=True)
         every = self.settings.checkpoint_s
         next_checkpoint = self.clock() + every
@@ -222,7 +220,7 @@ class SiteAgent:
         alarms = self.stage.on_batch(decoded.msg_device, decoded.msg_ts, decoded.msg_start, points.series, scores)
         self.stats.anomalous_samples += alarms.anomalous
         self.act(alarms.events, now)
-        if self.models is not None:
+        if not self.models.plain:
             self._shadow(decoded, now)
 
     def act(self, events: Sequence[Alarm | Note], now: float) -> None:
@@ -240,9 +238,8 @@ class SiteAgent:
 
     def _decide(self, alarm: Alarm, now: float) -> None:
         meta = self.registry.by_index[alarm.device].meta
-        model = self.learner.name if self.models is None else self.models.champion_of(meta.asset_type).learner
-        if self.models is not None:
-            self.models.note_alarm(meta.asset_type, model, meta.device, alarm.ts)
+        model = self.models.champion_of(meta.asset_type).learner
+        self.models.note_alarm(meta.asset_type, model, meta.device, alarm.ts)
         held_out = self.books is not None and self.books.arm(meta.device) is Arm.HOLDOUT
         decision = self.dispatcher.decide(meta, alarm.ts, alarm.score, alarm.evidence, now, model, held_out,
                                           alarm.on_delay_s)  # fmt: skip
@@ -252,7 +249,7 @@ class SiteAgent:
             self.books.on_decision(decision)
 
     def _shadow(self, decoded: DecodedBatch, now: float) -> None:
-        assert self.models is not None
+        """Challengers score the same points in the shadow; what they would have raised is logged and kept."""
         device, ts, points = decoded.msg_device, decoded.msg_ts, decoded.points
         may_alarm = self.stage.may_alarm(device, ts)
         made = self.models.shadow(points.series, points.values, points.ts, device, ts, decoded.msg_start, may_alarm)
@@ -307,9 +304,9 @@ class SiteAgent:
 
     def resume(self, state: dict[str, Any]) -> bool:
         """Take back `learnt_state()` of an earlier run of this site, before any message; whether it was taken."""
-        if state.get("site") != self.site or self.models is not None or len(self.registry):
+        if state.get("site") != self.site or not self.models.plain or len(self.registry):
             return False  # another site's, or a model board's (its champions are rebuilt from the store)
-        self.learner = state["learner"]
+        self.learner = self.models.learner = state["learner"]
         self.devices.resume(state["registry"], self.learner)
         self.decoder.registry = self.devices.registry
         self.stage.restore(state["stage"])
@@ -330,12 +327,3 @@ class SiteAgent:
         for r in rejected:
             self.stats.count_reason(r.reason)
         self.store.write_quarantine([(now, r.topic, r.device, r.reason, r.raw) for r in rejected])
-
-
-def _board(settings: AgentSettings, store: SqliteStore) -> ModelBoard | None:
-    """The models per asset type when a selection or challengers are set, with the champions stored earlier."""
-    if settings.selection is None and not settings.challengers:
-        return None
-    selection = None if settings.selection is None else load_selection(settings.selection)
-    rows = store.read_champions()
-    return ModelBoard(settings, selection, {str(t): Standing(str(n), float(x), int(k)) for t, n, x, k in rows})

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from edgeloop.agent.books import SiteBooks
+from edgeloop.agent.ledger_writer import LedgerWriter
 from edgeloop.agent.service import make_learner, make_policy
 from edgeloop.agent.site import SiteAgent
 from edgeloop.io.loopback import Loopback
@@ -93,7 +93,7 @@ def run_with_agent(
     with tempfile.TemporaryDirectory(prefix="edgeloop-backtest-") as tmp:
         store = SqliteStore(Path(tmp) / "edgeloop.db", spec.site)
         try:
-            books = SiteBooks.open(store, settings.ledger)
+            books = LedgerWriter.open(store, settings.ledger)
             agent = SiteAgent(cfg, link, store, make_learner(cfg), make_policy(cfg), books, clock=lambda: plant.now)
             if prepare is not None:
                 prepare(agent)

@@ -2,11 +2,12 @@
 
 The data is a factory recording (`edgeloop sim record`: telemetry, events, ground truth) or a NAB-format corpus
 (`data/<category>/*.csv`, `labels/combined_windows.json`, `config/profiles.json`; a category is an asset type).
-Several data sets (`--data` repeated) are scored as one. Each candidate of `edgeloop.agent.catalog.CANDIDATES`
+Several data sets (`--data` repeated) are scored as one. Each candidate of `edgeloop.learn.selection.CANDIDATES`
 replays the whole data once, as the agent would feed it; its alarms are then counted at every threshold and
 sustain of the sweep and scored event-wise (`eventscore.py`: one true alarm per fault, precision, recall by the
-deadline, F1). Per asset type the best F1 wins (ties: fewer alarms); the file keeps every candidate's best score
-as evidence and the next two as runners-up (`agent.challengers: [runners_up]` runs them in the shadow).
+deadline, F1). Per asset type the best F1 wins (ties: fewer alarms; `edgeloop.learn.selection.choose`); the file
+keeps every candidate's best score as evidence and the next two as runners-up (`agent.challengers: [runners_up]`
+runs them in the shadow).
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from edgeloop.agent.catalog import CANDIDATES, make_named
-from edgeloop.agent.selection import Candidate, Choice, Selection, dump_selection
 from edgeloop.bench.eventscore import Unit, score
 from edgeloop.bench.nab.corpus import CorpusError, load_corpus
 from edgeloop.bench.recording import RecordingError, Replay, read_factory, read_nab
+from edgeloop.learn.catalog import AGENT_NAMES, agent_learner
+from edgeloop.learn.selection import CANDIDATES, Candidate, Selection, choose, dump_selection
 
 THRESHOLDS = (0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
 SCORING = ("event-wise: sustain hot samples in a row alarm, then a cooldown; an alarm is true when it is the "
@@ -53,17 +54,6 @@ def best_of(units: Sequence[Unit], learner: str, thresholds: Sequence[float], su
 
 def _r(x: float | None) -> float | None:
     return None if x is None else round(x, 4)
-
-
-def choose(evidence: dict[str, list[Candidate]], data: str) -> Selection:
-    """Per asset type, the candidate with the best F1, its runners-up and all the evidence."""
-    chosen = {}
-    for asset_type, candidates in sorted(evidence.items()):
-        ranked = sorted(candidates, key=lambda c: (-c.f1, c.alarms, c.learner))
-        top = ranked[0]
-        chosen[asset_type] = Choice(learner=top.learner, threshold=top.threshold, sustain=top.sustain,
-                                    runners_up=[c.learner for c in ranked[1:3]], evidence=ranked)  # fmt: skip
-    return Selection(data=data, made=dt.datetime.now(dt.UTC).date().isoformat(), scoring=SCORING, asset_types=chosen)
 
 
 def load_data(folder: Path, settle_s: float, lead_s: float) -> Replay:
@@ -98,11 +88,11 @@ def select(
     """Score the candidates, write the selection file to `out` and print it; the exit code: 0 written, 2 bad input."""
     console = Console(stderr=True)
     names = [n.strip() for n in learners.split(",") if n.strip()]
-    unknown = sorted(set(names) - set(CANDIDATES))
+    unknown = sorted(set(names) - set(AGENT_NAMES))
     try:
         sustains = sorted({int(s) for s in sustain.split(",") if s.strip()})
         if unknown or not names or not sustains or min(sustains) < 1:
-            raise ValueError(f"unknown learners {unknown}; known: {', '.join(CANDIDATES)}" if unknown
+            raise ValueError(f"unknown learners {unknown}; known: {', '.join(AGENT_NAMES)}" if unknown
                              else "need at least one learner and sustains >= 1")  # fmt: skip
         replays = [load_data(folder, settle_s, lead_s) for folder in data]
     except (ValueError, CorpusError, RecordingError) as exc:
@@ -114,11 +104,12 @@ def select(
         for name in names:
             task = progress.add_task(f"{name:<24}", total=sum(r.n_points for r in replays))
             tick = functools.partial(progress.advance, task)
-            units = [u for replay in replays for u in replay.score_with(make_named(name), tick)]
+            units = [u for replay in replays for u in replay.score_with(agent_learner(name), tick)]
             for asset_type in sorted({u.asset_type for u in units}):
                 mine = [u for u in units if u.asset_type == asset_type]
                 evidence.setdefault(asset_type, []).append(best_of(mine, name, THRESHOLDS, sustains, cooldown_s))
-    selection = choose(evidence, " + ".join(replay.name for replay in replays))
+    made = dt.datetime.now(dt.UTC).date().isoformat()
+    selection = choose(evidence, " + ".join(replay.name for replay in replays), made=made, scoring=SCORING)
     out.write_text(dump_selection(selection), encoding="utf-8")
     if json_out:
         sys.stdout.write(orjson.dumps(selection.model_dump(mode="json")).decode() + "\n")

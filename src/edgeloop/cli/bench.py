@@ -10,10 +10,10 @@ from typing import Annotated
 
 import typer
 
-from edgeloop.agent.catalog import CANDIDATES
 from edgeloop.bench import coldstart, feedback, powercap, roi, select, throughput
 from edgeloop.bench.nab import evaluate
 from edgeloop.bench.nab.corpus import DEFAULT_DIR, WINDOWS_FILE
+from edgeloop.learn.selection import CANDIDATES
 
 bench_app = typer.Typer(help="Benchmarks that print figures (throughput, NAB accuracy, ...).", no_args_is_help=True)
 

@@ -32,7 +32,7 @@ from edgeloop.fleet.share import (
 from edgeloop.io.mqtt import MqttClient, MqttError
 from edgeloop.io.registry import DeviceRegistry
 from edgeloop.learn.base import Learner
-from edgeloop.learn.registry import LEARNERS
+from edgeloop.learn.catalog import LEARNERS
 from edgeloop.sim.factory import FactoryPlant
 
 knowledge_app = typer.Typer(help="Fleet knowledge: the merged prior new devices start from.", no_args_is_help=True)

@@ -77,6 +77,7 @@ class MqttClient:
         max_queue: int = 2_000_000,
         max_outbox: int = 1_000_000,
         connect_timeout: float = 10.0,
+        clean_session: bool = True,
     ) -> None:
         self.url = url
         self.client_id = client_id or f"edgeloop-{uuid.uuid4().hex[:12]}"
@@ -95,7 +96,9 @@ class MqttClient:
         will_message = (
             None if will is None else gmqtt.Message(will.topic, will.payload, qos=will.qos, retain=will.retain)
         )
-        self._client = gmqtt.Client(self.client_id, clean_session=True, will_message=will_message)
+        #: False: the broker keeps this client id's subscriptions and queues its QoS 1 messages while it is away
+        self.clean_session = clean_session
+        self._client = gmqtt.Client(self.client_id, clean_session=clean_session, will_message=will_message)
         self._client.set_config({"reconnect_retries": UNLIMITED_RECONNECTS, "reconnect_delay": 1})
         self._client.on_message = self._on_message
         self._client.on_connect = self._on_connect

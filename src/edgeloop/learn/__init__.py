@@ -2,12 +2,12 @@
 
 from edgeloop.learn.base import Learner, occurrence_rank
 from edgeloop.learn.calibrate import RecordTail, likelihood, log10_normal_tail
+from edgeloop.learn.catalog import DEFAULT, LEARNERS, default_learner
 from edgeloop.learn.cusum import Cusum
 from edgeloop.learn.ensemble import NoveltyEnsemble
 from edgeloop.learn.ewma import RobustEWMA
 from edgeloop.learn.mahalanobis import DeviceMahalanobis
 from edgeloop.learn.novelty import RangeNovelty
-from edgeloop.learn.registry import DEFAULT, LEARNERS, default_learner
 from edgeloop.learn.seasonal import SeasonalProfile
 from edgeloop.learn.stepwise import StepwiseLearner
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from edgeloop.agent.books import SiteBooks
+from edgeloop.agent.ledger_writer import LedgerWriter
 from edgeloop.agent.service import make_learner, make_policy
 from edgeloop.agent.site import SiteAgent
 from edgeloop.cli import app
@@ -14,7 +14,7 @@ from edgeloop.io.loopback import Loopback
 from edgeloop.io.store import SqliteStore
 from edgeloop.settings import load_settings
 
-from .test_books import SITE, T0, announce, telemetry
+from .test_ledger_writer import SITE, T0, announce, telemetry
 
 POLICY = """
 version: 1
@@ -35,7 +35,7 @@ def test_a_second_action_within_the_rate_limit_is_blocked_and_explained(tmp_path
     store = SqliteStore(settings.agent.db_path, SITE)
     link = Loopback()
     agent = SiteAgent(settings.agent, link, store, make_learner(), make_policy(settings.agent),
-                      SiteBooks.open(store, settings.ledger), clock=lambda: T0 + 1e6)  # fmt: skip
+                      LedgerWriter.open(store, settings.ledger), clock=lambda: T0 + 1e6)  # fmt: skip
     announce(agent, link, ["pump-1"])
     normal = [4.0 + 0.05 * (i % 3) for i in range(100)]
     telemetry(link, ["pump-1"], [*normal, *[20.0] * 4, *normal[:10], *[40.0] * 4], 0)

@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from edgeloop.agent.books import SiteBooks
+from edgeloop.agent.ledger_writer import LedgerWriter
 from edgeloop.agent.service import make_learner, make_policy
 from edgeloop.agent.site import SiteAgent
 from edgeloop.io.loopback import Loopback
@@ -27,7 +27,7 @@ def site(tmp_path: Path) -> Iterator[tuple[SiteAgent, Loopback]]:
     store = SqliteStore(settings.agent.db_path, "s1")
     link = Loopback()
     agent = SiteAgent(settings.agent, link, store, make_learner(settings.agent), make_policy(settings.agent),
-                      SiteBooks.open(store, settings.ledger), clock=lambda: T0)  # fmt: skip
+                      LedgerWriter.open(store, settings.ledger), clock=lambda: T0)  # fmt: skip
     link.deliver("edgeloop/v1/s1/pump-1/meta", orjson.dumps(META), retain=True)
     agent.handle_batch(link.drain(10))
     yield agent, link

@@ -1,4 +1,4 @@
-"""The agent's learner comes from the settings, by its name in the registry."""
+"""The agent's learner comes from the settings, by its name in the catalog."""
 
 from pathlib import Path
 
@@ -12,9 +12,9 @@ from edgeloop.learn import RobustEWMA
 from edgeloop.learn.combine import MaxOf
 from edgeloop.learn.ensemble import NoveltyEnsemble
 from edgeloop.learn.noise import NoiseRatio
-from edgeloop.settings import AgentSettings, load_settings
+from edgeloop.settings import AgentSettings, SettingsError, load_settings
 
-from .test_books import SITE, T0, announce
+from .test_ledger_writer import SITE, T0, announce
 
 
 def test_the_default_watches_level_and_noise_with_the_agents_memory() -> None:
@@ -36,7 +36,29 @@ def test_a_registered_learner_is_chosen_by_name() -> None:
 
 def test_an_unknown_learner_is_refused_with_the_known_names() -> None:
     with pytest.raises(ValueError, match=r"known: .*novelty_ensemble"):
-        make_learner(AgentSettings(learner="no_such_learner"))
+        make_learner(AgentSettings.model_construct(learner="no_such_learner"))
+
+
+def test_settings_refuse_an_unknown_learner_when_read() -> None:
+    with pytest.raises(SettingsError, match=r"agent.learner 'no_such_learner' is not a known learner"):
+        load_settings(None, agent={"learner": "no_such_learner"})
+
+
+def test_settings_refuse_an_unknown_challenger_when_read() -> None:
+    with pytest.raises(SettingsError, match=r"unknown challengers \['magic_forest'\]"):
+        load_settings(None, agent={"challengers": ["runners_up", "magic_forest"]})
+
+
+OLD_NAMES = [("robust_ewma", "robust_ewma_timed"), ("ewma_noise", "ewma_noise_timed")]
+
+
+@pytest.mark.parametrize(("name", "variant"), OLD_NAMES)
+def test_the_old_names_still_mean_the_agents_timed_variants(name: str, variant: str) -> None:
+    by_old_name = make_learner(AgentSettings(learner=name))
+    by_own_name = make_learner(AgentSettings(learner=variant))
+
+    assert type(by_old_name) is type(by_own_name)
+    assert by_old_name.params() == by_own_name.params()
 
 
 def test_the_agent_tells_a_device_learner_which_keys_are_one_device(tmp_path: Path) -> None:

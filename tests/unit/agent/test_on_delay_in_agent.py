@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from edgeloop.agent.books import SiteBooks
+from edgeloop.agent.ledger_writer import LedgerWriter
 from edgeloop.agent.service import make_learner, make_policy
 from edgeloop.agent.site import SiteAgent
 from edgeloop.io.loopback import Loopback
@@ -16,7 +16,7 @@ from edgeloop.model import ArgSpec, CommandSpec, DeviceMeta, MetricSpec
 from edgeloop.policy.describe import explain_lines
 from edgeloop.settings import load_settings
 
-from .test_books import SITE, T0
+from .test_ledger_writer import SITE, T0
 
 META = DeviceMeta(
     "pump-1",
@@ -45,8 +45,9 @@ class Site:
         self.store = SqliteStore(settings.agent.db_path, SITE)
         self.link = Loopback()
         self.i = 0
+        books = LedgerWriter.open(self.store, settings.ledger)
         self.agent = SiteAgent(settings.agent, self.link, self.store, make_learner(), make_policy(settings.agent),
-                               SiteBooks.open(self.store, settings.ledger), clock=lambda: T0 + 15 * self.i)  # fmt: skip
+                               books, clock=lambda: T0 + 15 * self.i)  # fmt: skip
         self.link.deliver(f"edgeloop/v1/{SITE}/pump-1/meta", orjson.dumps(META.to_json()), retain=True)
         self.agent.handle_batch(self.link.drain(10))
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import orjson
 
-from edgeloop.agent.books import SiteBooks
+from edgeloop.agent.ledger_writer import LedgerWriter
 from edgeloop.agent.service import make_learner, make_policy
 from edgeloop.agent.site import SiteAgent
 from edgeloop.io.loopback import Loopback
@@ -25,7 +25,7 @@ META = {"device": "pump-1", "asset_type": "pump", "metrics": {"vibration": {"uni
 def agent_on(settings: Settings, link: Loopback, now: list[float]) -> SiteAgent:
     store = SqliteStore(settings.agent.db_path, "s1")
     return SiteAgent(settings.agent, link, store, make_learner(settings.agent), make_policy(settings.agent),
-                     SiteBooks.open(store, settings.ledger), clock=lambda: now[0])  # fmt: skip
+                     LedgerWriter.open(store, settings.ledger), clock=lambda: now[0])  # fmt: skip
 
 
 def test_a_command_sent_before_a_restart_is_still_settled_by_its_ack_after_it(tmp_path: Path) -> None:

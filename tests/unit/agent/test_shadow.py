@@ -9,7 +9,7 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from edgeloop.agent.books import SiteBooks
+from edgeloop.agent.ledger_writer import LedgerWriter
 from edgeloop.agent.service import make_learner, make_policy
 from edgeloop.agent.site import SiteAgent
 from edgeloop.audit import AuditLog, load_or_create_key
@@ -19,7 +19,7 @@ from edgeloop.io.loopback import Loopback
 from edgeloop.io.store import SqliteStore
 from edgeloop.settings import Settings, load_settings
 
-from .test_books import SITE, T0, announce, telemetry
+from .test_ledger_writer import SITE, T0, announce, telemetry
 
 # the champion needs 1,000 anomalous samples in a row: it misses every fault of this test
 SELECTION = """
@@ -40,7 +40,7 @@ def settings_in(tmp_path: Path, **agent: object) -> Settings:
 
 def open_agent(settings: Settings, store: SqliteStore, audit: AuditLog | None = None) -> tuple[SiteAgent, Loopback]:
     link = Loopback()
-    books = SiteBooks.open(store, settings.ledger)
+    books = LedgerWriter.open(store, settings.ledger)
     agent = SiteAgent(settings.agent, link, store, make_learner(settings.agent), make_policy(settings.agent),
                       books, audit, clock=lambda: T0 + 1e6)  # fmt: skip
     return agent, link

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from edgeloop.bench.nab import load_corpus
 from edgeloop.bench.nab.evaluate import Interleaved, run_pointwise
 from edgeloop.cli.bench import nab_command
-from edgeloop.learn.registry import DEFAULT, LEARNERS
+from edgeloop.learn.catalog import DEFAULT, LEARNERS
 
 PROFILES = {
     name: {"CostMatrix": {"tpWeight": 1.0, "fnWeight": fn, "fpWeight": fp, "tnWeight": 1.0}}

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeloop.agent.selection import Candidate
 from edgeloop.bench.eventscore import Event, Unit, alarm_times, score
 from edgeloop.bench.nab.corpus import Corpus, DataFile
 from edgeloop.bench.recording import read_factory, read_nab
-from edgeloop.bench.select import THRESHOLDS, best_of, choose
+from edgeloop.bench.select import THRESHOLDS, best_of
 from edgeloop.learn import Learner, RobustEWMA
 from edgeloop.learn.base import FloatArray, IntArray
+from edgeloop.learn.selection import Candidate, choose
 from edgeloop.sim.factory import FactoryPlant
 from edgeloop.sim.record import START_TS, record_factory
 
@@ -52,7 +52,7 @@ def test_a_learner_that_sees_the_faults_beats_one_that_does_not() -> None:
         for asset_type in ("plant0", "plant1"):
             mine = [u for u in units if u.asset_type == asset_type]
             evidence.setdefault(asset_type, []).append(best_of(mine, name, THRESHOLDS, [1, 2], 3600.0))
-    selection = choose(evidence, "synthetic")
+    selection = choose(evidence, "synthetic", made="2026-01-01", scoring="event-wise")
     assert set(selection.asset_types) == {"plant0", "plant1"}
     for choice in selection.asset_types.values():
         assert choice.learner == "robust_ewma"

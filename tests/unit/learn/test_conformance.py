@@ -1,4 +1,4 @@
-"""One set of checks, run on every learner the registry names (River's habit: one conformance test)."""
+"""One set of checks, run on every learner the catalog names (River's habit: one conformance test)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from edgeloop.learn import Learner
-from edgeloop.learn.registry import LEARNERS, default_learner
+from edgeloop.learn.catalog import CATALOG, LEARNERS, default_learner
 
 Stream = tuple[np.ndarray, np.ndarray, np.ndarray]
 KEYS = (4, 0, 9)
@@ -63,9 +63,9 @@ def in_batches(learner: Learner, stream: Stream, size: int) -> np.ndarray:
     return np.concatenate(parts)
 
 
-@pytest.fixture(params=sorted(LEARNERS))
+@pytest.fixture(params=sorted(CATALOG))
 def make(request: pytest.FixtureRequest) -> Callable[[], Learner]:
-    return LEARNERS[request.param]
+    return CATALOG[request.param]
 
 
 @pytest.fixture(scope="module")
@@ -147,5 +147,5 @@ def test_an_empty_batch_gives_no_scores(make: Callable[[], Learner]) -> None:
     assert empty.shape == (0,)
 
 
-def test_the_default_learner_is_in_the_registry() -> None:
+def test_the_default_learner_is_in_the_catalog() -> None:
     assert type(default_learner()) in {type(make()) for make in LEARNERS.values()}

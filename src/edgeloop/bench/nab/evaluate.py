@@ -32,7 +32,7 @@ from edgeloop.bench.nab.corpus import DEFAULT_DIR, WINDOWS_FILE, Corpus, CorpusE
 from edgeloop.bench.nab.detectors import null_scores, random_scores, run_detector
 from edgeloop.bench.nab.scoring import ProfileResult, score_all_profiles
 from edgeloop.learn.base import IntArray, Learner
-from edgeloop.learn.registry import DEFAULT, LEARNERS
+from edgeloop.learn.catalog import DEFAULT, LEARNERS
 
 PROFILES = {"standard": "standard", "reward_low_FP_rate": "reward_low_FP", "reward_low_FN_rate": "reward_low_FN"}
 DEFAULT_SERIES = (

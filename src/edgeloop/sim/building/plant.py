@@ -7,22 +7,8 @@ Devices: `ahu-01` .. `ahu-NN` (asset type `air_handler`, one per zone) and `chil
 each reporting `power_kw`. See `edgeloop.sim.building.thermal` for the zone model and docs/simulators.md for the
 metrics, commands and faults.
 
-Interface for whoever shifts the building's load (e.g. a power-cap coordinator), all in simulated time:
-
-- `power_kw() -> float`: the building's electric power over the last step (fans, heat-pump heating, chiller);
-  `device_power_kw() -> dict[str, float]` per device.
-- `setpoint_shift(delta_c, devices=None) -> ShiftEstimate`: what moving the zones' setpoints by `delta_c` now
-  would do: `immediate_kw` (the coils pause or run flat out) for `duration_h`, the `transient_kwh` of the move and
-  the `steady_kw` change after it (negative: less power); `setpoint_shift_kw(...)` is the steady part alone.
-  Raising setpoints while cooling sheds load at once; lowering them before a peak (pre-cooling) stores cold.
-- `shift_setpoints(delta_c, devices=None) -> dict[str, tuple[str, str]]`: move the setpoints by `delta_c`
-  (through `command("set_setpoint")`, so the envelope holds and the action is in the ground truth); pre-cooling
-  is a negative shift before a peak and a positive one during it.
-- `setpoints()`, `zone_temps()` (true temperatures), `zone_capacity_kwh_per_k` (how much heat a degree of
-  pre-cooling stores per zone), `comfort_band` (degC, while people are in).
-- `comfort_degree_hours() -> dict[str, float]`: per air handler, degree-hours outside the comfort band while
-  people are in (weighted by the share of them in); also in `ground_truth()` and each day's `usage` event.
-- `inject_fault(device, kind, ...)`: start a fault now, on top of the seeded plan (tests, demonstrations).
+Its load-flexibility interface (power, setpoint shifts and their estimate, comfort) is described in
+docs/simulators.md ("Load flexibility").
 """
 
 from __future__ import annotations
@@ -38,6 +24,7 @@ from edgeloop.sim.building.chiller import AUX_SHARE, START_KWH, Chiller
 from edgeloop.sim.building.devices import AHU_COMMANDS, AHU_METRICS, CHILLER_COMMANDS, CHILLER_METRICS, SPEC
 from edgeloop.sim.building.faults import DEVELOPING, HOUR, KINDS, FaultRecord, PlannedFault, plan_faults
 from edgeloop.sim.building.flex import Fans, ShiftEstimate, shift_estimate
+from edgeloop.sim.building.sensors import ZoneState, ahu_readings, chiller_readings
 from edgeloop.sim.building.thermal import zone_step
 from edgeloop.sim.building.weather import DAY, Weather, hvac_occupied, occupancy, solar
 from edgeloop.sim.device import Device, noise_rows
@@ -210,33 +197,13 @@ class BuildingPlant(MaintainedPlant[Device]):
     def _readings(self, outdoor: float) -> list[tuple[str, dict[str, float]]]:
         n = self.n_zones
         idx = np.flatnonzero(self._state[:n] == RUNNING)
-        z = noise_rows(self._devices, idx)
-        temp, q, fan, damper = self._temp[idx], self._q[idx], self._fan[idx], self._damper[idx]
-        mixed = temp + damper * (outdoor - temp) * (fan > 0)
-        capacity = np.maximum(self._coil[idx] * self._fan_cap[idx] * (1.0 - 0.6 * self._leak[idx]), 1e-6)
-        values = {
-            "zone_temp": temp + self._offset[idx] + 0.05 * z[:, 0],
-            "return_temp": temp + 0.4 + 0.1 * z[:, 1],
-            "supply_temp": mixed - q / np.maximum(self._coil[idx] / 12.0 * fan, 1e-6) * (fan > 0) + 0.2 * z[:, 2],
-            "fan_speed": fan * (1 + 0.005 * z[:, 3]),
-            "damper_pos": damper + 0.005 * z[:, 4],
-            "valve_pos": np.maximum(q, 0.0) / capacity + 0.005 * z[:, 5],
-            "power_kw": self._power[idx] * (1 + 0.01 * z[:, 3]),
-        }
-        columns = {m: np.round(np.clip(v, SPEC[m].low, SPEC[m].high), 4).tolist() for m, v in values.items()}
+        zone = ZoneState(self._temp[idx], self._offset[idx], self._q[idx], self._fan[idx], self._damper[idx],
+                         self._coil[idx], self._fan_cap[idx], self._leak[idx], self._power[idx])  # fmt: skip
+        columns = ahu_readings(zone, outdoor, noise_rows(self._devices, idx))
         out = [(self.devices[i], {m: columns[m][j] for m in AHU_METRICS}) for j, i in enumerate(idx.tolist())]
         if self._state[n] == RUNNING:
             z1 = noise_rows(self._devices, np.array([n]))[0]
-            power = float(self._power[n])
-            chiller = {
-                "chw_supply_temp": self.chiller.chw_c + 0.05 * z1[0],
-                "load_kw": self.chiller.load_kw * (1 + 0.01 * z1[1]),
-                "power_kw": power * (1 + 0.01 * z1[2]),
-                "cop": self.chiller.load_kw / power if power > 0 else 0.0,
-                "running": float(self.chiller.on),
-            }
-            out.append((self.devices[n], {m: round(float(np.clip(v, SPEC[m].low, SPEC[m].high)), 4)
-                                          for m, v in chiller.items()}))  # fmt: skip
+            out.append((self.devices[n], chiller_readings(self.chiller, float(self._power[n]), z1)))
         return out
 
     # -- faults -----------------------------------------------------------------------------------------------

@@ -1,8 +1,12 @@
-"""Selection files: the learner, threshold and sustain chosen for each asset type, with the evidence.
+"""Model selection: the candidates, the choice of the best per asset type, and the selection file that keeps it.
 
-`edgeloop bench select` writes one; `agent.selection` names one for the agent. A bad file is refused with the
-line at fault (`SelectionError`), as policy and economics files are.
+`edgeloop bench select` scores every candidate on labelled data (`edgeloop.bench.select`), `choose` picks the
+learner, threshold and sustain of each asset type, and a selection file keeps the choice with the evidence;
+`agent.selection` names one for the agent. A bad file is refused with the line at fault (`SelectionError`), as
+policy and economics files are. Learners are named as the agent reads them (`edgeloop.learn.catalog`).
 
+>>> CANDIDATES[-3:]
+('robust_ewma', 'seasonal', 'novelty_ensemble_nohold')
 >>> text = '''
 ... data: factory recording
 ... asset_types:
@@ -19,13 +23,20 @@ sel.yaml line 4: asset_types.pump.threshold: Input should be less than 1
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from edgeloop.agent.catalog import CANDIDATES
+from edgeloop.learn.catalog import AGENT_ALIASES, AGENT_NAMES, LEARNERS, VARIANTS
 from edgeloop.model.yamldoc import YamlFieldError, validate_yaml
+
+#: what `edgeloop bench select` scores by default, by the names the agent reads: every entry of `LEARNERS` (so
+#: `robust_ewma` and `ewma_noise` are the timed variants, not scored twice under their own names) and the rest
+CANDIDATES: tuple[str, ...] = (*sorted(LEARNERS), *sorted(set(VARIANTS) - set(AGENT_ALIASES.values())))
+#: named as a challenger (`agent.challengers`): the selection's runners-up of each asset type
+RUNNERS_UP = "runners_up"
 
 
 class SelectionError(YamlFieldError):
@@ -61,8 +72,8 @@ class Choice(BaseModel):
     @field_validator("learner")
     @classmethod
     def _known(cls, name: str) -> str:
-        if name not in CANDIDATES:
-            raise ValueError(f"unknown learner {name!r}; known: {', '.join(CANDIDATES)}")
+        if name not in AGENT_NAMES:
+            raise ValueError(f"unknown learner {name!r}; known: {', '.join(AGENT_NAMES)}")
         return name
 
 
@@ -73,6 +84,18 @@ class Selection(BaseModel):
     made: str = Field("", description="when (UTC date)")
     scoring: str = Field("", description="how candidates were scored")
     asset_types: dict[str, Choice] = Field(default_factory=dict)
+
+
+def choose(evidence: Mapping[str, Sequence[Candidate]], data: str, *, made: str, scoring: str) -> Selection:
+    """Per asset type, the candidate with the best F1 (ties: fewer alarms, then the name), the next two as its
+    runners-up, and all the evidence, best first. `made` is the date to write in the file."""
+    chosen = {}
+    for asset_type, candidates in sorted(evidence.items()):
+        ranked = sorted(candidates, key=lambda c: (-c.f1, c.alarms, c.learner))
+        top = ranked[0]
+        chosen[asset_type] = Choice(learner=top.learner, threshold=top.threshold, sustain=top.sustain,
+                                    runners_up=[c.learner for c in ranked[1:3]], evidence=ranked)  # fmt: skip
+    return Selection(data=data, made=made, scoring=scoring, asset_types=chosen)
 
 
 def parse_selection(text: str, source: str = "selection") -> Selection:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from edgeloop.agent.selection import (
+from edgeloop.learn.selection import (
     Candidate,
     Choice,
     Selection,

@@ -9,7 +9,7 @@ import numpy as np
 import orjson
 import pytest
 
-from edgeloop.agent.books import SiteBooks
+from edgeloop.agent.ledger_writer import LedgerWriter
 from edgeloop.agent.service import make_learner, make_policy
 from edgeloop.agent.site import SiteAgent
 from edgeloop.io.loopback import Loopback
@@ -40,7 +40,7 @@ def store(tmp_path: Path) -> Iterator[SqliteStore]:
 
 def make_agent(store: SqliteStore, autonomy: AutonomyLevel = AutonomyLevel.ACT) -> tuple[SiteAgent, Loopback]:
     settings = load_settings(None, agent={"site": SITE, "autonomy": autonomy})
-    books = SiteBooks.open(store, settings.ledger)
+    books = LedgerWriter.open(store, settings.ledger)
     link = Loopback()
     policy = make_policy(settings.agent)
     return SiteAgent(settings.agent, link, store, make_learner(), policy, books, clock=lambda: T0 + 1e6), link
@@ -125,12 +125,12 @@ def test_bad_usage_is_quarantined_and_books_nothing(store: SqliteStore) -> None:
 def test_every_device_keeps_its_arm_across_a_restart(tmp_path: Path) -> None:
     path, settings = tmp_path / "edgeloop.db", LedgerSettings()
     store = SqliteStore(path, SITE)
-    books = SiteBooks.open(store, settings)
+    books = LedgerWriter.open(store, settings)
     books.assign({f"pump-{i}": "pump" for i in range(20)}, T0)
     store.close()
 
     store = SqliteStore(path, SITE)
-    again = SiteBooks.open(store, settings)
+    again = LedgerWriter.open(store, settings)
     again.assign({"pump-99": "pump"}, T0)
     store.close()
     assert all(again.arm(f"pump-{i}") is books.arm(f"pump-{i}") for i in range(20))
@@ -140,11 +140,11 @@ def test_every_device_keeps_its_arm_across_a_restart(tmp_path: Path) -> None:
 def test_changing_the_holdout_seed_of_a_running_site_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "edgeloop.db"
     store = SqliteStore(path, SITE)
-    SiteBooks.open(store, LedgerSettings()).assign({"pump-1": "pump"}, T0)
+    LedgerWriter.open(store, LedgerSettings()).assign({"pump-1": "pump"}, T0)
     store.close()
     store = SqliteStore(path, SITE)
     try:
         with pytest.raises(ValueError, match="seed=0"):
-            SiteBooks.open(store, LedgerSettings(holdout_seed=5))
+            LedgerWriter.open(store, LedgerSettings(holdout_seed=5))
     finally:
         store.close()

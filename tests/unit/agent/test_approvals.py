@@ -9,7 +9,7 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from edgeloop.agent.books import SiteBooks
+from edgeloop.agent.ledger_writer import LedgerWriter
 from edgeloop.agent.service import make_learner, make_policy
 from edgeloop.agent.site import SiteAgent
 from edgeloop.audit import AuditLog, load_or_create_key, load_public_key, verify_file
@@ -19,7 +19,7 @@ from edgeloop.io.store import SqliteStore
 from edgeloop.ledger import Arm
 from edgeloop.settings import load_settings
 
-from .test_books import SITE, T0, announce, telemetry
+from .test_ledger_writer import SITE, T0, announce, telemetry
 
 runner = CliRunner()
 Site = tuple[SiteAgent, Loopback, "Clock", AuditLog]
@@ -42,7 +42,7 @@ def site(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Site]:
     audit = AuditLog.open(cfg.audit_dir, load_or_create_key(cfg.audit_dir))
     clock = Clock(T0 + 1e6)
     policy = make_policy(settings.agent)
-    books = SiteBooks.open(store, settings.ledger)
+    books = LedgerWriter.open(store, settings.ledger)
     link = Loopback()
     agent = SiteAgent(cfg, link, store, make_learner(), policy, books, audit, clock=clock)
     yield agent, link, clock, audit

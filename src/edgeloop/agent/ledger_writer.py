@@ -1,7 +1,7 @@
 """The agent's side of the ROI ledger: it assigns devices to the holdout as they appear, books outcomes as they
 arrive, and keeps both in the store (the ledger itself is pure and does no I/O).
 
-On a restart, `SiteBooks.open` reads back the last holdout record (so every device keeps its arm), the entries
+On a restart, `LedgerWriter.open` reads back the last holdout record (so every device keeps its arm), the entries
 so far (so sequence numbers go on) and the decisions of the last linking window (so outcomes still find the
 decision that preceded them).
 """
@@ -31,7 +31,7 @@ from edgeloop.settings import LedgerSettings
 log = logging.getLogger(__name__)
 
 
-class SiteBooks:
+class LedgerWriter:
     """Holdout assignment and attribution for one site, written through to its store."""
 
     def __init__(
@@ -52,7 +52,7 @@ class SiteBooks:
         self._last_day: int | None = None
 
     @classmethod
-    def open(cls, store: SqliteStore, settings: LedgerSettings) -> SiteBooks:
+    def open(cls, store: SqliteStore, settings: LedgerSettings) -> LedgerWriter:
         """The site's books as the store left them. Economics errors surface here, before any data flows."""
         design = HoldoutDesign(settings.holdout_seed, settings.holdout_fraction)
         saved = store.read_holdout()

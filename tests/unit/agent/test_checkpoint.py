@@ -1,0 +1,87 @@
+"""A restart resumes warm: an agent that takes back a checkpoint scores what follows exactly as an agent that
+never stopped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+from edgeloop.agent import checkpoint
+from edgeloop.agent.ledger_writer import LedgerWriter
+from edgeloop.agent.service import make_learner, make_policy
+from edgeloop.agent.site import SiteAgent
+from edgeloop.io.loopback import Loopback
+from edgeloop.io.store import SqliteStore
+from edgeloop.settings import Settings, load_settings
+
+T0 = 1_700_006_400.0
+METRICS = {"vibration": {"unit": "mm/s", "low": 0, "high": 50}, "flow": {"unit": "m3/h", "low": 0, "high": 300}}
+METAS = [{"device": f"pump-{i}", "asset_type": "pump", "commands": {}, "metrics": METRICS} for i in range(3)]
+
+
+def agent_in(data_dir: Path, link: Loopback) -> tuple[Settings, SiteAgent]:
+    settings = load_settings(None, agent={"site": "s1", "data_dir": data_dir, "cooldown_s": 600})
+    store = SqliteStore(settings.agent.db_path, "s1")
+    agent = SiteAgent(settings.agent, link, store, make_learner(settings.agent), make_policy(settings.agent),
+                      LedgerWriter.open(store, settings.ledger), clock=lambda: T0 + 1e6)  # fmt: skip
+    return settings, agent
+
+
+def feed(agent: SiteAgent, link: Loopback, steps: range) -> None:
+    rng = np.random.default_rng(steps.start)
+    for step in steps:
+        for i in range(3):
+            vibration = 3.0 + 0.2 * rng.standard_normal() + (20.0 if step % 97 in (5, 6, 7, 8, 9) else 0.0)
+            body = {"ts": T0 + 15 * step, "metrics": {"vibration": vibration, "flow": 80 + rng.standard_normal()}}
+            link.deliver(f"edgeloop/v1/s1/pump-{i}/telemetry", orjson.dumps(body))
+        if step % 20 == 19:
+            agent.handle_batch(link.drain(1000))
+    agent.handle_batch(link.drain(1000))
+
+
+def announce(agent: SiteAgent, link: Loopback) -> None:
+    for meta in METAS:
+        link.deliver(f"edgeloop/v1/s1/{meta['device']}/meta", orjson.dumps(meta), retain=True)
+    agent.handle_batch(link.drain(10))
+
+
+def scores_after(agent: SiteAgent, t_from: float) -> np.ndarray:
+    agent.store.flush()
+    return np.concatenate([agent.store.read_series(f"pump-{i}", m, t_from)[2]
+                           for i in range(3) for m in ("vibration", "flow")])  # fmt: skip
+
+
+def test_scores_after_a_restart_from_a_checkpoint_equal_those_of_a_run_that_never_stopped(tmp_path: Path) -> None:
+    link = Loopback()
+    _, uninterrupted = agent_in(tmp_path / "one", link)
+    announce(uninterrupted, link)
+    feed(uninterrupted, link, range(0, 400))
+    feed(uninterrupted, link, range(400, 800))
+
+    _, first = agent_in(tmp_path / "two", link)
+    announce(first, link)
+    feed(first, link, range(0, 400))
+    checkpoint.write(first.settings.checkpoint_path, checkpoint.encode(first.learnt_state()))
+    first.store.close()
+    _, second = agent_in(tmp_path / "two", link)
+    assert second.resume(checkpoint.load(first.settings.checkpoint_path) or {})
+    announce(second, link)  # the retained metas come again on a restart
+    feed(second, link, range(400, 800))
+
+    expected, resumed = scores_after(uninterrupted, T0 + 15 * 400), scores_after(second, T0 + 15 * 400)
+    assert expected.shape == resumed.shape == (6 * 400,)
+    np.testing.assert_allclose(resumed, expected, rtol=0, atol=1e-9)
+    assert second.stats.decisions == uninterrupted.stats.decisions - first.stats.decisions > 0
+    for agent in (uninterrupted, second):
+        agent.store.close()
+
+
+def test_a_checkpoint_that_cannot_be_read_is_set_aside_and_the_agent_starts_cold(tmp_path: Path) -> None:
+    path = tmp_path / "checkpoint.pickle"
+    path.write_bytes(b"not a pickle")
+
+    assert checkpoint.load(path) is None
+    assert not path.exists()
+    assert (tmp_path / "checkpoint.pickle.unusable").read_bytes() == b"not a pickle"
