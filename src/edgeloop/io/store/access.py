@@ -6,10 +6,27 @@ Only digests and password hashes are stored; making them is the API's business (
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 from edgeloop.io.store.schema import TOKENS_SCHEMA, USERS_SCHEMA
+
+
+def keep_private(path: Path) -> None:
+    """Make the store's folder (0700) and file (0600) readable only by this user before SQLite opens it: it
+    holds the site's data and the digests of its tokens. SQLite gives the -wal and -shm files the mode of the
+    database file. A file made earlier with wider rights is narrowed; where that is not ours to do, SQLite's
+    own open says what is wrong."""
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not path.exists():
+            os.close(os.open(path, os.O_RDONLY | os.O_CREAT, 0o600))
+        if path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)
+
 
 _TOKEN = ("id", "role", "name", "created", "revoked", "expires")
 

@@ -33,6 +33,8 @@ class SqliteOperatorStore(SqliteReads):
         if read_only:
             conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
         else:  # a server may hand it to another thread for each request
+            if str(path) != ":memory:":
+                access.keep_private(Path(path))  # `edgeloop token create` may make the store before its agent
             conn = sqlite3.connect(path, timeout=timeout, check_same_thread=False)
         return cls(conn)
 
