@@ -32,17 +32,24 @@ def test_a_viewer_cannot_approve_but_an_operator_can(
     pending = httpx.get(f"{url}/approvals", headers=auth("viewer")).json()["items"]
     assert len(pending) == 1
     decision = pending[0]["decision"]
-    denied = httpx.post(f"{url}/approvals/{decision}/approve", json={"by": "eve"}, headers=auth("viewer"))
+    denied = httpx.post(f"{url}/approvals/{decision}/approve", json={"why": "x"}, headers=auth("viewer"))
     assert denied.status_code == 403
 
-    answer = httpx.post(f"{url}/approvals/{decision}/approve", json={"by": "ana", "why": "seen it"},
+    # a `by` in the body names no one: the answer is signed by the caller the token authenticates
+    answer = httpx.post(f"{url}/approvals/{decision}/approve", json={"by": "ceo@corp (admin)", "why": "seen it"},
                         headers=auth("operator"), timeout=10)  # fmt: skip
-    again = httpx.post(f"{url}/approvals/{decision}/approve", json={"by": "ana"}, headers=auth("operator"), timeout=10)
+    again = httpx.post(f"{url}/approvals/{decision}/approve", json={}, headers=auth("operator"), timeout=10)
     stop_reading()
     assert answer.status_code == 200, answer.text
     assert answer.json() == {"status": "approved"}
     assert again.status_code == 409  # already answered
     assert agent.stats.commands_sent == 1
+    me = httpx.get(f"{url}/me", headers=auth("operator")).json()["who"]
+    answered = httpx.get(f"{url}/approvals?include_answered=true", headers=auth("viewer")).json()["items"]
+    assert [a["by"] for a in answered] == [me]
+    audit = (agent.settings.audit_dir / "audit.jsonl").read_text()
+    assert "ceo@corp" not in audit
+    assert me in audit
 
 
 def test_the_audit_check_and_the_roi_report_are_served(api_site: tuple[Settings, SiteAgent, str], auth: Auth) -> None:
@@ -63,7 +70,7 @@ def test_a_created_token_works_until_it_is_revoked(api_site: tuple[Settings, Sit
     token = made.stdout.strip()
     headers = {"Authorization": f"Bearer {token}"}
     assert httpx.get(f"{url}/decisions", headers=headers).status_code == 200
-    assert httpx.post(f"{url}/approvals/x/approve", json={"by": "w"}, headers=headers).status_code == 403
+    assert httpx.post(f"{url}/approvals/x/approve", json={}, headers=headers).status_code == 403
 
     listed = CliRunner().invoke(app, ["token", "list", *where]).stdout
     assert "wallboard" in listed
@@ -103,7 +110,7 @@ def test_an_admin_replaces_the_policy_after_validation_and_the_agent_applies_it(
 ) -> None:
     _, agent, url = api_site
     assert httpx.get(f"{url}/policy", headers=auth("viewer")).json()["policy"]["autonomy"]["site"] == 2
-    put = f"{url}/policy?by=ana&why=night+shift"
+    put = f"{url}/policy?why=night+shift"
     assert httpx.put(put, content=NEW_POLICY, headers=auth("operator")).status_code == 403
 
     bad = httpx.put(put, content=NEW_POLICY.replace("site: 3", "site: 7"), headers=auth("admin"))
