@@ -126,8 +126,15 @@ def _shown(url: str) -> str:
     return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", "@", 1)).geturl()
 
 
-def _refusal(exc: BaseException, username: str | None) -> str:
+def _refusal(exc: BaseException, username: str | None, tls_without_cert: bool) -> str:
     """Why connecting failed, in words that say what to fix."""
+    if isinstance(exc, TimeoutError):
+        hint = (
+            " (a TLS broker that asks for a client certificate drops the connection without one: give broker.cert_file)"
+            if tls_without_cert
+            else ""
+        )
+        return f"cannot connect: no answer in time{hint}"
     if isinstance(exc, ssl.SSLCertVerificationError):
         return f"TLS: the broker's certificate is not trusted ({exc.verify_message}); give its CA with broker.ca_file"
     if isinstance(exc, ssl.SSLError):
@@ -137,7 +144,7 @@ def _refusal(exc: BaseException, username: str | None) -> str:
         if code in (4, 5, 134, 135):  # Mosquitto answers a wrong password with 5, "not authorised"
             who = f"user {username!r}" if username else "no user name"
             return f"the broker refused the login ({who}): wrong user name or password, or not authorized"
-    return f"cannot connect ({exc or type(exc).__name__})"
+    return f"cannot connect ({str(exc) or type(exc).__name__})"
 
 
 class MqttClient:
@@ -201,7 +208,8 @@ class MqttClient:
         except (OSError, TimeoutError, gmqtt.mqtt.handler.MQTTConnectError) as exc:
             with contextlib.suppress(Exception):
                 await self._client.disconnect()
-            raise MqttError(self.url, _refusal(exc, self.username)) from exc
+            no_cert = address.tls and self.auth.cert_file is None
+            raise MqttError(self.url, _refusal(exc, self.username, no_cert)) from exc
         return self
 
     async def __aexit__(
