@@ -18,6 +18,7 @@ from edgeloop.api import tokens, users
 from edgeloop.api.app import create_app
 from edgeloop.api.serve import console_token, serve_api
 from edgeloop.cli.agent import AutonomyOpt, BrokerOpt, ConfigOpt, DataDirOpt, settings_overrides
+from edgeloop.io.mqtt import shown_url
 from edgeloop.io.signals import stop_on_signals
 from edgeloop.io.store import SqliteOperatorStore
 from edgeloop.settings import SettingsError, load_settings
@@ -200,7 +201,8 @@ def serve(
         async with open_agent(settings, url) as agent:
             admin = console_token(settings, "edgeloop serve")
             async with serve_api(settings, "edgeloop serve", admin.token) as (web, _):
-                console.print(f"site [bold]{settings.agent.site}[/bold] on {url}; dashboard [bold]{web}[/bold]")
+                where_url = shown_url(url)  # never the broker password
+                console.print(f"site [bold]{settings.agent.site}[/bold] on {where_url}; dashboard [bold]{web}[/bold]")
                 if admin.fresh:
                     console.print(f"admin token (kept in {admin.path}, reused at the next start): {admin.token}")
                 else:

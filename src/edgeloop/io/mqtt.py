@@ -35,7 +35,7 @@ from gmqtt.mqtt.constants import UNLIMITED_RECONNECTS, MQTTv311
 from edgeloop.io.transport import Message, Transport
 
 __all__ = ["BrokerAddress", "BrokerAuth", "Message", "MqttClient", "MqttError", "Transport", "Will", "parse_broker",
-           "parse_url"]  # fmt: skip
+           "parse_url", "shown_url"]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -114,10 +114,10 @@ def parse_url(url: str) -> tuple[str, int]:
     return address.host, address.port
 
 
-def _shown(url: str) -> str:
+def shown_url(url: str) -> str:
     """The URL without its password, for messages and logs.
 
-    >>> _shown("mqtts://agent:s3cret@broker.plant:8884")
+    >>> shown_url("mqtts://agent:s3cret@broker.plant:8884")
     'mqtts://agent@broker.plant:8884'
     """
     parts = urlsplit(url)
@@ -162,7 +162,7 @@ class MqttClient:
         connect_timeout: float = 10.0,
         auth: BrokerAuth | None = None,
     ) -> None:
-        self.url = _shown(url)  # shown in errors and logs: never the password
+        self.url = shown_url(url)  # shown in errors and logs: never the password
         self._address = parse_broker(url)
         self.auth = auth or BrokerAuth()
         self.client_id = client_id or f"edgeloop-{uuid.uuid4().hex[:12]}"
