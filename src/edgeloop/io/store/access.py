@@ -68,17 +68,19 @@ def add_token(
 
 def read_token(conn: sqlite3.Connection, sha256: str, now: float | None = None) -> tuple[str, str, str] | None:
     """(id, role, name) of the live token with this digest (not revoked, and not expired at `now` when given),
-    or None."""
+    or None. Only reads, unless the table must first gain its `expires` column."""
+    query = (
+        "SELECT id, role, name FROM api_tokens WHERE sha256 = ? AND revoked IS NULL "
+        "AND (expires IS NULL OR ? IS NULL OR expires > ?)"
+    )
     try:
-        _tokens_schema(conn)
-        row = conn.execute(
-            "SELECT id, role, name FROM api_tokens WHERE sha256 = ? AND revoked IS NULL "
-            "AND (expires IS NULL OR ? IS NULL OR expires > ?)",
-            (sha256, now, now),
-        )
-    except sqlite3.OperationalError:  # a read-only store where no token was ever made
-        return None
-    found = row.fetchone()
+        found = conn.execute(query, (sha256, now, now)).fetchone()
+    except sqlite3.OperationalError as exc:
+        if "no such column" not in str(exc):  # no token was ever made for this site
+            return None
+        with conn:  # a table made before tokens expired
+            _tokens_schema(conn)
+        found = conn.execute(query, (sha256, now, now)).fetchone()
     return None if found is None else (str(found[0]), str(found[1]), str(found[2]))
 
 
