@@ -79,6 +79,21 @@ def test_a_created_token_works_until_it_is_revoked(api_site: tuple[Settings, Sit
     assert httpx.get(f"{url}/decisions", headers=headers).status_code == 401
 
 
+def test_the_token_command_makes_expiring_tokens_and_rotates_them(api_site: tuple[Settings, SiteAgent, str]) -> None:
+    settings, _, url = api_site
+    where = ["--site", settings.agent.site, "--data-dir", str(settings.agent.data_dir)]
+    old = CliRunner().invoke(app, ["token", "create", "--role", "viewer", "--name", "kiosk", "--ttl", "7", *where])
+    rotated = CliRunner().invoke(app, ["token", "rotate", old.stdout.strip().split("_")[1], "--grace", "0", *where])
+    assert rotated.exit_code == 0, rotated.output
+    new = rotated.stdout.strip()
+    assert httpx.get(f"{url}/decisions", headers={"Authorization": f"Bearer {old.stdout.strip()}"}).status_code == 401
+    assert httpx.get(f"{url}/decisions", headers={"Authorization": f"Bearer {new}"}).status_code == 200
+    listed = CliRunner().invoke(app, ["token", "list", *where]).stdout.splitlines()
+    assert [line.split()[2] for line in listed if line.endswith("kiosk")] == ["revoked", "live"]
+    again = CliRunner().invoke(app, ["token", "rotate", old.stdout.strip().split("_")[1], *where])
+    assert again.exit_code == 1
+
+
 def test_devices_telemetry_buckets_and_metrics(api_site: tuple[Settings, SiteAgent, str], auth: Auth) -> None:
     _, _, url = api_site
     devices = httpx.get(f"{url}/devices", headers=auth("viewer")).json()["items"]
