@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from edgeloop.learn.catalog import AGENT_NAMES
@@ -21,7 +21,10 @@ _yaml_data: ContextVar[dict[str, Any]] = ContextVar("edgeloop_yaml", default={})
 
 
 class BrokerSettings(BaseModel):
-    url: str | None = Field(None, description="mqtt://host:port of an external broker; empty starts the embedded one")
+    url: str | None = Field(
+        None,
+        description="mqtt://host:port or mqtts://host:port (TLS) of an external broker; empty starts the embedded one",
+    )
     qos: int = Field(
         1, ge=0, le=1, description="QoS of the agent's telemetry subscription (commands, events and acks use 1)"
     )
@@ -30,6 +33,34 @@ class BrokerSettings(BaseModel):
         description="the broker keeps the agent's subscriptions and queues its QoS 1 messages while it is away "
         "(MQTT clean session off, with a stable client id per site)",
     )
+    username: str | None = Field(None, description="user name to log in to the broker with")
+    password: SecretStr | None = Field(
+        None, description="its password (EDGELOOP_BROKER__PASSWORD; never printed or logged)"
+    )
+    ca_file: Path | None = Field(
+        None, description="PEM file of the CA that signed the broker's certificate (mqtts://); empty: the system's"
+    )
+    cert_file: Path | None = Field(None, description="PEM client certificate, for brokers that ask for one")
+    key_file: Path | None = Field(None, description="PEM private key of the client certificate")
+
+    @model_validator(mode="after")
+    def _tls_needs_mqtts(self) -> BrokerSettings:
+        tls_files = self.ca_file or self.cert_file or self.key_file
+        if tls_files and not (self.url or "").startswith(("mqtts://", "ssl://")):
+            raise ValueError("broker.ca_file, cert_file and key_file need an mqtts:// broker.url")
+        if self.key_file and not self.cert_file:
+            raise ValueError("broker.key_file needs broker.cert_file")
+        return self
+
+    def credentials(self) -> dict[str, Any]:
+        """The keyword arguments of `edgeloop.io.mqtt.BrokerAuth` (the password in clear, for the client only)."""
+        return {
+            "username": self.username,
+            "password": None if self.password is None else self.password.get_secret_value(),
+            "ca_file": self.ca_file,
+            "cert_file": self.cert_file,
+            "key_file": self.key_file,
+        }
 
 
 class AgentSettings(BaseModel):

@@ -32,17 +32,24 @@ def test_a_viewer_cannot_approve_but_an_operator_can(
     pending = httpx.get(f"{url}/approvals", headers=auth("viewer")).json()["items"]
     assert len(pending) == 1
     decision = pending[0]["decision"]
-    denied = httpx.post(f"{url}/approvals/{decision}/approve", json={"by": "eve"}, headers=auth("viewer"))
+    denied = httpx.post(f"{url}/approvals/{decision}/approve", json={"why": "x"}, headers=auth("viewer"))
     assert denied.status_code == 403
 
-    answer = httpx.post(f"{url}/approvals/{decision}/approve", json={"by": "ana", "why": "seen it"},
+    # a `by` in the body names no one: the answer is signed by the caller the token authenticates
+    answer = httpx.post(f"{url}/approvals/{decision}/approve", json={"by": "ceo@corp (admin)", "why": "seen it"},
                         headers=auth("operator"), timeout=10)  # fmt: skip
-    again = httpx.post(f"{url}/approvals/{decision}/approve", json={"by": "ana"}, headers=auth("operator"), timeout=10)
+    again = httpx.post(f"{url}/approvals/{decision}/approve", json={}, headers=auth("operator"), timeout=10)
     stop_reading()
     assert answer.status_code == 200, answer.text
     assert answer.json() == {"status": "approved"}
     assert again.status_code == 409  # already answered
     assert agent.stats.commands_sent == 1
+    me = httpx.get(f"{url}/me", headers=auth("operator")).json()["who"]
+    answered = httpx.get(f"{url}/approvals?include_answered=true", headers=auth("viewer")).json()["items"]
+    assert [a["by"] for a in answered] == [me]
+    audit = (agent.settings.audit_dir / "audit.jsonl").read_text()
+    assert "ceo@corp" not in audit
+    assert me in audit
 
 
 def test_the_audit_check_and_the_roi_report_are_served(api_site: tuple[Settings, SiteAgent, str], auth: Auth) -> None:
@@ -63,13 +70,28 @@ def test_a_created_token_works_until_it_is_revoked(api_site: tuple[Settings, Sit
     token = made.stdout.strip()
     headers = {"Authorization": f"Bearer {token}"}
     assert httpx.get(f"{url}/decisions", headers=headers).status_code == 200
-    assert httpx.post(f"{url}/approvals/x/approve", json={"by": "w"}, headers=headers).status_code == 403
+    assert httpx.post(f"{url}/approvals/x/approve", json={}, headers=headers).status_code == 403
 
     listed = CliRunner().invoke(app, ["token", "list", *where]).stdout
     assert "wallboard" in listed
     assert token not in listed
     assert CliRunner().invoke(app, ["token", "revoke", token.split("_")[1], *where]).exit_code == 0
     assert httpx.get(f"{url}/decisions", headers=headers).status_code == 401
+
+
+def test_the_token_command_makes_expiring_tokens_and_rotates_them(api_site: tuple[Settings, SiteAgent, str]) -> None:
+    settings, _, url = api_site
+    where = ["--site", settings.agent.site, "--data-dir", str(settings.agent.data_dir)]
+    old = CliRunner().invoke(app, ["token", "create", "--role", "viewer", "--name", "kiosk", "--ttl", "7", *where])
+    rotated = CliRunner().invoke(app, ["token", "rotate", old.stdout.strip().split("_")[1], "--grace", "0", *where])
+    assert rotated.exit_code == 0, rotated.output
+    new = rotated.stdout.strip()
+    assert httpx.get(f"{url}/decisions", headers={"Authorization": f"Bearer {old.stdout.strip()}"}).status_code == 401
+    assert httpx.get(f"{url}/decisions", headers={"Authorization": f"Bearer {new}"}).status_code == 200
+    listed = CliRunner().invoke(app, ["token", "list", *where]).stdout.splitlines()
+    assert [line.split()[2] for line in listed if line.endswith("kiosk")] == ["revoked", "live"]
+    again = CliRunner().invoke(app, ["token", "rotate", old.stdout.strip().split("_")[1], *where])
+    assert again.exit_code == 1
 
 
 def test_devices_telemetry_buckets_and_metrics(api_site: tuple[Settings, SiteAgent, str], auth: Auth) -> None:
@@ -103,7 +125,7 @@ def test_an_admin_replaces_the_policy_after_validation_and_the_agent_applies_it(
 ) -> None:
     _, agent, url = api_site
     assert httpx.get(f"{url}/policy", headers=auth("viewer")).json()["policy"]["autonomy"]["site"] == 2
-    put = f"{url}/policy?by=ana&why=night+shift"
+    put = f"{url}/policy?why=night+shift"
     assert httpx.put(put, content=NEW_POLICY, headers=auth("operator")).status_code == 403
 
     bad = httpx.put(put, content=NEW_POLICY.replace("site: 3", "site: 7"), headers=auth("admin"))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import logging
+import time
 from collections.abc import Callable
 
 import httpx
@@ -46,6 +49,24 @@ def test_a_name_with_five_failed_logins_must_wait(api_site: Site, auth: Auth) ->
     assert refused.status_code == 429
     assert int(refused.headers["retry-after"]) > 0
     assert "too many failed logins" in refused.json()["detail"]
+    time.sleep(int(refused.headers["retry-after"]))  # a back-off, not a lockout: after the wait, one more try
+    assert httpx.post(f"{url}/login", json={"name": "fy", "password": "right-one-1"}).status_code == 200
+
+
+def test_guesses_sent_at_once_are_counted_before_the_password_is_checked(api_site: Site, auth: Auth) -> None:
+    _, _, url = api_site
+    httpx.post(f"{url}/users", json={"name": "cy", "role": "viewer", "password": "right-one-2"}, headers=auth("admin"))
+
+    async def guess_60() -> list[int]:
+        async with httpx.AsyncClient(timeout=30) as client:
+            answers = await asyncio.gather(
+                *(client.post(f"{url}/login", json={"name": "cy", "password": f"guess-{i:03d}"}) for i in range(60))
+            )
+        return [a.status_code for a in answers]
+
+    statuses = asyncio.run(guess_60())
+    assert statuses.count(401) == 5  # only the free tries reached the password check
+    assert statuses.count(429) == 55
 
 
 def test_deleting_a_user_ends_their_sessions(api_site: Site, auth: Auth) -> None:
@@ -85,14 +106,41 @@ def test_an_admin_makes_and_revokes_a_token_through_the_api(api_site: Site, auth
     assert httpx.get(f"{url}/sites", headers=bearer(made["token"])).status_code == 401
 
 
+def test_a_token_expires_and_rotates(api_site: Site, auth: Auth) -> None:
+    _, _, url = api_site
+    made = httpx.post(f"{url}/tokens", json={"role": "viewer", "name": "kiosk", "ttl_days": 30},
+                      headers=auth("admin")).json()  # fmt: skip
+    assert 29.9 * 86_400 < made["expires"] - time.time() <= 30 * 86_400
+    graced = httpx.post(f"{url}/tokens/{made['id']}/rotate", json={"grace_s": 60}, headers=auth("admin")).json()
+    assert httpx.get(f"{url}/sites", headers=bearer(made["token"])).status_code == 200  # within its grace
+    assert httpx.get(f"{url}/sites", headers=bearer(graced["token"])).status_code == 200
+    at_once = httpx.post(f"{url}/tokens/{graced['id']}/rotate", json={"grace_s": 0}, headers=auth("admin")).json()
+    assert httpx.get(f"{url}/sites", headers=bearer(graced["token"])).status_code == 401
+    assert httpx.get(f"{url}/sites", headers=bearer(at_once["token"])).status_code == 200
+    assert httpx.post(f"{url}/tokens/{graced['id']}/rotate", headers=auth("admin")).status_code == 404
+    listed = {t["id"]: t for t in httpx.get(f"{url}/tokens", headers=auth("admin")).json()["items"]}
+    assert listed[made["id"]]["expires"] <= time.time() + 60
+    assert {listed[i]["name"] for i in (made["id"], graced["id"], at_once["id"])} == {"kiosk"}
+
+
+def test_secrets_in_a_query_string_are_not_logged(api_site: Site, caplog: pytest.LogCaptureFixture) -> None:
+    _, _, url = api_site
+    caplog.set_level(logging.INFO, logger="uvicorn.access")
+    logging.getLogger("uvicorn.access").setLevel(logging.INFO)  # the test server runs at "warning"
+    httpx.get(f"{url}/decisions?access_token=el_abcd_very-secret&limit=3")
+    lines = [r.getMessage() for r in caplog.records if r.name == "uvicorn.access"]
+    assert any("access_token=REDACTED&limit=3" in line for line in lines), lines
+    assert not any("very-secret" in line for line in lines)
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body", "status", "says"),
     [
         ("GET", "/decisions", None, 401, "missing bearer token"),
         ("GET", "/decisions/nope", None, 404, "no decision nope"),
         ("GET", "/decisions?limit=0", None, 422, "query.limit"),
-        ("POST", "/decisions/nope/verdict", {"by": "ana", "verdict": "maybe"}, 422, "body.verdict"),
-        ("POST", "/approvals/nope/approve", {"by": "ana"}, 409, "no pending approval"),
+        ("POST", "/decisions/nope/verdict", {"verdict": "maybe"}, 422, "body.verdict"),
+        ("POST", "/approvals/nope/approve", {}, 409, "no pending approval"),
     ],
 )
 def test_errors_are_problem_details(
@@ -128,7 +176,10 @@ def test_every_write_gets_a_log_line_naming_who(api_site: Site, auth: Auth, capl
     httpx.post(f"{url}/login", json={"name": "ed", "password": "nope-nope"})
     httpx.delete(f"{url}/users/ed", headers=auth("viewer"))
     lines = [r.getMessage() for r in caplog.records if r.name == "edgeloop.api.writes"]
-    assert "POST /api/v1/tokens by a token from the settings [admin]: 201" in lines
-    assert "POST /api/v1/users by a token from the settings [admin]: 201" in lines
-    assert "failed login as 'ed'" in lines
-    assert "DELETE /api/v1/users/ed by a token from the settings [viewer]: 403" in lines
+    admin, viewer = (f"settings token {hashlib.sha256(auth(r)['Authorization'][7:].encode()).hexdigest()[:8]}"
+                     for r in ("admin", "viewer"))  # fmt: skip
+    assert f"POST /api/v1/tokens by {admin} [admin]: 201" in lines
+    assert f"POST /api/v1/users by {admin} [admin]: 201" in lines
+    assert "failed login as 'ed' from 127.0.0.1" in lines
+    assert f"DELETE /api/v1/users/ed by {viewer} [viewer]: 403" in lines
+    assert not any(auth(r)["Authorization"][7:] in line for r in ("admin", "viewer") for line in lines)

@@ -1,6 +1,8 @@
-"""Every route against every role: no token or an unknown one is 401, a role below the route's is 403, the
-route's role and those above it get through (2xx, or the route's own 400/404/409/422 on a made-up id or body).
-Errors are problem details. The few public routes are listed too, so that a new route must be placed."""
+"""An OWASP-API-style check: every route against every role (anonymous, viewer, operator, admin), with the
+status each cell must answer, as one table. Below a route's role the answer is 401 (no one) or 403 (too low);
+at or above it the route's own answer to a made-up id or a bad body (200, 400, 404, 409, 422), so that no
+cell can pass by being refused for the wrong reason. An unknown token is 401 everywhere but the public routes.
+Every answer carries the security headers. A new route must be placed in the table."""
 
 from __future__ import annotations
 
@@ -17,38 +19,57 @@ from edgeloop.agent.site import SiteAgent
 from edgeloop.api import create_app
 from edgeloop.settings import Settings
 
-ROLES = ("viewer", "operator", "admin")
-ROUTES = [  # method, path, least role, JSON body
-    ("GET", "/api/v1/sites", "viewer", None),
-    ("GET", "/api/v1/sites/apisite", "viewer", None),
-    ("GET", "/api/v1/devices", "viewer", None),
-    ("GET", "/api/v1/devices/pump-0", "viewer", None),
-    ("GET", "/api/v1/devices/pump-0/telemetry/vibration", "viewer", None),
-    ("GET", "/api/v1/anomalies", "viewer", None),
-    ("GET", "/api/v1/decisions", "viewer", None),
-    ("GET", "/api/v1/decisions/unknown-id", "viewer", None),
-    ("GET", "/api/v1/approvals", "viewer", None),
-    ("GET", "/api/v1/quarantine", "viewer", None),
-    ("GET", "/api/v1/roi", "viewer", None),
-    ("GET", "/api/v1/roi/plots", "viewer", None),
-    ("GET", "/api/v1/audit/verify", "viewer", None),
-    ("GET", "/api/v1/audit/records", "viewer", None),
-    ("GET", "/api/v1/events", "viewer", None),
-    ("GET", "/api/v1/me", "viewer", None),
-    ("POST", "/api/v1/logout", "viewer", None),  # 400 for a token: there is no session to end
-    ("GET", "/metrics", "viewer", None),
-    ("GET", "/api/v1/policy", "viewer", None),
-    ("POST", "/api/v1/approvals/unknown-id/approve", "operator", {"by": "t"}),
-    ("POST", "/api/v1/approvals/unknown-id/reject", "operator", {"by": "t"}),
-    ("POST", "/api/v1/decisions/unknown-id/verdict", "operator", {"by": "t", "verdict": "unsure"}),
-    ("PUT", "/api/v1/policy?by=t", "admin", {"not": "a policy"}),  # 422 for the admin: it got through
-    ("GET", "/api/v1/users", "admin", None),
-    ("POST", "/api/v1/users", "admin", {"name": "t", "role": "viewer", "password": "short"}),  # 422
-    ("DELETE", "/api/v1/users/nobody", "admin", None),  # 404
-    ("GET", "/api/v1/tokens", "admin", None),
-    ("POST", "/api/v1/tokens", "admin", {"role": "emperor"}),  # 422
-    ("DELETE", "/api/v1/tokens/nothing", "admin", None),  # 404
+WHO = ("anonymous", "viewer", "operator", "admin")
+V, A = (401, 200, 200, 200), (401, 403, 403, 200)  # what a viewer may read, what only an admin may
+
+
+def _by_role(least: str, answer: int) -> tuple[int, ...]:
+    """401 for the anonymous, 403 below `least`, `answer` from `least` up."""
+    return tuple(401 if w == "anonymous" else 403 if WHO.index(w) < WHO.index(least) else answer for w in WHO)
+
+
+TABLE: list[tuple[str, str, object, tuple[int, ...]]] = [  # method, path, JSON body, status per WHO
+    ("GET", "/api/v1/sites", None, V),
+    ("GET", "/api/v1/sites/apisite", None, V),
+    ("GET", "/api/v1/devices", None, V),
+    ("GET", "/api/v1/devices/pump-0", None, V),
+    ("GET", "/api/v1/devices/pump-0/telemetry/vibration", None, V),
+    ("GET", "/api/v1/anomalies", None, V),
+    ("GET", "/api/v1/decisions", None, V),
+    ("GET", "/api/v1/decisions/unknown-id", None, _by_role("viewer", 404)),
+    ("GET", "/api/v1/approvals", None, V),
+    ("GET", "/api/v1/quarantine", None, V),
+    ("GET", "/api/v1/roi", None, V),
+    ("GET", "/api/v1/roi/plots", None, V),
+    ("GET", "/api/v1/audit/verify", None, V),
+    ("GET", "/api/v1/audit/records", None, V),
+    ("GET", "/api/v1/events", None, V),
+    ("GET", "/api/v1/me", None, V),
+    ("POST", "/api/v1/logout", None, _by_role("viewer", 400)),  # a token has no session to end
+    ("GET", "/metrics", None, V),
+    ("GET", "/api/v1/policy", None, V),
+    ("POST", "/api/v1/approvals/unknown-id/approve", {"why": "t"}, _by_role("operator", 409)),
+    ("POST", "/api/v1/approvals/unknown-id/reject", {"why": "t"}, _by_role("operator", 409)),
+    ("POST", "/api/v1/decisions/unknown-id/verdict", {"verdict": "unsure"}, _by_role("operator", 409)),
+    ("PUT", "/api/v1/policy", {"not": "a policy"}, _by_role("admin", 422)),
+    ("GET", "/api/v1/users", None, A),
+    ("POST", "/api/v1/users", {"name": "t", "role": "viewer", "password": "short"}, _by_role("admin", 422)),
+    ("DELETE", "/api/v1/users/nobody", None, _by_role("admin", 404)),
+    ("GET", "/api/v1/tokens", None, A),
+    ("POST", "/api/v1/tokens", {"role": "emperor"}, _by_role("admin", 422)),
+    ("POST", "/api/v1/tokens/nothing/rotate", None, _by_role("admin", 404)),
+    ("DELETE", "/api/v1/tokens/nothing", None, _by_role("admin", 404)),
+    # public: the same answer for all
+    ("GET", "/api/v1/health", None, (200,) * 4),
+    ("POST", "/api/v1/login", {"name": "t"}, (422,) * 4),
+    ("GET", "/", None, (200,) * 4),
+    ("GET", "/docs", None, (200,) * 4),
+    ("GET", "/openapi.json", None, (200,) * 4),
+    ("GET", "/static/app.js", None, (200,) * 4),
+    ("GET", "/static/swagger/swagger-ui-bundle.js", None, (200,) * 4),
 ]
+PUBLIC = {path for _, path, _, statuses in TABLE if statuses[0] != 401}
+SECURITY_HEADERS = ("content-security-policy", "x-content-type-options", "referrer-policy", "x-frame-options")
 
 
 @pytest.fixture(scope="module")
@@ -56,42 +77,43 @@ def api_site(
     tmp_path_factory: pytest.TempPathFactory,
     site_server: Callable[[Path], AbstractContextManager[tuple[Settings, SiteAgent, str]]],
 ) -> Iterator[tuple[Settings, SiteAgent, str]]:
-    """One site for the whole matrix: no call in it changes what the next one sees (made-up ids, bad bodies)."""
+    """One site for the whole table: no call in it changes what the next one sees (made-up ids, bad bodies)."""
     with site_server(tmp_path_factory.mktemp("roles")) as site:
         yield site
 
 
-PUBLIC = {("GET", "/api/v1/health"), ("POST", "/api/v1/login")}  # and the page, its files and the OpenAPI docs
-
-
-@pytest.mark.parametrize(("method", "path", "least", "body"), ROUTES, ids=[f"{m} {p}" for m, p, _, _ in ROUTES])
-def test_route_by_role(
+def test_every_route_answers_every_role_as_the_table_says(
     api_site: tuple[Settings, SiteAgent, str],
     agent_reading_inbox: Callable[[], None],
     auth: Callable[[str], dict[str, str]],
-    method: str,
-    path: str,
-    least: str,
-    body: dict[str, str] | None,
 ) -> None:
     _, _, url = api_site
     base = url.removesuffix("/api/v1")
+    headers = {w: {} if w == "anonymous" else auth(w) for w in WHO}
+    wrong: list[str] = []
+    with httpx.Client(base_url=base, timeout=10) as client:
 
-    def call(headers: dict[str, str]) -> tuple[int, str]:
-        with httpx.stream(method, base + path, json=body, headers=headers, timeout=10) as response:
-            return response.status_code, response.headers.get("content-type", "")
+        def call(method: str, path: str, body: object, sent: dict[str, str]) -> httpx.Response:
+            with client.stream(method, path, json=body, headers=sent) as response:
+                return response  # the status and headers; an event stream is not read on
 
-    assert call({}) == (401, "application/problem+json")
-    assert call({"Authorization": "Bearer not-a-token-of-this-site"}) == (401, "application/problem+json")
-    for role in ROLES:
-        status, kind = call(auth(role))
-        if ROLES.index(role) < ROLES.index(least):
-            assert (status, kind) == (403, "application/problem+json"), f"{role} on {method} {path}"
-        else:
-            assert status in (200, 201, 204, 400, 404, 409, 422), f"{role} on {method} {path}: {status}"
+        for method, path, body, statuses in TABLE:
+            for who, expected in zip(WHO, statuses, strict=True):
+                response = call(method, path, body, headers[who])
+                if response.status_code != expected:
+                    wrong.append(f"{who} {method} {path}: {response.status_code}, not {expected}")
+                if response.status_code >= 400 and response.headers["content-type"] != "application/problem+json":
+                    wrong.append(f"{who} {method} {path}: an error that is not a problem detail")
+                missing = [h for h in SECURITY_HEADERS if h not in response.headers]
+                if missing:
+                    wrong.append(f"{who} {method} {path}: no {', '.join(missing)}")
+            unknown = call(method, path, body, {"Authorization": "Bearer not-a-token-of-this-site"}).status_code
+            if path not in PUBLIC and unknown != 401:
+                wrong.append(f"an unknown token on {method} {path}: {unknown}, not 401")
+    assert not wrong, "\n".join(wrong)
 
 
-def test_every_route_is_in_the_matrix_or_public() -> None:
+def test_every_route_is_in_the_table() -> None:
     app = create_app(Settings())
     served = {
         (method, route.path)
@@ -99,7 +121,7 @@ def test_every_route_is_in_the_matrix_or_public() -> None:
         if isinstance(route, APIRoute) and route.include_in_schema
         for method in route.methods or ()
     }
-    in_matrix = {(m, p.split("?")[0]) for m, p, _, _ in ROUTES} | PUBLIC
+    in_table = {(m, p.split("?")[0]) for m, p, _, _ in TABLE}
     for method, path in served:  # a made-up value fills each {part}
         pattern = re.compile(re.sub(r"\{[^}]+\}", "[^/]+", path))
-        assert any(m == method and pattern.fullmatch(p) for m, p in in_matrix), f"{method} {path} not in the matrix"
+        assert any(m == method and pattern.fullmatch(p) for m, p in in_table), f"{method} {path} not in the table"

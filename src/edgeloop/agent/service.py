@@ -14,7 +14,7 @@ from edgeloop.agent.ledger_writer import LedgerWriter
 from edgeloop.agent.site import SiteAgent
 from edgeloop.audit import AuditLog, load_or_create_key
 from edgeloop.io.broker import EmbeddedBroker
-from edgeloop.io.mqtt import MqttClient, Will
+from edgeloop.io.mqtt import BrokerAuth, MqttClient, Will
 from edgeloop.io.store import SqliteStore
 from edgeloop.io.topics import agent_topic
 from edgeloop.learn import Learner
@@ -62,7 +62,8 @@ async def open_agent(settings: Settings, url: str, learner: Learner | None = Non
         books = LedgerWriter.open(store, settings.ledger)
         audit = AuditLog.open(cfg.audit_dir, load_or_create_key(cfg.audit_dir))
         client_id, clean = f"edgeloop-agent-{cfg.site}", not settings.broker.persistent_session
-        async with MqttClient(url, client_id, will=will, clean_session=clean) as client:
+        auth = BrokerAuth(**settings.broker.credentials())
+        async with MqttClient(url, client_id, will=will, clean_session=clean, auth=auth) as client:
             agent = SiteAgent(cfg, client, store, learner or make_learner(cfg), make_policy(cfg), books, audit)
             agent.telemetry_qos = settings.broker.qos
             saved = checkpoint.load(cfg.checkpoint_path)

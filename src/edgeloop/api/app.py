@@ -1,5 +1,6 @@
 """`create_app(settings)`: the site's REST API under `/api/v1` (OpenAPI at `/docs`), Prometheus metrics at
-`/metrics`, and the live dashboard at `/` (`web/static`).
+`/metrics`, and the live dashboard at `/` (`web/static`). Every answer carries the security headers of
+`api/security.py`; the OpenAPI page is served from the package's own files, so it works offline.
 
 Reads the agent's store; writes only the inbox the agent reads, and its own tables of tokens, users and
 sessions. Callers authenticate with a bearer token (from the settings, or made with `edgeloop token create`)
@@ -36,6 +37,8 @@ from edgeloop.api.routers import (
     tokens,
     users,
 )
+from edgeloop.api.security import redact_access_log, security_headers
+from edgeloop.api.throttle import LoginGuard
 from edgeloop.io.store import SqliteOperatorStores
 from edgeloop.settings import Settings
 
@@ -57,17 +60,25 @@ def create_app(settings: Settings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         """The app owns its connections to the site store: kept open between requests, closed on shutdown."""
+        redact_access_log()  # here, after the server has set up its logging
         app.state.stores = SqliteOperatorStores(settings.agent.db_path)
         try:
             yield
         finally:
             app.state.stores.close()
 
-    app = FastAPI(title=f"edgeloop site {settings.agent.site}", version=__version__, lifespan=lifespan)
+    app = FastAPI(
+        title=f"edgeloop site {settings.agent.site}",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,  # served below from the package's own files, not from a CDN
+        redoc_url=None,
+    )
     app.state.settings = settings
-    app.state.failed_logins = {}  # name -> times of recent failed logins (routers/login.py)
+    app.state.login_guard = LoginGuard()  # recent failed logins (routers/login.py)
     problems.install(app)
     app.middleware("http")(log_writes)
+    app.middleware("http")(security_headers)
     for module in (sites, devices, anomalies, decisions, approvals, policy, roi, audit, events, login, users, tokens):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(metrics.router)
@@ -78,6 +89,11 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/", include_in_schema=False)
     def dashboard() -> FileResponse:
         return FileResponse(static / "index.html")
+
+    @app.get("/docs", include_in_schema=False)
+    def openapi_page() -> FileResponse:
+        """Swagger UI over `/openapi.json`, from the files shipped in `web/static/swagger`."""
+        return FileResponse(static / "swagger" / "docs.html")
 
     @app.get("/api/v1/health", tags=["health"])
     def health() -> dict[str, Any]:

@@ -3,6 +3,7 @@ for one request, taken from the stores the app's lifespan keeps open."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -28,7 +29,8 @@ class Role(IntEnum):
 
 @dataclass(frozen=True)
 class Caller:
-    """Who makes a request: `who` names them in the write log (never the token itself)."""
+    """Who makes a request: `who` names them in the write log and signs their answers to the agent (never the
+    token itself): `user NAME`, `token ID (NAME)` or `settings token DIGEST`."""
 
     role: Role
     who: str
@@ -55,7 +57,8 @@ def stores_of(request: Request) -> OperatorStores:
 def _identify(request: Request, given: str) -> Caller | None:
     for token, role in settings_of(request).api.tokens.items():
         if secrets.compare_digest(token.encode(), given.encode()):
-            return Caller(Role[role.upper()], "a token from the settings")
+            # named by a short digest: it tells such tokens apart in the logs and on answers, and shows no secret
+            return Caller(Role[role.upper()], f"settings token {hashlib.sha256(token.encode()).hexdigest()[:8]}")
     stores = stores_of(request)
     try:
         store = stores.take()

@@ -6,8 +6,8 @@ Files in the audit directory: `audit.key` (PKCS#8 PEM, unencrypted, mode 0600) a
 >>> import tempfile
 >>> directory = Path(tempfile.mkdtemp()) / "audit"
 >>> key = load_or_create_key(directory)
->>> oct((directory / KEY_FILE).stat().st_mode & 0o777)
-'0o600'
+>>> oct((directory / KEY_FILE).stat().st_mode & 0o777), oct(directory.stat().st_mode & 0o777)
+('0o600', '0o700')
 >>> load_public_key(directory / PUBLIC_KEY_FILE) == key.public_key()
 True
 >>> load_or_create_key(directory).private_bytes_raw() == key.private_bytes_raw()
@@ -31,9 +31,11 @@ def load_or_create_key(directory: Path) -> Ed25519PrivateKey:
     Two processes starting at once end with the same key: the file is created complete under a temporary name
     and linked into place, and the one that loses the race loads the winner's.
     """
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = directory / KEY_FILE
     key = _load_private_key(path) if path.exists() else _create_key(path)
+    if path.stat().st_mode & 0o077:  # a key copied in with wider rights: only this user may read it
+        os.chmod(path, 0o600)
     public = directory / PUBLIC_KEY_FILE
     if not public.exists() or public.read_bytes() != public_pem(key.public_key()):
         export_public_key(key, public)

@@ -16,8 +16,9 @@ from rich.console import Console
 from edgeloop.agent.service import broker_url, open_agent
 from edgeloop.api import tokens, users
 from edgeloop.api.app import create_app
-from edgeloop.api.serve import serve_api
+from edgeloop.api.serve import console_token, serve_api
 from edgeloop.cli.agent import AutonomyOpt, BrokerOpt, ConfigOpt, DataDirOpt, settings_overrides
+from edgeloop.io.mqtt import shown_url
 from edgeloop.io.signals import stop_on_signals
 from edgeloop.io.store import SqliteOperatorStore
 from edgeloop.settings import SettingsError, load_settings
@@ -60,38 +61,71 @@ def _token_db(site: str | None, data_dir: Path | None) -> SqliteOperatorStore:
 
 
 SiteOpt = Annotated[str | None, typer.Option("--site", help="site id")]
+DAY_S = 86_400.0
+
+
+TtlOpt = Annotated[float, typer.Option("--ttl", help="days until the token expires", min=0.001)]
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    Console(stderr=True).print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
 
 
 @token_app.command("create")
 def token_create(
     role: Annotated[str, typer.Option("--role", help="viewer, operator or admin")],
     name: Annotated[str, typer.Option("--name", help="who or what it is for")] = "",
+    ttl: TtlOpt = tokens.TTL_S / DAY_S,
     site: SiteOpt = None,
     data_dir: DataDirOpt = None,
 ) -> None:
-    """Make a token; it is printed once (only its SHA-256 is kept)."""
+    """Make a token that expires after --ttl days (90 unless told); it is printed once (only its SHA-256 is
+    kept)."""
     try:
-        token = tokens.create(_token_db(site, data_dir), role, name, time.time())
+        token = tokens.create(_token_db(site, data_dir), role, name, time.time(), ttl * DAY_S)
     except ValueError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        raise _fail(str(exc)) from None
     print(token)
+
+
+@token_app.command("rotate")
+def token_rotate(
+    token_id: str,
+    grace: Annotated[
+        float, typer.Option("--grace", help="seconds the old token still works (0: retire it at once)", min=0)
+    ] = tokens.ROTATE_GRACE_S,
+    ttl: TtlOpt = tokens.TTL_S / DAY_S,
+    site: SiteOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Make a new token for the role and name of a live one, printed once; the old one stops working after
+    --grace seconds (a day unless told)."""
+    token = tokens.rotate(_token_db(site, data_dir), token_id, time.time(), grace, ttl * DAY_S)
+    if token is None:
+        raise _fail(f"no live token {token_id!r}", 1)
+    print(token)
+
+
+def _when(at: float | None) -> str:
+    return "never" if at is None else time.strftime("%Y-%m-%d %H:%M", time.gmtime(at))
 
 
 @token_app.command("list")
 def token_list(site: SiteOpt = None, data_dir: DataDirOpt = None) -> None:
-    """Tokens by id, role and name (never the tokens themselves)."""
+    """Tokens by id, role, state, expiry (UTC) and name (never the tokens themselves)."""
+    now = time.time()
     for t in tokens.listing(_token_db(site, data_dir)):
-        state = "revoked" if t["revoked"] else "live"
-        print(f"{t['id']}  {t['role']:<8}  {state:<7}  {t['name']}")
+        expires = t["expires"]
+        state = "revoked" if t["revoked"] else "expired" if expires is not None and expires <= now else "live"
+        print(f"{t['id']}  {t['role']:<8}  {state:<7}  {_when(expires):<16}  {t['name']}")
 
 
 @token_app.command("revoke")
 def token_revoke(token_id: str, site: SiteOpt = None, data_dir: DataDirOpt = None) -> None:
     """Revoke a token by its id (the part after `el_`)."""
     if not tokens.revoke(_token_db(site, data_dir), token_id, time.time()):
-        Console(stderr=True).print(f"[red]error:[/red] no live token {token_id!r}")
-        raise typer.Exit(1)
+        raise _fail(f"no live token {token_id!r}", 1)
     print(f"revoked {token_id}")
 
 
@@ -147,7 +181,8 @@ def serve(
     host: Annotated[str | None, typer.Option(help="API listen address (default 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="API port (default 8080; any free port if taken)")] = None,
 ) -> None:
-    """Run a site agent with its REST API and live dashboard in one process; prints the URL and an admin token.
+    """Run a site agent with its REST API and live dashboard in one process; prints the URL, and the admin
+    token of the local console the first time (it is kept in the site's folder and reused after).
 
     Stops cleanly on Ctrl-C or SIGTERM. Settings as for `edgeloop agent` (--config, EDGELOOP_*, options).
     """
@@ -163,12 +198,20 @@ def serve(
     async def main(url: str) -> None:
         stop = asyncio.Event()
         stop_on_signals(stop)
-        async with open_agent(settings, url) as agent, serve_api(settings, "edgeloop serve") as (web, token):
-            console.print(f"site [bold]{settings.agent.site}[/bold] on {url}; dashboard [bold]{web}[/bold]")
-            console.print(f"admin token (shown once): {token}")
-            where = f"--site {settings.agent.site} --data-dir {settings.agent.data_dir}"
-            console.print(f"users who log in with a password: edgeloop user create NAME --role operator {where}")
-            stats = await agent.run(stop)
+        async with open_agent(settings, url) as agent:
+            admin = console_token(settings, "edgeloop serve")
+            async with serve_api(settings, "edgeloop serve", admin.token) as (web, _):
+                where_url = shown_url(url)  # never the broker password
+                console.print(f"site [bold]{settings.agent.site}[/bold] on {where_url}; dashboard [bold]{web}[/bold]")
+                if admin.fresh:
+                    console.print(f"admin token (kept in {admin.path}, reused at the next start): {admin.token}")
+                else:
+                    token_id = tokens.id_of(admin.token)
+                    console.print(f"admin token: the one kept in {admin.path} (id {token_id}; revoke it and restart "
+                                  "for a new one)")  # fmt: skip
+                where = f"--site {settings.agent.site} --data-dir {settings.agent.data_dir}"
+                console.print(f"users who log in with a password: edgeloop user create NAME --role operator {where}")
+                stats = await agent.run(stop)
         console.print(f"stopped: {stats.as_dict()}")
 
     with broker_url(settings) as url:

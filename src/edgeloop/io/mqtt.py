@@ -7,6 +7,11 @@
 
 Messages are kept as plain tuples in a bounded queue; no callback leaks out. Publishing while the broker is
 away does not raise: messages wait in an outbox (bounded, counted when full) and go out on reconnect.
+
+`mqtts://host:8883` connects over TLS, checking the broker's certificate against the system's CAs or the
+`BrokerAuth.ca_file`, with a client certificate when one is given; a user name and password come from
+`BrokerAuth` or the URL (`mqtts://user:password@host`). A refusal says which it was: an untrusted
+certificate, or a wrong user name or password.
 """
 
 from __future__ import annotations
@@ -14,20 +19,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import gmqtt
 from gmqtt.mqtt.constants import UNLIMITED_RECONNECTS, MQTTv311
 
 from edgeloop.io.transport import Message, Transport
 
-__all__ = ["Message", "MqttClient", "MqttError", "Transport", "Will", "parse_url"]
+__all__ = ["BrokerAddress", "BrokerAuth", "Message", "MqttClient", "MqttError", "Transport", "Will", "parse_broker",
+           "parse_url", "shown_url"]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +59,50 @@ class MqttError(ConnectionError):
         self.reason = reason
 
 
+@dataclass(frozen=True, slots=True)
+class BrokerAuth:
+    """How this client proves who it is and whom it trusts: a user name and password, the CA file that signed
+    the broker's certificate (else the system's CAs), and a client certificate with its key (PEM files)."""
+
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+    def tls_context(self) -> ssl.SSLContext:
+        """A client TLS context that checks the broker's certificate and host name."""
+        context = ssl.create_default_context(cafile=None if self.ca_file is None else str(self.ca_file))
+        if self.cert_file is not None:
+            context.load_cert_chain(str(self.cert_file), None if self.key_file is None else str(self.key_file))
+        return context
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAddress:
+    host: str
+    port: int
+    tls: bool = False
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+
+def parse_broker(url: str) -> BrokerAddress:
+    """
+    >>> parse_broker("mqtts://agent:s3cret@broker.plant:8884")
+    BrokerAddress(host='broker.plant', port=8884, tls=True, username='agent')
+    >>> parse_broker("mqtts://broker.plant").port, parse_broker("broker.local").port
+    (8883, 1883)
+    """
+    parts = urlsplit(url if "://" in url else f"mqtt://{url}")
+    if parts.scheme not in ("mqtt", "tcp", "mqtts", "ssl"):
+        raise ValueError(f"unsupported broker URL scheme {parts.scheme!r} (use mqtt://host:port or mqtts://host:port)")
+    tls = parts.scheme in ("mqtts", "ssl")
+    user = None if parts.username is None else unquote(parts.username)
+    password = None if parts.password is None else unquote(parts.password)
+    return BrokerAddress(parts.hostname or "127.0.0.1", parts.port or (8883 if tls else 1883), tls, user, password)
+
+
 def parse_url(url: str) -> tuple[str, int]:
     """
     >>> parse_url("mqtt://127.0.0.1:1883")
@@ -58,10 +110,41 @@ def parse_url(url: str) -> tuple[str, int]:
     >>> parse_url("broker.local")
     ('broker.local', 1883)
     """
-    parts = urlsplit(url if "://" in url else f"mqtt://{url}")
-    if parts.scheme not in ("mqtt", "tcp"):
-        raise ValueError(f"unsupported broker URL scheme {parts.scheme!r} (use mqtt://host:port)")
-    return parts.hostname or "127.0.0.1", parts.port or 1883
+    address = parse_broker(url)
+    return address.host, address.port
+
+
+def shown_url(url: str) -> str:
+    """The URL without its password, for messages and logs.
+
+    >>> shown_url("mqtts://agent:s3cret@broker.plant:8884")
+    'mqtts://agent@broker.plant:8884'
+    """
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", "@", 1)).geturl()
+
+
+def _refusal(exc: BaseException, username: str | None, tls_without_cert: bool) -> str:
+    """Why connecting failed, in words that say what to fix."""
+    if isinstance(exc, TimeoutError):
+        hint = (
+            " (a TLS broker that asks for a client certificate drops the connection without one: give broker.cert_file)"
+            if tls_without_cert
+            else ""
+        )
+        return f"cannot connect: no answer in time{hint}"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS: the broker's certificate is not trusted ({exc.verify_message}); give its CA with broker.ca_file"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS handshake failed ({exc.reason or exc}); check the certificates and that the port speaks TLS"
+    if isinstance(exc, gmqtt.mqtt.handler.MQTTConnectError):
+        code = getattr(exc, "_code", None)
+        if code in (4, 5, 134, 135):  # Mosquitto answers a wrong password with 5, "not authorised"
+            who = f"user {username!r}" if username else "no user name"
+            return f"the broker refused the login ({who}): wrong user name or password, or not authorized"
+    return f"cannot connect ({str(exc) or type(exc).__name__})"
 
 
 class MqttClient:
@@ -78,8 +161,11 @@ class MqttClient:
         max_outbox: int = 1_000_000,
         connect_timeout: float = 10.0,
         clean_session: bool = True,
+        auth: BrokerAuth | None = None,
     ) -> None:
-        self.url = url
+        self.url = shown_url(url)  # shown in errors and logs: never the password
+        self._address = parse_broker(url)
+        self.auth = auth or BrokerAuth()
         self.client_id = client_id or f"edgeloop-{uuid.uuid4().hex[:12]}"
         self.will = will
         self.keepalive = keepalive
@@ -103,20 +189,30 @@ class MqttClient:
         self._client.on_message = self._on_message
         self._client.on_connect = self._on_connect
         self._connected = asyncio.Event()
+        self.username = self.auth.username or self._address.username
+        if self.username is not None:
+            self._client.set_auth_credentials(self.username, self.auth.password or self._address.password)
+        if self.auth.ca_file is not None and not self._address.tls:
+            raise ValueError(f"a broker CA file is given but {self.url} is not mqtts://: the CA would go unused")
 
     # -- connection ------------------------------------------------------------------------------------------
 
     async def __aenter__(self) -> MqttClient:
-        host, port = parse_url(self.url)
+        address = self._address
+        try:
+            tls: ssl.SSLContext | bool = self.auth.tls_context() if address.tls else False
+        except (OSError, ssl.SSLError) as exc:  # a CA or certificate file that is missing or not PEM
+            raise MqttError(self.url, f"TLS: cannot load the certificates ({exc})") from exc
         try:
             await asyncio.wait_for(
-                self._client.connect(host, port, keepalive=self.keepalive, version=MQTTv311),
+                self._client.connect(address.host, address.port, ssl=tls, keepalive=self.keepalive, version=MQTTv311),
                 self.connect_timeout,
             )
         except (OSError, TimeoutError, gmqtt.mqtt.handler.MQTTConnectError) as exc:
             with contextlib.suppress(Exception):
                 await self._client.disconnect()
-            raise MqttError(self.url, f"cannot connect ({exc or type(exc).__name__})") from exc
+            no_cert = address.tls and self.auth.cert_file is None
+            raise MqttError(self.url, _refusal(exc, self.username, no_cert)) from exc
         return self
 
     async def __aexit__(

@@ -1,4 +1,7 @@
-"""Approvals and verdicts: an operator's answers, handed to the agent through its store's inbox."""
+"""Approvals and verdicts: an operator's answers, handed to the agent through its store's inbox.
+
+Who answers is the caller the request authenticated as (a user or a token), never a field of the body: a
+`by` sent in the body is ignored, so that no one can sign an answer in someone else's name."""
 
 from __future__ import annotations
 
@@ -16,8 +19,7 @@ WAIT_S = 3.0
 
 
 class Answer(BaseModel):
-    by: str = Field(min_length=1, max_length=100, description="who answers (kept in the audit log)")
-    why: str = Field("", max_length=2000)
+    why: str = Field("", max_length=2000, description="a free-text note on the answer (kept in the audit log)")
 
 
 class VerdictIn(Answer):
@@ -42,15 +44,18 @@ def pending(store: Store, _: Viewer, page: Paged, include_answered: bool = False
 
 
 @router.post("/approvals/{decision_id}/approve")
-def approve(decision_id: str, answer: Answer, store: Store, _: Operator) -> dict[str, Any]:
-    return _outcome(answer_agent(store, "approval", decision_id, "approved", answer.by, answer.why, WAIT_S))
+def approve(decision_id: str, answer: Answer, store: Store, who: Operator) -> dict[str, Any]:
+    """Approve the decision's command; the answer is signed by the caller (`GET /me` says who that is)."""
+    return _outcome(answer_agent(store, "approval", decision_id, "approved", who.who, answer.why, WAIT_S))
 
 
 @router.post("/approvals/{decision_id}/reject")
-def reject(decision_id: str, answer: Answer, store: Store, _: Operator) -> dict[str, Any]:
-    return _outcome(answer_agent(store, "approval", decision_id, "rejected", answer.by, answer.why, WAIT_S))
+def reject(decision_id: str, answer: Answer, store: Store, who: Operator) -> dict[str, Any]:
+    """Reject the decision's command; the answer is signed by the caller."""
+    return _outcome(answer_agent(store, "approval", decision_id, "rejected", who.who, answer.why, WAIT_S))
 
 
 @router.post("/decisions/{decision_id}/verdict")
-def verdict(decision_id: str, body: VerdictIn, store: Store, _: Operator) -> dict[str, Any]:
-    return _outcome(answer_agent(store, "verdict", decision_id, body.verdict, body.by, body.why, WAIT_S))
+def verdict(decision_id: str, body: VerdictIn, store: Store, who: Operator) -> dict[str, Any]:
+    """A verdict on the decision (true fault, false alarm, unsure), signed by the caller."""
+    return _outcome(answer_agent(store, "verdict", decision_id, body.verdict, who.who, body.why, WAIT_S))

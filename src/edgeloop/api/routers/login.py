@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import Any
 
@@ -12,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from edgeloop.api import users
 from edgeloop.api.deps import Anyone, Store
+from edgeloop.api.throttle import LoginGuard
 
 router = APIRouter(tags=["login"])
 log = logging.getLogger("edgeloop.api.writes")
@@ -22,31 +24,24 @@ class Credentials(BaseModel):
     password: str = Field(min_length=1, max_length=1000)
 
 
-MAX_FAILURES = 5  # failed logins for one name within FAILURE_WINDOW_S before it must wait
-FAILURE_WINDOW_S = 300.0
-
-
 @router.post("/login")
 async def login(body: Credentials, store: Store, request: Request) -> dict[str, Any]:
-    """A session token (`els_...`) to send as `Authorization: Bearer`, valid 12 h or until logout. After 5
-    failed logins for a name within 5 minutes, that name is refused (429) until the oldest is 5 minutes old."""
-    failures: dict[str, list[float]] = request.app.state.failed_logins
+    """A session token (`els_...`) to send as `Authorization: Bearer`, valid 12 h or until logout. Failed
+    logins slow down the next ones: past a few free tries per name, per client address and per pair of them,
+    each try waits longer after the last (429 with `Retry-After`), up to a minute for a name tried from
+    many addresses."""
+    guard: LoginGuard = request.app.state.login_guard
     now = time.time()
-    if len(failures) > 10_000:  # names tried at random must not grow it without end
-        for name in [n for n, times in failures.items() if times[-1] <= now - FAILURE_WINDOW_S]:
-            del failures[name]
-    recent = [t for t in failures.get(body.name, []) if t > now - FAILURE_WINDOW_S]
-    if len(recent) >= MAX_FAILURES:
-        wait = int(recent[0] + FAILURE_WINDOW_S - now) + 1
-        raise HTTPException(
-            429, f"too many failed logins as {body.name!r}: try again in {wait} s", {"Retry-After": str(wait)}
-        )
+    address = request.client.host if request.client else "unknown"
+    attempt = guard.admit(body.name, address, now)
+    if not attempt.counted:
+        wait = math.ceil(attempt.wait_s)
+        raise HTTPException(429, f"too many failed logins: try again in {wait} s", {"Retry-After": str(wait)})
     role = await run_in_threadpool(users.check_password, store, body.name, body.password)
     if role is None:
-        failures[body.name] = [*recent, now]
-        log.warning("failed login as %r", body.name)
+        log.warning("failed login as %r from %s", body.name, address)
         raise HTTPException(401, "wrong user name or password")
-    failures.pop(body.name, None)
+    guard.succeeded(attempt)
     token = users.open_session(store, body.name, now, users.SESSION_S)
     log.info("login: user %s (%s)", body.name, role)
     return {"token": token, "user": body.name, "role": role, "expires": now + users.SESSION_S}

@@ -24,9 +24,9 @@ def current(store: Store, _: Viewer) -> dict[str, Any]:
 
 
 @router.put("", openapi_extra={"requestBody": {"content": {"application/yaml": {"schema": {"type": "string"}}}}})
-async def replace(request: Request, store: Store, _: Admin, by: str, why: str = "") -> dict[str, Any]:
+async def replace(request: Request, store: Store, who: Admin, why: str = "") -> dict[str, Any]:
     """The body is the new policy file (YAML). Validated here (422 naming the line), then handed to the agent,
-    which applies it and logs it in the audit log."""
+    which applies it and logs it in the audit log, signed by the caller (`why` is a free-text note)."""
     text = (await request.body()).decode("utf-8", "replace")
     try:
         parse_policy(text, "request body")
@@ -35,7 +35,7 @@ async def replace(request: Request, store: Store, _: Admin, by: str, why: str = 
             422,
             {"detail": f"the policy is not valid: {exc}", "field": exc.field, "line": exc.line, "reason": exc.reason},
         ) from None
-    result = await run_in_threadpool(answer_agent, store, "policy", "-", text, by, why, 3.0)
+    result = await run_in_threadpool(answer_agent, store, "policy", "-", text, who.who, why, 3.0)
     if result is None:
         return {"status": "queued"}
     if result.startswith("refused"):

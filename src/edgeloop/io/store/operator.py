@@ -33,6 +33,8 @@ class SqliteOperatorStore(SqliteReads):
         if read_only:
             conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
         else:  # a server may hand it to another thread for each request
+            if str(path) != ":memory:":
+                access.keep_private(Path(path))  # `edgeloop token create` may make the store before its agent
             conn = sqlite3.connect(path, timeout=timeout, check_same_thread=False)
         return cls(conn)
 
@@ -49,14 +51,22 @@ class SqliteOperatorStore(SqliteReads):
     def submit_answer(self, kind: str, decision: str, answer: str, by: str, why: str, at: float) -> int:
         return approvals.submit_answer(self._reader, kind, decision, answer, by, why, at)
 
-    def add_token(self, token_id: str, sha256: str, role: str, name: str, created: float) -> None:
-        access.add_token(self._reader, token_id, sha256, role, name, created)
+    def add_token(
+        self, token_id: str, sha256: str, role: str, name: str, created: float, expires: float | None = None
+    ) -> None:
+        access.add_token(self._reader, token_id, sha256, role, name, created, expires)
 
-    def read_token(self, sha256: str) -> tuple[str, str, str] | None:
-        return access.read_token(self._reader, sha256)
+    def read_token(self, sha256: str, now: float | None = None) -> tuple[str, str, str] | None:
+        return access.read_token(self._reader, sha256, now)
+
+    def read_token_by_id(self, token_id: str, now: float) -> dict[str, Any] | None:
+        return access.read_token_by_id(self._reader, token_id, now)
 
     def revoke_token(self, token_id: str, at: float) -> bool:
         return access.revoke_token(self._reader, token_id, at)
+
+    def expire_token(self, token_id: str, at: float) -> bool:
+        return access.expire_token(self._reader, token_id, at)
 
     def read_tokens(self) -> list[dict[str, Any]]:
         return access.read_tokens(self._reader)

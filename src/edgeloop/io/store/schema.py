@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS inbox(
 """
 
 TOKENS_SCHEMA = """CREATE TABLE IF NOT EXISTS api_tokens(
-    id TEXT PRIMARY KEY, sha256 TEXT UNIQUE, role TEXT, name TEXT, created REAL, revoked REAL)"""
+    id TEXT PRIMARY KEY, sha256 TEXT UNIQUE, role TEXT, name TEXT, created REAL, revoked REAL, expires REAL)"""
 
 USERS_SCHEMA = (
     "CREATE TABLE IF NOT EXISTS api_users(name TEXT PRIMARY KEY, role TEXT, salt BLOB, hash BLOB, created REAL)",

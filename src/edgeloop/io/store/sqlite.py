@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from edgeloop.io.store import approvals, decisions, devices, ledger, quarantine, telemetry
+from edgeloop.io.store import access, approvals, decisions, devices, ledger, quarantine, telemetry
 from edgeloop.io.store import state as agent_state
 from edgeloop.io.store.base import StoreError
 from edgeloop.io.store.reads import SqliteReads
@@ -31,6 +31,7 @@ TRANSIENT = ("locked", "busy", "disk i/o error", "database or disk is full", "un
 
 
 def connect(path: Path) -> sqlite3.Connection:
+    access.keep_private(path)  # 0600 file, 0700 folder
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
     conn.execute("PRAGMA journal_mode=WAL")
