@@ -31,7 +31,7 @@ from edgeloop.audit import AuditLog, Kind
 from edgeloop.io.decode import NO_META, DecodedBatch, Rejected, TelemetryDecoder
 from edgeloop.io.inbound import Control, DeviceEvent, InboundSplitter, MetaUpdate, rejection
 from edgeloop.io.registry import DeviceRegistry
-from edgeloop.io.store import SqliteStore, chunk_rows
+from edgeloop.io.store import AgentStore, chunk_rows
 from edgeloop.io.topics import Channel, agent_topic, device_topic, site_filter
 from edgeloop.io.transport import Message, Transport
 from edgeloop.learn.alarm import Alarm, AlarmStage, Note
@@ -55,7 +55,7 @@ class SiteAgent:
         self,
         settings: AgentSettings,
         client: Transport,
-        store: SqliteStore,
+        store: AgentStore,
         learner: Learner,
         policy: PolicyEngine,
         books: SiteBooks | None = None,
@@ -285,7 +285,7 @@ class SiteAgent:
         self.store.write_quarantine([(now, r.topic, r.device, r.reason, r.raw) for r in rejected])
 
 
-def _board(settings: AgentSettings, store: SqliteStore) -> ModelBoard | None:
+def _board(settings: AgentSettings, store: AgentStore) -> ModelBoard | None:
     """The models per asset type when a selection or challengers are set, with the champions stored earlier."""
     if settings.selection is None and not settings.challengers:
         return None

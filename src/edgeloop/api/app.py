@@ -36,7 +36,7 @@ from edgeloop.api.routers import (
     tokens,
     users,
 )
-from edgeloop.io.store import SqliteOperatorStores
+from edgeloop.io.store import open_operator_stores
 from edgeloop.settings import Settings
 
 writes = logging.getLogger("edgeloop.api.writes")
@@ -57,7 +57,7 @@ def create_app(settings: Settings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         """The app owns its connections to the site store: kept open between requests, closed on shutdown."""
-        app.state.stores = SqliteOperatorStores(settings.agent.db_path)
+        app.state.stores = open_operator_stores(settings)
         try:
             yield
         finally:
@@ -82,6 +82,6 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/api/v1/health", tags=["health"])
     def health() -> dict[str, Any]:
         """Open to all (for load balancers): the site id and whether its store exists."""
-        return {"site": settings.agent.site, "store": settings.agent.db_path.exists()}
+        return {"site": settings.agent.site, "store": bool(settings.store.url) or settings.agent.db_path.exists()}
 
     return app

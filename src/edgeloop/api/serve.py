@@ -12,7 +12,7 @@ import uvicorn
 
 from edgeloop.api import tokens
 from edgeloop.api.app import create_app
-from edgeloop.io.store import SqliteOperatorStore
+from edgeloop.io.store import open_operator_store
 from edgeloop.settings import Settings
 
 
@@ -20,7 +20,7 @@ from edgeloop.settings import Settings
 async def serve_api(settings: Settings, token_name: str) -> AsyncIterator[tuple[str, str]]:
     """The REST API and dashboard in this process, with a fresh admin token: (URL, token). The site store
     must exist (open the agent first). The configured port, or any free one when it is taken."""
-    with SqliteOperatorStore.open(settings.agent.db_path, timeout=30) as store:
+    with contextlib.closing(open_operator_store(settings)) as store:
         token = tokens.create(store, "admin", token_name, time.time())
     port = settings.api.port if _free(settings.api.host, settings.api.port) else 0
     config = uvicorn.Config(create_app(settings), host=settings.api.host, port=port, log_level="warning")

@@ -140,6 +140,7 @@ class PgOperatorStores:
         )  # fmt: skip
         self._ready = False
         self._lock = threading.Lock()
+        self._stores: dict[int, PgOperatorStore] = {}  # one per pooled connection, handed out with it
 
     def take(self) -> PgOperatorStore:
         conn = self._pool.getconn()
@@ -151,7 +152,11 @@ class PgOperatorStores:
                 raise
             with self._lock:
                 self._ready = True
-        return PgOperatorStore(conn, self.site, owned=False)
+        with self._lock:
+            store = self._stores.get(id(conn))
+            if store is None or store._conn is not conn:
+                store = self._stores[id(conn)] = PgOperatorStore(conn, self.site, owned=False)
+        return store
 
     def give_back(self, store: OperatorStore) -> None:
         assert isinstance(store, PgOperatorStore)
@@ -159,3 +164,4 @@ class PgOperatorStores:
 
     def close(self) -> None:
         self._pool.close()
+        self._stores.clear()
