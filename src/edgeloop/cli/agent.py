@@ -17,6 +17,7 @@ from edgeloop.agent.stats import AgentStats
 from edgeloop.audit import load_or_create_key
 from edgeloop.fleet.share import share_site_knowledge
 from edgeloop.io.signals import stop_on_signals
+from edgeloop.io.store import StoreError
 from edgeloop.settings import Settings, SettingsError, load_settings
 
 console = Console(stderr=True)
@@ -117,5 +118,9 @@ def agent(
         stats = await run_agent(settings, url, stop, on_tick=tick)
         console.print(f"stopped: {stats.as_dict()}")
 
-    with broker_url(settings) as url:
-        asyncio.run(main(url))
+    try:
+        with broker_url(settings) as url:
+            asyncio.run(main(url))
+    except StoreError as exc:  # e.g. a wrong password in --store: said at start, not as a traceback
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None

@@ -19,7 +19,7 @@ from edgeloop.api.app import create_app
 from edgeloop.api.serve import serve_api
 from edgeloop.cli.agent import AutonomyOpt, BrokerOpt, ConfigOpt, DataDirOpt, StoreOpt, settings_overrides
 from edgeloop.io.signals import stop_on_signals
-from edgeloop.io.store import OperatorStore, open_operator_store
+from edgeloop.io.store import OperatorStore, StoreError, open_operator_store
 from edgeloop.settings import SettingsError, load_settings
 
 
@@ -171,5 +171,9 @@ def serve(
             stats = await agent.run(stop)
         console.print(f"stopped: {stats.as_dict()}")
 
-    with broker_url(settings) as url:
-        asyncio.run(main(url))
+    try:
+        with broker_url(settings) as url:
+            asyncio.run(main(url))
+    except StoreError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
