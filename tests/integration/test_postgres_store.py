@@ -217,3 +217,20 @@ def test_sites_share_one_database_and_each_reads_its_own(pg_url: str) -> None:
     assert partitions == 2  # the day of the data and the day after, made ahead
     one.close()
     two.close()
+
+
+def test_the_api_serves_a_site_from_postgresql(pg_url: str) -> None:
+    from fastapi.testclient import TestClient
+
+    from edgeloop.api import create_app
+
+    agent = PgStore(pg_url, "north")
+    agent.write_decision({**RECORD, "device": "pump-1"})
+    agent.flush()
+    token = "viewer-token-0123456789"
+    settings = load_settings(None, agent={"site": "north"}, store={"url": pg_url}, api={"tokens": {token: "viewer"}})
+    with TestClient(create_app(settings)) as client:
+        reply = client.get("/api/v1/decisions/d1", headers={"Authorization": f"Bearer {token}"})
+    agent.close()
+    assert reply.status_code == 200
+    assert (reply.json()["id"], reply.json()["device"], reply.json()["commands"]) == ("d1", "pump-1", [])
