@@ -234,3 +234,12 @@ def test_the_api_serves_a_site_from_postgresql(pg_url: str) -> None:
     agent.close()
     assert reply.status_code == 200
     assert (reply.json()["id"], reply.json()["device"], reply.json()["commands"]) == ("d1", "pump-1", [])
+
+
+def test_the_roi_report_of_a_site_never_run_says_so(pg_url: str) -> None:
+    from edgeloop.agent.roi import read_site_ledger
+    from edgeloop.ledger import ReportError
+
+    PgStore(pg_url, "north").close()
+    with pytest.raises(ReportError, match="no site store yet for south"):
+        read_site_ledger(load_settings(None, agent={"site": "south"}, store={"url": pg_url}))

@@ -6,7 +6,7 @@ the demo all read through `read_site_ledger`.
 
 from __future__ import annotations
 
-from edgeloop.io.store import SqliteStore
+from edgeloop.io.store import NoStoreError, SqliteStore, open_operator_store
 from edgeloop.ledger.site_ledger import LedgerRows, ReportError, SiteLedger, site_ledger
 from edgeloop.settings import Settings
 
@@ -14,6 +14,16 @@ from edgeloop.settings import Settings
 def read_site_ledger(settings: Settings, since: str | None = None, n_boot: int = 2000) -> SiteLedger:
     """The site's ledger and report from `since` on; `ReportError` when there is no store or nothing to report."""
     cfg = settings.agent
+    if settings.store.url:  # PostgreSQL: read as the API does, never as a second agent
+        try:
+            shared = open_operator_store(settings)
+        except NoStoreError as exc:
+            raise ReportError(f"{exc}: run the agent of site {cfg.site!r} first") from None
+        try:
+            rows = LedgerRows(shared.read_holdout(), shared.read_entries(), shared.read_days())
+        finally:
+            shared.close()
+        return site_ledger(cfg.site, rows, settings.ledger.economics, since, n_boot)
     if not cfg.db_path.exists():
         raise ReportError(
             f"no store for site {cfg.site!r} at {cfg.db_path}: run the agent (or `edgeloop demo`) first, "
