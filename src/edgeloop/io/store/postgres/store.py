@@ -43,18 +43,22 @@ class PgStore(PgReads):
         self.site = site
         self.path = path if path is not None else Path(schema.where(url))
         self._conn: psycopg.Connection[tuple[Any, ...]] | None = schema.connect(url, autocommit=True)
-        schema.migrate(self._conn)
-        self._partitioned = schema.partitioned(self._conn)
-        self._days: set[int] = set()
-        with self._conn.transaction():
+        try:
+            schema.migrate(self._conn)
+            self._partitioned = schema.partitioned(self._conn)
             row = self._conn.execute("INSERT INTO runs(site, started) VALUES (%s, %s) RETURNING run",
                                      (site, time.time())).fetchone()  # fmt: skip
+        except BaseException:
+            self._conn.close()
+            raise
+        self._days: set[int] = set()
         self.run = int(row[0]) if row else 0
         self._pool = ConnectionPool(url, min_size=1, max_size=4, kwargs={"autocommit": True}, timeout=READ_TIMEOUT_S,
                                     name=f"edgeloop-{site}", open=True)  # fmt: skip
         self._queue: queue.Queue[Write | None] = queue.Queue()
         self.write_errors = 0
         self.outage = False  # the writer cannot reach the database right now
+        self._skip_reads_until = 0.0
         self.failure: StoreError | None = None
         self._writer = threading.Thread(target=self._write_loop, name="edgeloop-store", daemon=True)
         self._writer.start()
@@ -67,11 +71,12 @@ class PgStore(PgReads):
 
     def read_untaken_answers(self) -> list[InboxRow]:
         """As the other reads; during an outage none (the answers wait in the inbox) rather than stall the loop."""
-        if self.outage:
+        if self.outage or time.monotonic() < self._skip_reads_until:
             return []
         try:
             return super().read_untaken_answers()
         except (psycopg.OperationalError, PoolTimeout) as exc:
+            self._skip_reads_until = time.monotonic() + READ_TIMEOUT_S  # an idle agent tries again later
             log.warning("inbox not read (%s); answers wait until the database is back", exc)
             return []
 
