@@ -243,3 +243,46 @@ def test_the_roi_report_of_a_site_never_run_says_so(pg_url: str) -> None:
     PgStore(pg_url, "north").close()
     with pytest.raises(ReportError, match="no site store yet for south"):
         read_site_ledger(load_settings(None, agent={"site": "south"}, store={"url": pg_url}))
+
+
+def test_the_fleet_report_sums_the_sites_ledgers(pg_url: str) -> None:
+    from decimal import Decimal
+
+    from fastapi.testclient import TestClient
+
+    from edgeloop.agent.roi import read_fleet_ledger, read_site_ledger
+    from edgeloop.api import create_app
+    from edgeloop.ledger import HoldoutDesign
+
+    day0 = 19_676
+    for n, site in enumerate(("north", "south")):
+        store = PgStore(pg_url, site)
+        devices = {f"pump-{i}": "pump" for i in range(10 + 2 * n)}  # the same names at both sites
+        record = HoldoutDesign(seed=n, fraction=0.3).assign(devices)
+        store.write_holdout(record.to_json(), 0.0)
+        entries = []
+        for i, a in enumerate(record.assignments):
+            kind, amount = ("failure", "-900.00") if i % 3 == 0 else ("maintenance", "-120.00")
+            entries.append({"seq": i, "device": a.device, "asset_type": "pump", "arm": str(a.arm),
+                            "ts": (day0 + i % 3) * 86_400.0 + 60, "kind": kind, "amount": amount, "rule": "test",
+                            "decision": None, "outcome": None, "action": None, "quantity": 2.0,
+                            "note": ""})  # fmt: skip
+        store.write_entries(entries)
+        for day in range(day0, day0 + 3 + n):
+            store.write_day(day)
+        store.close()
+    token = "viewer-token-0123456789"
+    settings = {site: load_settings(None, agent={"site": site}, store={"url": pg_url},
+                                    api={"tokens": {token: "viewer"}}) for site in ("north", "south")}  # fmt: skip
+    one = {site: read_site_ledger(s, n_boot=50).report for site, s in settings.items()}
+    fleet = read_fleet_ledger(settings["north"], n_boot=50).report
+    assert fleet.net_value == sum((r.net_value for r in one.values()), Decimal(0))
+    for arm in fleet.arms:
+        assert fleet.arms[arm].devices == sum(r.arms[arm].devices for r in one.values())
+        assert fleet.arms[arm].device_days == sum(r.arms[arm].device_days for r in one.values())
+        assert fleet.arms[arm].failures == sum(r.arms[arm].failures for r in one.values())
+    assert fleet.running_cost == sum((r.running_cost for r in one.values()), Decimal(0))
+    with TestClient(create_app(settings["south"])) as client:
+        reply = client.get("/api/v1/roi/fleet", headers={"Authorization": f"Bearer {token}"})
+    assert reply.status_code == 200
+    assert reply.json()["sites"] == ["north", "south"]

@@ -27,6 +27,14 @@ def check_schema(conn: Conn, site: str) -> None:
     found = schema.schema_version(conn)
     if found == 0 or conn.execute("SELECT 1 FROM runs WHERE site = %s LIMIT 1", (site,)).fetchone() is None:
         raise NoStoreError(f"no site store yet for {site} at {schema.where(conn.info.dsn)}")
+    check_version(conn, found)
+
+
+def check_version(conn: Conn, found: int | None = None) -> None:
+    """Raise unless the schema is the version this code reads (`NoStoreError` when no agent made it yet)."""
+    found = schema.schema_version(conn) if found is None else found
+    if found == 0:
+        raise NoStoreError(f"no edgeloop store yet at {schema.where(conn.info.dsn)}")
     if found < schema.VERSION:
         raise schema.too_old(found)
     if found > schema.VERSION:
@@ -42,10 +50,15 @@ class PgOperatorStore(PgReads):
         self._owned = owned
 
     @classmethod
-    def open(cls, url: str, site: str) -> PgOperatorStore:
+    def open(cls, url: str, site: str, check: bool = True) -> PgOperatorStore:
+        """`check=False` skips asking whether this site's agent has run (for reads across sites); the schema's
+        version is checked always."""
         conn = schema.connect(url, autocommit=True)
         try:
-            check_schema(conn, site)
+            if check:
+                check_schema(conn, site)
+            else:
+                check_version(conn)
         except StoreError:
             conn.close()
             raise
@@ -67,6 +80,14 @@ class PgOperatorStore(PgReads):
     def _run(self, query: str, *args: Any) -> int:
         """Execute one statement with this site first among its arguments; the rows it touched."""
         return self._conn.execute(query, (self.site, *args)).rowcount
+
+    def read_sites(self) -> list[str]:
+        """Every site whose agent has opened this database, by name."""
+        return [str(r[0]) for r in self._fetch("SELECT DISTINCT site FROM runs ORDER BY site")]
+
+    def for_site(self, site: str) -> PgOperatorStore:
+        """The same connection, reading another site (close only the store that owns it)."""
+        return PgOperatorStore(self._conn, site, owned=False)
 
     def submit_answer(self, kind: str, decision: str, answer: str, by: str, why: str, at: float) -> int:
         rows = self._fetch(
