@@ -7,7 +7,6 @@ import os
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -104,20 +103,18 @@ class StoreBackend:
 @contextlib.contextmanager
 def postgres_schema() -> Iterator[str]:
     """A URL of the test database whose search path is a fresh schema, dropped (with all it holds) on exit."""
-    import psycopg
+    from edgeloop.io.store import StoreError
+    from edgeloop.io.store.postgres.schema import scratch_schema
 
-    name = f"edgeloop_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     try:
-        admin = psycopg.connect(POSTGRES, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
+        schema = scratch_schema(POSTGRES, "edgeloop_test")
+        url = schema.__enter__()
+    except StoreError as exc:
         pytest.fail(f"PostgreSQL is expected at {POSTGRES} for the store's integration tests: {exc}")
-    with admin:
-        admin.execute("SET lock_timeout = '10s'")  # a store a failed test left open must not hang the run
-        admin.execute(f"CREATE SCHEMA {name}")
-        try:
-            yield f"{POSTGRES}?options=-csearch_path%3D{name}"
-        finally:
-            admin.execute(f"DROP SCHEMA {name} CASCADE")
+    try:
+        yield url
+    finally:
+        schema.__exit__(None, None, None)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])

@@ -13,19 +13,16 @@ a database that holds real sites.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import orjson
-import psycopg
 from rich.console import Console
 from rich.table import Table
 
@@ -34,6 +31,7 @@ from edgeloop.bench.throughput import through_agent
 from edgeloop.io.broker import EmbeddedBroker
 from edgeloop.io.store import AgentStore, SqliteStore, chunk_rows
 from edgeloop.io.store.postgres import PgStore
+from edgeloop.io.store.postgres.schema import scratch_schema, where
 
 TARGET_COPY_POINTS_PER_S = 300_000.0
 TARGET_RATIO = 0.8
@@ -57,19 +55,6 @@ class StoreResult:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-@contextlib.contextmanager
-def scratch_schema(url: str) -> Iterator[str]:
-    """The URL with a fresh schema first on its search path; the schema is dropped with all it holds on exit."""
-    name = f"edgeloop_bench_{os.getpid()}_{int(time.time())}"
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {name}")
-        try:
-            sep = "&" if "?" in url else "?"
-            yield f"{url}{sep}options=-csearch_path%3D{name}"
-        finally:
-            admin.execute(f"DROP SCHEMA {name} CASCADE")
 
 
 def batches(devices: int, per_batch: int, count: int, t0: float) -> list[list[tuple[Any, ...]]]:
@@ -106,7 +91,10 @@ def run(
     work = batches(series, per_batch, n_batches, time.time() - 3600)
     points = per_batch * n_batches
     rows = sum(len(b) for b in work)
-    with tempfile.TemporaryDirectory(prefix="edgeloop-bench-store-") as tmp, scratch_schema(pg_url) as url:
+    with (
+        tempfile.TemporaryDirectory(prefix="edgeloop-bench-store-") as tmp,
+        scratch_schema(pg_url, "edgeloop_bench") as url,
+    ):
         progress(f"1/3 ingest: {points:,} points in {n_batches} batches ({rows:,} chunk rows) ...")
         pg = PgStore(url, "benchcopy")
         ingest(pg, work[:2])  # partitions made, connections warm
@@ -147,8 +135,6 @@ def run(
 
 
 def _redacted(url: str) -> str:
-    from edgeloop.io.store.postgres.schema import where
-
     return "postgresql://" + where(url)
 
 

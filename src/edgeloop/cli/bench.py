@@ -14,7 +14,6 @@ from edgeloop.agent.catalog import CANDIDATES
 from edgeloop.bench import coldstart, feedback, powercap, roi, select, throughput
 from edgeloop.bench.nab import evaluate
 from edgeloop.bench.nab.corpus import DEFAULT_DIR, WINDOWS_FILE
-from edgeloop.bench.store import bench_store
 
 bench_app = typer.Typer(help="Benchmarks that print figures (throughput, NAB accuracy, ...).", no_args_is_help=True)
 
@@ -58,6 +57,8 @@ def store_command(
 ) -> None:
     """Measure PostgreSQL COPY telemetry ingest (points/s) and the agent's end-to-end rate on SQLite and on
     PostgreSQL in one run. Targets: COPY >= 300k points/s, PostgreSQL rate >= 80% of SQLite's (exit 1 if missed)."""
+    from edgeloop.bench.store import bench_store  # psycopg is loaded only for this command
+
     _exit(bench_store(postgres, broker, series, seconds, n_batches=batches, json_out=json_out))
 
 

@@ -13,9 +13,12 @@ writer ahead of the data (the day of each batch and the day after).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import time
-from collections.abc import Callable, Iterable
+import uuid
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -195,3 +198,17 @@ def add_partitions(conn: psycopg.Connection[tuple[Any, ...]], days: Iterable[int
                     name, sql.Literal(float(day * DAY_S)), sql.Literal(float((day + 1) * DAY_S))
                 )
             )
+
+
+@contextlib.contextmanager
+def scratch_schema(url: str, prefix: str = "edgeloop_scratch") -> Iterator[str]:
+    """The URL with a new, empty schema first on its search path, and the schema dropped with all it holds on
+    exit: a store of its own for a bench or a test run, in a database that may hold real sites."""
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with connect(url, autocommit=True) as admin:
+        admin.execute("SET lock_timeout = '10s'")  # a store left open by a failed run must not hang the drop
+        admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
+        try:
+            yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{name}"
+        finally:
+            admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
