@@ -21,7 +21,14 @@ from edgeloop.api import create_app
 from edgeloop.audit import AuditLog, load_or_create_key
 from edgeloop.io.broker import EmbeddedBroker
 from edgeloop.io.loopback import Loopback
-from edgeloop.io.store import SqliteStore
+from edgeloop.io.store import (
+    AgentStore,
+    OperatorStore,
+    OperatorStores,
+    SqliteOperatorStore,
+    SqliteOperatorStores,
+    SqliteStore,
+)
 from edgeloop.ledger import Arm
 from edgeloop.settings import Settings, load_settings
 
@@ -30,6 +37,8 @@ MOSQUITTO = ("127.0.0.1", 1883)
 # session would hand one test the messages another published. tests/integration/test_durable_session.py turns
 # persistence on for itself.
 os.environ.setdefault("EDGELOOP_BROKER__PERSISTENT_SESSION", "false")
+#: the development machine's PostgreSQL (trust auth); each test gets a schema of its own in it, dropped after
+POSTGRES = os.environ.get("EDGELOOP_TEST_POSTGRES", "postgresql://root@127.0.0.1:5432/test")
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -59,6 +68,67 @@ def broker_url(request: pytest.FixtureRequest) -> str:
     if request.param == "embedded":
         return str(request.getfixturevalue("embedded_broker").url)
     return str(request.getfixturevalue("mosquitto_url"))
+
+
+# -- one store test, once per back end ------------------------------------------------------------------
+
+
+class StoreBackend:
+    """Opens the stores of one back end for a test: SQLite files in its tmp_path, or PostgreSQL in a schema
+    of its own (`url` puts it first on the search path)."""
+
+    def __init__(self, name: str, tmp_path: Path, url: str | None = None) -> None:
+        self.name = name
+        self.path = tmp_path / "edgeloop.db"
+        self.url = url
+
+    def agent_store(self, site: str = "s1") -> AgentStore:
+        if self.url is None:
+            return SqliteStore(self.path, site)
+        from edgeloop.io.store.postgres import PgStore
+
+        return PgStore(self.url, site)
+
+    def operator_store(self, site: str = "s1") -> OperatorStore:
+        if self.url is None:
+            return SqliteOperatorStore.open(self.path)
+        from edgeloop.io.store.postgres import PgOperatorStore
+
+        return PgOperatorStore.open(self.url, site)
+
+    def operator_stores(self, site: str = "s1") -> OperatorStores:
+        if self.url is None:
+            return SqliteOperatorStores(self.path)
+        from edgeloop.io.store.postgres import PgOperatorStores
+
+        return PgOperatorStores(self.url, site)
+
+
+@contextlib.contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A URL of the test database whose search path is a fresh schema, dropped (with all it holds) on exit."""
+    from edgeloop.io.store import StoreError
+    from edgeloop.io.store.postgres.schema import scratch_schema
+
+    try:
+        schema = scratch_schema(POSTGRES, "edgeloop_test")
+        url = schema.__enter__()
+    except StoreError as exc:
+        pytest.fail(f"PostgreSQL is expected at {POSTGRES} for the store's integration tests: {exc}")
+    try:
+        yield url
+    finally:
+        schema.__exit__(None, None, None)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def store_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreBackend]:
+    """Each test that takes this runs once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        yield StoreBackend("sqlite", tmp_path)
+        return
+    with postgres_schema() as url:
+        yield StoreBackend("postgresql", tmp_path, url)
 
 
 # -- a site with a decision waiting for approval, and its REST API on a real server ---------------------

@@ -63,6 +63,23 @@ class BrokerSettings(BaseModel):
         }
 
 
+class StoreSettings(BaseModel):
+    url: str | None = Field(
+        None,
+        description="postgresql://user:password@host:port/database of a PostgreSQL store shared by many sites; "
+        "empty: a SQLite file in the agent's data directory",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("store.url must be a postgresql:// URL (empty: SQLite in the data directory)")
+        return value
+
+
 class AgentSettings(BaseModel):
     site: str = Field("factory", description="this agent's site id")
     autonomy: AutonomyLevel = Field(
@@ -215,6 +232,7 @@ class Settings(BaseSettings):
     ledger: LedgerSettings = Field(default_factory=LedgerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     fleet: FleetSettings = Field(default_factory=FleetSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
 
     @classmethod
     def settings_customise_sources(

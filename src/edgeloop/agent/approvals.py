@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from edgeloop.audit import Kind
-from edgeloop.io.store import SqliteStore
+from edgeloop.io.store import AgentStore
 from edgeloop.model import Command, Decision
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ class ApprovalDesk:
 
     def __init__(
         self,
-        store: SqliteStore,
+        store: AgentStore,
         audit: AuditFn,
         send: SendFn,
         on_verdict: VerdictFn,

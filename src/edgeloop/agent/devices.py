@@ -16,7 +16,7 @@ import numpy as np
 from edgeloop.agent.ledger_writer import LedgerWriter
 from edgeloop.agent.models import ModelBoard
 from edgeloop.io.registry import DeviceRegistry, KnownDevice
-from edgeloop.io.store import SqliteStore, bucket_of
+from edgeloop.io.store import AgentStore, bucket_of
 from edgeloop.learn.alarm import AlarmStage
 from edgeloop.learn.base import Learner
 from edgeloop.learn.prior import PriorSource, prior_part
@@ -35,7 +35,7 @@ class SiteDevices:
 
     def __init__(
         self,
-        store: SqliteStore,
+        store: AgentStore,
         stage: AlarmStage,
         learner: Learner,
         models: ModelBoard,

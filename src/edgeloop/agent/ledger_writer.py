@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from edgeloop.io.store import SqliteStore
+from edgeloop.io.store import AgentStore
 from edgeloop.ledger import (
     Arm,
     Attribution,
@@ -36,7 +36,7 @@ class LedgerWriter:
 
     def __init__(
         self,
-        store: SqliteStore,
+        store: AgentStore,
         economics: SiteEconomics,
         design: HoldoutDesign,
         window_s: float,
@@ -52,7 +52,7 @@ class LedgerWriter:
         self._last_day: int | None = None
 
     @classmethod
-    def open(cls, store: SqliteStore, settings: LedgerSettings) -> LedgerWriter:
+    def open(cls, store: AgentStore, settings: LedgerSettings) -> LedgerWriter:
         """The site's books as the store left them. Economics errors surface here, before any data flows."""
         design = HoldoutDesign(settings.holdout_seed, settings.holdout_fraction)
         saved = store.read_holdout()

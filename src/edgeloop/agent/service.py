@@ -15,7 +15,7 @@ from edgeloop.agent.site import SiteAgent
 from edgeloop.audit import AuditLog, load_or_create_key
 from edgeloop.io.broker import EmbeddedBroker
 from edgeloop.io.mqtt import BrokerAuth, MqttClient, Will
-from edgeloop.io.store import SqliteStore
+from edgeloop.io.store import open_store
 from edgeloop.io.topics import agent_topic
 from edgeloop.learn import Learner
 from edgeloop.learn.catalog import agent_learner
@@ -55,7 +55,7 @@ def broker_url(settings: Settings) -> Iterator[str]:
 async def open_agent(settings: Settings, url: str, learner: Learner | None = None) -> AsyncIterator[SiteAgent]:
     """A connected site agent with its store open; closes both on exit."""
     cfg = settings.agent
-    store = SqliteStore(cfg.db_path, cfg.site)
+    store = open_store(settings)
     will = Will(agent_topic(cfg.site, "state"), b"offline")
     audit: AuditLog | None = None
     try:

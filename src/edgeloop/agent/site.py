@@ -31,7 +31,7 @@ from edgeloop.audit import AuditLog, Kind
 from edgeloop.io.decode import NO_META, RAW_KEPT, DecodedBatch, Rejected, TelemetryDecoder
 from edgeloop.io.inbound import Control, DeviceEvent, InboundSplitter, MetaUpdate, rejection
 from edgeloop.io.registry import DeviceRegistry
-from edgeloop.io.store import SqliteStore, StoreError, chunk_rows
+from edgeloop.io.store import AgentStore, StoreError, chunk_rows
 from edgeloop.io.topics import Channel, agent_topic, device_topic, site_filter
 from edgeloop.io.transport import Message, Transport
 from edgeloop.learn.alarm import Alarm, AlarmStage, Note
@@ -55,7 +55,7 @@ class SiteAgent:
         self,
         settings: AgentSettings,
         client: Transport,
-        store: SqliteStore,
+        store: AgentStore,
         learner: Learner,
         policy: PolicyEngine,
         books: LedgerWriter | None = None,

@@ -39,7 +39,7 @@ from edgeloop.api.routers import (
 )
 from edgeloop.api.security import redact_access_log, security_headers
 from edgeloop.api.throttle import LoginGuard
-from edgeloop.io.store import SqliteOperatorStores
+from edgeloop.io.store import open_operator_stores
 from edgeloop.settings import Settings
 
 writes = logging.getLogger("edgeloop.api.writes")
@@ -61,7 +61,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         """The app owns its connections to the site store: kept open between requests, closed on shutdown."""
         redact_access_log()  # here, after the server has set up its logging
-        app.state.stores = SqliteOperatorStores(settings.agent.db_path)
+        app.state.stores = open_operator_stores(settings)
         try:
             yield
         finally:
@@ -98,6 +98,6 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/api/v1/health", tags=["health"])
     def health() -> dict[str, Any]:
         """Open to all (for load balancers): the site id and whether its store exists."""
-        return {"site": settings.agent.site, "store": settings.agent.db_path.exists()}
+        return {"site": settings.agent.site, "store": bool(settings.store.url) or settings.agent.db_path.exists()}
 
     return app

@@ -20,7 +20,7 @@ import uvicorn
 
 from edgeloop.api import tokens
 from edgeloop.api.app import create_app
-from edgeloop.io.store import SqliteOperatorStore
+from edgeloop.io.store import open_operator_store
 from edgeloop.settings import Settings
 
 CONSOLE_TOKEN_FILE = "console.token"
@@ -39,7 +39,7 @@ def console_token(settings: Settings, name: str, now: float | None = None) -> Co
     The site store must exist."""
     now = time.time() if now is None else now
     path = settings.agent.site_dir / CONSOLE_TOKEN_FILE
-    with SqliteOperatorStore.open(settings.agent.db_path, timeout=30) as store:
+    with contextlib.closing(open_operator_store(settings)) as store:
         kept = path.read_text().strip() if path.exists() else ""
         if kept and tokens.holder(store, kept, now + RENEW_BEFORE_S) is not None:
             return ConsoleToken(kept, path, fresh=False)

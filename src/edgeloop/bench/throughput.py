@@ -97,13 +97,17 @@ async def broker_only(url: str, load: Load) -> tuple[float, int, int]:
         return received[0] / max(last - first, 1e-9), sent, received[0]
 
 
-async def through_agent(url: str, load: Load, data_dir: Path) -> tuple[SiteAgent, float, float, int, int, float]:
-    """Returns the agent, msgs/s, points/s, sent, received and CPU% of this process during the run."""
+async def through_agent(
+    url: str, load: Load, data_dir: Path, store_url: str | None = None
+) -> tuple[SiteAgent, float, float, int, int, float]:
+    """Returns the agent, msgs/s, points/s, sent, received and CPU% of this process during the run. The agent
+    stores in SQLite in `data_dir`, or in the PostgreSQL store at `store_url`."""
     settings = load_settings(
         None,
         broker={"url": url},
         agent={"site": load.site, "autonomy": 0, "data_dir": data_dir, "batch_max": 20_000},
         ledger={"economics": bench_economics(data_dir / "economics.yaml")},
+        store={"url": store_url} if store_url else {},
     )
     async with open_agent(settings, url) as agent:
         stop = asyncio.Event()

@@ -49,7 +49,7 @@ async def run_agent(
 
 
 def settings_overrides(
-    broker: str | None, site: str | None, autonomy: int | None, data_dir: Path | None
+    broker: str | None, site: str | None, autonomy: int | None, data_dir: Path | None, store: str | None = None
 ) -> dict[str, dict[str, Any]]:
     agent: dict[str, Any] = {}
     if site is not None:
@@ -58,7 +58,7 @@ def settings_overrides(
         agent["autonomy"] = autonomy
     if data_dir is not None:
         agent["data_dir"] = data_dir
-    return {"broker": {"url": broker} if broker else {}, "agent": agent}
+    return {"broker": {"url": broker} if broker else {}, "agent": agent, "store": {"url": store} if store else {}}
 
 
 BrokerOpt = Annotated[
@@ -73,6 +73,11 @@ AutonomyOpt = Annotated[
     typer.Option("--autonomy", min=0, max=3, help="0 observe, 1 recommend, 2 act with approval, 3 act (default 1)"),
 ]
 DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="where the site database lives (default ./var)")]
+StoreOpt = Annotated[
+    str | None,
+    typer.Option("--store", help="postgresql://user:password@host:port/db of a shared PostgreSQL store (default: "
+                 "SQLite in the data dir; or EDGELOOP_STORE__URL)"),
+]  # fmt: skip
 
 
 def agent(
@@ -81,6 +86,7 @@ def agent(
     config: ConfigOpt = None,
     autonomy: AutonomyOpt = None,
     data_dir: DataDirOpt = None,
+    store: StoreOpt = None,
 ) -> None:
     """Run a site agent: ingest telemetry, learn, decide, act, record. Stops cleanly on Ctrl-C or SIGTERM.
 
@@ -88,7 +94,7 @@ def agent(
     EDGELOOP_BROKER__URL=mqtt://host:1883), then these options.
     """
     try:
-        settings = load_settings(config, **settings_overrides(broker, site, autonomy, data_dir))
+        settings = load_settings(config, **settings_overrides(broker, site, autonomy, data_dir, store))
     except SettingsError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
@@ -112,9 +118,9 @@ def agent(
         stats = await run_agent(settings, url, stop, on_tick=tick)
         console.print(f"stopped: {stats.as_dict()}")
 
-    with broker_url(settings) as url:
-        try:
+    try:
+        with broker_url(settings) as url:
             asyncio.run(main(url))
-        except StoreError as exc:  # no storage: the agent stops rather than decide what it cannot record
-            console.print(f"[red]error:[/red] {exc}")
-            raise typer.Exit(3) from None
+    except StoreError as exc:  # a store that cannot be opened or written: said plainly, the agent stops
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None

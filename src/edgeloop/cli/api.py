@@ -17,10 +17,10 @@ from edgeloop.agent.service import broker_url, open_agent
 from edgeloop.api import tokens, users
 from edgeloop.api.app import create_app
 from edgeloop.api.serve import console_token, serve_api
-from edgeloop.cli.agent import AutonomyOpt, BrokerOpt, ConfigOpt, DataDirOpt, settings_overrides
+from edgeloop.cli.agent import AutonomyOpt, BrokerOpt, ConfigOpt, DataDirOpt, StoreOpt, settings_overrides
 from edgeloop.io.mqtt import shown_url
 from edgeloop.io.signals import stop_on_signals
-from edgeloop.io.store import SqliteOperatorStore
+from edgeloop.io.store import OperatorStore, StoreError, open_operator_store
 from edgeloop.settings import SettingsError, load_settings
 
 
@@ -30,6 +30,7 @@ def api(
     site: Annotated[str | None, typer.Option("--site", help="site id")] = None,
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="where site stores live")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="site settings YAML", exists=True)] = None,
+    store: StoreOpt = None,
 ) -> None:
     """Serve the REST API for a site: decisions, approvals, verdicts, ROI, audit check. OpenAPI docs at /docs.
 
@@ -40,7 +41,7 @@ def api(
     agent = {k: v for k, v in {"site": site, "data_dir": data_dir}.items() if v is not None}
     api_cfg = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     try:
-        settings = load_settings(config, agent=agent, api=api_cfg)
+        settings = load_settings(config, agent=agent, api=api_cfg, store={"url": store} if store else {})
     except SettingsError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
@@ -53,11 +54,9 @@ def api(
 token_app = typer.Typer(help="API tokens for the site's REST API and dashboard (stored hashed).", no_args_is_help=True)
 
 
-def _token_db(site: str | None, data_dir: Path | None) -> SqliteOperatorStore:
+def _token_db(site: str | None, data_dir: Path | None) -> OperatorStore:
     agent = {k: v for k, v in {"site": site, "data_dir": data_dir}.items() if v is not None}
-    path = load_settings(None, agent=agent).agent.db_path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return SqliteOperatorStore.open(path, timeout=30)
+    return open_operator_store(load_settings(None, agent=agent))  # PostgreSQL when EDGELOOP_STORE__URL is set
 
 
 SiteOpt = Annotated[str | None, typer.Option("--site", help="site id")]
@@ -180,6 +179,7 @@ def serve(
     data_dir: DataDirOpt = None,
     host: Annotated[str | None, typer.Option(help="API listen address (default 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="API port (default 8080; any free port if taken)")] = None,
+    store: StoreOpt = None,
 ) -> None:
     """Run a site agent with its REST API and live dashboard in one process; prints the URL, and the admin
     token of the local console the first time (it is kept in the site's folder and reused after).
@@ -187,7 +187,7 @@ def serve(
     Stops cleanly on Ctrl-C or SIGTERM. Settings as for `edgeloop agent` (--config, EDGELOOP_*, options).
     """
     console = Console(stderr=True)
-    overrides = settings_overrides(broker, site, autonomy, data_dir)
+    overrides = settings_overrides(broker, site, autonomy, data_dir, store)
     overrides["api"] = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     try:
         settings = load_settings(config, **overrides)
@@ -214,5 +214,9 @@ def serve(
                 stats = await agent.run(stop)
         console.print(f"stopped: {stats.as_dict()}")
 
-    with broker_url(settings) as url:
-        asyncio.run(main(url))
+    try:
+        with broker_url(settings) as url:
+            asyncio.run(main(url))
+    except StoreError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None

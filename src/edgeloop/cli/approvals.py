@@ -7,6 +7,7 @@ seconds for the agent's result and print it; an answer given while the agent is 
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -16,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from edgeloop.agent.approvals import VERDICTS
-from edgeloop.io.store import SqliteOperatorStore, answer_agent
+from edgeloop.io.store import OperatorStore, StoreError, answer_agent, open_operator_store
 from edgeloop.settings import SettingsError, load_settings
 
 approvals_app = typer.Typer(help="Decisions waiting for an operator's approval (autonomy 2).", no_args_is_help=True)
@@ -29,25 +30,32 @@ WhyOpt = Annotated[str, typer.Option("--why", help="why (recorded in the audit l
 WaitOpt = Annotated[float, typer.Option("--wait", min=0, help="seconds to wait for the agent's result")]
 
 
-def _db(site: str | None, data_dir: Path | None) -> SqliteOperatorStore:
+def _db(site: str | None, data_dir: Path | None) -> contextlib.closing[OperatorStore]:
     agent = {k: v for k, v in {"site": site, "data_dir": data_dir}.items() if v is not None}
     try:
-        path = load_settings(None, agent=agent).agent.db_path
+        settings = load_settings(None, agent=agent)
     except SettingsError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
-    if not path.exists():
+    path = settings.agent.db_path
+    if not settings.store.url and not path.exists():
         console.print(f"[red]error:[/red] no site store at {path}: is the agent running with this --data-dir/--site?")
         raise typer.Exit(2)
-    return SqliteOperatorStore.open(path, timeout=30)
+    try:  # PostgreSQL when EDGELOOP_STORE__URL is set
+        return contextlib.closing(open_operator_store(settings))
+    except StoreError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
 
 
 def _when(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _submit(store: SqliteOperatorStore, kind: str, decision: str, answer: str, by: str, why: str, wait: float) -> None:
-    with store:
+def _submit(
+    db: contextlib.closing[OperatorStore], kind: str, decision: str, answer: str, by: str, why: str, wait: float
+) -> None:
+    with db as store:
         result = answer_agent(store, kind, decision, answer, by, why, wait)
     if result is None:
         console.print("queued: the agent takes it when it next reads its inbox (is it running?)")

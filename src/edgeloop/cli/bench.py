@@ -40,6 +40,28 @@ def throughput_command(
     _exit(throughput.throughput(broker, metrics_per_message, seconds, series, json_out))
 
 
+@bench_app.command("store")
+def store_command(
+    postgres: Annotated[
+        str, typer.Option("--store", help="postgresql://… of the database to measure (a scratch schema is used)")
+    ] = "postgresql://127.0.0.1:5432/test",
+    broker: Annotated[
+        str | None, typer.Option("--broker", help="mqtt://host:port (default: the embedded broker)")
+    ] = None,
+    series: Annotated[int, typer.Option(min=1, help="devices of one metric each")] = 10_000,
+    seconds: Annotated[float, typer.Option(min=1, help="seconds of load per agent phase")] = 10.0,
+    batches: Annotated[
+        int, typer.Option(min=1, help="micro-batches of 20,000 points written in the ingest phase")
+    ] = 50,
+    json_out: Annotated[bool, typer.Option("--json", help="print the figures as one JSON object")] = False,
+) -> None:
+    """Measure PostgreSQL COPY telemetry ingest (points/s) and the agent's end-to-end rate on SQLite and on
+    PostgreSQL in one run. Targets: COPY >= 300k points/s, PostgreSQL rate >= 80% of SQLite's (exit 1 if missed)."""
+    from edgeloop.bench.store import bench_store  # psycopg is loaded only for this command
+
+    _exit(bench_store(postgres, broker, series, seconds, n_batches=batches, json_out=json_out))
+
+
 @bench_app.command("roi")
 def roi_command(
     seeds: Annotated[str, typer.Option(help="comma-separated simulator seeds, one back-test pair each")] = "0,1,2",

@@ -9,12 +9,13 @@ Exit codes: `check` 0 valid, 1 invalid (the field and YAML line are printed), 2 
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from edgeloop.io.store import StoreError, read_decision_at
+from edgeloop.io.store import StoreError, open_operator_store, read_decision_at
 from edgeloop.policy.describe import explain_lines, summary
 from edgeloop.policy.load import PolicyError, parse_policy
 from edgeloop.settings import SettingsError, load_settings
@@ -50,12 +51,18 @@ def explain(
     site: Annotated[str | None, typer.Option("--site", help="default: agent.site from settings")] = None,
 ) -> None:
     """Show a stored decision's rule, status, reason, autonomy and every guardrail check."""
-    db = _db_path(data_dir, site)
-    if not db.is_file():
-        typer.echo(f"no agent store at {db}", err=True)
-        raise typer.Exit(2)
+    db: Path | str = _db_path(data_dir, site)
+    settings = load_settings(None, agent={k: v for k, v in {"data_dir": data_dir, "site": site}.items() if v})
     try:
-        record = read_decision_at(db, decision_id)
+        if settings.store.url:  # PostgreSQL (EDGELOOP_STORE__URL)
+            db = f"the PostgreSQL store of site {settings.agent.site}"
+            with contextlib.closing(open_operator_store(settings)) as store:
+                record = store.read_decision(decision_id)
+        elif not Path(db).is_file():
+            typer.echo(f"no agent store at {db}", err=True)
+            raise typer.Exit(2)
+        else:
+            record = read_decision_at(Path(db), decision_id)
     except StoreError as exc:
         typer.echo(f"cannot read {db}: {exc}", err=True)
         raise typer.Exit(2) from exc

@@ -17,7 +17,7 @@ import typer
 from rich.console import Console, Group
 from rich.table import Table
 
-from edgeloop.agent.roi import read_site_ledger
+from edgeloop.agent.roi import read_fleet_ledger, read_site_ledger
 from edgeloop.ledger import Arm, EconomicsError, ReportError, SiteLedger, day_label
 from edgeloop.settings import SettingsError, load_settings
 
@@ -85,13 +85,16 @@ def report(
     json_out: Annotated[bool, typer.Option("--json", help="print the report as one JSON object")] = False,
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="where site stores live (default ./var)")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="site settings YAML", exists=True)] = None,
+    fleet: Annotated[
+        bool, typer.Option("--fleet", help="every site of the shared PostgreSQL store (store.url) as one report")
+    ] = False,
 ) -> None:
     """The site's ROI: net value, treated against holdout, measured uplift with its interval, return on cost."""
     console = Console(stderr=True)
     agent = {k: v for k, v in {"site": site, "data_dir": data_dir}.items() if v is not None}
     try:
         settings = load_settings(config, agent=agent)
-        ledger = read_site_ledger(settings, since)
+        ledger = read_fleet_ledger(settings, since) if fleet else read_site_ledger(settings, since)
     except (SettingsError, ReportError, EconomicsError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 import pytest
@@ -15,11 +16,13 @@ from edgeloop.agent.site import SiteAgent
 from edgeloop.audit import AuditLog, load_or_create_key, load_public_key, verify_file
 from edgeloop.cli import app
 from edgeloop.io.loopback import Loopback
-from edgeloop.io.store import SqliteStore
 from edgeloop.ledger import Arm
 from edgeloop.settings import load_settings
 
 from .test_ledger_writer import SITE, T0, announce, telemetry
+
+if TYPE_CHECKING:
+    from tests.conftest import StoreBackend
 
 runner = CliRunner()
 Site = tuple[SiteAgent, Loopback, "Clock", AuditLog]
@@ -34,11 +37,16 @@ class Clock:
 
 
 @pytest.fixture
-def site(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Site]:
+def site(
+    tmp_path: Path, request: pytest.FixtureRequest, store_backend: StoreBackend, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Site]:
     extra = getattr(request, "param", {})  # more agent settings, by indirect parametrization
+    if store_backend.url:  # the CLI the operator answers with finds the same store
+        monkeypatch.setenv("EDGELOOP_STORE__URL", store_backend.url)
     settings = load_settings(None, agent={"site": SITE, "autonomy": 2, "data_dir": tmp_path, **extra})
     cfg = settings.agent
-    store = SqliteStore(cfg.db_path, SITE)
+    store_backend.path = cfg.db_path  # SQLite: where the CLI looks for it
+    store = store_backend.agent_store(SITE)
     audit = AuditLog.open(cfg.audit_dir, load_or_create_key(cfg.audit_dir))
     clock = Clock(T0 + 1e6)
     policy = make_policy(settings.agent)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import pytest
 from typer.testing import CliRunner
 
 from edgeloop.agent.ledger_writer import LedgerWriter
@@ -11,10 +13,12 @@ from edgeloop.agent.service import make_learner, make_policy
 from edgeloop.agent.site import SiteAgent
 from edgeloop.cli import app
 from edgeloop.io.loopback import Loopback
-from edgeloop.io.store import SqliteStore
 from edgeloop.settings import load_settings
 
 from .test_ledger_writer import SITE, T0, announce, telemetry
+
+if TYPE_CHECKING:
+    from tests.conftest import StoreBackend
 
 POLICY = """
 version: 1
@@ -27,12 +31,17 @@ guardrails:
 """
 
 
-def test_a_second_action_within_the_rate_limit_is_blocked_and_explained(tmp_path: Path) -> None:
+def test_a_second_action_within_the_rate_limit_is_blocked_and_explained(
+    tmp_path: Path, store_backend: StoreBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if store_backend.url:  # `edgeloop policy explain` reads the same store
+        monkeypatch.setenv("EDGELOOP_STORE__URL", store_backend.url)
     policy_file = tmp_path / "policy.yaml"
     policy_file.write_text(POLICY)
     agent_cfg = {"site": SITE, "data_dir": tmp_path, "policy": policy_file, "cooldown_s": 0}
     settings = load_settings(None, agent=agent_cfg, ledger={"holdout_fraction": 0.0})
-    store = SqliteStore(settings.agent.db_path, SITE)
+    store_backend.path = settings.agent.db_path
+    store = store_backend.agent_store(SITE)
     link = Loopback()
     agent = SiteAgent(settings.agent, link, store, make_learner(), make_policy(settings.agent),
                       LedgerWriter.open(store, settings.ledger), clock=lambda: T0 + 1e6)  # fmt: skip
@@ -42,7 +51,7 @@ def test_a_second_action_within_the_rate_limit_is_blocked_and_explained(tmp_path
     agent.handle_batch(link.drain(10_000))
     store.flush()
 
-    rows = store.query("SELECT id, status, record FROM decisions ORDER BY ts")
+    rows = store.query("SELECT id, status, record FROM decisions ORDER BY ts")  # type: ignore[attr-defined]
     store.close()
     assert [r[1] for r in rows] == ["sent", "blocked"]
     assert agent.stats.blocked == 1

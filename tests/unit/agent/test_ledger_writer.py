@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import orjson
@@ -13,10 +13,13 @@ from edgeloop.agent.ledger_writer import LedgerWriter
 from edgeloop.agent.service import make_learner, make_policy
 from edgeloop.agent.site import SiteAgent
 from edgeloop.io.loopback import Loopback
-from edgeloop.io.store import SqliteStore
+from edgeloop.io.store import AgentStore
 from edgeloop.ledger import Arm
 from edgeloop.model import ArgSpec, AutonomyLevel, CommandSpec, DeviceMeta, MetricSpec
 from edgeloop.settings import LedgerSettings, load_settings
+
+if TYPE_CHECKING:
+    from tests.conftest import StoreBackend
 
 SITE = "unit"
 T0 = 1_700_006_400.0
@@ -32,13 +35,13 @@ def meta(device: str) -> DeviceMeta:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    s = SqliteStore(tmp_path / "edgeloop.db", SITE)
+def store(store_backend: StoreBackend) -> Iterator[AgentStore]:
+    s = store_backend.agent_store(SITE)
     yield s
     s.close()
 
 
-def make_agent(store: SqliteStore, autonomy: AutonomyLevel = AutonomyLevel.ACT) -> tuple[SiteAgent, Loopback]:
+def make_agent(store: AgentStore, autonomy: AutonomyLevel = AutonomyLevel.ACT) -> tuple[SiteAgent, Loopback]:
     settings = load_settings(None, agent={"site": SITE, "autonomy": autonomy})
     books = LedgerWriter.open(store, settings.ledger)
     link = Loopback()
@@ -59,7 +62,7 @@ def telemetry(link: Loopback, devices: list[str], values: list[float], start: in
             link.deliver(f"edgeloop/v1/{SITE}/{d}/telemetry", orjson.dumps(payload))
 
 
-def test_held_out_devices_are_decided_about_but_sent_nothing(store: SqliteStore) -> None:
+def test_held_out_devices_are_decided_about_but_sent_nothing(store: AgentStore) -> None:
     agent, link = make_agent(store)
     devices = [f"pump-{i}" for i in range(10)]
     announce(agent, link, devices)
@@ -79,7 +82,7 @@ def test_held_out_devices_are_decided_about_but_sent_nothing(store: SqliteStore)
     assert commanded == set(devices) - held
 
 
-def test_held_out_devices_are_not_recommended_either(store: SqliteStore) -> None:
+def test_held_out_devices_are_not_recommended_either(store: AgentStore) -> None:
     agent, link = make_agent(store, AutonomyLevel.RECOMMEND)
     devices = [f"pump-{i}" for i in range(10)]
     announce(agent, link, devices)
@@ -92,7 +95,7 @@ def test_held_out_devices_are_not_recommended_either(store: SqliteStore) -> None
     assert {d for d, s in statuses.items() if s == "held_out"} == held
 
 
-def test_outcomes_and_usage_are_booked_against_the_devices_arm(store: SqliteStore) -> None:
+def test_outcomes_and_usage_are_booked_against_the_devices_arm(store: AgentStore) -> None:
     agent, link = make_agent(store)
     announce(agent, link, ["pump-1", "pump-2", "pump-3"])
     link.deliver(f"edgeloop/v1/{SITE}/pump-1/event", orjson.dumps({"ts": T0, "kind": "failure", "downtime_s": 7200}))
@@ -107,7 +110,7 @@ def test_outcomes_and_usage_are_booked_against_the_devices_arm(store: SqliteStor
     assert entries["pump-1", "failure"]["arm"] == str(agent.books.record.arm("pump-1") if agent.books else None)
 
 
-def test_bad_usage_is_quarantined_and_books_nothing(store: SqliteStore) -> None:
+def test_bad_usage_is_quarantined_and_books_nothing(store: AgentStore) -> None:
     agent, link = make_agent(store)
     announce(agent, link, ["pump-1"])
     bad = {"ts": T0, "kind": "usage", "day": 19_676, "energy_kwh": -5.0}
@@ -122,14 +125,14 @@ def test_bad_usage_is_quarantined_and_books_nothing(store: SqliteStore) -> None:
     assert "negative" in reasons[0]
 
 
-def test_every_device_keeps_its_arm_across_a_restart(tmp_path: Path) -> None:
-    path, settings = tmp_path / "edgeloop.db", LedgerSettings()
-    store = SqliteStore(path, SITE)
+def test_every_device_keeps_its_arm_across_a_restart(store_backend: StoreBackend) -> None:
+    settings = LedgerSettings()
+    store = store_backend.agent_store(SITE)
     books = LedgerWriter.open(store, settings)
     books.assign({f"pump-{i}": "pump" for i in range(20)}, T0)
     store.close()
 
-    store = SqliteStore(path, SITE)
+    store = store_backend.agent_store(SITE)
     again = LedgerWriter.open(store, settings)
     again.assign({"pump-99": "pump"}, T0)
     store.close()
@@ -137,12 +140,11 @@ def test_every_device_keeps_its_arm_across_a_restart(tmp_path: Path) -> None:
     assert again.arm("pump-99") is not None
 
 
-def test_changing_the_holdout_seed_of_a_running_site_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "edgeloop.db"
-    store = SqliteStore(path, SITE)
+def test_changing_the_holdout_seed_of_a_running_site_is_refused(store_backend: StoreBackend) -> None:
+    store = store_backend.agent_store(SITE)
     LedgerWriter.open(store, LedgerSettings()).assign({"pump-1": "pump"}, T0)
     store.close()
-    store = SqliteStore(path, SITE)
+    store = store_backend.agent_store(SITE)
     try:
         with pytest.raises(ValueError, match="seed=0"):
             LedgerWriter.open(store, LedgerSettings(holdout_seed=5))

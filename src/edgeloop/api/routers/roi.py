@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 
-from edgeloop.agent.roi import read_site_ledger
+from edgeloop.agent.roi import read_fleet_ledger, read_site_ledger
 from edgeloop.api.deps import Viewer, settings_of
 from edgeloop.ledger import ReportError, SiteLedger
 from edgeloop.web import roi_html
@@ -28,6 +28,18 @@ def _ledger(request: Request, since: str | None, n_boot: int) -> SiteLedger:
 def report(request: Request, _: Viewer, since: str | None = None) -> dict[str, Any]:
     ledger = _ledger(request, since, 500)
     return {"site": ledger.site, **ledger.report.to_json()}
+
+
+@router.get("/fleet")
+def fleet_report(request: Request, _: Viewer, since: str | None = None) -> dict[str, Any]:
+    """Every site of the shared PostgreSQL store as one experiment: the treated and holdout arms summed across
+    sites, one uplift interval (devices are named site/device). 404 on a SQLite store, which holds one site."""
+    try:
+        ledger = read_fleet_ledger(settings_of(request), since, n_boot=500)
+    except ReportError as exc:
+        raise HTTPException(404, str(exc)) from None
+    sites = sorted({a.device.split("/", 1)[0] for a in ledger.holdout.assignments})
+    return {"site": ledger.site, "sites": sites, **ledger.report.to_json()}
 
 
 def _plots(ledger: SiteLedger) -> dict[str, str]:

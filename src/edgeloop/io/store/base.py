@@ -100,6 +100,7 @@ class AgentStore(StoreReads, Protocol):
     site: str
     run: int  # this opening of the store; series keys are numbered per run
     write_errors: int  # transient failures retried so far
+    failure: StoreError | None  # what stopped the writer, if anything
 
     @property
     def backlog(self) -> int: ...
