@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import orjson
 
@@ -12,7 +13,8 @@ from edgeloop.agent.books import SiteBooks
 from edgeloop.agent.site import SiteAgent
 from edgeloop.audit import AuditLog, load_or_create_key
 from edgeloop.io.broker import EmbeddedBroker
-from edgeloop.io.mqtt import MqttClient, Will
+from edgeloop.io.mqtt import Will
+from edgeloop.io.protocols import Link, open_protocol
 from edgeloop.io.store import SqliteStore
 from edgeloop.io.topics import agent_topic
 from edgeloop.learn import Learner, RobustEWMA
@@ -68,8 +70,15 @@ def broker_url(settings: Settings) -> Iterator[str]:
 
 
 @contextlib.asynccontextmanager
-async def open_agent(settings: Settings, url: str, learner: Learner | None = None) -> AsyncIterator[SiteAgent]:
-    """A connected site agent with its store open; closes both on exit."""
+async def open_agent(
+    settings: Settings,
+    url: str,
+    learner: Learner | None = None,
+    protocol: str = "mqtt",
+    protocol_map: Path | None = None,
+) -> AsyncIterator[SiteAgent]:
+    """A connected site agent with its store open; closes both on exit. The agent listens on the broker at `url`,
+    or straight to its devices over another protocol of `edgeloop.io.protocols` (with its map)."""
     cfg = settings.agent
     store = SqliteStore(cfg.db_path, cfg.site)
     will = Will(agent_topic(cfg.site, "state"), b"offline")
@@ -77,7 +86,8 @@ async def open_agent(settings: Settings, url: str, learner: Learner | None = Non
     try:
         books = SiteBooks.open(store, settings.ledger)
         audit = AuditLog.open(cfg.audit_dir, load_or_create_key(cfg.audit_dir))
-        async with MqttClient(url, f"edgeloop-agent-{cfg.site}", will=will) as client:
+        link = Link(cfg.site, protocol_map, url, f"edgeloop-agent-{cfg.site}", will)
+        async with open_protocol(protocol, link) as client:
             agent = SiteAgent(cfg, client, store, learner or make_learner(cfg), make_policy(cfg), books, audit)
             source = cfg.policy.read_text(encoding="utf-8") if cfg.policy else "(default policy from the settings)"
             agent.record_policy(source, "edgeloop", "agent started", agent.clock())

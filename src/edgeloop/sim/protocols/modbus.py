@@ -230,6 +230,9 @@ async def serve_modbus(plant: Plant, serve: Serve) -> AsyncIterator[ModbusPlantL
     """Serve the plant on Modbus TCP while the block runs; writes the map it serves to `serve.map_out`."""
     map_path = serve.options.get("map")
     models = load_map(Path(map_path)).models if map_path else factory_models()
+    poll_s = serve.options.get("poll_s")
+    if poll_s is not None:
+        models = {name: model.model_copy(update={"poll_s": float(poll_s)}) for name, model in models.items()}
     missing = {m.asset_type for m in plant.metas()} - set(models)
     if missing:
         raise ValueError(f"the Modbus map has no model for asset types {sorted(missing)}")
