@@ -27,6 +27,8 @@ from edgeloop.io.modbus.map import DeviceRef, Gateway, Model, Read, Register, pl
 log = logging.getLogger(__name__)
 logging.getLogger("pymodbus").setLevel(logging.CRITICAL)  # its frame dumps would flood a plant's log on each fault
 
+#: exception codes by which a gateway says that the slave behind it is not there or did not answer
+NOT_THERE = {ExcCodes.GATEWAY_PATH_UNAVIABLE, ExcCodes.GATEWAY_NO_RESPONSE}
 BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 30.0
 
@@ -110,6 +112,8 @@ class GatewayLink:
                 raise ModbusFaultError(f"modbus no answer: {where} within {self.gateway.timeout_s:g} s") from None
             if answer.isError():
                 code = int(getattr(answer, "exception_code", 0))
+                if code in NOT_THERE:  # the gateway answered for a slave that did not
+                    raise ModbusFaultError(f"modbus no answer: 0x{code:02x} {exception_name(code)}, {where}")
                 raise ModbusFaultError(f"modbus exception: 0x{code:02x} {exception_name(code)}, {where}",
                                   self._received, answered=True)  # fmt: skip
             return answer
