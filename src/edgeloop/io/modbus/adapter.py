@@ -13,14 +13,20 @@ What the agent gets, per device of the map:
 What the agent publishes on a device's `cmd` topic becomes a write within the map's envelope, read back; the
 read-back is the ack (`done` when it equals what was written, `rejected` with the reason otherwise). Everything
 else the agent publishes (its state, decisions, stats) has no Modbus meaning and is counted in `unrouted`.
+
+The polling runs on an event loop of its own, in its own thread: the agent's micro-batches are synchronous and
+can hold a loop for tens of milliseconds, which would make every poll behind them late. Messages cross to the
+agent's loop through a deque and a wake-up; commands cross to the polling loop as coroutines.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import math
+import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -49,22 +55,26 @@ class ModbusAdapter:
                         for g in register_map.gateways]  # fmt: skip
         self._where = {ref.id: (poller, ref) for poller in self.pollers for ref in poller.gateway.devices}
         self._inbox: deque[Message] = deque()
-        self._wakeup = asyncio.Event()
+        self._wakeup = asyncio.Event()  # on the agent's loop
+        self._agent_loop: asyncio.AbstractEventLoop | None = None
+        self.poll_loop: asyncio.AbstractEventLoop | None = None  # where the pollers and the writes run
         self._seq: dict[str, int] = {}
         self._stamp: dict[str, float] = {}
         self._failures: dict[str, int] = {}
         self._described: set[str] = set()
         self._offline: set[str] = set()
-        self._commands: set[asyncio.Task[None]] = set()
+        self._commands: set[concurrent.futures.Future[None]] = set()
         self.unrouted = 0
-        #: when each device's latest reading was delivered (monotonic): the bench's source-to-decision clock
-        self.delivered_at: dict[str, float] = {}
 
     # -- polls into messages ---------------------------------------------------------------------------------------
 
     def _deliver(self, device: str, channel: Channel, payload: bytes, retain: bool = False) -> None:
         self._inbox.append(Message(device_topic(self.site, device, channel), payload, retain))
-        self._wakeup.set()
+        loop = self._agent_loop
+        if loop is None:
+            self._wakeup.set()
+        elif not self._wakeup.is_set():
+            loop.call_soon_threadsafe(self._wakeup.set)
 
     def _describe(self, device: str) -> None:
         poller, ref = self._where[device]
@@ -97,7 +107,6 @@ class ModbusAdapter:
         seq = self._seq.get(device, 0)
         self._seq[device] = seq + 1
         self._deliver(device, Channel.TELEMETRY, orjson.dumps({"ts": ts, "seq": seq, "metrics": reading.values}))
-        self.delivered_at[device] = time.monotonic()
 
     def _on_fault(self, ref: Any, fault: ModbusFaultError) -> None:
         device = ref.id
@@ -144,15 +153,19 @@ class ModbusAdapter:
         if parsed is None or parsed.channel is not Channel.CMD or parsed.device not in self._where:
             self.unrouted += 1
             return
-        task = asyncio.get_running_loop().create_task(self._command(parsed.device, payload))
-        self._commands.add(task)
-        task.add_done_callback(self._commands.discard)
+        if self.poll_loop is None:
+            self.unrouted += 1
+            return
+        future = asyncio.run_coroutine_threadsafe(self._command(parsed.device, payload), self.poll_loop)
+        self._commands.add(future)
+        future.add_done_callback(self._commands.discard)
 
     async def flush(self, timeout: float = 5.0) -> bool:
         """Wait until the commands under way have their acks (or `timeout`)."""
         if not self._commands:
             return True
-        _, pending = await asyncio.wait(set(self._commands), timeout=timeout)
+        waiting = [asyncio.wrap_future(f) for f in list(self._commands)]
+        _, pending = await asyncio.wait(waiting, timeout=timeout)
         return not pending
 
     # -- commands --------------------------------------------------------------------------------------------------
@@ -187,7 +200,7 @@ class ModbusAdapter:
             value = command.value if command.value is not None else 0.0
         target = command.write
         try:
-            back = await poller.link.write(target, float(value), ref.unit)
+            back = await poller.link_of[device].write(target, float(value), ref.unit)
         except ModbusFaultError as fault:
             if fault.answered:
                 return "rejected", fault.reason
@@ -222,15 +235,27 @@ class ModbusAdapter:
 
 @contextlib.asynccontextmanager
 async def open_modbus(link: Link) -> AsyncIterator[ModbusAdapter]:
-    """Poll the map's gateways while the block runs; the adapter is the agent's transport."""
+    """Poll the map's gateways (on a thread of their own) while the block runs; the adapter is the transport."""
     if link.map is None:
         raise ProtocolError("protocol modbus needs a register map (--map FILE)")
     adapter = ModbusAdapter(link.site, load_map(link.map))
-    stop = asyncio.Event()
-    tasks = [asyncio.create_task(poller.run(stop)) for poller in adapter.pollers]
+    adapter._agent_loop = asyncio.get_running_loop()
+    started = threading.Event()
+    stop: list[asyncio.Event] = []
+
+    async def poll_all() -> None:
+        stop.append(asyncio.Event())
+        adapter.poll_loop = asyncio.get_running_loop()
+        started.set()
+        await asyncio.gather(*(poller.run(stop[0]) for poller in adapter.pollers), return_exceptions=True)
+
+    thread = threading.Thread(target=asyncio.run, args=(poll_all(),), name=f"modbus-{link.site}", daemon=True)
+    thread.start()
+    await asyncio.to_thread(started.wait, 10)
     try:
         yield adapter
     finally:
-        stop.set()
         await adapter.flush(timeout=5.0)
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if adapter.poll_loop is not None and stop:
+            adapter.poll_loop.call_soon_threadsafe(stop[0].set)
+        await asyncio.to_thread(thread.join, 10)

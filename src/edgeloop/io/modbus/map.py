@@ -127,6 +127,7 @@ class Command(_Strict):
     range: tuple[float, float] | None = None
     unit: str = ""
     value: float | None = None
+    initial: float | None = None  # what the register holds before any command (a simulator serves it)
     description: str = ""
 
     @model_validator(mode="after")
@@ -167,6 +168,7 @@ class Gateway(_Strict):
     port: int = Field(default=502, ge=1, le=65535)
     timeout_s: float = Field(default=1.0, gt=0)
     offline_after: int = Field(default=3, ge=1)  # failed polls in a row before a device is offline
+    connections: int = Field(default=1, ge=1, le=32)  # TCP connections polled in parallel (if the gateway allows)
     devices: list[DeviceRef]
 
     @property

@@ -3,7 +3,9 @@ a reason, and the poll loop that reads each device behind it on its schedule.
 
 Each device is polled every `poll_s` of its model, at its own phase within the period, so that a gateway's
 requests spread evenly over time instead of bursting at each tick. A poll that starts a whole period late is
-missed (counted, not made up); the lateness of the others is the poll-time jitter.
+missed (counted, not made up); the lateness of the others is the poll-time jitter. A gateway that accepts
+several connections (`connections` in the map) is polled over that many, its devices shared among them: one
+connection carries one request at a time, so its round trip bounds how many devices it can poll per second.
 """
 
 from __future__ import annotations
@@ -62,10 +64,7 @@ class GatewayLink:
 
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
-        self.client = AsyncModbusTcpClient(
-            gateway.host, port=gateway.port, timeout=gateway.timeout_s, retries=0, reconnect_delay=0,
-            trace_packet=self._trace,
-        )  # fmt: skip
+        self._client: AsyncModbusTcpClient | None = None  # made on the loop that polls: pymodbus binds to it
         self.lock = asyncio.Lock()
         self.write_lock = asyncio.Lock()  # a write and its read-back are not split by another write
         self.reconnects = 0
@@ -73,13 +72,22 @@ class GatewayLink:
         self._backoff = 0.0
         self._next_try = 0.0
 
+    @property
+    def client(self) -> AsyncModbusTcpClient:
+        assert self._client is not None, "connect first"
+        return self._client
+
     def _trace(self, sending: bool, data: bytes) -> bytes:
         if not sending:
             self._received += data[:4096]
         return data
 
     async def _connect(self) -> None:
-        if self.client.connected:
+        if self._client is None:
+            g = self.gateway
+            self._client = AsyncModbusTcpClient(g.host, port=g.port, timeout=g.timeout_s, retries=0, reconnect_delay=0,
+                                                trace_packet=self._trace)  # fmt: skip
+        if self._client.connected:
             return
         now = time.monotonic()
         if now < self._next_try:
@@ -88,7 +96,7 @@ class GatewayLink:
             )
         ok = False
         with contextlib.suppress(Exception):
-            ok = await self.client.connect()
+            ok = await self._client.connect()
         if not ok:
             self._backoff = min(BACKOFF_MAX_S, self._backoff * 2 if self._backoff else BACKOFF_FIRST_S)
             self._next_try = time.monotonic() + self._backoff
@@ -96,14 +104,14 @@ class GatewayLink:
         self.reconnects += 1
         self._backoff = 0.0
 
-    async def call(self, what: str, unit: int, request: Callable[[], Any]) -> Any:
+    async def call(self, what: str, unit: int, request: Callable[[AsyncModbusTcpClient], Any]) -> Any:
         """Send one request and return its answer; raises ModbusFaultError with the reason."""
         async with self.lock:
             await self._connect()
             self._received = b""
             where = f"{what} of unit {unit} at {self.gateway.name}"
             try:
-                answer = await request()
+                answer = await request(self.client)
             except ModbusException as exc:
                 raw, self._received = self._received, b""
                 if raw:  # bytes came but made no answer: resynchronise on a fresh connection
@@ -120,11 +128,13 @@ class GatewayLink:
 
     async def read(self, read: Read, unit: int) -> list[int]:
         """The registers (or bits, as 0/1) of one coalesced read."""
-        c, a, n = self.client, read.address, read.count
-        calls = {"holding": lambda: c.read_holding_registers(a, count=n, device_id=unit),
-                 "input": lambda: c.read_input_registers(a, count=n, device_id=unit),
-                 "coil": lambda: c.read_coils(a, count=n, device_id=unit),
-                 "discrete": lambda: c.read_discrete_inputs(a, count=n, device_id=unit)}  # fmt: skip
+        a, n = read.address, read.count
+        calls: dict[str, Callable[[AsyncModbusTcpClient], Any]] = {
+            "holding": lambda c: c.read_holding_registers(a, count=n, device_id=unit),
+            "input": lambda c: c.read_input_registers(a, count=n, device_id=unit),
+            "coil": lambda c: c.read_coils(a, count=n, device_id=unit),
+            "discrete": lambda c: c.read_discrete_inputs(a, count=n, device_id=unit),
+        }
         answer = await self.call(f"{read.function} {a}-{a + n - 1}", unit, calls[read.function])
         values = answer.bits if read.function in ("coil", "discrete") else answer.registers
         if len(values) < n:
@@ -135,18 +145,19 @@ class GatewayLink:
 
     async def write(self, register: Register, value: float, unit: int) -> float:
         """Write `value` to a holding register or coil, read it back and return the read-back value."""
-        c, a = self.client, register.address
+        a = register.address
         async with self.write_lock:
             if register.function == "coil":
-                await self.call(f"write coil {a}", unit, lambda: c.write_coil(a, bool(value), device_id=unit))
+                await self.call(f"write coil {a}", unit, lambda c: c.write_coil(a, bool(value), device_id=unit))
             else:
                 words = register.encode(value)
-                await self.call(f"write holding {a}", unit, lambda: c.write_registers(a, words, device_id=unit))
+                await self.call(f"write holding {a}", unit, lambda c: c.write_registers(a, words, device_id=unit))
             back = await self.read(Read(register.function, a, register.words, (("", register),)), unit)
         return register.decode(back)
 
     def close(self) -> None:
-        self.client.close()
+        if self._client is not None:
+            self._client.close()
 
 
 @dataclass(slots=True)
@@ -182,7 +193,8 @@ class DevicePoller:
     ) -> None:
         self.gateway = gateway
         self.models = models
-        self.link = GatewayLink(gateway)
+        self.links = [GatewayLink(gateway) for _ in range(gateway.connections)]
+        self.link_of = {ref.id: self.links[i % len(self.links)] for i, ref in enumerate(gateway.devices)}
         self.on_reading = on_reading
         self.on_fault = on_fault
         self.stats = PollStats()
@@ -192,9 +204,10 @@ class DevicePoller:
         """Read one device once; a fault in any of its reads fails the whole poll."""
         values: dict[str, float] = {}
         stamp = None
+        link = self.link_of[ref.id]
         try:
             for read in self._plans[ref.model]:
-                words = await self.link.read(read, ref.unit)
+                words = await link.read(read, ref.unit)
                 self.stats.requests += 1
                 self.stats.registers += read.count
                 for name, register in read.points:
@@ -211,8 +224,13 @@ class DevicePoller:
         self.on_reading(Reading(ref, values, stamp))
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Poll every device at its phase of its model's period until `stop` is set."""
-        devices = self.gateway.devices
+        """Poll every device at its phase of its model's period until `stop` is set, over each connection."""
+        lanes = [[ref for ref in self.gateway.devices if self.link_of[ref.id] is link] for link in self.links]
+        await asyncio.gather(*(self._run_lane(devices, stop) for devices in lanes))
+        for link in self.links:
+            link.close()
+
+    async def _run_lane(self, devices: list[DeviceRef], stop: asyncio.Event) -> None:
         start = time.monotonic()
         queue: list[tuple[float, int]] = []
         for i, ref in enumerate(devices):
@@ -240,4 +258,3 @@ class DevicePoller:
             self.stats.polls += 1
             await self.poll(ref)
             heapq.heappush(queue, (due + period, i))
-        self.link.close()

@@ -89,10 +89,10 @@ class ModbusPlantLink:
     def _initial(self, ref: DeviceRef) -> dict[str, list[int]]:
         blocks = {f: [0] * BLOCK for f in ("input", "holding", "coil", "discrete")}
         for command in self.map.models[ref.model].commands.values():
-            if command.write.function == "holding" and command.arg == "factor":  # full speed until told otherwise
-                blocks["holding"][command.write.address] = command.write.encode(1.0)[0]
-            elif command.write.function == "coil":
-                blocks["coil"][command.write.address] = 1  # running
+            if command.initial is not None:
+                w = command.write
+                words = [int(command.initial != 0)] if w.bits else w.encode(command.initial)
+                blocks[w.function][w.address : w.address + len(words)] = words
         return blocks
 
     # -- the servers -----------------------------------------------------------------------------------------------
