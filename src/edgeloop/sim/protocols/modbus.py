@@ -49,14 +49,15 @@ def factory_models() -> dict[str, Model]:
     return RegisterMap.model_validate(yaml.safe_load(text)).models
 
 
-def plant_map(plant: Plant, models: dict[str, Model], host: str, port: int) -> RegisterMap:
-    """A map of the plant's devices: unit ids 1-200 per port from `port` on, each device's model its asset type."""
+def plant_map(plant: Plant, models: dict[str, Model], host: str, port: int, connections: int = 4) -> RegisterMap:
+    """A map of the plant's devices: unit ids 1-200 per port from `port` on, each device's model its asset type;
+    the simulator takes any number of connections, and the map lets a poller open `connections` to each port."""
     gateways: list[Gateway] = []
     metas = plant.metas()
     for p, start in enumerate(range(0, len(metas), UNITS_PER_PORT)):
         chunk = metas[start : start + UNITS_PER_PORT]
         refs = [DeviceRef(unit=j + 1, id=m.device, model=m.asset_type) for j, m in enumerate(chunk)]
-        gateways.append(Gateway(host=host, port=port + p, devices=refs))
+        gateways.append(Gateway(host=host, port=port + p, devices=refs, connections=connections))
     return RegisterMap(models=models, gateways=gateways)
 
 
