@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,9 @@ import yaml
 
 from edgeloop.agent.service import open_agent
 from edgeloop.agent.site import SiteAgent
+from edgeloop.io.mqtt import MqttClient
+from edgeloop.io.protocols import Link, open_protocol
+from edgeloop.io.relay import relay
 from edgeloop.settings import load_settings
 from edgeloop.sim.factory import FactoryPlant
 from edgeloop.sim.protocols import Serve
@@ -202,3 +206,35 @@ async def test_mbpoll_an_independent_client_reads_the_simulated_factory(tmp_path
         out, _ = await asyncio.wait_for(proc.communicate(), 10)
     speed = float(out.decode().split("[5]:")[1].split()[0])
     assert 0.5 < speed < 1.2
+
+
+async def test_a_gateway_relays_the_plant_onto_the_broker_and_commands_back(mosquitto_url: str, tmp_path: Path) -> None:
+    site = f"gw{uuid.uuid4().hex[:8]}"
+    plant = FactoryPlant(n_devices=4, seed=3, start_ts=time.time() - 86_400, site=site)
+    map_path = tmp_path / "map.yaml"
+    sim_stop, relay_stop, agent_stop = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    settings = load_settings(None, agent={"site": site, "autonomy": 3, "data_dir": tmp_path / "var"})
+    async with serve_modbus(plant, Serve(port=free_port(), map_out=map_path, options={"poll_s": 0.02})) as served:
+        runner = asyncio.create_task(PlantRunner(plant, served, speed=750.0).run(sim_stop))
+        async with open_agent(settings, mosquitto_url) as agent:
+            agent_task = asyncio.create_task(agent.run(agent_stop))
+            await asyncio.sleep(0.3)
+            link = Link(site, map_path, mosquitto_url, f"gw-{site}")
+            async with MqttClient(mosquitto_url, link.client_id) as mqtt, open_protocol("modbus", link) as plant_side:
+                relaying = asyncio.create_task(relay(plant_side, mqtt, site, relay_stop))
+                await until(lambda: agent.stats.points > 4 * 6 * 60)
+                plant._vib0[0] *= 8
+                await until(lambda: agent.stats.commands_acked >= 1, timeout=30)
+                relay_stop.set()
+                stats = await relaying
+                for device in plant.devices:  # leave no retained messages behind on a shared broker
+                    for channel in ("meta", "state"):
+                        mqtt.publish(f"edgeloop/v1/{site}/{device}/{channel}", b"", qos=1, retain=True)
+                await mqtt.flush()
+            agent_stop.set()
+            await agent_task
+        sim_stop.set()
+        await runner
+    assert stats.down >= 1
+    assert agent.stats.commands_acked >= 1
+    assert any(a["name"] == "schedule_maintenance" and a["status"] == "done" for a in plant.ground_truth()["actions"])
