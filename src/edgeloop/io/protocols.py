@@ -19,32 +19,13 @@ speaks Modbus never loads pymodbus.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from types import MappingProxyType
-from typing import Any
+from collections.abc import AsyncIterator, Callable
 
-from edgeloop.io.mqtt import MqttClient, Will
+from edgeloop.io.link import Link, ProtocolError
+from edgeloop.io.mqtt import MqttClient
 from edgeloop.io.transport import Transport
 
 __all__ = ["PROTOCOLS", "AdapterFactory", "Link", "ProtocolError", "open_protocol"]
-
-
-@dataclass(frozen=True, slots=True)
-class Link:
-    """What any adapter may need to open: the site, its map file, a broker, a client id and protocol options."""
-
-    site: str
-    map: Path | None = None  # the protocol's map (Modbus registers, OPC UA nodes); None where it has none
-    broker: str | None = None  # mqtt://host:port for the protocols that ride on MQTT (mqtt, sparkplug)
-    client_id: str | None = None
-    will: Will | None = None  # MQTT last will, for the protocols that ride on MQTT
-    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-
-
-class ProtocolError(ValueError):
-    """A protocol that is not known, or a link that lacks what the protocol needs."""
 
 
 #: opens one link: an async context manager that yields a connected `Transport`

@@ -35,9 +35,9 @@ from typing import Any
 import orjson
 
 from edgeloop.io.inbound import bad_input_event
+from edgeloop.io.link import Link, ProtocolError
 from edgeloop.io.modbus.map import Gateway, RegisterMap, load_map
 from edgeloop.io.modbus.poll import DevicePoller, ModbusFaultError, PollStats, Reading
-from edgeloop.io.protocols import Link, ProtocolError
 from edgeloop.io.topics import Channel, TopicError, device_topic, parse_device_topic
 from edgeloop.io.transport import Message
 
