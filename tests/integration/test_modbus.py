@@ -107,6 +107,16 @@ async def test_a_fault_over_modbus_becomes_a_decision_a_write_the_plant_acts_on_
     assert acted[0]["status"] == "done"
 
 
+async def test_a_failure_seen_in_the_status_register_reaches_the_agent_as_a_failure_event(tmp_path: Path) -> None:
+    async with factory(tmp_path) as (plant, _link, map_path), agent_on(map_path, tmp_path) as agent:
+        await until(lambda: agent.stats.points > 100)
+        plant._wear[1] = 1.0  # motor-002's bearing gives out at the next step
+        await until(lambda: agent.stats.failures >= 1)
+        agent.store.flush()
+        [(device, kind)] = agent.store.query("SELECT device, kind FROM outcomes WHERE kind='failure'")
+    assert device == "motor-002"
+
+
 async def test_a_slave_that_stops_answering_turns_offline_with_its_reason(tmp_path: Path) -> None:
     async with factory(tmp_path) as (_plant, link, map_path), agent_on(map_path, tmp_path) as agent:
         await until(lambda: agent.stats.points > 100)
@@ -182,7 +192,7 @@ async def test_garbage_on_the_socket_is_quarantined_and_the_agent_goes_on(tmp_pa
             device, reason = quarantined(agent)[0]
             [(raw,)] = agent.store.query("SELECT raw FROM quarantine LIMIT 1")
     assert device == "pump-901"
-    assert reason.startswith("modbus garbled answer: input 0-11 of unit 1")
+    assert reason.startswith("modbus garbled answer: input 0-12 of unit 1")
     assert b"garbage" in bytes(raw)
 
 

@@ -57,7 +57,7 @@ def test_the_shipped_factory_map_loads_and_reads_a_pump_in_one_request() -> None
     path = Path(str(resources.files("edgeloop.io.modbus").joinpath("maps/factory.yaml")))
     register_map = load_map(path)
     assert len(register_map.gateways[0].devices) == 50
-    assert [(r.function, r.address, r.count) for r in plan_reads(register_map.models["pump"])] == [("input", 0, 12)]
+    assert [(r.function, r.address, r.count) for r in plan_reads(register_map.models["pump"])] == [("input", 0, 13)]
     meta = register_map.meta(register_map.gateways[0].devices[0], register_map.gateways[0])
     assert meta.device == "pump-001"
     assert meta.commands[0].check_args({"factor": 0.2}) == "factor=0.2 outside [0.3, 1.0]"

@@ -6,6 +6,8 @@ What the agent gets, per device of the map:
   map declares one (and a poll that finds the same timestamp again brings no new sample), else the poll time;
   values out of the metric's range are delivered as they are, so the agent's decoder quarantines them
   (`out of range: ...`);
+- device events from the status register when the map declares one: `failure`, `maintenance_started`,
+  `stopped` when it turns failed, maintenance or stopped; `repaired` or `started` when it runs again;
 - a `bad_input` event (quarantined with its reason) for each exception answer, garbled or short frame and
   non-finite value, and when a device stops answering (`offline_after` polls in a row) together with `state`
   `offline`.
@@ -60,6 +62,7 @@ class ModbusAdapter:
         self.poll_loop: asyncio.AbstractEventLoop | None = None  # where the pollers and the writes run
         self._seq: dict[str, int] = {}
         self._stamp: dict[str, float] = {}
+        self._state: dict[str, str] = {}
         self._failures: dict[str, int] = {}
         self._described: set[str] = set()
         self._offline: set[str] = set()
@@ -92,6 +95,8 @@ class ModbusAdapter:
             self._offline.discard(device)
             self._deliver(device, Channel.STATE, b"online", retain=True)
         now = self.clock()
+        if reading.status is not None:
+            self._on_status(reading, now)
         bad = [name for name, value in reading.values.items() if not math.isfinite(value)]
         if bad:
             raw = orjson.dumps({k: str(v) for k, v in reading.values.items()})
@@ -107,6 +112,22 @@ class ModbusAdapter:
         seq = self._seq.get(device, 0)
         self._seq[device] = seq + 1
         self._deliver(device, Channel.TELEMETRY, orjson.dumps({"ts": ts, "seq": seq, "metrics": reading.values}))
+
+    def _on_status(self, reading: Reading, now: float) -> None:
+        device = reading.ref.id
+        states = self.map.models[reading.ref.model].states
+        state = states.get(reading.status if reading.status is not None else -1, "running")
+        before = self._state.get(device)
+        self._state[device] = state
+        if before is None or before == state:
+            return  # first sight tells no change
+        ts = reading.stamp if reading.stamp is not None and reading.stamp > 0 else now
+        if state == "running":
+            doc: dict[str, Any] = {"kind": "started"} if before == "stopped" else {
+                "kind": "repaired", "reason": "failure" if before == "failed" else "maintenance"}  # fmt: skip
+        else:
+            doc = {"kind": {"failed": "failure", "maintenance": "maintenance_started", "stopped": "stopped"}[state]}
+        self._deliver(device, Channel.EVENT, orjson.dumps({"ts": ts, **doc, "source": "modbus status register"}))
 
     def _on_fault(self, ref: Any, fault: ModbusFaultError) -> None:
         device = ref.id

@@ -141,11 +141,20 @@ class Command(_Strict):
         return self
 
 
+#: the name of a read's point that is the timestamp register, and of the one that is the status register
+TIMESTAMP, STATUS = "", "@status"
+#: what a status register's values mean, unless the map says otherwise
+State = Literal["running", "failed", "maintenance", "stopped"]
+STATES: dict[int, State] = {0: "running", 1: "failed", 2: "maintenance", 3: "stopped"}
+
+
 class Model(_Strict):
     asset_type: str
     poll_s: float = Field(default=1.0, gt=0)
     max_gap: int = Field(default=8, ge=0)  # unused registers a coalesced read may span
     timestamp: Register | None = None
+    status: Register | None = None  # the device's state; its changes become device events
+    states: dict[int, State] = dict(STATES)
     metrics: dict[str, Metric]
     commands: dict[str, Command] = {}
 
@@ -221,7 +230,7 @@ class Read:
     function: Function
     address: int
     count: int
-    points: tuple[tuple[str, Register], ...]  # (name, register); the name "" is the timestamp
+    points: tuple[tuple[str, Register], ...]  # (name, register); names TIMESTAMP and STATUS are those registers
 
 
 def plan_reads(model: Model) -> list[Read]:
@@ -237,7 +246,9 @@ def plan_reads(model: Model) -> list[Read]:
     """
     points: list[tuple[str, Register]] = [(name, metric) for name, metric in model.metrics.items()]
     if model.timestamp is not None:
-        points.append(("", model.timestamp))
+        points.append((TIMESTAMP, model.timestamp))
+    if model.status is not None:
+        points.append((STATUS, model.status))
     reads: list[Read] = []
     for function in ("holding", "input", "coil", "discrete"):
         mine = sorted((p for p in points if p[1].function == function), key=lambda p: p[1].address)

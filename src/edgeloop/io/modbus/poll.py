@@ -24,7 +24,7 @@ from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.constants import ExcCodes
 from pymodbus.exceptions import ModbusException
 
-from edgeloop.io.modbus.map import DeviceRef, Gateway, Model, Read, Register, plan_reads
+from edgeloop.io.modbus.map import STATUS, TIMESTAMP, DeviceRef, Gateway, Model, Read, Register, plan_reads
 
 log = logging.getLogger(__name__)
 logging.getLogger("pymodbus").setLevel(logging.CRITICAL)  # its frame dumps would flood a plant's log on each fault
@@ -174,11 +174,13 @@ class PollStats:
 
 @dataclass(slots=True)
 class Reading:
-    """One device's good answer: its metrics and the sample time its timestamp register gave (None: none)."""
+    """One device's good answer: its metrics, the sample time its timestamp register gave and the value of its
+    status register (None where the map has none)."""
 
     ref: DeviceRef
     values: dict[str, float]
     stamp: float | None
+    status: int | None = None
 
 
 class DevicePoller:
@@ -203,7 +205,7 @@ class DevicePoller:
     async def poll(self, ref: DeviceRef) -> None:
         """Read one device once; a fault in any of its reads fails the whole poll."""
         values: dict[str, float] = {}
-        stamp = None
+        stamp = status = None
         link = self.link_of[ref.id]
         try:
             for read in self._plans[ref.model]:
@@ -213,15 +215,17 @@ class DevicePoller:
                 for name, register in read.points:
                     at = register.address - read.address
                     value = register.decode(words[at : at + register.words])
-                    if name:
-                        values[name] = value
-                    else:
+                    if name == TIMESTAMP:
                         stamp = value
+                    elif name == STATUS:
+                        status = round(value)
+                    else:
+                        values[name] = value
         except ModbusFaultError as fault:
             self.stats.failed += 1
             self.on_fault(ref, fault)
             return
-        self.on_reading(Reading(ref, values, stamp))
+        self.on_reading(Reading(ref, values, stamp, status))
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll every device at its phase of its model's period until `stop` is set, over each connection."""

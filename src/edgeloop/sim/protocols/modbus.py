@@ -41,6 +41,9 @@ BLOCK = 64  # registers (and coils) per block of each unit: reads beyond them ge
 WRITES = {5: "coil", 15: "coil", 6: "holding", 16: "holding"}
 READS = {1: "coil", 2: "discrete", 3: "holding", 4: "input"}
 ACK_WAIT_S = 5.0
+#: the state a device event leaves the device in, for the status register
+EVENT_STATE = {"failure": "failed", "maintenance_started": "maintenance", "repaired": "running",
+               "stopped": "stopped", "started": "running"}  # fmt: skip
 
 
 def factory_models() -> dict[str, Model]:
@@ -198,12 +201,14 @@ class ModbusPlantLink:
             return
         if parsed.channel is Channel.TELEMETRY:
             self._set_inputs(ref, orjson.loads(payload))
+        elif parsed.channel is Channel.EVENT:
+            self._set_status(ref, orjson.loads(payload))
         elif parsed.channel is Channel.ACK:
             doc = orjson.loads(payload)
             future = self.acks.get(str(doc.get("id")))
             if future is not None and not future.done():
                 future.set_result((str(doc.get("status")), str(doc.get("detail", ""))))
-        # meta, state and events have no registers in this map: the map describes the devices
+        # meta and state have no registers: the map describes the devices
 
     def _set_inputs(self, ref: DeviceRef, doc: dict[str, Any]) -> None:
         model = self.map.models[ref.model]
@@ -221,6 +226,17 @@ class ModbusPlantLink:
                 log.warning("%s %s=%s does not fit its register", ref.id, name, value)
                 continue
             blocks[register.function][register.address : register.address + len(words)] = words
+
+    def _set_status(self, ref: DeviceRef, doc: dict[str, Any]) -> None:
+        """A device event moves the device's status register (when its model has one) to the state it leads to."""
+        model = self.map.models[ref.model]
+        state = EVENT_STATE.get(str(doc.get("kind")))
+        if model.status is None or state is None:
+            return
+        code = next((c for c, s in model.states.items() if s == state), None)
+        if code is not None:
+            words = model.status.encode(code)
+            self.blocks[ref.id][model.status.function][model.status.address : model.status.address + len(words)] = words
 
     async def flush(self, timeout: float = 5.0) -> bool:
         return True
