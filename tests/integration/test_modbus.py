@@ -113,7 +113,7 @@ async def test_a_failure_seen_in_the_status_register_reaches_the_agent_as_a_fail
         plant._wear[1] = 1.0  # motor-002's bearing gives out at the next step
         await until(lambda: agent.stats.failures >= 1)
         agent.store.flush()
-        [(device, kind)] = agent.store.query("SELECT device, kind FROM outcomes WHERE kind='failure'")
+        [(device,)] = agent.store.query("SELECT device FROM outcomes WHERE kind='failure'")
     assert device == "motor-002"
 
 
