@@ -5,10 +5,13 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+import orjson
 import pytest
 
 from edgeloop.io.inbound import InboundSplitter, bad_input_event
+from edgeloop.io.modbus.adapter import ModbusAdapter
 from edgeloop.io.modbus.map import MAX_REGISTERS, MapError, Metric, Model, Register, load_map, plan_reads
+from edgeloop.io.modbus.poll import Reading
 from edgeloop.io.protocols import PROTOCOLS, Link, ProtocolError, open_protocol
 from edgeloop.io.transport import Message
 
@@ -97,3 +100,17 @@ async def test_an_unknown_protocol_or_a_missing_map_is_refused() -> None:
     with pytest.raises(ProtocolError, match="needs a register map"):
         async with open_protocol("modbus", Link("s1")):
             pass
+
+
+def test_status_register_changes_become_device_events_with_what_maintenance_found() -> None:
+    path = Path(str(resources.files("edgeloop.io.modbus").joinpath("maps/factory.yaml")))
+    register_map = load_map(path)
+    adapter = ModbusAdapter("s1", register_map, clock=lambda: 100.0)
+    ref = register_map.gateways[0].devices[0]
+    for status in (0, 4, 0, 1, 0):  # running, maintenance that found a fault, running, failed, running
+        adapter._on_reading(Reading(ref, {"speed": 0.9}, stamp=None, status=status))
+    events = [orjson.loads(m.payload) for m in adapter.drain(100) if m.topic.endswith("/event")]
+    assert [(e["kind"], e.get("found"), e.get("reason")) for e in events] == [
+        ("maintenance_started", True, None), ("repaired", True, "maintenance"), ("failure", None, None),
+        ("repaired", None, "failure"),
+    ]  # fmt: skip

@@ -6,8 +6,9 @@ What the agent gets, per device of the map:
   map declares one (and a poll that finds the same timestamp again brings no new sample), else the poll time;
   values out of the metric's range are delivered as they are, so the agent's decoder quarantines them
   (`out of range: ...`);
-- device events from the status register when the map declares one: `failure`, `maintenance_started`,
-  `stopped` when it turns failed, maintenance or stopped; `repaired` or `started` when it runs again;
+- device events from the status register when the map declares one: `failure`, `maintenance_started` (with
+  `found` when the state says the maintenance found a fault), `stopped` when it turns failed, maintenance or
+  stopped; `repaired` or `started` when it runs again;
 - a `bad_input` event (quarantined with its reason) for each exception answer, garbled or short frame and
   non-finite value, and when a device stops answering (`offline_after` polls in a row) together with `state`
   `offline`.
@@ -122,11 +123,17 @@ class ModbusAdapter:
         if before is None or before == state:
             return  # first sight tells no change
         ts = reading.stamp if reading.stamp is not None and reading.stamp > 0 else now
+        found = {"found": before == "maintenance_found"}
         if state == "running":
-            doc: dict[str, Any] = {"kind": "started"} if before == "stopped" else {
-                "kind": "repaired", "reason": "failure" if before == "failed" else "maintenance"}  # fmt: skip
+            doc: dict[str, Any] = (
+                {"kind": "started"} if before == "stopped"
+                else {"kind": "repaired", "reason": "failure"} if before == "failed"
+                else {"kind": "repaired", "reason": "maintenance", **found}
+            )  # fmt: skip
+        elif state.startswith("maintenance"):
+            doc = {"kind": "maintenance_started", "found": state == "maintenance_found"}
         else:
-            doc = {"kind": {"failed": "failure", "maintenance": "maintenance_started", "stopped": "stopped"}[state]}
+            doc = {"kind": "failure" if state == "failed" else "stopped"}
         self._deliver(device, Channel.EVENT, orjson.dumps({"ts": ts, **doc, "source": "modbus status register"}))
 
     def _on_fault(self, ref: Any, fault: ModbusFaultError) -> None:

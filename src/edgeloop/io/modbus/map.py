@@ -144,8 +144,9 @@ class Command(_Strict):
 #: the name of a read's point that is the timestamp register, and of the one that is the status register
 TIMESTAMP, STATUS = "", "@status"
 #: what a status register's values mean, unless the map says otherwise
-State = Literal["running", "failed", "maintenance", "stopped"]
-STATES: dict[int, State] = {0: "running", 1: "failed", 2: "maintenance", 3: "stopped"}
+State = Literal["running", "failed", "maintenance", "maintenance_found", "stopped"]
+#: `maintenance_found`: under maintenance that found a fault (what grades the alarm that sent it)
+STATES: dict[int, State] = {0: "running", 1: "failed", 2: "maintenance", 3: "stopped", 4: "maintenance_found"}
 
 
 class Model(_Strict):

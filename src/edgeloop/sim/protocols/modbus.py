@@ -231,6 +231,8 @@ class ModbusPlantLink:
         """A device event moves the device's status register (when its model has one) to the state it leads to."""
         model = self.map.models[ref.model]
         state = EVENT_STATE.get(str(doc.get("kind")))
+        if state == "maintenance" and doc.get("found"):
+            state = "maintenance_found"
         if model.status is None or state is None:
             return
         code = next((c for c, s in model.states.items() if s == state), None)
