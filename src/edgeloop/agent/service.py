@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import orjson
 
@@ -14,7 +15,8 @@ from edgeloop.agent.ledger_writer import LedgerWriter
 from edgeloop.agent.site import SiteAgent
 from edgeloop.audit import AuditLog, load_or_create_key
 from edgeloop.io.broker import EmbeddedBroker
-from edgeloop.io.mqtt import BrokerAuth, MqttClient, Will
+from edgeloop.io.mqtt import BrokerAuth, Will
+from edgeloop.io.protocols import Link, open_protocol
 from edgeloop.io.store import open_store
 from edgeloop.io.topics import agent_topic
 from edgeloop.learn import Learner
@@ -52,8 +54,15 @@ def broker_url(settings: Settings) -> Iterator[str]:
 
 
 @contextlib.asynccontextmanager
-async def open_agent(settings: Settings, url: str, learner: Learner | None = None) -> AsyncIterator[SiteAgent]:
-    """A connected site agent with its store open; closes both on exit."""
+async def open_agent(
+    settings: Settings,
+    url: str,
+    learner: Learner | None = None,
+    protocol: str = "mqtt",
+    protocol_map: Path | None = None,
+) -> AsyncIterator[SiteAgent]:
+    """A connected site agent with its store open; closes both on exit. The agent listens on the broker at `url`,
+    or straight to its devices over another protocol of `edgeloop.io.protocols` (with its map)."""
     cfg = settings.agent
     store = open_store(settings)
     will = Will(agent_topic(cfg.site, "state"), b"offline")
@@ -61,9 +70,9 @@ async def open_agent(settings: Settings, url: str, learner: Learner | None = Non
     try:
         books = LedgerWriter.open(store, settings.ledger)
         audit = AuditLog.open(cfg.audit_dir, load_or_create_key(cfg.audit_dir))
-        client_id, clean = f"edgeloop-agent-{cfg.site}", not settings.broker.persistent_session
-        auth = BrokerAuth(**settings.broker.credentials())
-        async with MqttClient(url, client_id, will=will, clean_session=clean, auth=auth) as client:
+        clean, auth = not settings.broker.persistent_session, BrokerAuth(**settings.broker.credentials())
+        link = Link(cfg.site, protocol_map, url, f"edgeloop-agent-{cfg.site}", will, clean_session=clean, auth=auth)
+        async with open_protocol(protocol, link) as client:
             agent = SiteAgent(cfg, client, store, learner or make_learner(cfg), make_policy(cfg), books, audit)
             agent.telemetry_qos = settings.broker.qos
             saved = checkpoint.load(cfg.checkpoint_path)

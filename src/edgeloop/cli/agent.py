@@ -16,6 +16,8 @@ from edgeloop.agent.site import SiteAgent
 from edgeloop.agent.stats import AgentStats
 from edgeloop.audit import load_or_create_key
 from edgeloop.fleet.share import share_site_knowledge
+from edgeloop.io.mqtt import MqttError
+from edgeloop.io.protocols import PROTOCOLS
 from edgeloop.io.signals import stop_on_signals
 from edgeloop.io.store import StoreError
 from edgeloop.settings import Settings, SettingsError, load_settings
@@ -29,10 +31,12 @@ async def run_agent(
     stop: asyncio.Event,
     on_tick: Callable[[SiteAgent], None] | None = None,
     tick_s: float = 1.0,
+    protocol: str = "mqtt",
+    protocol_map: Path | None = None,
 ) -> AgentStats:
     """One agent process: the site agent, its stats on the broker every `tick_s`, and the fleet's knowledge
     sharing when the settings ask for it."""
-    async with open_agent(settings, url) as agent:
+    async with open_agent(settings, url, protocol=protocol, protocol_map=protocol_map) as agent:
         sharing = None
         if settings.fleet.share_knowledge:  # the fleet part, wired here where the process is composed
             key = load_or_create_key(settings.agent.audit_dir)
@@ -78,6 +82,18 @@ StoreOpt = Annotated[
     typer.Option("--store", help="postgresql://user:password@host:port/db of a shared PostgreSQL store (default: "
                  "SQLite in the data dir; or EDGELOOP_STORE__URL)"),
 ]  # fmt: skip
+ProtocolOpt = Annotated[
+    str,
+    typer.Option(
+        "--protocol",
+        help="how the agent hears its devices: mqtt (v1 topics on the broker) or a plant protocol straight from the "
+        f"agent ({', '.join(p for p in sorted(PROTOCOLS) if p != 'mqtt')}; give its --map)",
+    ),
+]
+MapOpt = Annotated[
+    Path | None,
+    typer.Option("--map", exists=True, dir_okay=False, help="the protocol's map file (Modbus: register map YAML)"),
+]
 
 
 def agent(
@@ -87,12 +103,21 @@ def agent(
     autonomy: AutonomyOpt = None,
     data_dir: DataDirOpt = None,
     store: StoreOpt = None,
+    protocol: ProtocolOpt = "mqtt",
+    map_file: MapOpt = None,
 ) -> None:
     """Run a site agent: ingest telemetry, learn, decide, act, record. Stops cleanly on Ctrl-C or SIGTERM.
 
     Settings come from --config (YAML), then EDGELOOP_* environment variables (e.g. EDGELOOP_AGENT__THRESHOLD=0.95,
-    EDGELOOP_BROKER__URL=mqtt://host:1883), then these options.
+    EDGELOOP_BROKER__URL=mqtt://host:1883), then these options. With --protocol modbus --map FILE the agent polls
+    the map's gateways itself (no broker needed); see docs/protocols.md.
     """
+    if protocol not in PROTOCOLS:
+        console.print(f"[red]error:[/red] --protocol {protocol!r}: known are {', '.join(sorted(PROTOCOLS))}")
+        raise typer.Exit(2)
+    if protocol != "mqtt" and map_file is None:
+        console.print(f"[red]error:[/red] --protocol {protocol} needs --map FILE")
+        raise typer.Exit(2)
     try:
         settings = load_settings(config, **settings_overrides(broker, site, autonomy, data_dir, store))
     except SettingsError as exc:
@@ -114,11 +139,23 @@ def agent(
     async def main(url: str) -> None:
         stop = asyncio.Event()
         stop_on_signals(stop)
-        console.print(f"agent for site [bold]{settings.agent.site}[/bold] on {url}, data in {settings.agent.site_dir}")
-        stats = await run_agent(settings, url, stop, on_tick=tick)
+        where = url if protocol == "mqtt" else f"{protocol} ({map_file})"
+        console.print(
+            f"agent for site [bold]{settings.agent.site}[/bold] on {where}, data in {settings.agent.site_dir}"
+        )
+        try:
+            stats = await run_agent(settings, url, stop, on_tick=tick, protocol=protocol, protocol_map=map_file)
+        except (ValueError, MqttError) as exc:  # a map that does not load, a plant that is not there
+            if protocol == "mqtt":
+                raise
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from None
         console.print(f"stopped: {stats.as_dict()}")
 
     try:
+        if protocol != "mqtt":  # the agent talks to its devices itself: a broker only if one is named
+            asyncio.run(main(settings.broker.url or ""))
+            return
         with broker_url(settings) as url:
             asyncio.run(main(url))
     except StoreError as exc:  # a store that cannot be opened or written: said plainly, the agent stops

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from edgeloop.bench import coldstart, feedback, powercap, roi, select, throughput
+from edgeloop.bench import coldstart, feedback, powercap, protocols, roi, select, throughput
 from edgeloop.bench.nab import evaluate
 from edgeloop.bench.nab.corpus import DEFAULT_DIR, WINDOWS_FILE
 from edgeloop.learn.selection import CANDIDATES
@@ -60,6 +60,25 @@ def store_command(
     from edgeloop.bench.store import bench_store  # psycopg is loaded only for this command
 
     _exit(bench_store(postgres, broker, series, seconds, n_batches=batches, json_out=json_out))
+
+
+@bench_app.command("protocols")
+def protocols_command(
+    only: Annotated[
+        list[str] | None, typer.Option("--only", help="run only these sections (repeat: --only mqtt --only modbus)")
+    ] = None,
+    devices: Annotated[int, typer.Option(min=1, help="simulated devices (Modbus: 200 units per server)")] = 1000,
+    registers: Annotated[int, typer.Option(min=1, max=120, help="registers (metrics) per device")] = 20,
+    seconds: Annotated[float, typer.Option(min=2, help="seconds of the Modbus load phase")] = 20.0,
+    broker: Annotated[
+        str | None, typer.Option("--broker", help="mqtt://host:port for the MQTT reference (default: embedded)")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print the figures as one JSON object")] = False,
+) -> None:
+    """Each plant protocol into the real agent next to the plain MQTT path, in one run: Modbus polls (missed,
+    jitter), registers/s, points/s, RSS per series, and source-to-decision latency. Prints figures; asserts nothing.
+    """
+    _exit(protocols.protocols(only, devices, registers, seconds, broker, json_out))
 
 
 @bench_app.command("roi")

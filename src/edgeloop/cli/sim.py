@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from edgeloop.io.mqtt import MqttClient, MqttError, parse_url
 from edgeloop.io.signals import stop_on_signals
+from edgeloop.sim.protocols import SERVERS, Serve
 from edgeloop.sim.runner import Plant, PlantRunner, SimStats, write_ground_truth
 
 sim_app = typer.Typer(help="Device simulators that speak the real protocols.", no_args_is_help=True)
@@ -40,7 +41,9 @@ def default_start() -> float:
 
 @sim_app.command("factory")
 def factory(
-    broker: Broker,
+    broker: Annotated[
+        str | None, typer.Option("--broker", envvar="EDGELOOP_BROKER__URL", help="mqtt://host:port (protocol mqtt)")
+    ] = None,
     site: Site = "factory",
     devices: Annotated[int, typer.Option(min=1, help="number of pumps and motors")] = 50,
     seed: Annotated[int, typer.Option(help="seed: same seed, same plant, same faults")] = 0,
@@ -51,13 +54,43 @@ def factory(
     start_ts: StartTs = None,
     ground_truth: GroundTruth = None,
     quiet: Quiet = False,
+    protocol: Annotated[
+        str,
+        typer.Option(
+            "--protocol",
+            help="what the plant speaks: mqtt (v1 topics on --broker) or modbus (TCP slaves, units 1-200 per port "
+            "from --port on; the register map it serves goes to --map-out)",
+        ),
+    ] = "mqtt",
+    port: Annotated[int | None, typer.Option(help="first port of a server protocol (modbus: 5020)")] = None,
+    host: Annotated[str, typer.Option(help="address a server protocol listens on")] = "127.0.0.1",
+    map_out: Annotated[
+        Path | None, typer.Option("--map-out", help="write the map the plant is served with here (for --map)")
+    ] = None,
+    poll_s: Annotated[
+        float | None, typer.Option("--poll-s", min=0.01, help="poll interval written into the served map")
+    ] = None,
 ) -> None:
-    """Simulate pumps and motors with injected faults; they publish telemetry and obey commands."""
+    """Simulate pumps and motors with injected faults; they publish telemetry and obey commands.
+
+    Over Modbus (--protocol modbus) the same plant, physics, faults and ground truth sit in input registers
+    (each sample's time in registers 0-3), commands are writes of holding registers and coils; see
+    docs/protocols.md.
+    """
     from edgeloop.sim.factory import FactoryPlant  # the plant model is only loaded when a plant is run
 
+    if protocol not in SERVERS:
+        console.print(f"[red]error:[/red] --protocol {protocol!r}: known are {', '.join(sorted(SERVERS))}")
+        raise typer.Exit(2)
+    if protocol == "mqtt" and broker is None:
+        console.print("[red]error:[/red] --broker is needed for protocol mqtt")
+        raise typer.Exit(2)
     start = start_ts or default_start()
     plant = FactoryPlant(n_devices=devices, seed=seed, start_ts=start, interval_s=interval, site=site)
-    run_plant(plant, broker, speed, interval, duration, sim_days, ground_truth, quiet)
+    options = {} if poll_s is None else {"poll_s": poll_s}
+    serve = Serve(broker, host, port, map_out, options) if protocol != "mqtt" else None
+    run_plant(plant, broker or "", speed, interval, duration, sim_days, ground_truth, quiet, protocol=protocol,
+              serve=serve)  # fmt: skip
 
 
 @sim_app.command("building")
@@ -118,13 +151,17 @@ def run_plant(
     ground_truth: Path | None,
     quiet: bool,
     power: Callable[[], float] | None = None,
+    protocol: str = "mqtt",
+    serve: Serve | None = None,
 ) -> None:
-    """Run a plant on the broker until stopped, printing progress every 5 s unless quiet."""
-    try:
-        parse_url(broker)
-    except ValueError as exc:
-        console.print(f"[red]error:[/red] --broker: {exc}")
-        raise typer.Exit(2) from None
+    """Run a plant on the broker (or served over `protocol`) until stopped, printing progress every 5 s unless
+    quiet."""
+    if protocol == "mqtt":
+        try:
+            parse_url(broker)
+        except ValueError as exc:
+            console.print(f"[red]error:[/red] --broker: {exc}")
+            raise typer.Exit(2) from None
     start, site = plant.now, plant.site
     last = [time.monotonic()]
 
@@ -143,13 +180,25 @@ def run_plant(
         stop_on_signals(stop)
         if duration is not None:
             asyncio.get_running_loop().call_later(duration, stop.set)
-        async with MqttClient(broker, f"edgeloop-sim-{site}") as client:
-            runner = PlantRunner(plant, client, speed=speed, interval_s=interval)
+        if protocol == "mqtt":
+            async with MqttClient(broker, f"edgeloop-sim-{site}") as client:
+                runner = PlantRunner(plant, client, speed=speed, interval_s=interval)
+                await runner.run(stop, sim_seconds=None if sim_days is None else sim_days * DAY, on_step=progress)
+            return
+        async with SERVERS[protocol](plant, serve or Serve(broker or None)) as link:
+            if not quiet:
+                console.print(f"site {site} served over {protocol}")
+            runner = PlantRunner(plant, link, speed=speed, interval_s=interval)
             await runner.run(stop, sim_seconds=None if sim_days is None else sim_days * DAY, on_step=progress)
 
     try:
         asyncio.run(main())
     except MqttError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    except (OSError, ValueError) as exc:  # a served protocol: a port taken, a map that does not fit the plant
+        if protocol == "mqtt":
+            raise
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     finally:

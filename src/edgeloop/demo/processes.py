@@ -4,13 +4,18 @@ own that meets the others only on the broker. Both the site demo and the fleet d
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 
-def simulator_command(url: str, site: str, devices: int, seed: int, speed: float, truth: Path) -> list[str]:
+def simulator_command(
+    url: str, site: str, devices: int, seed: int, speed: float, truth: Path, extra: Sequence[str] = ()
+) -> list[str]:
+    """The factory simulator's command line; `extra` adds options (a protocol other than MQTT, its port, ...)."""
     return [
         sys.executable, "-m", "edgeloop", "sim", "factory", "--broker", url, "--site", site,
         "--devices", str(devices), "--seed", str(seed), "--speed", str(speed), "--ground-truth", str(truth), "--quiet",
+        *extra,
     ]  # fmt: skip
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -30,6 +31,7 @@ from edgeloop.demo.fleet import fleet_table, run_fleet_demo
 from edgeloop.demo.processes import simulator_command
 from edgeloop.io.broker import BrokerError
 from edgeloop.io.mqtt import MqttError
+from edgeloop.io.protocols import PROTOCOLS
 from edgeloop.io.signals import stop_on_signals
 from edgeloop.ledger import ReportError, roi_summary
 from edgeloop.settings import Settings, SettingsError, load_settings
@@ -65,6 +67,7 @@ async def run_demo(
     seed: int,
     console: Console | None,
     with_dashboard: bool = True,
+    protocol: str = "mqtt",
 ) -> dict[str, Any]:
     site = settings.agent.site
     web: dict[str, str] = {}
@@ -72,7 +75,11 @@ async def run_demo(
         truth_path = Path(tmp) / "ground_truth.json"
         stop = asyncio.Event()
         stop_on_signals(stop)
-        async with open_agent(settings, url) as agent, contextlib.AsyncExitStack() as stack:
+        served, map_path = None, None
+        if protocol != "mqtt":  # the plant serves its protocol first: the agent polls it with the map it writes
+            served, map_path = await _serve_plant(protocol, url, site, devices, seed, speed, truth_path, Path(tmp))
+        async with open_agent(settings, url, protocol=protocol, protocol_map=map_path) as agent, \
+                contextlib.AsyncExitStack() as stack:  # fmt: skip
             if with_dashboard:
                 web["dashboard_url"], web["dashboard_token"] = await stack.enter_async_context(
                     serve_api(settings, "edgeloop demo")
@@ -82,16 +89,23 @@ async def run_demo(
                         f"dashboard: [bold]{web['dashboard_url']}[/bold]  admin token: {web['dashboard_token']}"
                     )
             task = asyncio.create_task(agent.run(stop))
-            await asyncio.sleep(0.3)  # subscribed before the plant starts talking
-            sim = await asyncio.create_subprocess_exec(
-                *simulator_command(url, site, devices, seed, speed, truth_path), stdin=asyncio.subprocess.DEVNULL
-            )
+            if served is not None:
+                sim = served
+            else:
+                await asyncio.sleep(0.3)  # subscribed before the plant starts talking
+                sim = await asyncio.create_subprocess_exec(
+                    *simulator_command(url, site, devices, seed, speed, truth_path), stdin=asyncio.subprocess.DEVNULL
+                )
             started = time.monotonic()
             await _watch(agent, sim, stop, started, duration, console)
+            if served is not None:  # a polled plant that stops would be told as devices gone offline: stop first
+                await agent.client.flush(timeout=5.0)
+                stop.set()
             if sim.returncode is None:
                 sim.send_signal(signal.SIGINT)
             await asyncio.wait_for(sim.wait(), 30)
-            await asyncio.sleep(1.0)  # the plant's last events and acks
+            if served is None:
+                await asyncio.sleep(1.0)  # the plant's last events and acks
             stop.set()
             stats = await task
         truth = orjson.loads(truth_path.read_bytes()) if truth_path.exists() else {}
@@ -123,6 +137,27 @@ async def run_demo(
         "quarantined": stats.quarantined,
         "database": str(settings.agent.db_path),
     }
+
+
+async def _serve_plant(
+    protocol: str, url: str, site: str, devices: int, seed: int, speed: float, truth: Path, tmp: Path
+) -> tuple[asyncio.subprocess.Process, Path]:
+    """Start the simulator serving `protocol` and wait until it has written the map it serves."""
+    map_path = tmp / f"{protocol}-map.yaml"
+    with socket.socket() as s:  # a free port for the first server (the simulator takes the next ones too)
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    poll_s = max(0.05, 15.0 / speed)  # a new sample every poll where the machine allows, at most 20 polls/s
+    extra = ["--protocol", protocol, "--port", str(port), "--map-out", str(map_path), "--poll-s", str(poll_s)]
+    sim = await asyncio.create_subprocess_exec(*simulator_command(url, site, devices, seed, speed, truth, extra),
+                                               stdin=asyncio.subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not map_path.exists():
+        if sim.returncode is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the simulator did not start serving {protocol}")
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.3)  # the map is written just before the servers listen
+    return sim, map_path
 
 
 async def _watch(
@@ -192,8 +227,13 @@ def demo(
     devices: Annotated[int, typer.Option(min=1, help="simulated pumps and motors")] = 50,
     duration: Annotated[float, typer.Option(min=1, help="real seconds to run")] = 60.0,
     speed: Annotated[
-        float, typer.Option(min=1, help="simulated seconds per real second (1440: a day a minute)")
-    ] = 1440.0,
+        float | None,
+        typer.Option(
+            min=1,
+            help="simulated seconds per real second (default 1440: a day a minute; over modbus 600, so that 20 polls "
+            "a second see every other sample)",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="simulator seed")] = 0,
     cooldown_h: Annotated[
         float,
@@ -223,6 +263,14 @@ def demo(
             min=0, max=20, help="run N sites instead, each a simulator and an agent process, one broker, a fleet view"
         ),
     ] = 0,
+    protocol: Annotated[
+        str,
+        typer.Option(
+            "--protocol",
+            help="what the simulated plant speaks and the agent listens to: mqtt (v1 topics on the broker) or modbus "
+            "(the plant as Modbus TCP slaves, polled by the agent with the map the simulator writes)",
+        ),
+    ] = "mqtt",
 ) -> None:
     """Start a broker, a simulated factory and a site agent; show them closing the loop; print a summary.
 
@@ -231,6 +279,13 @@ def demo(
     caught before they became failures.
     """
     console = Console(stderr=True)
+    speed = speed if speed is not None else 1440.0 if protocol == "mqtt" else 600.0
+    if protocol not in PROTOCOLS:
+        console.print(f"[red]error:[/red] --protocol {protocol!r}: known are {', '.join(sorted(PROTOCOLS))}")
+        raise typer.Exit(2)
+    if fleet and protocol != "mqtt":
+        console.print("[red]error:[/red] --fleet runs over mqtt only")
+        raise typer.Exit(2)
     if fleet:
         _fleet_demo(broker, site, fleet, devices, duration, speed, seed, data_dir, json_out, console)
         return
@@ -251,10 +306,10 @@ def demo(
     try:
         with broker_url(settings) as url:
             if not json_out:
-                console.print(f"broker {url}; {devices} devices, {speed:g}x; running {duration:g} s ...")
-            summary = asyncio.run(
-                run_demo(settings, url, devices, duration, speed, seed, None if json_out else console)
-            )
+                over = "" if protocol == "mqtt" else f" over {protocol}"
+                console.print(f"broker {url}; {devices} devices{over}, {speed:g}x; running {duration:g} s ...")
+            view = None if json_out else console
+            summary = asyncio.run(run_demo(settings, url, devices, duration, speed, seed, view, protocol=protocol))
     except (MqttError, BrokerError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None

@@ -9,6 +9,14 @@ known? is the command pending?) the agent checks itself.
 ...                Message("edgeloop/v1/s1/p1/cmd/ack", b'{"id": "c1", "status": "maybe"}', False)], now=10.0)
 >>> [(e.device, e.kind, e.ts) for e in batch.controls], [r.reason for r in batch.rejected]
 ([('p1', 'failure', 5.0)], ["bad cmd/ack: ack status must be 'done' or 'rejected', not 'maybe'"])
+
+A protocol adapter (`edgeloop.io.protocols`) that finds input bad before it is a v1 message (a Modbus exception
+answer, a garbled frame, a slave that stopped answering) reports it as a `bad_input` event, which goes straight
+to quarantine with the adapter's reason and raw bytes; as an event, it crosses a broker from a gateway too.
+
+>>> event = bad_input_event("modbus exception: 0x02 illegal data address", b"\\x83\\x02", ts=5.0)
+>>> split([Message("edgeloop/v1/s1/p1/event", event, False)], now=10.0).rejected[0].reason
+'modbus exception: 0x02 illegal data address'
 """
 
 from __future__ import annotations
@@ -78,6 +86,9 @@ class CommandAck:
     raw: bytes = field(default=b"", compare=False, repr=False)
 
 
+#: the event kind of input a protocol adapter found bad: `{"kind": "bad_input", "ts", "reason", "raw": <hex>}`
+BAD_INPUT = "bad_input"
+
 Control = MetaUpdate | DeviceEvent | CommandAck
 CHANNEL: dict[type[Control], Channel] = {MetaUpdate: Channel.META, DeviceEvent: Channel.EVENT, CommandAck: Channel.ACK}
 
@@ -129,6 +140,9 @@ class InboundSplitter:
             doc = orjson.loads(message.payload)
             if not isinstance(doc, dict):
                 raise ValueError("expected a JSON object")
+            if topic.channel is Channel.EVENT and doc.get("kind") == BAD_INPUT:
+                rejected.append(_bad_input(message, topic.device, doc))
+                return None
             if topic.channel is Channel.META:
                 control: Control = decode_meta(topic.device, doc)
             elif topic.channel is Channel.EVENT:
@@ -144,6 +158,21 @@ class InboundSplitter:
             rejected.append(Rejected(message.topic, reason, message.payload[:RAW_KEPT], topic.device))
             return None
         return dataclasses.replace(control, topic=message.topic, raw=message.payload[:RAW_KEPT])
+
+
+def bad_input_event(reason: str, raw: bytes, ts: float) -> bytes:
+    """The payload of a `bad_input` event: what an adapter found bad, why, and its raw bytes (hex)."""
+    return orjson.dumps({"kind": BAD_INPUT, "ts": ts, "reason": reason, "raw": raw[:RAW_KEPT].hex()})
+
+
+def _bad_input(message: Message, device: str, doc: dict[str, Any]) -> Rejected:
+    reason, raw = doc.get("reason"), doc.get("raw")
+    try:
+        kept = bytes.fromhex(raw) if isinstance(raw, str) else message.payload
+    except ValueError:
+        kept = message.payload
+    text = reason if isinstance(reason, str) and reason else "bad input: reported by the device's adapter"
+    return Rejected(message.topic, text[:1000], kept[:RAW_KEPT], device)
 
 
 def rejection(control: Control, reason: str) -> Rejected:

@@ -1,5 +1,6 @@
 """Runs a simulated plant on a real broker: retained meta, telemetry on a paced simulated clock, device events,
-and commands acted on and acked. Works for any plant with the FactoryPlant shape (`step`, `command`, `metas`)."""
+and commands acted on and acked. Works for any plant with the FactoryPlant shape (`step`, `command`, `metas`), and
+over any `Transport` that takes v1 messages: the broker client, or a protocol server (`edgeloop.sim.protocols`)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from typing import Any, Protocol
 
 import orjson
 
-from edgeloop.io.mqtt import MqttClient
 from edgeloop.io.topics import Channel, TopicError, device_topic, parse_device_topic, site_filter
+from edgeloop.io.transport import Transport
 from edgeloop.model import DeviceMeta
 
 log = logging.getLogger(__name__)
@@ -52,9 +53,10 @@ class SimStats:
 
 
 class PlantRunner:
-    """Publishes a plant over MQTT. `speed` is simulated seconds per real second (0: as fast as possible)."""
+    """Publishes a plant over MQTT (or a protocol server). `speed` is simulated seconds per real second (0: as fast
+    as possible)."""
 
-    def __init__(self, plant: Plant, client: MqttClient, speed: float = 1440.0, interval_s: float = 15.0) -> None:
+    def __init__(self, plant: Plant, client: Transport, speed: float = 1440.0, interval_s: float = 15.0) -> None:
         self.plant = plant
         self.client = client
         self.speed = speed
