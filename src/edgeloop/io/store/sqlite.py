@@ -20,6 +20,7 @@ from typing import Any
 from edgeloop.io.store import access, approvals, decisions, devices, ledger, quarantine, telemetry
 from edgeloop.io.store import state as agent_state
 from edgeloop.io.store.base import StoreError
+from edgeloop.io.store.queued import wait_for_writes
 from edgeloop.io.store.reads import SqliteReads
 from edgeloop.io.store.schema import SCHEMA, Row, Write
 from edgeloop.io.store.state import ShadowRow
@@ -180,13 +181,7 @@ class SqliteStore(SqliteReads):
 
     def flush(self, timeout: float | None = None) -> bool:
         """Block until every queued write is committed, or `timeout` seconds; whether all were."""
-        if timeout is None:
-            self._queue.join()
-            return True
-        deadline = time.monotonic() + timeout
-        while self._queue.unfinished_tasks and time.monotonic() < deadline and self.failure is None:
-            time.sleep(0.01)
-        return not self._queue.unfinished_tasks
+        return wait_for_writes(self._queue, timeout, lambda: self.failure is not None)
 
     @property
     def backlog(self) -> int:

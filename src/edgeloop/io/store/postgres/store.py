@@ -25,6 +25,7 @@ from edgeloop.io.store.approvals import InboxRow
 from edgeloop.io.store.base import StoreError
 from edgeloop.io.store.postgres import schema, writes
 from edgeloop.io.store.postgres.reads import PgReads
+from edgeloop.io.store.queued import wait_for_writes
 from edgeloop.io.store.schema import Row, Write
 from edgeloop.io.store.state import ShadowRow
 
@@ -242,13 +243,7 @@ class PgStore(PgReads):
 
     def flush(self, timeout: float | None = None) -> bool:
         """Block until every queued write is committed, or `timeout` seconds; whether all were."""
-        if timeout is None:
-            self._queue.join()
-            return True
-        deadline = time.monotonic() + timeout
-        while self._queue.unfinished_tasks and time.monotonic() < deadline and self.failure is None:
-            time.sleep(0.01)
-        return not self._queue.unfinished_tasks
+        return wait_for_writes(self._queue, timeout, lambda: self.failure is not None)
 
     @property
     def backlog(self) -> int:
