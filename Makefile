@@ -24,10 +24,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy src
 
-# the browser tests drive Debian's chromium (no browser is downloaded at run time)
+# the browser tests drive Debian's chromium (no browser is downloaded at run time); a Modbus test reads the
+# simulator with Debian's mbpoll, an independent client
 browser:
 	@command -v chromium >/dev/null || { echo "installing chromium for the browser tests"; \
 	  export DEBIAN_FRONTEND=noninteractive; (apt-get install -y -qq chromium || (apt-get update -qq && apt-get install -y -qq chromium)) >/dev/null; }
+	@command -v mbpoll >/dev/null || { echo "installing mbpoll for the Modbus tests"; \
+	  export DEBIAN_FRONTEND=noninteractive; (apt-get install -y -qq mbpoll || (apt-get update -qq && apt-get install -y -qq mbpoll)) >/dev/null; }
 
 test: lint typecheck browser
 	$(BIN)/pytest $(PYTEST_ARGS)
