@@ -13,8 +13,8 @@ from typing import Any, Protocol
 
 import orjson
 
-from edgeloop.io.mqtt import MqttClient
 from edgeloop.io.topics import Channel, TopicError, device_topic, parse_device_topic, site_filter
+from edgeloop.io.transport import Transport
 from edgeloop.model import DeviceMeta
 
 log = logging.getLogger(__name__)
@@ -52,9 +52,10 @@ class SimStats:
 
 
 class PlantRunner:
-    """Publishes a plant over MQTT. `speed` is simulated seconds per real second (0: as fast as possible)."""
+    """Publishes a plant over MQTT, or through a protocol link of `sim.protocols`. `speed` is simulated seconds
+    per real second (0: as fast as possible)."""
 
-    def __init__(self, plant: Plant, client: MqttClient, speed: float = 1440.0, interval_s: float = 15.0) -> None:
+    def __init__(self, plant: Plant, client: Transport, speed: float = 1440.0, interval_s: float = 15.0) -> None:
         self.plant = plant
         self.client = client
         self.speed = speed

@@ -5,9 +5,10 @@ agent out as DCMDs. `SparkplugHost` (link.py) puts this on an MQTT connection.
 Sequence rules (Sparkplug B 3.0, host side): NBIRTH starts a node's `seq` at 0; every later NDATA, DBIRTH, DDATA
 and DDEATH of the node carries the next one, wrapping 255 -> 0. A gap, an out-of-order message, an unknown alias,
 a DDATA before its DBIRTH or a metric whose datatype changed puts the message into quarantine with its reason and
-asks the node for a rebirth (NCMD `Node Control/Rebirth`); until the NBIRTH comes, the node's data is counted
-and dropped, since it cannot be read with certainty. An NDEATH whose `bdSeq` is not that of the node's birth is
-a stale will and changes nothing.
+asks the node for a rebirth (NCMD `Node Control/Rebirth`, at most once per `rebirth_every_s`). After a gap the
+host follows the node's sequence from the message that showed it, so that the data after a lost message still
+flows while the rebirth is on its way (with 256 sequence numbers, a long gap and a reordering look alike). An
+NDEATH whose `bdSeq` is not that of the node's birth is a stale will and changes nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import orjson
 
 from edgeloop.io.inbound import rejected_message
 from edgeloop.io.sparkplug import codec
-from edgeloop.io.sparkplug.birth import ACK_ID, COMMANDS, BirthError, DeviceBirth, Role, read_birth
+from edgeloop.io.sparkplug.birth import ACK_DETAIL, ACK_ID, ACK_STATUS, COMMANDS, BirthError, DeviceBirth, Role, read_birth
 from edgeloop.io.sparkplug.codec import REBIRTH, DataType, DecodeError, SpbTopic, SpbTopicError
 from edgeloop.io.topics import Channel, device_topic, parse_device_topic
 from edgeloop.io.transport import Message
@@ -27,7 +28,9 @@ from edgeloop.model import is_valid_id
 
 log = logging.getLogger(__name__)
 
-UNKNOWN_DEVICE = "unknown"  # the quarantine's device for input that names no usable device
+UNKNOWN_DEVICE = "unknown"
+#: a message this many sequence numbers behind the expected one is taken as reordered, further as a gap
+REORDER_WINDOW = 16  # the quarantine's device for input that names no usable device
 
 
 @dataclass(slots=True)
@@ -37,7 +40,6 @@ class NodeState:
     seq: int | None = None  # the last sequence number seen; None: not born (no NBIRTH since the last NDEATH)
     bd_seq: int | None = None
     devices: dict[str, DeviceBirth] = field(default_factory=dict)  # by Sparkplug device id
-    awaiting_rebirth: bool = False
     rebirth_asked_at: float = float("-inf")
 
 
@@ -46,7 +48,6 @@ class HostCounters:
     messages: int = 0
     rejected: int = 0
     rebirths_requested: int = 0
-    dropped_awaiting_rebirth: int = 0
     commands: int = 0
 
 
@@ -105,10 +106,6 @@ class HostSession:
         if kind == "NDEATH":
             self._node_death(node, payload, out)
             return
-        if node.awaiting_rebirth:
-            self.counters.dropped_awaiting_rebirth += 1
-            self._ask_rebirth(spb.node, node, now)  # again, now and then, in case the request was lost
-            return
         self._check_seq(kind, node, payload)
         device_id = spb.device
         if kind == "NDATA" or device_id is None:
@@ -131,17 +128,16 @@ class HostSession:
         if not payload.HasField("seq"):
             raise _RejectError(f"{kind} without a seq")
         expected, got = (node.seq + 1) % 256, payload.seq
+        node.seq = got
         if got != expected:
             behind = (expected - got) % 256
-            what = "out-of-order message" if 0 < behind < 128 else "seq gap"
+            what = "out-of-order message" if 0 < behind <= REORDER_WINDOW else "seq gap"
             raise _RejectError(f"{what}: expected seq {expected}, got {got}")
-        node.seq = got
 
     def _node_birth(self, node: NodeState, payload: codec.Payload) -> None:
         node.seq = payload.seq if payload.HasField("seq") else 0
         node.bd_seq = _bd_seq(payload)
         node.devices.clear()  # every device is born again after its node
-        node.awaiting_rebirth = False
 
     def _node_death(self, node: NodeState, payload: codec.Payload, out: list[Message]) -> None:
         bd_seq = _bd_seq(payload)
@@ -206,18 +202,16 @@ class HostSession:
         for event in events:
             out.append(Message(device_topic(self.site, device, Channel.EVENT), event, False))
         if ACK_ID in ack:
-            doc = orjson.dumps({"id": ack[ACK_ID], "status": ack.get(f"{COMMANDS}status", ""),
-                                "detail": ack.get(f"{COMMANDS}detail", "")})  # fmt: skip
+            doc = orjson.dumps({"id": ack[ACK_ID], "status": ack.get(ACK_STATUS, ""),
+                                "detail": ack.get(ACK_DETAIL, "")})  # fmt: skip
             out.append(Message(device_topic(self.site, device, Channel.ACK), doc, False))
 
     # -- rebirth, state, rejections -----------------------------------------------------------------------
 
     def _ask_rebirth(self, node_id: str, node: NodeState, now: float) -> None:
-        node.awaiting_rebirth = True
         if now - node.rebirth_asked_at < self.rebirth_every_s:
             return
         node.rebirth_asked_at = now
-        node.awaiting_rebirth = True
         self.counters.rebirths_requested += 1
         body = codec.payload(None, int(now * 1000), [codec.metric(REBIRTH, True, DataType.BOOLEAN)])
         self.outbound.append((codec.topic(self.group, "NCMD", node_id), body.SerializeToString()))
