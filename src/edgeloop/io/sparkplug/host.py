@@ -20,7 +20,16 @@ import orjson
 
 from edgeloop.io.inbound import rejected_message
 from edgeloop.io.sparkplug import codec
-from edgeloop.io.sparkplug.birth import ACK_DETAIL, ACK_ID, ACK_STATUS, COMMANDS, BirthError, DeviceBirth, Role, read_birth
+from edgeloop.io.sparkplug.birth import (
+    ACK_DETAIL,
+    ACK_ID,
+    ACK_STATUS,
+    COMMANDS,
+    BirthError,
+    DeviceBirth,
+    Role,
+    read_birth,
+)
 from edgeloop.io.sparkplug.codec import REBIRTH, DataType, DecodeError, SpbTopic, SpbTopicError
 from edgeloop.io.topics import Channel, device_topic, parse_device_topic
 from edgeloop.io.transport import Message
