@@ -12,10 +12,14 @@ Conventions for what Sparkplug B leaves open (docs/protocols.md tells them to a 
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
+from operator import attrgetter
+from typing import Any
 
-from edgeloop.io.sparkplug.codec import NUMERIC, VALUE_FIELD, DataType, Payload, properties_of
+from edgeloop.io.sparkplug.codec import NUMERIC, VALUE_FIELD, DataType, Metric, Payload, properties_of
 from edgeloop.model import ArgSpec, CommandSpec, DeviceMeta, MetricSpec
 
 ASSET_TYPE = "Properties/asset_type"
@@ -35,6 +39,13 @@ _TYPE_RANGE = {
 }  # fmt: skip
 
 
+def _no_value(m: Metric) -> Any:
+    return None
+
+
+_BITS = {DataType.INT8: 8, DataType.INT16: 16, DataType.INT32: 32, DataType.INT64: 64, DataType.BOOLEAN: 1}
+
+
 class Role(IntEnum):
     """What a device metric is for edgeloop."""
 
@@ -48,8 +59,16 @@ class Role(IntEnum):
 class BornMetric:
     name: str
     datatype: int
-    field: str | None  # the value field its datatype travels in
+    field: str  # the value field its datatype travels in
     role: Role
+    #: a signed integer's width (it travels as the two's complement in an unsigned field); 1 for a Boolean, read
+    #: as 0 or 1 since telemetry values are numbers; 0 for a value taken as it is
+    bits: int = 0
+    #: reads the value from its field (operator.attrgetter: faster than getattr with the name)
+    read: Callable[[Metric], Any] = dataclasses.field(default=_no_value, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "read", attrgetter(self.field))
 
 
 @dataclass(slots=True)
@@ -80,7 +99,7 @@ def read_birth(device: str, payload: Payload, extra: dict[str, str]) -> DeviceBi
         if m.datatype not in VALUE_FIELD:
             raise BirthError(f"metric {m.name!r} has datatype {m.datatype}, which edgeloop does not read")
         role = _role(m.name, m.datatype)
-        born = BornMetric(m.name, m.datatype, VALUE_FIELD[m.datatype], role)
+        born = BornMetric(m.name, m.datatype, VALUE_FIELD[m.datatype], role, _BITS.get(DataType(m.datatype), 0))
         birth.by_name[m.name] = born
         if m.HasField("alias"):
             if m.alias in birth.by_alias:
