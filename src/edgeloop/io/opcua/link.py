@@ -34,6 +34,9 @@ from edgeloop.io.transport import Message
 
 log = logging.getLogger(__name__)
 
+HEARTBEAT_TIMEOUT_S = 5.0
+HEARTBEATS_MISSED = 3  # in a row, before the server is taken as gone
+
 
 class _Handler:
     """asyncua's subscription callbacks, handed straight to the source."""
@@ -70,11 +73,14 @@ class OpcUaSource:
     # -- connection --------------------------------------------------------------------------------------------
 
     async def __aenter__(self) -> OpcUaSource:
+        """Connect and subscribe; a first connection that fails raises (a wrong password, an untrusted
+        certificate, no server), a later loss is reconnected in the background."""
+        try:
+            await self._connect()
+        except BaseException:
+            await self._close_client()
+            raise
         self._task = asyncio.create_task(self._supervise())
-        done, _ = await asyncio.wait({self._task, asyncio.create_task(self._connected.wait())}, timeout=15.0,
-                                     return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
-        if self._task in done:
-            self._task.result()
         return self
 
     async def __aexit__(
@@ -94,18 +100,19 @@ class OpcUaSource:
         backoff = retry_s
         while True:
             try:
-                await self._connect()
+                if self._client is None:
+                    await self._connect()
                 backoff = retry_s
                 missed = 0
-                while missed < 2:  # a cheap read as the heartbeat; two missed in a row: the server is gone
-                    await asyncio.sleep(1.0)
+                while missed < HEARTBEATS_MISSED:  # a cheap read as the heartbeat: a busy server answers late,
+                    await asyncio.sleep(1.0)  # a vanished one fails the read at once (connection closed)
                     assert self._client is not None
                     try:
-                        await asyncio.wait_for(self._client.nodes.server_state.read_value(), 3.0)
+                        await asyncio.wait_for(self._client.nodes.server_state.read_value(), HEARTBEAT_TIMEOUT_S)
                         missed = 0
                     except TimeoutError:
                         missed += 1
-                raise TimeoutError("no answer to two heartbeats")
+                raise TimeoutError(f"no answer to {HEARTBEATS_MISSED} heartbeats")
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # any failure of the link: the server is gone until a reconnect works

@@ -153,7 +153,7 @@ class FactoryOpcUaServer:
 
     def set_status(self, device: str, metric: str, value: float, status: int) -> None:
         """Serve `value` with `status` (a ua.StatusCodes code): how a failing sensor shows, for tests."""
-        dv = ua.DataValue(ua.Variant(value, ua.VariantType.Double), StatusCode_=ua.StatusCode(status),
+        dv = ua.DataValue(ua.Variant(value, ua.VariantType.Double), StatusCode=ua.StatusCode(status),
                           SourceTimestamp=datetime.now(UTC))  # fmt: skip
         self._writes.append((self._nodes[(device, metric)], dv))
         self._wake.set()
