@@ -119,6 +119,8 @@ async def through_opcua(
         )
         stop = asyncio.Event()
         task = asyncio.create_task(agent.run(stop))
+        await asyncio.sleep(0.5)  # the metas are taken before the data starts
+        go.set()
         first = last = 0.0
         seen = 0
         writes = 0
