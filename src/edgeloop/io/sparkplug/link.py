@@ -49,6 +49,7 @@ class SparkplugHost:
         self.session = HostSession(site, group)
         self.unrouted: deque[Message] = deque(maxlen=max_unrouted)
         self._ready: deque[Message] = deque()  # v1 messages made outside a drain (acks of commands that cannot go)
+        self._was_connected = False
         birth_ms = int(clock() * 1000)
         self._birth = orjson.dumps({"online": True, "timestamp": birth_ms})
         death = orjson.dumps({"online": False, "timestamp": birth_ms})  # v3.0: the death names its birth's time
@@ -58,6 +59,7 @@ class SparkplugHost:
         await self.client.__aenter__()
         await self.client.subscribe(f"{NAMESPACE}/{self.group}/#", qos=1)
         self.client.publish(state_topic(self.host_id), self._birth, qos=1, retain=True)
+        self._was_connected = True
         return self
 
     async def __aexit__(
@@ -82,6 +84,7 @@ class SparkplugHost:
                 self._ready.extend(self.session.metas(parts[3]))
 
     def drain(self, max_items: int) -> list[Message]:
+        self._check_birth()
         out: list[Message] = []
         ready = self._ready
         while ready and len(out) < max_items:
@@ -93,6 +96,13 @@ class SparkplugHost:
                 out.extend(receive(message.topic, message.payload, now))
             self._send_outbound()
         return out
+
+    def _check_birth(self) -> None:
+        """After a reconnect the broker has published our will (death): publish our birth again."""
+        connected = self.client.connected
+        if connected and not self._was_connected:
+            self.client.publish(state_topic(self.host_id), self._birth, qos=1, retain=True)
+        self._was_connected = connected
 
     async def wait(self, timeout: float) -> None:
         if not self._ready:
