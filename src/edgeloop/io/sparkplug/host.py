@@ -82,6 +82,7 @@ class HostSession:
         self.outbound: list[tuple[str, bytes]] = []  # NCMD/DCMD to publish
         self._tseq: dict[str, int] = {}
         self._topics: dict[str, SpbTopic] = {}
+        self._telemetry_topics: dict[str, str] = {}
 
     # -- inbound ------------------------------------------------------------------------------------------
 
@@ -99,7 +100,9 @@ class HostSession:
                 self._topics[topic] = spb
         if spb.group != self.group or spb.kind in ("NCMD", "DCMD"):
             return out  # another group, or commands (ours or another host's)
-        node = self.nodes.setdefault(spb.node, NodeState())
+        node = self.nodes.get(spb.node)
+        if node is None:
+            node = self.nodes[spb.node] = NodeState()
         try:
             payload = codec.decode(raw)
         except DecodeError as exc:
@@ -219,7 +222,10 @@ class HostSession:
             seq = self._tseq.get(device, 0)
             self._tseq[device] = seq + 1
             doc = orjson.dumps({"ts": ts, "seq": seq, "metrics": metrics})
-            out.append(Message(device_topic(self.site, device, Channel.TELEMETRY), doc, False))
+            topic = self._telemetry_topics.get(device)
+            if topic is None:
+                topic = self._telemetry_topics[device] = device_topic(self.site, device, Channel.TELEMETRY)
+            out.append(Message(topic, doc, False))
         for event in events:
             out.append(Message(device_topic(self.site, device, Channel.EVENT), event, False))
         if ACK_ID in ack:
