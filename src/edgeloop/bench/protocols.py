@@ -191,8 +191,29 @@ async def modbus_section(options: BenchOptions, tmp: Path, progress: Progress) -
     return figures
 
 
-#: one section per protocol; other protocols add theirs here
-SECTIONS: dict[str, Section] = {"mqtt": mqtt_section, "modbus": modbus_section}
+async def sparkplug_section(options: BenchOptions, tmp: Path, progress: Progress) -> dict[str, Any]:
+    """Sparkplug B into the agent against plain JSON on the same broker, 20 metrics a message (`protocols_spb`)."""
+    from edgeloop.bench.protocols_spb import bench_sparkplug  # protobuf is loaded only for this section
+
+    progress(f"sparkplug: {min(options.devices, 500):,} devices x {options.registers} metrics, against JSON ...")
+    return await asyncio.to_thread(bench_sparkplug, options.broker, options.registers, 5.0, min(options.devices, 500))
+
+
+async def opcua_section(options: BenchOptions, tmp: Path, progress: Progress) -> dict[str, Any]:
+    """OPC UA data changes through subscriptions into the agent (`protocols_opcua`)."""
+    from edgeloop.bench.protocols_opcua import bench_opcua  # asyncua is loaded only for this section
+
+    progress(f"opcua: {min(options.devices, 100):,} devices x {options.registers} variables at 5 Hz ...")
+    return await asyncio.to_thread(bench_opcua, min(options.devices, 100), options.registers, 5.0, 10.0)
+
+
+#: one section per protocol
+SECTIONS: dict[str, Section] = {
+    "mqtt": mqtt_section,
+    "modbus": modbus_section,
+    "sparkplug": sparkplug_section,
+    "opcua": opcua_section,
+}
 
 
 async def run(options: BenchOptions, only: list[str], progress: Progress) -> dict[str, dict[str, Any]]:

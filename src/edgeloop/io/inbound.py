@@ -21,6 +21,8 @@ to quarantine with the adapter's reason and raw bytes; as an event, it crosses a
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import math
 from collections.abc import Sequence
@@ -30,7 +32,7 @@ from typing import Any
 import orjson
 
 from edgeloop.io.decode import MAX_PAST_S, RAW_KEPT, Rejected
-from edgeloop.io.topics import AGENT, Channel, TopicError, parse_device_topic
+from edgeloop.io.topics import AGENT, Channel, TopicError, device_topic, parse_device_topic
 from edgeloop.io.transport import Message
 from edgeloop.model import AckStatus, DeviceMeta
 
@@ -133,6 +135,9 @@ class InboundSplitter:
                 raise TopicError(message.topic, f"not this agent's site ({self.site})")
         except TopicError as exc:
             rejected.append(Rejected(message.topic, exc.reason, message.payload[:RAW_KEPT]))
+            return None
+        if topic.channel is Channel.REJECTED:
+            rejected.append(decode_rejected(topic.device, message))
             return None
         if topic.channel is Channel.STATE or (topic.channel is Channel.META and not message.payload):
             return None  # device liveness is informative only; an empty retained meta clears a description
@@ -257,6 +262,30 @@ def decode_ack(device: str, doc: dict[str, Any]) -> CommandAck:
     if status is AckStatus.TIMEOUT:
         raise ValueError(f"ack status must be 'done' or 'rejected', not {doc.get('status')!r}")
     return CommandAck(device, command, status, str(doc.get("detail", "")))
+
+
+def rejected_message(site: str, device: str, topic: str, reason: str, raw: bytes) -> Message:
+    """Bad input that a protocol adapter found (a payload that is not protobuf, a sequence gap, ...), as the v1
+    message that lands in the agent's quarantine with the adapter's reason, its protocol topic and its bytes.
+
+    >>> m = rejected_message("s1", "p1", "spBv1.0/g/DDATA/n/p1", "seq gap: expected 5, got 7", b"\\x08")
+    >>> r = InboundSplitter("s1")([m], now=0.0).rejected[0]
+    >>> r.topic, r.device, r.reason, r.raw
+    ('spBv1.0/g/DDATA/n/p1', 'p1', 'seq gap: expected 5, got 7', b'\\x08')
+    """
+    doc = {"topic": topic, "reason": reason, "raw": base64.b64encode(raw[:RAW_KEPT]).decode("ascii")}
+    return Message(device_topic(site, device, Channel.REJECTED), orjson.dumps(doc), False)
+
+
+def decode_rejected(device: str, message: Message) -> Rejected:
+    """The `Rejected` that `rejected_message` carries; a payload of another shape is itself the bad input."""
+    try:
+        doc = orjson.loads(message.payload)
+        topic, reason = str(doc["topic"]), str(doc["reason"])
+        raw = base64.b64decode(str(doc.get("raw", "")), validate=True)
+    except (orjson.JSONDecodeError, TypeError, KeyError, binascii.Error):
+        return Rejected(message.topic, "bad rejected: not an adapter's rejection", message.payload[:RAW_KEPT], device)
+    return Rejected(topic, reason, raw, device)
 
 
 def _is_number(value: Any) -> bool:

@@ -50,7 +50,28 @@ async def _modbus(link: Link) -> AsyncIterator[Transport]:
         yield transport
 
 
-PROTOCOLS: dict[str, AdapterFactory] = {"mqtt": _mqtt, "modbus": _modbus}
+@contextlib.asynccontextmanager
+async def _sparkplug(link: Link) -> AsyncIterator[Transport]:
+    from edgeloop.io.sparkplug import sparkplug_transport  # protobuf is loaded only by sites that speak it
+
+    if not link.broker:
+        raise ProtocolError("protocol sparkplug needs a broker URL (Sparkplug B rides on MQTT)")
+    group = str(link.options.get("group", link.site))
+    async with sparkplug_transport(link.broker, link.site, group) as host:
+        yield host
+
+
+@contextlib.asynccontextmanager
+async def _opcua(link: Link) -> AsyncIterator[Transport]:
+    from edgeloop.io.opcua import opcua_transport  # asyncua is loaded only by sites that speak it
+
+    if link.map is None:
+        raise ProtocolError("protocol opcua needs --map (its server, security and nodes)")
+    async with opcua_transport(link.map, link.site) as source:
+        yield source
+
+
+PROTOCOLS: dict[str, AdapterFactory] = {"mqtt": _mqtt, "modbus": _modbus, "sparkplug": _sparkplug, "opcua": _opcua}
 
 
 def open_protocol(name: str, link: Link) -> contextlib.AbstractAsyncContextManager[Transport]:

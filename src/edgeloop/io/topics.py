@@ -18,6 +18,8 @@ class Channel(StrEnum):
     STATE = "state"
     CMD = "cmd"
     ACK = "cmd/ack"
+    #: bad input that a protocol adapter (Sparkplug B, OPC UA, ...) found, carried to the agent's quarantine
+    REJECTED = "rejected"
 
 
 @dataclass(frozen=True, slots=True)

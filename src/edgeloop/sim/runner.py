@@ -53,8 +53,8 @@ class SimStats:
 
 
 class PlantRunner:
-    """Publishes a plant over MQTT (or a protocol server). `speed` is simulated seconds per real second (0: as fast
-    as possible)."""
+    """Publishes a plant over MQTT, or through a protocol link of `sim.protocols`. `speed` is simulated seconds
+    per real second (0: as fast as possible)."""
 
     def __init__(self, plant: Plant, client: Transport, speed: float = 1440.0, interval_s: float = 15.0) -> None:
         self.plant = plant

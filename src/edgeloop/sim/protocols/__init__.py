@@ -2,7 +2,9 @@
 
 A plant server is an async context manager that takes a plant and yields the `Transport` that `PlantRunner`
 publishes the plant into and takes commands from: for `mqtt` the broker client itself; for `modbus` a
-pymodbus TCP server whose registers the runner's telemetry fills and whose writes become commands. So every
+pymodbus TCP server whose registers the runner's telemetry fills and whose writes become commands; for
+`sparkplug` an edge node on the broker (births, DDATA, DCMD); for `opcua` an asyncua server (variables,
+method calls). So every
 protocol serves the same physics, faults and ground truth. Modules are imported only when their protocol runs.
 """
 
@@ -54,4 +56,23 @@ async def _modbus(plant: Plant, serve: Serve) -> AsyncIterator[Transport]:
         yield transport
 
 
-SERVERS: dict[str, PlantServer] = {"mqtt": _mqtt, "modbus": _modbus}
+@contextlib.asynccontextmanager
+async def _sparkplug(plant: Plant, serve: Serve) -> AsyncIterator[Transport]:
+    from edgeloop.sim.protocols.sparkplug import SparkplugEdgeNode
+
+    if not serve.broker:
+        raise ValueError("protocol sparkplug needs --broker (Sparkplug B rides on MQTT)")
+    async with SparkplugEdgeNode(serve.broker, group=plant.site, node="line1", site=plant.site) as node:
+        yield node
+
+
+@contextlib.asynccontextmanager
+async def _opcua(plant: Plant, serve: Serve) -> AsyncIterator[Transport]:
+    from edgeloop.sim.protocols.opcua import FactoryOpcUaServer
+
+    endpoint = f"opc.tcp://{serve.host}:{serve.port or 4840}/edgeloop/"
+    async with FactoryOpcUaServer(endpoint, plant.site) as server:
+        yield server
+
+
+SERVERS: dict[str, PlantServer] = {"mqtt": _mqtt, "modbus": _modbus, "sparkplug": _sparkplug, "opcua": _opcua}
