@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -50,9 +50,14 @@ class HoldoutRecord:
     seed: int
     fraction: float
     assignments: tuple[Assignment, ...] = ()
+    _by_device: dict[str, Assignment] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # a lookup per device, not a scan: the agent asks for every device it registers
+        object.__setattr__(self, "_by_device", {a.device: a for a in self.assignments})
 
     def get(self, device: str) -> Assignment | None:
-        return next((a for a in self.assignments if a.device == device), None)
+        return self._by_device.get(device)
 
     def arm(self, device: str) -> Arm | None:
         found = self.get(device)
