@@ -32,7 +32,7 @@ from urllib.parse import unquote, urlsplit
 import gmqtt
 from gmqtt.mqtt.constants import UNLIMITED_RECONNECTS, MQTTv311
 
-from edgeloop.io.transport import Message, Transport
+from edgeloop.io.transport import Message, Polled, Transport
 
 __all__ = ["BrokerAddress", "BrokerAuth", "Message", "MqttClient", "MqttError", "Transport", "Will", "parse_broker",
            "parse_url", "shown_url"]  # fmt: skip
@@ -147,7 +147,7 @@ def _refusal(exc: BaseException, username: str | None, tls_without_cert: bool) -
     return f"cannot connect ({str(exc) or type(exc).__name__})"
 
 
-class MqttClient:
+class MqttClient(Polled):
     """One MQTT connection. Async context manager; iterate `messages()` or `batches()` to receive."""
 
     def __init__(
@@ -265,15 +265,6 @@ class MqttClient:
         self._wakeup.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wakeup.wait(), timeout)
-
-    async def batches(self, max_items: int = 5000, max_wait: float = 0.05) -> AsyncIterator[list[Message]]:
-        """Micro-batches: whatever is queued, up to `max_items`, waiting at most `max_wait` for the first.
-
-        Yields an empty list when nothing came within `max_wait`, so the consumer can do its timed work.
-        """
-        while True:
-            await self.wait(max_wait)
-            yield self.drain(max_items)
 
     async def messages(self) -> AsyncIterator[Message]:
         while True:

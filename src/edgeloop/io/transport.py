@@ -2,12 +2,13 @@
 
 `Message` is one inbound or outbound message; `Transport` is what the agent needs of its link (subscribe,
 publish, flush); `Source` is an ingest source: an async iterator of micro-batches of messages. `MqttClient`
-implements all three today; `Loopback` does for in-process runs; Modbus, OPC UA and Sparkplug B sources are to
-implement `Source` next.
+implements all three; `Loopback` does for in-process runs; the Modbus, OPC UA and Sparkplug B links are sources
+too. `Polled` gives `batches` to any transport that can `wait` and `drain`.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from typing import NamedTuple, Protocol
 
@@ -33,3 +34,23 @@ class Transport(Source, Protocol):
     async def wait(self, timeout: float) -> None: ...
     def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None: ...
     async def flush(self, timeout: float = 5.0) -> bool: ...
+
+
+class Polled(ABC):
+    """`batches` for a link that can `wait` for its first message and `drain` what is queued: MQTT, the
+    protocol links and the simulators' servers share this one loop."""
+
+    @abstractmethod
+    def drain(self, max_items: int) -> list[Message]: ...
+
+    @abstractmethod
+    async def wait(self, timeout: float) -> None: ...
+
+    async def batches(self, max_items: int = 5000, max_wait: float = 0.05) -> AsyncIterator[list[Message]]:
+        """Micro-batches: whatever is queued, up to `max_items`, waiting at most `max_wait` for the first.
+
+        Yields an empty list when nothing came within `max_wait`, so the consumer can do its timed work.
+        """
+        while True:
+            await self.wait(max_wait)
+            yield self.drain(max_items)

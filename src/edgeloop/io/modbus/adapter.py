@@ -42,12 +42,12 @@ from edgeloop.io.link import Link, ProtocolError
 from edgeloop.io.modbus.map import Gateway, RegisterMap, load_map
 from edgeloop.io.modbus.poll import DevicePoller, ModbusFaultError, PollStats, Reading
 from edgeloop.io.topics import Channel, TopicError, device_topic, parse_device_topic
-from edgeloop.io.transport import Message
+from edgeloop.io.transport import Message, Polled
 
 log = logging.getLogger(__name__)
 
 
-class ModbusAdapter:
+class ModbusAdapter(Polled):
     """Polls a map's gateways concurrently and speaks v1 to the agent. Use `open_modbus` to run it."""
 
     def __init__(self, site: str, register_map: RegisterMap, clock: Callable[[], float] = time.time) -> None:
@@ -167,11 +167,6 @@ class ModbusAdapter:
         self._wakeup.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wakeup.wait(), timeout)
-
-    async def batches(self, max_items: int = 5000, max_wait: float = 0.05) -> AsyncIterator[list[Message]]:
-        while True:
-            await self.wait(max_wait)
-            yield self.drain(max_items)
 
     def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
         try:

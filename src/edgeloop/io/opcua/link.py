@@ -16,7 +16,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -30,7 +30,7 @@ from edgeloop.io.opcua.browse import browse_devices
 from edgeloop.io.opcua.certs import client_certificate
 from edgeloop.io.opcua.config import DeviceNodes, OpcUaConfig
 from edgeloop.io.topics import PREFIX, Channel, device_topic, parse_device_topic
-from edgeloop.io.transport import Message
+from edgeloop.io.transport import Message, Polled
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class _Handler:
         self.source.on_change(node.nodeid.to_string(), val, data.monitored_item.Value)
 
 
-class OpcUaSource:
+class OpcUaSource(Polled):
     """One OPC UA server's devices for the agent of `site`; an async context manager and a `Transport`."""
 
     def __init__(self, config: OpcUaConfig, site: str, clock: Callable[[], float] = time.time) -> None:
@@ -243,11 +243,6 @@ class OpcUaSource:
         self._wakeup.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wakeup.wait(), timeout)
-
-    async def batches(self, max_items: int = 5000, max_wait: float = 0.05) -> AsyncIterator[list[Message]]:
-        while True:
-            await self.wait(max_wait)
-            yield self.drain(max_items)
 
     def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
         if not (topic.startswith(PREFIX) and topic.endswith("/cmd")):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from types import TracebackType
 
 import orjson
@@ -22,14 +22,14 @@ from edgeloop.io.mqtt import MqttClient, Will
 from edgeloop.io.sparkplug.codec import NAMESPACE
 from edgeloop.io.sparkplug.host import HostSession
 from edgeloop.io.topics import PREFIX
-from edgeloop.io.transport import Message
+from edgeloop.io.transport import Message, Polled
 
 
 def state_topic(host_id: str) -> str:
     return f"{NAMESPACE}/STATE/{host_id}"
 
 
-class SparkplugHost:
+class SparkplugHost(Polled):
     """A primary host application on one MQTT connection; a `Transport` for the site agent."""
 
     def __init__(
@@ -107,11 +107,6 @@ class SparkplugHost:
     async def wait(self, timeout: float) -> None:
         if not self._ready:
             await self.client.wait(timeout)
-
-    async def batches(self, max_items: int = 5000, max_wait: float = 0.05) -> AsyncIterator[list[Message]]:
-        while True:
-            await self.wait(max_wait)
-            yield self.drain(max_items)
 
     def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
         if topic.startswith(PREFIX) and topic.endswith("/cmd"):

@@ -28,7 +28,7 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 
 from edgeloop.io.modbus.map import DeviceRef, Gateway, Model, Register, RegisterMap, load_map
 from edgeloop.io.topics import Channel, TopicError, device_topic, parse_device_topic
-from edgeloop.io.transport import Message
+from edgeloop.io.transport import Message, Polled
 from edgeloop.sim.protocols import Serve
 from edgeloop.sim.runner import Plant
 
@@ -70,7 +70,7 @@ def write_map(register_map: RegisterMap, path: Path) -> None:
     path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
 
 
-class ModbusPlantLink:
+class ModbusPlantLink(Polled):
     """The `Transport` a plant runner publishes into; the Modbus servers read from it and write commands into it."""
 
     def __init__(self, site: str, register_map: RegisterMap) -> None:
@@ -185,11 +185,6 @@ class ModbusPlantLink:
 
     async def wait(self, timeout: float) -> None:
         await asyncio.sleep(0 if self.inbox else min(timeout, 0.01))
-
-    async def batches(self, max_items: int = 5000, max_wait: float = 0.05) -> AsyncIterator[list[Message]]:
-        while True:
-            await self.wait(max_wait)
-            yield self.drain(max_items)
 
     def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
         try:

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -29,7 +29,7 @@ from asyncua.server.user_managers import UserManager
 from asyncua.ua.uaerrors import UaStatusCodeError
 
 from edgeloop.io.topics import Channel, TopicError, device_topic, parse_device_topic
-from edgeloop.io.transport import Message
+from edgeloop.io.transport import Message, Polled
 from edgeloop.model import CommandSpec, DeviceMeta
 
 NAMESPACE = "urn:edgeloop:factory"
@@ -47,7 +47,7 @@ class _Users(UserManager):
         return None
 
 
-class FactoryOpcUaServer:
+class FactoryOpcUaServer(Polled):
     """An OPC UA server carrying a simulated plant; the link `PlantRunner` publishes through."""
 
     def __init__(
@@ -202,11 +202,6 @@ class FactoryOpcUaServer:
 
     async def wait(self, timeout: float) -> None:
         await asyncio.sleep(0 if self._inbox else min(timeout, 0.01))
-
-    async def batches(self, max_items: int = 5000, max_wait: float = 0.05) -> AsyncIterator[list[Message]]:
-        while True:
-            await self.wait(max_wait)
-            yield self.drain(max_items)
 
     async def flush(self, timeout: float = 5.0) -> bool:
         """Create the devices announced since the last flush (PlantRunner flushes after the metas), and wait for

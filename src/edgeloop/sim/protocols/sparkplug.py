@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -23,7 +22,7 @@ from edgeloop.io.sparkplug import codec
 from edgeloop.io.sparkplug.birth import ACK_DETAIL, ACK_ID, ACK_STATUS, ASSET_TYPE, COMMANDS, EVENT
 from edgeloop.io.sparkplug.codec import BD_SEQ, REBIRTH, DataType, DecodeError, Metric
 from edgeloop.io.topics import Channel, TopicError, device_topic, parse_device_topic
-from edgeloop.io.transport import Message
+from edgeloop.io.transport import Message, Polled
 from edgeloop.model import DeviceMeta
 
 log = logging.getLogger(__name__)
@@ -36,7 +35,7 @@ class _Device:
     born: bool = False
 
 
-class SparkplugEdgeNode:
+class SparkplugEdgeNode(Polled):
     """One Sparkplug edge node carrying a simulated plant's devices; the link `PlantRunner` publishes through."""
 
     def __init__(self, url: str, group: str, node: str, site: str | None = None, bd_seq: int = 0) -> None:
@@ -183,11 +182,6 @@ class SparkplugEdgeNode:
 
     async def wait(self, timeout: float) -> None:
         await self.client.wait(timeout)
-
-    async def batches(self, max_items: int = 5000, max_wait: float = 0.05) -> AsyncIterator[list[Message]]:
-        while True:
-            await self.wait(max_wait)
-            yield self.drain(max_items)
 
     async def flush(self, timeout: float = 5.0) -> bool:
         return await self.client.flush(timeout)
