@@ -13,6 +13,7 @@ import socket
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
@@ -75,10 +76,11 @@ async def run_demo(
         truth_path = Path(tmp) / "ground_truth.json"
         stop = asyncio.Event()
         stop_on_signals(stop)
-        served, map_path = None, None
-        if protocol != "mqtt":  # the plant serves its protocol first: the agent polls it with the map it writes
-            served, map_path = await _serve_plant(protocol, url, site, devices, seed, speed, truth_path, Path(tmp))
-        async with open_agent(settings, url, protocol=protocol, protocol_map=map_path) as agent, \
+        # a served plant (modbus, opcua) comes up first: the agent reads it with the map the simulator writes
+        serving = (_serve_plant(protocol, url, site, devices, seed, speed, truth_path, Path(tmp))
+                   if protocol in SERVED else contextlib.nullcontext((None, None)))  # fmt: skip
+        async with serving as (served, map_path), \
+                open_agent(settings, url, protocol=protocol, protocol_map=map_path) as agent, \
                 contextlib.AsyncExitStack() as stack:  # fmt: skip
             if with_dashboard:
                 web["dashboard_url"], web["dashboard_token"] = await stack.enter_async_context(
@@ -93,14 +95,17 @@ async def run_demo(
                 sim = served
             else:
                 await asyncio.sleep(0.3)  # subscribed before the plant starts talking
+                extra = [] if protocol == "mqtt" else ["--protocol", protocol]  # on the broker: sparkplug too
                 sim = await asyncio.create_subprocess_exec(
-                    *simulator_command(url, site, devices, seed, speed, truth_path), stdin=asyncio.subprocess.DEVNULL
+                    *simulator_command(url, site, devices, seed, speed, truth_path, extra),
+                    stdin=asyncio.subprocess.DEVNULL,
                 )
             started = time.monotonic()
             await _watch(agent, sim, stop, started, duration, console)
-            if served is not None:  # a polled plant that stops would be told as devices gone offline: stop first
+            if served is not None:  # a served plant that stops would be told as devices gone offline: stop first
                 await agent.client.flush(timeout=5.0)
                 stop.set()
+                await task
             if sim.returncode is None:
                 sim.send_signal(signal.SIGINT)
             await asyncio.wait_for(sim.wait(), 30)
@@ -139,10 +144,20 @@ async def run_demo(
     }
 
 
+#: the protocols whose simulated plant is a server the agent connects to, with the map the simulator writes
+SERVED = ("modbus", "opcua")
+
+
+class PlantNotServedError(RuntimeError):
+    """The simulator did not come up serving its protocol."""
+
+
+@contextlib.asynccontextmanager
 async def _serve_plant(
     protocol: str, url: str, site: str, devices: int, seed: int, speed: float, truth: Path, tmp: Path
-) -> tuple[asyncio.subprocess.Process, Path]:
-    """Start the simulator serving `protocol` and wait until it has written the map it serves."""
+) -> AsyncIterator[tuple[asyncio.subprocess.Process | None, Path | None]]:
+    """Start the simulator serving `protocol` and wait until it has written the map it serves; kill it on the
+    way out if it still runs (the demo stops it itself when all goes well)."""
     map_path = tmp / f"{protocol}-map.yaml"
     with socket.socket() as s:  # a free port for the first server (the simulator takes the next ones too)
         s.bind(("127.0.0.1", 0))
@@ -152,12 +167,20 @@ async def _serve_plant(
     sim = await asyncio.create_subprocess_exec(*simulator_command(url, site, devices, seed, speed, truth, extra),
                                                stdin=asyncio.subprocess.DEVNULL)  # fmt: skip
     deadline = time.monotonic() + 30
-    while not map_path.exists():
-        if sim.returncode is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"the simulator did not start serving {protocol}")
-        await asyncio.sleep(0.1)
-    await asyncio.sleep(0.3)  # the map is written just before the servers listen
-    return sim, map_path
+    try:
+        while not map_path.exists():
+            if sim.returncode is not None or time.monotonic() > deadline:
+                raise PlantNotServedError(
+                    f"the simulator did not start serving {protocol} "
+                    + (f"(it exited with {sim.returncode})" if sim.returncode is not None else "within 30 s")
+                )
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.3)  # the map is written just before the servers listen
+        yield sim, map_path
+    finally:
+        if sim.returncode is None:
+            sim.kill()
+            await sim.wait()
 
 
 async def _watch(
@@ -230,8 +253,8 @@ def demo(
         float | None,
         typer.Option(
             min=1,
-            help="simulated seconds per real second (default 1440: a day a minute; over modbus 600, so that 20 polls "
-            "a second see every other sample)",
+            help="simulated seconds per real second (default 1440: a day a minute; over modbus and opcua 600, so "
+            "that 20 polls a second see every other sample)",
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="simulator seed")] = 0,
@@ -267,8 +290,9 @@ def demo(
         str,
         typer.Option(
             "--protocol",
-            help="what the simulated plant speaks and the agent listens to: mqtt (v1 topics on the broker) or modbus "
-            "(the plant as Modbus TCP slaves, polled by the agent with the map the simulator writes)",
+            help="what the simulated plant speaks and the agent listens to: mqtt (v1 topics on the broker), modbus "
+            "(Modbus TCP slaves the agent polls), opcua (an OPC UA server the agent subscribes to) or sparkplug "
+            "(a Sparkplug B edge node on the broker)",
         ),
     ] = "mqtt",
 ) -> None:
@@ -279,7 +303,7 @@ def demo(
     caught before they became failures.
     """
     console = Console(stderr=True)
-    speed = speed if speed is not None else 1440.0 if protocol == "mqtt" else 600.0
+    speed = speed if speed is not None else 600.0 if protocol in SERVED else 1440.0
     if protocol not in PROTOCOLS:
         console.print(f"[red]error:[/red] --protocol {protocol!r}: known are {', '.join(sorted(PROTOCOLS))}")
         raise typer.Exit(2)
@@ -310,7 +334,7 @@ def demo(
                 console.print(f"broker {url}; {devices} devices{over}, {speed:g}x; running {duration:g} s ...")
             view = None if json_out else console
             summary = asyncio.run(run_demo(settings, url, devices, duration, speed, seed, view, protocol=protocol))
-    except (MqttError, BrokerError) as exc:
+    except (MqttError, BrokerError, PlantNotServedError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     try:

@@ -17,6 +17,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+import yaml
+
 from edgeloop.io.mqtt import MqttClient
 from edgeloop.io.transport import Transport
 from edgeloop.sim.runner import Plant
@@ -68,11 +70,18 @@ async def _sparkplug(plant: Plant, serve: Serve) -> AsyncIterator[Transport]:
 
 @contextlib.asynccontextmanager
 async def _opcua(plant: Plant, serve: Serve) -> AsyncIterator[Transport]:
-    from edgeloop.sim.protocols.opcua import FactoryOpcUaServer
+    from edgeloop.sim.protocols.opcua import FactoryOpcUaServer, opcua_map
 
     endpoint = f"opc.tcp://{serve.host}:{serve.port or 4840}/edgeloop/"
     async with FactoryOpcUaServer(endpoint, plant.site) as server:
+        if serve.map_out is not None:  # the agent finds the devices by browsing: the map names where to look
+            write_yaml(serve.map_out, opcua_map(endpoint))
         yield server
+
+
+def write_yaml(path: Path, doc: Mapping[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(dict(doc), sort_keys=False), encoding="utf-8")
 
 
 SERVERS: dict[str, PlantServer] = {"mqtt": _mqtt, "modbus": _modbus, "sparkplug": _sparkplug, "opcua": _opcua}

@@ -36,6 +36,17 @@ NAMESPACE = "urn:edgeloop:factory"
 FOLDER, TYPE = "Factory", "FactoryDeviceType"
 
 
+def opcua_map(endpoint: str) -> dict[str, Any]:
+    """The OPC UA map an agent needs for this server: browse its folder for the device type, and take every
+    sample (the simulator writes each one once).
+
+    >>> opcua_map("opc.tcp://127.0.0.1:4840/edgeloop/")["browse"]
+    {'folder': 'Factory', 'type': 'FactoryDeviceType'}
+    """
+    return {"url": endpoint, "security": "None", "browse": {"folder": FOLDER, "type": TYPE},
+            "sampling_ms": 0.0, "publish_ms": 50.0, "queue_size": 100}  # fmt: skip
+
+
 class _Users(UserManager):
     def __init__(self, users: dict[str, str]) -> None:
         self.users = users
