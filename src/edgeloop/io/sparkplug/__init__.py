@@ -6,6 +6,8 @@ from edgeloop.io.sparkplug.link import SparkplugHost
 __all__ = ["HostSession", "SparkplugHost", "sparkplug_transport"]
 
 
-def sparkplug_transport(url: str, site: str, group: str | None = None, host_id: str = "edgeloop") -> SparkplugHost:
-    """The adapter factory that `edgeloop.io.protocols` names `sparkplug`: the group defaults to the site id."""
-    return SparkplugHost(url, site, group or site, host_id)
+def sparkplug_transport(url: str, site: str, group: str | None = None, host_id: str | None = None) -> SparkplugHost:
+    """The adapter factory that `edgeloop.io.protocols` names `sparkplug`: the group defaults to the site id, the
+    host id to `edgeloop-{site}`, so that the agents and gateways of several sites on one broker each keep a
+    STATE (and an MQTT client id) of their own."""
+    return SparkplugHost(url, site, group or site, host_id or f"edgeloop-{site}")
