@@ -1,5 +1,6 @@
 """Reading the store's telemetry chunks for the API: the newest reading of each series (a device's current
-state and the dashboard's live sparklines) and anomaly episodes (runs of points scored at or above a level).
+state and the dashboard's live sparklines) and anomaly episodes (points scored at or above a level, with short
+dips merged).
 
 The chunks hold many series each (see `io/store/telemetry.py`); series keys are named per run.
 """
@@ -42,8 +43,21 @@ def _latest(store: StoreReads, chunks: list[Chunk], names: SeriesNames) -> Lates
     return out
 
 
-def anomalies(store: StoreReads, t_from: float, t_to: float, min_score: float) -> list[dict[str, Any]]:
-    """Episodes in [t_from, t_to]: runs of consecutive points of one series scored >= `min_score`, newest first."""
+#: Two runs of high points of one series are one episode when at most this many points lie between them...
+GAP_POINTS = 5
+#: ... and the data time from the last high point of one to the first of the next is at most this (seconds), so
+#: that a stretch without data (a device off line) still separates episodes.
+GAP_S = 3600.0
+
+
+def anomalies(
+    store: StoreReads, t_from: float, t_to: float, min_score: float, gap_points: int = GAP_POINTS,
+    gap_s: float = GAP_S,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Episodes in [t_from, t_to], newest first: the points of one series scored >= `min_score`, where high
+    points with at most `gap_points` lower points and at most `gap_s` seconds of data time between them belong
+    to one episode (a score that dips for a reading or two does not start a new one). `points` counts the high
+    points of an episode, not the low ones inside it."""
     chunks = store.read_chunks_between(t_from, t_to)
     if not chunks:
         return []
@@ -55,17 +69,20 @@ def anomalies(store: StoreReads, t_from: float, t_to: float, min_score: float) -
     series, t, v, s = series[keep], t[keep], v[keep], s[keep]
     order = np.lexsort((t, series))  # by series, then time
     series, t, v, s = series[order], t[order], v[order], s[order]
-    high = s >= min_score
-    same = series[1:] == series[:-1]
-    starts = np.flatnonzero(high & ~np.concatenate(([False], high[:-1] & same)))
-    ends = np.flatnonzero(high & ~np.concatenate((high[1:] & same, [False])))  # inclusive
+    high = np.flatnonzero(s >= min_score)
+    if high.size == 0:
+        return []
+    apart = (series[high[1:]] != series[high[:-1]]) | (np.diff(high) - 1 > gap_points)
+    apart |= np.diff(t[high]) > gap_s
+    groups = np.split(high, np.flatnonzero(apart) + 1)
     names = store.read_series_names()
     episodes = []
-    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
-        key = (int(series[a]) >> 32, int(series[a]) & 0xFFFFFFFF)
+    for g in groups:
+        key = (int(series[g[0]]) >> 32, int(series[g[0]]) & 0xFFFFFFFF)
         if key not in names:
             continue
-        peak = a + int(np.argmax(s[a : b + 1]))
-        episodes.append({"device": names[key][0], "metric": names[key][1], "start": float(t[a]), "end": float(t[b]),
-                         "points": b - a + 1, "peak_score": float(s[peak]), "peak_value": float(v[peak])})  # fmt: skip
+        peak = int(g[np.argmax(s[g])])
+        episodes.append({"device": names[key][0], "metric": names[key][1], "start": float(t[g[0]]),
+                         "end": float(t[g[-1]]), "points": int(g.size), "peak_score": float(s[peak]),
+                         "peak_value": float(v[peak])})  # fmt: skip
     return sorted(episodes, key=lambda e: (-e["end"], e["device"], e["metric"]))
