@@ -1,0 +1,238 @@
+// The dashboard's charts, drawn with uPlot (vendor/uplot, served from this site): a device's metric over time
+// with its anomaly spans and decision and event markers, and the ROI ledger's charts. Time axes are data time
+// in UTC, as every time on the page. Spans and markers are elements laid over the plot, placed through the
+// DOM (never a style attribute), so the page's content security policy holds and tests can find them.
+"use strict";
+const Charts = (() => {
+  const FONT = "12px system-ui, -apple-system, \"Segoe UI\", sans-serif";
+  const COLOR = { ink: "#1d2433", muted: "#5b6475", line: "#e3e6ec", accent: "#1f5fbf", holdout: "#c2410c",
+    warn: "#b54708", bad: "#b42318", ok: "#1a7f37" };
+  const HEIGHT = 240;
+  const utc = (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC");
+
+  function axis(label, extra) {
+    return { stroke: COLOR.muted, font: FONT, labelFont: FONT, label, labelSize: label ? 18 : 0,
+      grid: { stroke: COLOR.line, width: 1 }, ticks: { stroke: COLOR.line, width: 1 }, ...extra };
+  }
+
+  function widthOf(box) {
+    return Math.max(240, Math.floor(box.getBoundingClientRect().width) - 2);
+  }
+
+  function follow(plot, box) { // the chart keeps its container's width
+    new ResizeObserver(() => {
+      const w = widthOf(box);
+      if (Math.abs(w - plot.width) > 1) plot.setSize({ width: w, height: HEIGHT });
+    }).observe(box);
+  }
+
+  function place(el, plot, t0, t1) { // an overlay element over [t0, t1] of the x axis (t1 null: a line)
+    const x0 = plot.valToPos(t0, "x");
+    const x1 = t1 == null ? x0 : plot.valToPos(t1, "x");
+    const w = plot.over.clientWidth;
+    el.hidden = x1 < 0 || x0 > w;
+    el.style.left = `${Math.max(0, x0)}px`;
+    if (t1 != null) el.style.width = `${Math.max(2, Math.min(w, x1) - Math.max(0, x0))}px`;
+  }
+
+  // -- a device's metric ---------------------------------------------------------------------------------
+  function spansOf(xs, scores, level) { // runs of buckets scored >= level, each to the next bucket's start
+    const spans = [];
+    const step = xs.length > 1 ? (xs[xs.length - 1] - xs[0]) / (xs.length - 1) : 60;
+    for (let i = 0; i < xs.length; i++) {
+      if (scores[i] < level) continue;
+      const end = i + 1 < xs.length ? xs[i + 1] : xs[i] + step;
+      const last = spans[spans.length - 1];
+      if (last && last.i === i - 1) { last.t1 = end; last.i = i; last.peak = Math.max(last.peak, scores[i]); }
+      else spans.push({ t0: xs[i], t1: end, i, peak: scores[i] });
+    }
+    return spans;
+  }
+
+  // One metric: min-max band and mean of the stored buckets, the scale from the device's meta (low, high),
+  // anomaly spans shaded, decisions and events marked. `chart.add(t, value, score)` appends a live reading.
+  function metric(box, opts) {
+    const { buckets, unit, low, high, level, marks, when } = opts;
+    const data = [buckets.map((b) => b.t), buckets.map((b) => b.min), buckets.map((b) => b.mean),
+      buckets.map((b) => b.max)];
+    const scores = buckets.map((b) => b.score);
+    const layer = document.createElement("div");
+    layer.className = "marks";
+    const range = (u, lo, hi) => {
+      const a = Math.min(low ?? lo, lo ?? low ?? 0), b = Math.max(high ?? hi, hi ?? high ?? 1);
+      const pad = (b - a || 1) * 0.04;
+      return [a - pad, b + pad];
+    };
+    const fmt = (v) => (v == null ? "-" : `${v.toFixed(2)}${unit ? " " + unit : ""}`);
+    const plot = new uPlot({
+      width: widthOf(box), height: HEIGHT, tzDate: utc,
+      scales: { x: { time: true }, y: { range } },
+      series: [
+        { value: (u, t) => (t == null ? "-" : when(t)) },
+        { label: "min", stroke: "rgba(31,95,191,0.35)", width: 1, value: (u, v) => fmt(v) },
+        { label: "mean", stroke: COLOR.accent, width: 1.6, value: (u, v) => fmt(v) },
+        { label: "max", stroke: "rgba(31,95,191,0.35)", width: 1, value: (u, v) => fmt(v) },
+      ],
+      bands: [{ series: [3, 1], fill: "rgba(31,95,191,0.10)" }],
+      axes: [axis(""), axis(unit || "", { size: 56 })],
+      legend: { live: true },
+      hooks: { draw: [() => redraw()], ready: [(u) => u.over.appendChild(layer)] },
+    }, data, box);
+
+    function redraw() {
+      layer.replaceChildren();
+      for (const s of spansOf(data[0], scores, level)) {
+        const el = document.createElement("div");
+        el.className = "span-anomaly";
+        el.title = `anomalous (score up to ${s.peak.toFixed(3)}): ${when(s.t0)} to ${when(s.t1)}`;
+        place(el, plot, s.t0, s.t1);
+        layer.appendChild(el);
+      }
+      for (const m of marks) {
+        const el = document.createElement("div");
+        el.className = `marker ${m.kind}`;
+        el.title = `${when(m.ts)}: ${m.text}`;
+        el.dataset.ts = String(m.ts);
+        const tag = document.createElement("span");
+        tag.textContent = m.label;
+        el.appendChild(tag);
+        place(el, plot, m.ts, null);
+        layer.appendChild(el);
+      }
+      box.dataset.spans = String(layer.querySelectorAll(".span-anomaly").length);
+    }
+    follow(plot, box);
+
+    return {
+      plot,
+      add(t, value, score) {
+        const xs = data[0];
+        if (xs.length && t <= xs[xs.length - 1]) return;
+        xs.push(t); data[1].push(value); data[2].push(value); data[3].push(value); scores.push(score);
+        if (xs.length > 3000) { for (const a of [...data, scores]) a.shift(); }
+        plot.setData(data);
+      },
+    };
+  }
+
+  // -- the ROI ledger --------------------------------------------------------------------------------------
+  function lossZone(u) { // the part of the plot below zero, tinted: money lost
+    const zero = u.valToPos(0, "y", true);
+    const { left, top, width, height } = u.bbox;
+    if (zero >= top + height) return;
+    const y = Math.max(top, zero);
+    u.ctx.save();
+    u.ctx.fillStyle = "rgba(181,71,8,0.07)";
+    u.ctx.fillRect(left, y, width, top + height - y);
+    u.ctx.restore();
+  }
+
+  function band(u, low, high, estimate) { // a measured uplift's 95% interval across the plot
+    if (low == null || high == null) return;
+    const { left, width } = u.bbox;
+    const y0 = u.valToPos(high, "y", true), y1 = u.valToPos(low, "y", true);
+    u.ctx.save();
+    u.ctx.fillStyle = "rgba(31,95,191,0.12)";
+    u.ctx.fillRect(left, y0, width, Math.max(1, y1 - y0));
+    if (estimate != null) {
+      const y = u.valToPos(estimate, "y", true);
+      u.ctx.strokeStyle = COLOR.accent;
+      u.ctx.setLineDash([6, 4]);
+      u.ctx.lineWidth = 1.5;
+      u.ctx.beginPath(); u.ctx.moveTo(left, y); u.ctx.lineTo(left + width, y); u.ctx.stroke();
+    }
+    u.ctx.restore();
+  }
+
+  const bars = () => uPlot.paths.bars({ size: [0.6, 48] });
+  const signed = (values) => [values.map((v) => (v >= 0 ? v : null)), values.map((v) => (v < 0 ? v : null))];
+
+  function withZero(lo, hi, extra = []) {
+    const all = [lo, hi, 0, ...extra].filter((v) => v != null && Number.isFinite(v));
+    const a = Math.min(...all), b = Math.max(...all);
+    const pad = (b - a || 1) * 0.08;
+    return [a - pad, b + pad];
+  }
+
+  // Each chart: {name, title, note, build(width) -> [options, data]}; all the same size and font.
+  function roi(box, s, when) {
+    const cur = s.currency;
+    const t = s.arms.treated, h = s.arms.holdout;
+    const up = s.uplift.net_value || {}, dt = s.uplift.downtime_h || {};
+    const money = (v) => (v == null ? "-" : `${Math.round(v).toLocaleString("en")} ${cur}`);
+    const hours = (v) => (v == null ? "-" : `${v.toFixed(2)} h`);
+    const day = { value: (u, x) => (x == null ? "-" : when(x).slice(0, 10)) };
+    const dayAxis = axis("", { values: (u, xs) => xs.map((x) => when(x).slice(0, 10)) });
+    const arms = (fmt) => [
+      { label: `treated (${t.devices} devices)`, stroke: COLOR.accent, width: 2, points: { size: 5 }, value: (u, v) => fmt(v) },
+      { label: `holdout (${h.devices} devices)`, stroke: COLOR.holdout, width: 2, points: { size: 5 }, value: (u, v) => fmt(v) },
+    ];
+    const interval = (u, unit, f) => (u.ci_low == null ? "too little data for an interval yet"
+      : `measured treated minus holdout: ${f(u.per_device_day)} per device-day, 95% interval ${f(u.ci_low)} to ${f(u.ci_high)}${unit}`);
+    const diff = t.net_value.map((v, i) => v - h.net_value[i]);
+    const [gain, loss] = signed(diff);
+    const actions = Object.entries(s.by_action);
+    const [aGain, aLoss] = signed(actions.map(([, v]) => v));
+    const specs = [
+      {
+        name: "downtime", title: "Unplanned downtime per device, by day (h)",
+        note: interval(dt, "", hours),
+        opts: { scales: { x: { time: true }, y: { range: (u, lo, hi) => withZero(lo, hi) } },
+          series: [day, ...arms(hours)], axes: [dayAxis, axis("h per device")] },
+        data: [s.days, t.downtime_h, h.downtime_h],
+      },
+      {
+        name: "cumulative_value", title: `Net value per device, summed day by day (${cur})`,
+        note: "Below zero (tinted) the arm has lost money so far.",
+        opts: { scales: { x: { time: true }, y: { range: (u, lo, hi) => withZero(lo, hi) } },
+          series: [day, ...arms(money)], axes: [dayAxis, axis(cur, { size: 70 })], hooks: { drawAxes: [lossZone] } },
+        data: [s.days, t.cumulative_net_value, h.cumulative_net_value],
+      },
+      {
+        name: "uplift", title: `Treated minus holdout: net value per device-day (${cur})`,
+        note: `${interval(up, "", money)}. Shaded: the interval; dashed: the estimate.`,
+        opts: { scales: { x: { time: true }, y: { range: (u, lo, hi) => withZero(lo, hi, [up.ci_low, up.ci_high]) } },
+          series: [day,
+            { label: "treated ahead", fill: COLOR.ok, stroke: COLOR.ok, paths: bars(), points: { show: false }, value: (u, v) => money(v) },
+            { label: "treated behind", fill: COLOR.warn, stroke: COLOR.warn, paths: bars(), points: { show: false }, value: (u, v) => money(v) }],
+          axes: [dayAxis, axis(cur, { size: 70 })],
+          hooks: { drawAxes: [(u) => band(u, up.ci_low, up.ci_high, up.per_device_day)] } },
+        data: [s.days, gain, loss],
+      },
+      {
+        name: "value_by_action", title: `Net value by action (${cur})`,
+        note: "The action is the linked decision's command; \"none\" when no decision is linked.",
+        opts: { scales: { x: { time: false, range: (u) => [-0.6, Math.max(0.6, actions.length - 0.4)] },
+          y: { range: (u, lo, hi) => withZero(lo, hi) } },
+          series: [{ value: (u, i) => (actions[i] ? actions[i][0] : "-") },
+            { label: "gain", fill: COLOR.ok, stroke: COLOR.ok, paths: bars(), points: { show: false }, value: (u, v) => money(v) },
+            { label: "cost", fill: COLOR.warn, stroke: COLOR.warn, paths: bars(), points: { show: false }, value: (u, v) => money(v) }],
+          axes: [axis("", { splits: () => actions.map((_, i) => i), values: () => actions.map(([k]) => k) }),
+            axis(cur, { size: 70 })] },
+        data: [actions.map((_, i) => i), aGain, aLoss],
+      },
+    ];
+    box.replaceChildren();
+    const plots = [];
+    for (const spec of specs) {
+      const figure = document.createElement("figure");
+      figure.className = "chart";
+      figure.dataset.chart = spec.name;
+      const caption = document.createElement("figcaption");
+      caption.textContent = spec.title;
+      const area = document.createElement("div");
+      const note = document.createElement("p");
+      note.className = "note";
+      note.textContent = spec.note;
+      figure.append(caption, area, note);
+      box.appendChild(figure);
+      const plot = new uPlot({ width: widthOf(area), height: HEIGHT, tzDate: utc, legend: { live: true }, ...spec.opts },
+        spec.data, area);
+      follow(plot, area);
+      plots.push(plot);
+    }
+    return plots;
+  }
+
+  return { metric, roi, spansOf };
+})();
