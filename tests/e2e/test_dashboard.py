@@ -1,12 +1,18 @@
 """The dashboard in a real browser (Debian's chromium, driven by Playwright) against the real API server, on a
-site store with one decision waiting for approval: tokens, roles and every page's layout at two sizes."""
+site store with one decision waiting for approval: tokens, roles, every page's layout and content at two sizes
+(with no console error), and a device's page with its history, anomaly span, decision and failure."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+import orjson
 from playwright.sync_api import Browser, Page, ViewportSize, expect
+from tests.conftest import T0
 
 from edgeloop.agent.site import SiteAgent
 from edgeloop.settings import Settings
@@ -15,14 +21,39 @@ DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 PAGES = ("fleet", "site", "decisions", "roi", "audit")
 
 
-def connect(browser: Browser, url: str, headers: dict[str, str], size: ViewportSize | None = None) -> Page:
+@dataclass
+class Console:
+    """What a page said on its console that it should not: errors, uncaught exceptions, CSP refusals."""
+
+    errors: list[str] = field(default_factory=list)
+
+    def watch(self, page: Page) -> Page:
+        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        return page
+
+
+def connect(
+    browser: Browser,
+    url: str,
+    headers: dict[str, str],
+    size: ViewportSize | None = None,
+    console: Console | None = None,
+) -> Page:
     page = browser.new_page(viewport=size or DESKTOP)
+    if console is not None:
+        console.watch(page)
     page.goto(url.removesuffix("/api/v1") + "/")
     page.click("summary")
     page.fill("#token", headers["Authorization"].removeprefix("Bearer "))
     page.click("#token-login button")
     expect(page.locator("#nav")).to_be_visible()
     return page
+
+
+def fits(page: Page, what: str) -> None:
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, f"{what} is {overflow}px wider than the screen"
 
 
 def test_a_wrong_token_shows_an_error_and_no_data(browser: Browser, api_site: tuple[Settings, SiteAgent, str]) -> None:
@@ -82,16 +113,67 @@ def test_every_page_fits_the_screen(
 ) -> None:
     _, _, url = api_site
     viewport, size = screen
-    page = connect(browser, url, auth("viewer"), size)
+    console = Console()
+    page = connect(browser, url, auth("viewer"), size, console)
     expect(page.locator("#devices tbody tr")).to_have_count(10)
     for name in PAGES:
         page.click(f"nav a[data-page={name}]")
         expect(page.locator(f"#page-{name}")).to_be_visible()
+        if name == "fleet":
+            expect(page.locator("#anomalies tbody tr")).to_have_count(1)
+            expect(page.locator("#n-health .health-unknown")).to_have_attribute(
+                "title", re.compile("no recent reading")
+            )
+        if name == "site":
+            expect(page.locator("#devices td.health-unknown").first).to_have_text("unknown")
         if name == "roi":
-            expect(page.locator("#roi-plots img")).to_have_count(3)
+            expect(page.locator("#roi-plots figure.chart canvas")).to_have_count(4)
+            sizes = {tuple(b.values()) for b in page.locator("#roi-plots figure.chart canvas").evaluate_all(
+                "cs => cs.map(c => ({w: c.clientWidth, h: c.clientHeight}))")}  # fmt: skip
+            assert len(sizes) == 1, f"the ROI charts differ in size: {sizes}"
         if name == "audit":
             expect(page.locator("#audit-ok")).to_have_text("holds")
         page.screenshot(path=str(shots / f"store-{name}-{viewport}.png"), full_page=True)
-        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-        assert overflow <= 0, f"{name} at {viewport} is {overflow}px wider than the screen"
+        fits(page, f"{name} at {viewport}")
     page.close()
+    assert console.errors == []
+
+
+def test_a_device_page_shows_history_anomalies_decisions_and_events(
+    browser: Browser,
+    api_site: tuple[Settings, SiteAgent, str],
+    auth: Callable[[str], dict[str, str]],
+    screen: tuple[str, ViewportSize],
+    shots: Path,
+) -> None:
+    _, agent, url = api_site
+    viewport, size = screen
+    busy = next(d for d in httpx.get(f"{url}/devices", headers=auth("viewer")).json()["items"] if d["last_decision"])
+    device = busy["device"]
+    agent.client.deliver(f"edgeloop/v1/apisite/{device}/event", orjson.dumps({"ts": T0 + 1590, "kind": "failure"}))
+    agent.handle_batch(agent.client.drain(10))
+    agent.store.flush()
+    console = Console()
+    page = connect(browser, url, auth("viewer"), size, console)
+
+    page.click("nav a[data-page=site]")
+    page.click(f"#devices a[href='#device/{device}']")
+
+    expect(page.locator("#page-device")).to_be_visible()
+    expect(page.locator("#device-name")).to_have_text(device)
+    expect(page.locator("#device-health")).to_have_text("down")
+    chart = page.locator("#device-charts figure.chart[data-metric=vibration]")
+    expect(chart.locator("figcaption")).to_have_text("vibration (mm/s), range 0 to 50")
+    expect(chart.locator("canvas")).to_have_count(1)
+    expect(chart.locator(".span-anomaly").first).to_be_visible()
+    expect(chart.locator(".marker.decision")).to_have_count(1)
+    expect(chart.locator(".marker.event")).to_contain_text("failure")
+    expect(page.locator("#device-timeline tbody tr")).to_have_count(2)
+    page.screenshot(path=str(shots / f"store-device-{viewport}.png"), full_page=True)
+    fits(page, f"the device page at {viewport}")
+
+    page.click("nav a[data-page=fleet]")  # and the anomalies table links to it too
+    page.click(f"#anomalies a[href='#device/{device}']")
+    expect(page.locator("#device-charts canvas")).to_have_count(1)
+    page.close()
+    assert console.errors == []

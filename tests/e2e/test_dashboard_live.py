@@ -25,7 +25,7 @@ FILLED = {  # what shows that a page's data has arrived
     "fleet": ["#sites tbody tr", "#anomalies tbody tr"],
     "site": ["#devices polyline[points*=' ']", "#devices tbody tr td:nth-child(2):text-matches('pump|motor')"],
     "decisions": ["#decisions tbody tr"],
-    "roi": ["#roi-plots img[data-plot=downtime]"],
+    "roi": ["#roi-plots figure[data-chart=downtime] canvas"],
     "audit": ["#audit-log tbody tr"],
 }
 
