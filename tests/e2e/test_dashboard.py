@@ -4,6 +4,7 @@ site store with one decision waiting for approval: tokens, roles, every page's l
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ from playwright.sync_api import Browser, Page, ViewportSize, expect
 from tests.conftest import T0
 
 from edgeloop.agent.site import SiteAgent
+from edgeloop.ledger import Arm, Draft, EntryKind, money
+from edgeloop.ledger.entries import DAY
 from edgeloop.settings import Settings
 
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
@@ -175,5 +178,53 @@ def test_a_device_page_shows_history_anomalies_decisions_and_events(
     page.click("nav a[data-page=fleet]")  # and the anomalies table links to it too
     page.click(f"#anomalies a[href='#device/{device}']")
     expect(page.locator("#device-charts canvas")).to_have_count(1)
+    page.close()
+    assert console.errors == []
+
+
+def book_two_weeks(agent: SiteAgent) -> None:
+    """Fourteen days of ledger entries as the agent books them: treated pumps get maintenance (some of it on
+    false alarms), holdout pumps fail now and then, each with eight hours of downtime."""
+    assert agent.books is not None
+    rng = random.Random(0)
+    first = int(T0 // DAY)
+    drafts = []
+    for day in range(first, first + 14):
+        agent.store.write_day(day)
+        for a in agent.books.record.assignments:
+            ts = day * DAY + 3600 * rng.randrange(24)
+            if a.arm is Arm.TREATED and rng.random() < 0.15:
+                kind = EntryKind.FALSE_ALARM if rng.random() < 0.4 else EntryKind.MAINTENANCE
+                drafts.append(Draft(a.device, a.asset_type, a.arm, ts, kind, money(-900), "test", action="inspect"))
+            if rng.random() < (0.01 if a.arm is Arm.TREATED else 0.12):
+                drafts.append(Draft(a.device, a.asset_type, a.arm, ts, EntryKind.FAILURE, money(-12_000), "test",
+                                    action="schedule_maintenance", quantity=8.0))  # fmt: skip
+    agent.store.write_entries([e.to_json() for e in agent.books.ledger.extend(drafts)])
+    agent.store.flush()
+
+
+def test_the_roi_page_draws_the_ledger_over_time(
+    browser: Browser,
+    api_site: tuple[Settings, SiteAgent, str],
+    auth: Callable[[str], dict[str, str]],
+    screen: tuple[str, ViewportSize],
+    shots: Path,
+) -> None:
+    _, agent, url = api_site
+    viewport, size = screen
+    book_two_weeks(agent)
+    console = Console()
+    page = connect(browser, url, auth("viewer"), size, console)
+
+    page.click("nav a[data-page=roi]")
+
+    charts = page.locator("#roi-plots figure.chart")
+    expect(charts).to_have_count(4)
+    expect(charts.locator("canvas")).to_have_count(4)
+    expect(page.locator("#roi-plots figure[data-chart=uplift] .note")).to_contain_text("95% interval")
+    expect(page.locator("#roi-cards .card p.negative").first).to_be_visible()  # a loss, in the warning colour
+    expect(page.locator("#roi-cards .card").first).to_have_attribute("title", re.compile("Claimed savings are not"))
+    page.screenshot(path=str(shots / f"ledger-roi-{viewport}.png"), full_page=True)
+    fits(page, f"the ROI page at {viewport}")
     page.close()
     assert console.errors == []

@@ -5,7 +5,7 @@
 "use strict";
 const Charts = (() => {
   const FONT = "12px system-ui, -apple-system, \"Segoe UI\", sans-serif";
-  const COLOR = { ink: "#1d2433", muted: "#5b6475", line: "#e3e6ec", accent: "#1f5fbf", holdout: "#c2410c",
+  const COLOR = { ink: "#1d2433", muted: "#5b6475", line: "#e3e6ec", accent: "#1f5fbf", holdout: "#6d28d9",
     warn: "#b54708", bad: "#b42318", ok: "#1a7f37" };
   const HEIGHT = 240;
   const utc = (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC");
@@ -13,6 +13,19 @@ const Charts = (() => {
   function axis(label, extra) {
     return { stroke: COLOR.muted, font: FONT, labelFont: FONT, label, labelSize: label ? 18 : 0,
       grid: { stroke: COLOR.line, width: 1 }, ticks: { stroke: COLOR.line, width: 1 }, ...extra };
+  }
+
+  // Time ticks in UTC as the rest of the page writes times: the date where it changes, the hour within a day.
+  function timeTicks(when) {
+    return (u, splits) => {
+      const span = splits.length > 1 ? splits[splits.length - 1] - splits[0] : 0;
+      return splits.map((t, i) => {
+        const s = when(t), day = s.slice(0, 10);
+        if (span >= 3 * 86400) return day.slice(5);
+        const newDay = i === 0 || when(splits[i - 1]).slice(0, 10) !== day;
+        return newDay ? `${s.slice(11, 16)}\n${day}` : s.slice(11, 16);
+      });
+    };
   }
 
   function widthOf(box) {
@@ -66,7 +79,11 @@ const Charts = (() => {
     const fmt = (v) => (v == null ? "-" : `${v.toFixed(2)}${unit ? " " + unit : ""}`);
     const plot = new uPlot({
       width: widthOf(box), height: HEIGHT, tzDate: utc,
-      scales: { x: { time: true }, y: { range } },
+      scales: { x: { time: true, range: (u, lo, hi) => {
+        const ts = marks.map((m) => m.ts).filter((t) => t != null);
+        const a = Math.min(lo ?? Infinity, ...ts), b = Math.max(hi ?? -Infinity, ...ts);
+        return a === b ? [a - 60, b + 60] : [a, b + (b - a) * 0.01];
+      } }, y: { range } },
       series: [
         { value: (u, t) => (t == null ? "-" : when(t)) },
         { label: "min", stroke: "rgba(31,95,191,0.35)", width: 1, value: (u, v) => fmt(v) },
@@ -74,7 +91,7 @@ const Charts = (() => {
         { label: "max", stroke: "rgba(31,95,191,0.35)", width: 1, value: (u, v) => fmt(v) },
       ],
       bands: [{ series: [3, 1], fill: "rgba(31,95,191,0.10)" }],
-      axes: [axis(""), axis(unit || "", { size: 56 })],
+      axes: [axis("", { values: timeTicks(when), size: 44 }), axis(unit || "", { size: 56 })],
       legend: { live: true },
       hooks: { draw: [() => redraw()], ready: [(u) => u.over.appendChild(layer)] },
     }, data, box);
@@ -97,6 +114,7 @@ const Charts = (() => {
         tag.textContent = m.label;
         el.appendChild(tag);
         place(el, plot, m.ts, null);
+        el.classList.toggle("left", plot.valToPos(m.ts, "x") > plot.over.clientWidth - 90); // label inside the plot
         layer.appendChild(el);
       }
       box.dataset.spans = String(layer.querySelectorAll(".span-anomaly").length);
@@ -162,7 +180,8 @@ const Charts = (() => {
     const money = (v) => (v == null ? "-" : `${Math.round(v).toLocaleString("en")} ${cur}`);
     const hours = (v) => (v == null ? "-" : `${v.toFixed(2)} h`);
     const day = { value: (u, x) => (x == null ? "-" : when(x).slice(0, 10)) };
-    const dayAxis = axis("", { values: (u, xs) => xs.map((x) => when(x).slice(0, 10)) });
+    const days = (u, lo, hi) => [(lo ?? 0) - 43200, (hi ?? 0) + 43200]; // half a day around the first and last
+    const dayAxis = axis("", { values: (u, xs) => xs.map((x) => when(x).slice(0, 10)), space: 90 });
     const arms = (fmt) => [
       { label: `treated (${t.devices} devices)`, stroke: COLOR.accent, width: 2, points: { size: 5 }, value: (u, v) => fmt(v) },
       { label: `holdout (${h.devices} devices)`, stroke: COLOR.holdout, width: 2, points: { size: 5 }, value: (u, v) => fmt(v) },
@@ -177,21 +196,21 @@ const Charts = (() => {
       {
         name: "downtime", title: "Unplanned downtime per device, by day (h)",
         note: interval(dt, "", hours),
-        opts: { scales: { x: { time: true }, y: { range: (u, lo, hi) => withZero(lo, hi) } },
+        opts: { scales: { x: { time: true, range: days }, y: { range: (u, lo, hi) => withZero(lo, hi) } },
           series: [day, ...arms(hours)], axes: [dayAxis, axis("h per device")] },
         data: [s.days, t.downtime_h, h.downtime_h],
       },
       {
         name: "cumulative_value", title: `Net value per device, summed day by day (${cur})`,
         note: "Below zero (tinted) the arm has lost money so far.",
-        opts: { scales: { x: { time: true }, y: { range: (u, lo, hi) => withZero(lo, hi) } },
+        opts: { scales: { x: { time: true, range: days }, y: { range: (u, lo, hi) => withZero(lo, hi) } },
           series: [day, ...arms(money)], axes: [dayAxis, axis(cur, { size: 70 })], hooks: { drawAxes: [lossZone] } },
         data: [s.days, t.cumulative_net_value, h.cumulative_net_value],
       },
       {
         name: "uplift", title: `Treated minus holdout: net value per device-day (${cur})`,
         note: `${interval(up, "", money)}. Shaded: the interval; dashed: the estimate.`,
-        opts: { scales: { x: { time: true }, y: { range: (u, lo, hi) => withZero(lo, hi, [up.ci_low, up.ci_high]) } },
+        opts: { scales: { x: { time: true, range: days }, y: { range: (u, lo, hi) => withZero(lo, hi, [up.ci_low, up.ci_high]) } },
           series: [day,
             { label: "treated ahead", fill: COLOR.ok, stroke: COLOR.ok, paths: bars(), points: { show: false }, value: (u, v) => money(v) },
             { label: "treated behind", fill: COLOR.warn, stroke: COLOR.warn, paths: bars(), points: { show: false }, value: (u, v) => money(v) }],
