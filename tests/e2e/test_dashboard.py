@@ -174,6 +174,14 @@ def test_a_device_page_shows_history_anomalies_decisions_and_events(
     expect(page.locator("#device-timeline tbody tr")).to_have_count(2)
     page.screenshot(path=str(shots / f"store-device-{viewport}.png"), full_page=True)
     fits(page, f"the device page at {viewport}")
+    area = chart.locator("div[data-points]")
+    before = int(area.get_attribute("data-points") or 0)
+    for i in range(3):  # new readings reach the chart over the event stream, without a reload
+        payload = {"ts": T0 + 1600 + 15 * i, "metrics": {"vibration": 4.0}}
+        agent.client.deliver(f"edgeloop/v1/apisite/{device}/telemetry", orjson.dumps(payload))
+    agent.handle_batch(agent.client.drain(10))
+    agent.store.flush()
+    expect(area).not_to_have_attribute("data-points", str(before), timeout=10_000)
 
     page.click("nav a[data-page=fleet]")  # and the anomalies table links to it too
     page.click(f"#anomalies a[href='#device/{device}']")

@@ -192,13 +192,14 @@ function healthCounts() {
   for (const d of state.devices.values()) counts[d.health] += 1;
   $("n-devices").textContent = String(state.devices.size);
   $("n-anomalous").textContent = String(counts.anomalous);
-  const words = ["ok", "down", "unknown"].map((h) => {
+  const words = Object.keys(HEALTH).map((h) => {
     const span = document.createElement("span");
     healthWord(span, h);
     span.textContent = `${counts[h]} ${h}`;
+    if (counts[h] === 0) span.classList.add("none");
     return span;
   });
-  $("n-health").replaceChildren(words[0], ", ", words[1], ", ", words[2]);
+  $("n-health").replaceChildren(...words.flatMap((w, i) => (i ? [", ", w] : [w])));
 }
 
 async function refreshHeadline() {
@@ -286,7 +287,8 @@ function reading(entry, metric, t, value, score) {
   const m = metricEntry(entry, metric);
   m.values.push(value);
   if (m.values.length > SPARK_POINTS) m.values.shift();
-  m.value.textContent = Number(value).toFixed(2);
+  const unit = entry.units && entry.units[metric] && entry.units[metric].unit;
+  m.value.textContent = Number(value).toFixed(2) + (unit ? " " + unit : "");
   drawSpark(m.svg, m.values, score >= ANOMALOUS);
   entry.scores.set(metric, score);
   const worst = Math.max(...entry.scores.values());
@@ -303,6 +305,7 @@ async function refreshDevices() {
     offset += page.items.length;
     for (const d of page.items) {
       const entry = deviceEntry(d);
+      entry.units = (d.meta && d.meta.metrics) || {};
       setHealth(entry, d.state.health);
       for (const [metric, r] of Object.entries(d.state.metrics)) {
         if (!entry.metrics.has(metric)) reading(entry, metric, r.t, r.value, r.score);

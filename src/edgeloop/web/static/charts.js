@@ -118,6 +118,7 @@ const Charts = (() => {
         layer.appendChild(el);
       }
       box.dataset.spans = String(layer.querySelectorAll(".span-anomaly").length);
+      box.dataset.points = String(data[0].length);
     }
     follow(plot, box);
 
