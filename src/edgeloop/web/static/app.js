@@ -440,7 +440,7 @@ async function refreshDecisions() {
     linkCell(row, a.device); cell(row, commandText(a.command)); cell(row, when(decidedAt.get(a.decision)));
     cell(row, a.answer, "status-" + a.answer); cell(row, a.by || "-");
     const status = a.command_status;
-    cell(row, status ? STATUS_WORDS[status] || status : "-", status ? "status-" + status : "");
+    cell(row, status ? STATUS_WORDS[status] || status : "-", "command-status" + (status ? " status-" + status : ""));
     cell(row, when(a.answered), "wall");
   }
   const dBody = $("decisions").tBodies[0];
