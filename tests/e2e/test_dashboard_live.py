@@ -151,6 +151,7 @@ def test_the_live_pages_fit_the_screen(
     page.locator("#anomalies tbody a").first.click()
     expect(page.locator("#device-charts canvas").first).to_be_visible(timeout=WAIT_MS)
     expect(page.locator("#device-charts .span-anomaly").first).to_be_attached(timeout=WAIT_MS)
+    expect(page.locator("#device-timeline tbody tr").first).to_be_visible()  # filled after every chart
     page.screenshot(path=str(shots / f"live-device-{viewport}.png"), full_page=True)
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0, f"the device page at {viewport} is {overflow}px wider than the screen"

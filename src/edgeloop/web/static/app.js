@@ -17,6 +17,7 @@ const state = {
   me: null, // {who, role}
   devices: new Map(), // device -> {row, metrics: Map(metric -> {values, cells})}
   stream: null,
+  device: null, // the device whose page is open
 };
 
 // -- small helpers -----------------------------------------------------------------------------------------
@@ -153,6 +154,7 @@ function show() {
   for (const link of document.querySelectorAll("nav a")) link.classList.toggle("active", link.dataset.page === tab);
   state.device = page === "device" ? decodeURIComponent(arg) : null;
   if (page === "device") openDevice(state.device).catch((err) => say(err.message));
+  else deviceOpened += 1; // a device page still loading stops
   if (page === "roi") refreshRoi();
   if (page === "audit") refreshAudit();
 }
@@ -333,12 +335,14 @@ function onReadings(data) {
 
 // -- device page: its history from the store, anomaly spans, decisions and events, live readings ----------
 let deviceCharts = new Map(); // metric -> chart (Charts.metric)
+let deviceOpened = 0; // which opening of a device page is the current one
 
 const EVENT_WORDS = { failure: "failure", repaired: "repaired", inspection: "inspection",
   maintenance_started: "maintenance", maintenance_done: "maintenance done" };
 
 async function openDevice(device) {
   const name = encodeURIComponent(device);
+  const mine = ++deviceOpened;
   for (const chart of deviceCharts.values()) chart.plot.destroy();
   deviceCharts = new Map();
   $("device-name").textContent = device;
@@ -346,7 +350,7 @@ async function openDevice(device) {
   $("device-timeline").tBodies[0].replaceChildren();
   const [d, decisions, events] = await Promise.all([get(`/devices/${name}`),
     get(`/decisions?device=${name}&limit=200`), get(`/devices/${name}/events?limit=200`)]);
-  if (state.device !== device) return; // the user moved on meanwhile
+  if (mine !== deviceOpened) return; // opened again, or left, meanwhile
   $("device-type").textContent = d.asset_type || "";
   healthWord($("device-health"), d.state.health);
   const marks = [
@@ -358,7 +362,10 @@ async function openDevice(device) {
   const metrics = Object.entries((d.meta && d.meta.metrics) || {});
   for (const m of Object.keys(d.state.metrics)) if (!metrics.some(([k]) => k === m)) metrics.push([m, {}]);
   if (metrics.length === 0) $("device-charts").textContent = "No metrics described or read yet.";
-  for (const [metric, meta] of metrics) {
+  const histories = await Promise.all(metrics.map(([metric]) =>
+    get(`/devices/${name}/telemetry/${encodeURIComponent(metric)}?points=400`)));
+  if (mine !== deviceOpened) return;
+  metrics.forEach(([metric, meta], i) => {
     const figure = document.createElement("figure");
     figure.className = "chart";
     figure.dataset.metric = metric;
@@ -368,11 +375,9 @@ async function openDevice(device) {
     const area = document.createElement("div");
     figure.append(caption, area);
     $("device-charts").appendChild(figure);
-    const history = await get(`/devices/${name}/telemetry/${encodeURIComponent(metric)}?points=400`);
-    if (state.device !== device) return;
-    deviceCharts.set(metric, Charts.metric(area, { buckets: history.buckets, unit: meta.unit, low: meta.low,
+    deviceCharts.set(metric, Charts.metric(area, { buckets: histories[i].buckets, unit: meta.unit, low: meta.low,
       high: meta.high, level: ANOMALOUS, marks, when }));
-  }
+  });
   const body = $("device-timeline").tBodies[0];
   for (const m of marks.sort((a, b) => b.ts - a.ts)) {
     const row = body.insertRow();
