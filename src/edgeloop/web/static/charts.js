@@ -182,7 +182,12 @@ const Charts = (() => {
     const hours = (v) => (v == null ? "-" : `${v.toFixed(2)} h`);
     const day = { value: (u, x) => (x == null ? "-" : when(x).slice(0, 10)) };
     const days = (u, lo, hi) => [(lo ?? 0) - 43200, (hi ?? 0) + 43200]; // half a day around the first and last
-    const dayAxis = axis("", { values: (u, xs) => xs.map((x) => when(x).slice(0, 10)), space: 90 });
+    const daySplits = (u) => { // ticks on the days with data only, as many as fit
+      const fit = Math.max(2, Math.floor(u.bbox.width / (uPlot.pxRatio || devicePixelRatio || 1) / 100));
+      const step = Math.ceil(s.days.length / fit);
+      return s.days.filter((_, i) => i % step === 0);
+    };
+    const dayAxis = axis("", { splits: daySplits, values: (u, xs) => xs.map((x) => when(x).slice(0, 10)) });
     const arms = (fmt) => [
       { label: `treated (${t.devices} devices)`, stroke: COLOR.accent, width: 2, points: { size: 5 }, value: (u, v) => fmt(v) },
       { label: `holdout (${h.devices} devices)`, stroke: COLOR.holdout, width: 2, points: { size: 5 }, value: (u, v) => fmt(v) },
@@ -210,7 +215,7 @@ const Charts = (() => {
       },
       {
         name: "uplift", title: `Treated minus holdout: net value per device-day (${cur})`,
-        note: `${interval(up, "", money)}. Shaded: the interval; dashed: the estimate.`,
+        note: interval(up, "", money) + (up.ci_low == null ? "." : ". Shaded: the interval; dashed: the estimate."),
         opts: { scales: { x: { time: true, range: days }, y: { range: (u, lo, hi) => withZero(lo, hi, [up.ci_low, up.ci_high]) } },
           series: [day,
             { label: "treated ahead", fill: COLOR.ok, stroke: COLOR.ok, paths: bars(), points: { show: false }, value: (u, v) => money(v) },
