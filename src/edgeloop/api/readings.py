@@ -43,21 +43,23 @@ def _latest(store: StoreReads, chunks: list[Chunk], names: SeriesNames) -> Lates
     return out
 
 
-#: Two runs of high points of one series are one episode when at most this many points lie between them...
+#: Two high points of one series are in one episode when at most this much data time lies between them...
+GAP_S = 900.0
+#: ... or when at most this many lower points lie between them (for series read seldom) ...
 GAP_POINTS = 5
-#: ... and the data time from the last high point of one to the first of the next is at most this (seconds), so
-#: that a stretch without data (a device off line) still separates episodes.
-GAP_S = 3600.0
+#: ... but never across more than this much data time (a device off line ends an episode).
+OUTAGE_S = 3600.0
 
 
 def anomalies(
-    store: StoreReads, t_from: float, t_to: float, min_score: float, gap_points: int = GAP_POINTS,
-    gap_s: float = GAP_S,
+    store: StoreReads, t_from: float, t_to: float, min_score: float, gap_s: float = GAP_S,
+    gap_points: int = GAP_POINTS, outage_s: float = OUTAGE_S,
 ) -> list[dict[str, Any]]:  # fmt: skip
-    """Episodes in [t_from, t_to], newest first: the points of one series scored >= `min_score`, where high
-    points with at most `gap_points` lower points and at most `gap_s` seconds of data time between them belong
-    to one episode (a score that dips for a reading or two does not start a new one). `points` counts the high
-    points of an episode, not the low ones inside it."""
+    """Episodes in [t_from, t_to], newest first: the points of one series scored >= `min_score`, where two high
+    points at most `gap_s` seconds of data time apart, or with at most `gap_points` lower points between them,
+    belong to one episode, unless more than `outage_s` seconds lie between them. So a score that dips below the
+    level for a while does not start a new episode. `points` counts the high points of an episode, not the low
+    ones inside it."""
     chunks = store.read_chunks_between(t_from, t_to)
     if not chunks:
         return []
@@ -72,8 +74,9 @@ def anomalies(
     high = np.flatnonzero(s >= min_score)
     if high.size == 0:
         return []
-    apart = (series[high[1:]] != series[high[:-1]]) | (np.diff(high) - 1 > gap_points)
-    apart |= np.diff(t[high]) > gap_s
+    dt = np.diff(t[high])
+    near = ((dt <= gap_s) | (np.diff(high) - 1 <= gap_points)) & (dt <= outage_s)
+    apart = (series[high[1:]] != series[high[:-1]]) | ~near
     groups = np.split(high, np.flatnonzero(apart) + 1)
     names = store.read_series_names()
     episodes = []
