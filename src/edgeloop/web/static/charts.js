@@ -49,23 +49,42 @@ const Charts = (() => {
   }
 
   // -- a device's metric ---------------------------------------------------------------------------------
+  function stepOf(xs) { // the usual time between buckets (the median)
+    const d = xs.slice(1).map((x, i) => x - xs[i]).filter((v) => v > 0).sort((a, b) => a - b);
+    return d.length ? d[Math.floor(d.length / 2)] : 60;
+  }
+
   function spansOf(xs, scores, level) { // runs of buckets scored >= level, each to the next bucket's start
     const spans = [];
-    const step = xs.length > 1 ? (xs[xs.length - 1] - xs[0]) / (xs.length - 1) : 60;
+    const step = stepOf(xs);
     for (let i = 0; i < xs.length; i++) {
-      if (scores[i] < level) continue;
-      const end = i + 1 < xs.length ? xs[i + 1] : xs[i] + step;
+      if (scores[i] == null || scores[i] < level) continue;
+      const next = i + 1 < xs.length ? xs[i + 1] : Infinity;
+      const end = next - xs[i] <= 3 * step ? next : xs[i] + step; // not across a stretch without data
       const last = spans[spans.length - 1];
-      if (last && last.i === i - 1) { last.t1 = end; last.i = i; last.peak = Math.max(last.peak, scores[i]); }
-      else spans.push({ t0: xs[i], t1: end, i, peak: scores[i] });
+      if (last && last.i === i - 1 && last.t1 === xs[i]) {
+        last.t1 = end; last.i = i; last.peak = Math.max(last.peak, scores[i]);
+      } else spans.push({ t0: xs[i], t1: end, i, peak: scores[i] });
     }
     return spans;
+  }
+
+  function withGaps(buckets) { // a null after a bucket followed by a stretch without data: the line breaks there
+    const step = stepOf(buckets.map((b) => b.t));
+    const out = [];
+    buckets.forEach((b, i) => {
+      out.push(b);
+      const next = buckets[i + 1];
+      if (next && next.t - b.t > 3 * step) out.push({ t: b.t + step, min: null, mean: null, max: null, score: null });
+    });
+    return out;
   }
 
   // One metric: min-max band and mean of the stored buckets, the scale from the device's meta (low, high),
   // anomaly spans shaded, decisions and events marked. `chart.add(t, value, score)` appends a live reading.
   function metric(box, opts) {
-    const { buckets, unit, low, high, level, marks, when } = opts;
+    const { unit, low, high, level, marks, when } = opts;
+    const buckets = withGaps(opts.buckets);
     const data = [buckets.map((b) => b.t), buckets.map((b) => b.min), buckets.map((b) => b.mean),
       buckets.map((b) => b.max)];
     const scores = buckets.map((b) => b.score);
@@ -105,7 +124,8 @@ const Charts = (() => {
         place(el, plot, s.t0, s.t1);
         layer.appendChild(el);
       }
-      for (const m of marks) {
+      const labelled = { decision: -1e9, event: -1e9 }; // where the last label of each row was put (px)
+      for (const m of [...marks].sort((a, b) => a.ts - b.ts)) {
         const el = document.createElement("div");
         el.className = `marker ${m.kind}`;
         el.title = `${when(m.ts)}: ${m.text}`;
@@ -114,7 +134,10 @@ const Charts = (() => {
         tag.textContent = m.label;
         el.appendChild(tag);
         place(el, plot, m.ts, null);
-        el.classList.toggle("left", plot.valToPos(m.ts, "x") > plot.over.clientWidth - 90); // label inside the plot
+        const x = plot.valToPos(m.ts, "x"), row = m.kind.startsWith("event") ? "event" : "decision";
+        el.classList.toggle("left", x > plot.over.clientWidth - 90); // the label inside the plot
+        if (x - labelled[row] < 110) tag.hidden = true; // no label over another: the line and its tooltip stay
+        else labelled[row] = x;
         layer.appendChild(el);
       }
       box.dataset.spans = String(layer.querySelectorAll(".span-anomaly").length);
