@@ -204,14 +204,22 @@ function healthCounts() {
   $("n-health").replaceChildren(...words.flatMap((w, i) => (i ? [", ", w] : [w])));
 }
 
-async function refreshHeadline() {
+async function refreshHeadline() { // the ledger's report takes a while on a busy site: the audit card does not wait
+  await Promise.all([refreshNetValue(), refreshAuditCard()]);
+}
+
+async function refreshNetValue() {
   try {
     const roi = await get("/roi");
     $("net-value").textContent = money(roi.realized_net_value, roi.currency);
+    $("net-value").classList.toggle("negative", Number(roi.realized_net_value) < 0);
     const u = roi.uplift.net_value;
     $("uplift").textContent = u.conclusive ? `uplift ${u.per_device_day.toFixed(0)} ${roi.currency}/device-day`
       : "measured uplift: no claim yet";
   } catch (err) { $("net-value").textContent = "-"; $("uplift").textContent = err.status === 404 ? "no ledger yet" : ""; }
+}
+
+async function refreshAuditCard() {
   try {
     const audit = await get("/audit/verify");
     $("audit-card").textContent = audit.ok ? `OK, ${audit.records} records` : `BROKEN at ${audit.first_bad}`;
