@@ -25,7 +25,7 @@ FILLED = {  # what shows that a page's data has arrived
     "fleet": ["#sites tbody tr", "#anomalies tbody tr"],
     "site": ["#devices polyline[points*=' ']", "#devices tbody tr td:nth-child(2):text-matches('pump|motor')"],
     "decisions": ["#decisions tbody tr"],
-    "roi": ["#roi-plots img[data-plot=downtime]"],
+    "roi": ["#roi-plots figure[data-chart=downtime] canvas"],
     "audit": ["#audit-log tbody tr"],
 }
 
@@ -114,7 +114,7 @@ def test_an_operator_sees_values_change_live_and_approves_a_command_that_gets_ac
 
     answered = page.locator(f"#answered tbody tr[data-decision='{decision}']")
     expect(answered).to_contain_text("approved")
-    expect(answered.locator("td").last).to_have_text("acked", timeout=WAIT_MS)  # the device acked the command
+    expect(answered.locator("td.command-status")).to_have_text("acked", timeout=WAIT_MS)  # the device acked the command
     page.screenshot(path=str(shots / "live-acked.png"), full_page=True)
     page.close()
 
@@ -147,4 +147,12 @@ def test_the_live_pages_fit_the_screen(
         page.screenshot(path=str(shots / f"live-{name}-{viewport}.png"), full_page=True)
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0, f"{name} at {viewport} is {overflow}px wider than the screen"
+    page.click("nav a[data-page=fleet]")  # the device of the newest anomaly episode: its history
+    page.locator("#anomalies tbody a").first.click()
+    expect(page.locator("#device-charts canvas").first).to_be_visible(timeout=WAIT_MS)
+    expect(page.locator("#device-charts .span-anomaly").first).to_be_attached(timeout=WAIT_MS)
+    expect(page.locator("#device-timeline tbody tr").first).to_be_visible()  # filled after every chart
+    page.screenshot(path=str(shots / f"live-device-{viewport}.png"), full_page=True)
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, f"the device page at {viewport} is {overflow}px wider than the screen"
     page.close()

@@ -64,9 +64,12 @@ def test_the_dashboard_runs_under_the_csp(
     page.fill("#token", auth("viewer")["Authorization"].removeprefix("Bearer "))
     page.click("#token-login button")
     expect(page.locator("#nav")).to_be_visible()
-    for name in ("site", "decisions", "audit", "roi"):  # the ROI page last: its plots are checked
+    page.click("nav a[data-page=site]")
+    page.click("#devices a[href^='#device/']")  # a device page: its uPlot charts
+    expect(page.locator("#device-charts canvas").first).to_be_visible(timeout=20_000)
+    for name in ("site", "decisions", "audit", "roi"):  # the ROI page last: its charts are checked
         page.click(f"nav a[data-page={name}]")
-    expect(page.locator("#roi-plots img").first).to_be_visible(timeout=20_000)
+    expect(page.locator("#roi-plots canvas").first).to_be_visible(timeout=20_000)
     page.close()
     assert watched.refused == []
     assert watched.elsewhere == []

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import httpx
 import orjson
+from tests.conftest import T0
 
 from edgeloop.agent.site import SiteAgent
 from edgeloop.settings import Settings
@@ -78,3 +79,29 @@ def test_the_event_stream_starts_with_the_newest_readings(api_site: Site, auth: 
     (device,) = readings
     assert readings[device]["vibration"][1] == 20.0
     assert events["approvals"] == {"pending": 1}
+
+
+def test_a_device_s_events_are_listed_newest_first_without_acks(api_site: Site, auth: Auth) -> None:
+    _, agent, url = api_site
+    link = agent.client
+    for ts, kind in ((T0 + 2000, "failure"), (T0 + 5000, "repaired")):
+        link.deliver("edgeloop/v1/apisite/pump-3/event", orjson.dumps({"ts": ts, "kind": kind}))
+    agent.handle_batch(link.drain(10))
+    agent.store.flush()
+
+    events = httpx.get(f"{url}/devices/pump-3/events", headers=auth("viewer")).json()["items"]
+
+    assert [(e["kind"], e["ts"]) for e in events] == [("repaired", T0 + 5000), ("failure", T0 + 2000)]
+    assert httpx.get(f"{url}/devices/pump-4/events", headers=auth("viewer")).json()["items"] == []
+    assert httpx.get(f"{url}/devices/nothing/events", headers=auth("viewer")).status_code == 404
+
+
+def test_the_ledger_series_has_one_value_per_day_and_arm(api_site: Site, auth: Auth) -> None:
+    _, _, url = api_site
+    found = httpx.get(f"{url}/roi/series", headers=auth("viewer"), timeout=30).json()
+    n = len(found["days"])
+    assert n >= 1
+    assert set(found["arms"]) == {"treated", "holdout"}
+    for arm in found["arms"].values():
+        assert len(arm["net_value"]) == len(arm["downtime_h"]) == len(arm["cumulative_net_value"]) == n
+    assert set(found["uplift"]) >= {"net_value", "downtime_h"}

@@ -1,5 +1,6 @@
 """Reading the store's telemetry chunks for the API: the newest reading of each series (a device's current
-state and the dashboard's live sparklines) and anomaly episodes (runs of points scored at or above a level).
+state and the dashboard's live sparklines) and anomaly episodes (points scored at or above a level, with short
+dips merged).
 
 The chunks hold many series each (see `io/store/telemetry.py`); series keys are named per run.
 """
@@ -42,8 +43,23 @@ def _latest(store: StoreReads, chunks: list[Chunk], names: SeriesNames) -> Lates
     return out
 
 
-def anomalies(store: StoreReads, t_from: float, t_to: float, min_score: float) -> list[dict[str, Any]]:
-    """Episodes in [t_from, t_to]: runs of consecutive points of one series scored >= `min_score`, newest first."""
+#: Two high points of one series are in one episode when at most this much data time lies between them...
+GAP_S = 900.0
+#: ... or when at most this many lower points lie between them (for series read seldom) ...
+GAP_POINTS = 5
+#: ... but never across more than this much data time (a device off line ends an episode).
+OUTAGE_S = 3600.0
+
+
+def anomalies(
+    store: StoreReads, t_from: float, t_to: float, min_score: float, gap_s: float = GAP_S,
+    gap_points: int = GAP_POINTS, outage_s: float = OUTAGE_S,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Episodes in [t_from, t_to], newest first: the points of one series scored >= `min_score`, where two high
+    points at most `gap_s` seconds of data time apart, or with at most `gap_points` lower points between them,
+    belong to one episode, unless more than `outage_s` seconds lie between them. So a score that dips below the
+    level for a while does not start a new episode. `points` counts the high points of an episode, not the low
+    ones inside it."""
     chunks = store.read_chunks_between(t_from, t_to)
     if not chunks:
         return []
@@ -55,17 +71,21 @@ def anomalies(store: StoreReads, t_from: float, t_to: float, min_score: float) -
     series, t, v, s = series[keep], t[keep], v[keep], s[keep]
     order = np.lexsort((t, series))  # by series, then time
     series, t, v, s = series[order], t[order], v[order], s[order]
-    high = s >= min_score
-    same = series[1:] == series[:-1]
-    starts = np.flatnonzero(high & ~np.concatenate(([False], high[:-1] & same)))
-    ends = np.flatnonzero(high & ~np.concatenate((high[1:] & same, [False])))  # inclusive
+    high = np.flatnonzero(s >= min_score)
+    if high.size == 0:
+        return []
+    dt = np.diff(t[high])
+    near = ((dt <= gap_s) | (np.diff(high) - 1 <= gap_points)) & (dt <= outage_s)
+    apart = (series[high[1:]] != series[high[:-1]]) | ~near
+    groups = np.split(high, np.flatnonzero(apart) + 1)
     names = store.read_series_names()
     episodes = []
-    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
-        key = (int(series[a]) >> 32, int(series[a]) & 0xFFFFFFFF)
+    for g in groups:
+        key = (int(series[g[0]]) >> 32, int(series[g[0]]) & 0xFFFFFFFF)
         if key not in names:
             continue
-        peak = a + int(np.argmax(s[a : b + 1]))
-        episodes.append({"device": names[key][0], "metric": names[key][1], "start": float(t[a]), "end": float(t[b]),
-                         "points": b - a + 1, "peak_score": float(s[peak]), "peak_value": float(v[peak])})  # fmt: skip
+        peak = int(g[np.argmax(s[g])])
+        episodes.append({"device": names[key][0], "metric": names[key][1], "start": float(t[g[0]]),
+                         "end": float(t[g[-1]]), "points": int(g.size), "peak_score": float(s[peak]),
+                         "peak_value": float(v[peak])})  # fmt: skip
     return sorted(episodes, key=lambda e: (-e["end"], e["device"], e["metric"]))

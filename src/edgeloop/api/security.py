@@ -23,7 +23,7 @@ CSP = "; ".join(
         "default-src 'self'",
         "script-src 'self'",
         "style-src 'self'",
-        "img-src 'self' data: blob:",  # the ROI plots are SVG shown through blob: URLs
+        "img-src 'self' data:",  # data: for the page's empty icon and the OpenAPI page's own images
         "connect-src 'self'",
         "object-src 'none'",
         "base-uri 'none'",

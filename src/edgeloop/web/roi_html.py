@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import html
 import io
+import itertools
 import math
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -18,6 +20,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from edgeloop.ledger import Arm, SiteLedger, day_label
+from edgeloop.ledger.entries import DAY
 
 COLORS = {Arm.TREATED: "#1f77b4", Arm.HOLDOUT: "#ff7f0e"}
 
@@ -30,21 +33,50 @@ def _svg(fig: Figure) -> str:
     return text[text.index("<svg") :]
 
 
-def cumulative_value(site: SiteLedger) -> str:
-    """Cumulative realized net value per device, treated against holdout, day by day."""
+def series(site: SiteLedger) -> dict[str, Any]:
+    """The ledger's figures over time, per arm, as the dashboard draws them (`GET /roi/series`) and the plots
+    here: for each day with data (unix seconds of its start, and its UTC date), the arm's net value and
+    unplanned downtime per device that day and the net value per device summed to that day; beside them the
+    measured uplift (treated minus holdout, per device-day, with its 95% interval) of each metric, and the net
+    value by action. All from the ledger's observations and report; nothing is estimated here."""
     days = sorted({o.day for o in site.observations})
-    fig, ax = plt.subplots(figsize=(7, 3.2))
+    arms: dict[str, dict[str, Any]] = {}
     for arm in Arm:
         mine = [o for o in site.observations if o.arm is arm]
-        devices = len({o.device for o in mine}) or 1
-        per_day: dict[int, float] = defaultdict(float)
+        devices = len({o.device for o in mine})
+        value: dict[int, float] = defaultdict(float)
+        down: dict[int, float] = defaultdict(float)
         for o in mine:
-            per_day[o.day] += o.net_value
-        total, series = 0.0, []
-        for d in days:
-            total += per_day[d] / devices
-            series.append(total)
-        ax.plot([day_label(d) for d in days], series, marker="o", color=COLORS[arm], label=f"{arm} ({devices} devices)")
+            value[o.day] += o.net_value
+            down[o.day] += o.downtime_h
+        per = devices or 1
+        daily = [value[d] / per for d in days]
+        arms[str(arm)] = {
+            "devices": devices,
+            "net_value": daily,
+            "cumulative_net_value": list(itertools.accumulate(daily)),
+            "downtime_h": [down[d] / per for d in days],
+        }
+    r = site.report
+    return {
+        "currency": r.currency,
+        "days": [d * DAY for d in days],
+        "labels": [day_label(d) for d in days],
+        "arms": arms,
+        "uplift": {k: u.to_json() for k, u in r.uplift.items()},
+        "by_action": {k: float(v) for k, v in sorted(r.by_action.items(), key=lambda kv: float(kv[1]))},
+    }
+
+
+def cumulative_value(site: SiteLedger) -> str:
+    """Cumulative realized net value per device, treated against holdout, day by day."""
+    data = series(site)
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    for arm in Arm:
+        mine = data["arms"][str(arm)]
+        devices = mine["devices"] or 1
+        ax.plot(data["labels"], mine["cumulative_net_value"], marker="o", color=COLORS[arm],
+                label=f"{arm} ({devices} devices)")  # fmt: skip
     ax.set_ylabel(f"net value per device ({site.report.currency})")
     ax.set_title("Cumulative realized value per device")
     ax.legend()

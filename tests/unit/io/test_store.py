@@ -39,3 +39,20 @@ def test_a_bad_statement_stops_the_writer_and_is_raised(store_backend: StoreBack
     with pytest.raises(StoreError, match="nowhere"):
         store.check()
     store.close()
+
+
+def test_a_device_s_events_come_newest_first_without_acks_or_usage(store_backend: StoreBackend) -> None:
+    store = store_backend.agent_store()
+    store.write_outcome("a", 10.0, 100.0, "failure", "d1", {"reason": "bearing"})
+    store.write_outcome("a", 20.0, 101.0, "ack_done", "d1", {})
+    store.write_outcome("a", 30.0, 102.0, "usage", None, {})
+    store.write_outcome("a", 40.0, 103.0, "repaired", None, {})
+    store.write_outcome("b", 50.0, 104.0, "failure", None, {})
+    store.flush()
+
+    events = store.read_events("a", 10)
+
+    assert [(e["kind"], e["ts"], e["decision"]) for e in events] == [("repaired", 40.0, None), ("failure", 10.0, "d1")]
+    assert events[1]["detail"] == {"reason": "bearing"}
+    assert [e["kind"] for e in store.read_events("a", 1)] == ["repaired"]
+    store.close()

@@ -22,7 +22,9 @@ def list_anomalies(
     min_score: float = Query(0.9, ge=0.0, le=1.0, description="a point at or above this score is anomalous"),
     hours: float = Query(24.0, gt=0, le=24 * 366, description="how far back from the newest data (data time)"),
 ) -> dict[str, Any]:
-    """Runs of consecutive points of one metric scored at or above `min_score`, within the last `hours` of data."""
+    """Episodes of one metric scored at or above `min_score`, within the last `hours` of data: two high points at
+    most 15 minutes of data time apart, or with at most 5 lower points between them, are one episode, unless more
+    than an hour lies between them (`edgeloop.api.readings.anomalies`)."""
     newest = store.data_until()
     if newest is None:
         return page.of([])

@@ -76,6 +76,17 @@ def telemetry(
     return {"device": device, "metric": metric, "buckets": buckets}
 
 
+@router.get("/devices/{device}/events")
+def events(device: str, store: Store, _: Viewer, page: Paged) -> dict[str, Any]:
+    """What happened to a device, newest first, in data time (`ts`; `at` is when the agent heard of it): failures,
+    repairs, inspections, maintenance and the like, as the device or the plant reported them (command acks and
+    usage reports are left out). Its decisions are `GET /decisions?device=`."""
+    if not store.has_device(device):
+        raise HTTPException(404, f"no device {device}")
+    found = store.read_events(device, page.offset + page.limit)[page.offset :]
+    return {"limit": page.limit, "offset": page.offset, "items": found}
+
+
 @router.get("/quarantine")
 def quarantine(store: Store, _: Viewer, page: Paged) -> dict[str, Any]:
     """Bad input the agent set aside, newest first, with its reason (raw bytes as text, cut at 512)."""

@@ -1,4 +1,5 @@
-"""The ROI report, as `edgeloop roi report --json` prints it, and the ledger's plots as SVG."""
+"""The ROI report, as `edgeloop roi report --json` prints it, its figures over time for the dashboard's charts,
+and the ledger's plots as SVG (for the HTML report)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,15 @@ def fleet_report(request: Request, _: Viewer, since: str | None = None) -> dict[
         raise HTTPException(404, str(exc)) from None
     sites = sorted({a.device.split("/", 1)[0] for a in ledger.holdout.assignments})
     return {"site": ledger.site, "sites": sites, **ledger.report.to_json()}
+
+
+@router.get("/series")
+async def series(request: Request, _: Viewer, since: str | None = None) -> dict[str, Any]:
+    """The ledger over time for the dashboard's charts: per day, each arm's net value and unplanned downtime per
+    device and its cumulative net value per device; the measured uplift of each metric with its 95% interval
+    (as in `GET /roi`); net value by action. Days are unix seconds of the day's start (UTC), in data time."""
+    ledger = await run_in_threadpool(_ledger, request, since, 500)
+    return {"site": ledger.site, **roi_html.series(ledger)}
 
 
 def _plots(ledger: SiteLedger) -> dict[str, str]:

@@ -160,6 +160,22 @@ def read_last_event(conn: sqlite3.Connection, device: str) -> tuple[str, float] 
     return None if row is None else (row[0], row[1])
 
 
+def read_events(conn: sqlite3.Connection, device: str, limit: int) -> list[dict[str, Any]]:
+    """A device's newest events (failure, repaired, inspection, maintenance...; no acks, no usage reports),
+    newest first, in data time: `{"kind", "ts", "at", "decision", "detail"}`."""
+    rows = conn.execute(
+        "SELECT kind, ts, at, decision, detail FROM outcomes WHERE device=? AND kind NOT LIKE 'ack_%' "
+        "AND kind != 'usage' ORDER BY ts DESC, id DESC LIMIT ?",
+        (device, limit),
+    ).fetchall()
+    return [event_of(row) for row in rows]
+
+
+def event_of(row: tuple[Any, ...]) -> dict[str, Any]:
+    kind, ts, at, decision, detail = row
+    return {"kind": kind, "ts": ts, "at": at, "decision": decision, "detail": orjson.loads(detail or "{}")}
+
+
 def read_verdicts_of(conn: sqlite3.Connection, decision_id: str) -> list[dict[str, Any]]:
     rows = conn.execute("SELECT verdict, by, why, at FROM verdicts WHERE decision = ?", (decision_id,)).fetchall()
     return [dict(zip(_VERDICT, row, strict=True)) for row in rows]

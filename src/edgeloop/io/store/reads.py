@@ -117,6 +117,9 @@ class SqliteReads:
     def read_last_event(self, device: str) -> tuple[str, float] | None:
         return decisions.read_last_event(self._reader, device)
 
+    def read_events(self, device: str, limit: int) -> list[dict[str, Any]]:
+        return decisions.read_events(self._reader, device, limit)
+
     def read_verdicts_of(self, decision_id: str) -> list[dict[str, Any]]:
         return decisions.read_verdicts_of(self._reader, decision_id)
 

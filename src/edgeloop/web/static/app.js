@@ -5,11 +5,19 @@
 const api = "/api/v1";
 const SPARK_POINTS = 60;
 const ANOMALOUS = 0.9;
+// The one health vocabulary of every page (as the API's device state says it), each word with what it means.
+const HEALTH = {
+  ok: "every metric's newest anomaly score is below 0.9",
+  anomalous: "a metric's newest anomaly score is 0.9 or more",
+  down: "the device's newest event is a failure: down until it is repaired",
+  unknown: "no recent reading from the device, so no score yet",
+};
 const state = {
   token: sessionStorage.getItem("edgeloop-token") || "",
   me: null, // {who, role}
   devices: new Map(), // device -> {row, metrics: Map(metric -> {values, cells})}
   stream: null,
+  device: null, // the device whose page is open
 };
 
 // -- small helpers -----------------------------------------------------------------------------------------
@@ -22,8 +30,27 @@ function cell(row, text, cls) {
   return td;
 }
 
-function when(ts) {
+function when(ts) { // every time on the page: UTC, to the second; headers say whether data or wall time
   return ts == null ? "-" : new Date(ts * 1000).toISOString().replace("T", " ").slice(0, 19);
+}
+
+function deviceLink(device) {
+  const a = document.createElement("a");
+  a.href = "#device/" + encodeURIComponent(device);
+  a.textContent = device;
+  return a;
+}
+
+function linkCell(row, device) {
+  const td = row.insertCell();
+  td.appendChild(deviceLink(device));
+  return td;
+}
+
+function healthWord(el, health) {
+  el.textContent = health;
+  el.title = `${health}: ${HEALTH[health] || ""}`;
+  el.className = "health-" + health;
 }
 
 function money(value, currency) {
@@ -117,13 +144,17 @@ $("logout").addEventListener("click", async () => {
 });
 
 // -- pages -------------------------------------------------------------------------------------------------
-const PAGES = ["fleet", "site", "decisions", "roi", "audit"];
+const PAGES = ["fleet", "site", "device", "decisions", "roi", "audit"];
 
 function show() {
-  const wanted = location.hash.slice(1);
-  const page = !state.me ? "login" : PAGES.includes(wanted) ? wanted : "fleet";
+  const [wanted, arg] = location.hash.slice(1).split("/");
+  const page = !state.me ? "login" : PAGES.includes(wanted) && (wanted !== "device" || arg) ? wanted : "fleet";
   for (const section of document.querySelectorAll("section.page")) section.hidden = section.id !== "page-" + page;
-  for (const link of document.querySelectorAll("nav a")) link.classList.toggle("active", link.dataset.page === page);
+  const tab = page === "device" ? "site" : page; // a device page belongs to its site's
+  for (const link of document.querySelectorAll("nav a")) link.classList.toggle("active", link.dataset.page === tab);
+  state.device = page === "device" ? decodeURIComponent(arg) : null;
+  if (page === "device") openDevice(state.device).catch((err) => say(err.message));
+  else deviceOpened += 1; // a device page still loading stops
   if (page === "roi") refreshRoi();
   if (page === "audit") refreshAudit();
 }
@@ -147,7 +178,7 @@ async function refreshFleet() {
   list.replaceChildren();
   for (const a of anomalies.items) {
     const row = list.insertRow();
-    cell(row, a.device); cell(row, a.metric); cell(row, when(a.start)); cell(row, when(a.end));
+    linkCell(row, a.device); cell(row, a.metric); cell(row, when(a.start)); cell(row, when(a.end));
     cell(row, String(a.points)); cell(row, a.peak_score.toFixed(3), "health-anomalous"); cell(row, a.peak_value.toFixed(2));
   }
 }
@@ -163,17 +194,32 @@ function healthCounts() {
   for (const d of state.devices.values()) counts[d.health] += 1;
   $("n-devices").textContent = String(state.devices.size);
   $("n-anomalous").textContent = String(counts.anomalous);
-  $("n-health").textContent = `${counts.ok} ok, ${counts.down} down, ${counts.unknown} quiet`;
+  const words = Object.keys(HEALTH).map((h) => {
+    const span = document.createElement("span");
+    healthWord(span, h);
+    span.textContent = `${counts[h]} ${h}`;
+    if (counts[h] === 0) span.classList.add("none");
+    return span;
+  });
+  $("n-health").replaceChildren(...words.flatMap((w, i) => (i ? [", ", w] : [w])));
 }
 
-async function refreshHeadline() {
+async function refreshHeadline() { // the ledger's report takes a while on a busy site: the audit card does not wait
+  await Promise.all([refreshNetValue(), refreshAuditCard()]);
+}
+
+async function refreshNetValue() {
   try {
     const roi = await get("/roi");
     $("net-value").textContent = money(roi.realized_net_value, roi.currency);
+    $("net-value").classList.toggle("negative", Number(roi.realized_net_value) < 0);
     const u = roi.uplift.net_value;
     $("uplift").textContent = u.conclusive ? `uplift ${u.per_device_day.toFixed(0)} ${roi.currency}/device-day`
       : "measured uplift: no claim yet";
   } catch (err) { $("net-value").textContent = "-"; $("uplift").textContent = err.status === 404 ? "no ledger yet" : ""; }
+}
+
+async function refreshAuditCard() {
   try {
     const audit = await get("/audit/verify");
     $("audit-card").textContent = audit.ok ? `OK, ${audit.records} records` : `BROKEN at ${audit.first_bad}`;
@@ -212,7 +258,7 @@ function deviceEntry(d) {
   const after = [...body.rows].findIndex((r) => r.dataset.device > d.device); // rows stay in name order
   const row = body.insertRow(after);
   row.dataset.device = d.device;
-  cell(row, d.device);
+  linkCell(row, d.device);
   const type = cell(row, d.asset_type);
   const health = cell(row, "");
   const readings = cell(row, "", "readings");
@@ -225,8 +271,7 @@ function deviceEntry(d) {
 
 function setHealth(entry, health) {
   entry.health = health;
-  entry.cells.health.textContent = health;
-  entry.cells.health.className = "health-" + health;
+  healthWord(entry.cells.health, health);
 }
 
 function metricEntry(entry, metric) {
@@ -252,7 +297,8 @@ function reading(entry, metric, t, value, score) {
   const m = metricEntry(entry, metric);
   m.values.push(value);
   if (m.values.length > SPARK_POINTS) m.values.shift();
-  m.value.textContent = Number(value).toFixed(2);
+  const unit = entry.units && entry.units[metric] && entry.units[metric].unit;
+  m.value.textContent = Number(value).toFixed(2) + (unit ? " " + unit : "");
   drawSpark(m.svg, m.values, score >= ANOMALOUS);
   entry.scores.set(metric, score);
   const worst = Math.max(...entry.scores.values());
@@ -269,6 +315,7 @@ async function refreshDevices() {
     offset += page.items.length;
     for (const d of page.items) {
       const entry = deviceEntry(d);
+      entry.units = (d.meta && d.meta.metrics) || {};
       setHealth(entry, d.state.health);
       for (const [metric, r] of Object.entries(d.state.metrics)) {
         if (!entry.metrics.has(metric)) reading(entry, metric, r.t, r.value, r.score);
@@ -286,9 +333,70 @@ async function refreshDevices() {
 function onReadings(data) {
   for (const [device, metrics] of Object.entries(data)) {
     const entry = state.devices.get(device) || deviceEntry({ device, asset_type: "" });
-    for (const [metric, [t, value, score]] of Object.entries(metrics)) reading(entry, metric, t, value, score);
+    for (const [metric, [t, value, score]] of Object.entries(metrics)) {
+      reading(entry, metric, t, value, score);
+      if (device === state.device) liveReading(metric, t, value, score);
+    }
   }
   healthCounts();
+}
+
+// -- device page: its history from the store, anomaly spans, decisions and events, live readings ----------
+let deviceCharts = new Map(); // metric -> chart (Charts.metric)
+let deviceOpened = 0; // which opening of a device page is the current one
+
+const EVENT_WORDS = { failure: "failure", repaired: "repaired", inspection: "inspection",
+  maintenance_started: "maintenance", maintenance_done: "maintenance done" };
+
+async function openDevice(device) {
+  const name = encodeURIComponent(device);
+  const mine = ++deviceOpened;
+  for (const chart of deviceCharts.values()) chart.plot.destroy();
+  deviceCharts = new Map();
+  $("device-name").textContent = device;
+  $("device-charts").replaceChildren();
+  $("device-timeline").tBodies[0].replaceChildren();
+  const [d, decisions, events] = await Promise.all([get(`/devices/${name}`),
+    get(`/decisions?device=${name}&limit=200`), get(`/devices/${name}/events?limit=200`)]);
+  if (mine !== deviceOpened) return; // opened again, or left, meanwhile
+  $("device-type").textContent = d.asset_type || "";
+  healthWord($("device-health"), d.state.health);
+  const marks = [
+    ...decisions.items.map((x) => ({ ts: x.ts, kind: "decision status-" + x.status, label: x.status.replaceAll("_", " "),
+      text: `decision ${x.status}, score ${x.score.toFixed(3)}: ${x.reason || x.rule}` })),
+    ...events.items.map((e) => ({ ts: e.ts, kind: "event event-" + e.kind, label: EVENT_WORDS[e.kind] || e.kind,
+      text: `${e.kind}${e.detail && e.detail.reason ? " (" + e.detail.reason + ")" : ""}` })),
+  ];
+  const metrics = Object.entries((d.meta && d.meta.metrics) || {});
+  for (const m of Object.keys(d.state.metrics)) if (!metrics.some(([k]) => k === m)) metrics.push([m, {}]);
+  if (metrics.length === 0) $("device-charts").textContent = "No metrics described or read yet.";
+  const histories = await Promise.all(metrics.map(([metric]) =>
+    get(`/devices/${name}/telemetry/${encodeURIComponent(metric)}?points=400`)));
+  if (mine !== deviceOpened) return;
+  metrics.forEach(([metric, meta], i) => {
+    const figure = document.createElement("figure");
+    figure.className = "chart";
+    figure.dataset.metric = metric;
+    const caption = document.createElement("figcaption");
+    const scale = meta.low != null && meta.high != null ? `, range ${meta.low} to ${meta.high}` : "";
+    caption.textContent = `${metric}${meta.unit ? " (" + meta.unit + ")" : ""}${scale}`;
+    const area = document.createElement("div");
+    figure.append(caption, area);
+    $("device-charts").appendChild(figure);
+    deviceCharts.set(metric, Charts.metric(area, { buckets: histories[i].buckets, unit: meta.unit, low: meta.low,
+      high: meta.high, level: ANOMALOUS, marks, when }));
+  });
+  const body = $("device-timeline").tBodies[0];
+  for (const m of marks.sort((a, b) => b.ts - a.ts)) {
+    const row = body.insertRow();
+    cell(row, when(m.ts)); cell(row, m.label, m.kind.split(" ").slice(1).join(" ")); cell(row, m.text, "reason");
+  }
+  if (marks.length === 0) cell(body.insertRow(), "No decisions or events yet.").colSpan = 3;
+}
+
+function liveReading(metric, t, value, score) {
+  const chart = deviceCharts.get(metric);
+  if (chart) chart.add(t, value, score);
 }
 
 // -- decisions and approvals -------------------------------------------------------------------------------
@@ -312,8 +420,10 @@ async function answer(decision, verb, buttons) {
 }
 
 async function refreshDecisions() {
-  const [pending, answered, decisions] = await Promise.all([
-    get("/approvals?limit=200"), get("/approvals?include_answered=true&limit=50"), get("/decisions?limit=30")]);
+  const [pending, answered, decisions, asked] = await Promise.all([
+    get("/approvals?limit=200"), get("/approvals?include_answered=true&limit=50"), get("/decisions?limit=30"),
+    get("/decisions?status=pending_approval&limit=500")]);
+  const decidedAt = new Map([...asked.items, ...decisions.items].map((d) => [d.id, d.ts])); // data time
   setPending(pending.total);
   const mayAnswer = state.me && state.me.role !== "viewer";
   const aBody = $("approvals").tBodies[0];
@@ -321,7 +431,8 @@ async function refreshDecisions() {
   for (const a of pending.items) {
     const row = aBody.insertRow();
     row.dataset.decision = a.decision;
-    cell(row, a.device); cell(row, commandText(a.command)); cell(row, when(a.requested)); cell(row, a.decision.slice(0, 8));
+    linkCell(row, a.device); cell(row, commandText(a.command)); cell(row, when(decidedAt.get(a.decision)));
+    cell(row, when(a.requested), "wall"); cell(row, a.decision.slice(0, 8));
     const actions = cell(row, mayAnswer ? "" : "operators only");
     if (!mayAnswer) continue;
     const buttons = ["approve", "reject"].map((verb) => {
@@ -339,9 +450,11 @@ async function refreshDecisions() {
   for (const a of answered.items.filter((x) => x.answer)) {
     const row = nBody.insertRow();
     row.dataset.decision = a.decision;
-    cell(row, a.device); cell(row, commandText(a.command)); cell(row, a.answer, "status-" + a.answer); cell(row, a.by || "-");
+    linkCell(row, a.device); cell(row, commandText(a.command)); cell(row, when(decidedAt.get(a.decision)));
+    cell(row, a.answer, "status-" + a.answer); cell(row, a.by || "-");
     const status = a.command_status;
-    cell(row, status ? STATUS_WORDS[status] || status : "-", status ? "status-" + status : "");
+    cell(row, status ? STATUS_WORDS[status] || status : "-", "command-status" + (status ? " status-" + status : ""));
+    cell(row, when(a.answered), "wall");
   }
   const dBody = $("decisions").tBodies[0];
   dBody.replaceChildren();
@@ -349,55 +462,54 @@ async function refreshDecisions() {
   for (const d of decisions.items) {
     const row = dBody.insertRow();
     row.dataset.decision = d.id;
-    cell(row, when(d.ts)); cell(row, d.device); cell(row, d.score.toFixed(3));
+    cell(row, when(d.ts)); linkCell(row, d.device); cell(row, d.score.toFixed(3));
     const answer = answers.get(d.id); // the record stays as decided; what the operator said since is shown beside it
     cell(row, answer ? `${d.status}: ${answer}` : d.status, "status-" + (answer || d.status)); cell(row, d.reason, "reason");
   }
 }
 
 // -- ROI and audit pages -----------------------------------------------------------------------------------
-const plotUrls = [];
+const ROI_TERMS = { // what each card means, in a manager's words (the card's tooltip)
+  "Realized net value": "Money the ledger booked from what actually happened: repairs, downtime, false alarms, "
+    + "energy. Claimed savings are not in it.",
+  "Claimed avoided (not measured)": "Failures the agent believes it prevented, valued at their usual cost. "
+    + "A claim, not a measurement: left out of every measured figure.",
+  "False-alarm cost": "What inspections and stops that found nothing cost.",
+  "Measured uplift": "Treated devices minus the randomized holdout (devices where the agent decides but does "
+    + "not act), per device-day; claimed only when its 95% interval excludes zero.",
+  "Days / entries": "Days of data (data time) and ledger entries the report covers.",
+};
+let roiPlots = [];
 
 async function refreshRoi() {
   if (!state.me) return;
   const cards = $("roi-cards");
   try {
-    const r = await get("/roi");
+    const [r, series] = await Promise.all([get("/roi"), get("/roi/series")]);
     cards.replaceChildren();
     const u = r.uplift.net_value;
-    for (const [title, text] of [
-      ["Realized net value", money(r.realized_net_value, r.currency)],
-      ["Claimed avoided (not measured)", money(r.claimed_avoided, r.currency)],
-      ["False-alarm cost", money(r.false_alarm_cost, r.currency)],
-      ["Measured uplift", u.conclusive ? `${u.per_device_day.toFixed(0)} ${r.currency}/device-day` : "no claim yet"],
-      ["Days / entries", `${r.days} / ${r.entries}`],
+    for (const [title, text, value] of [
+      ["Realized net value", money(r.realized_net_value, r.currency), Number(r.realized_net_value)],
+      ["Claimed avoided (not measured)", money(r.claimed_avoided, r.currency), 0],
+      ["False-alarm cost", money(r.false_alarm_cost, r.currency), 0],
+      ["Measured uplift", u.conclusive ? `${u.per_device_day.toFixed(0)} ${r.currency}/device-day` : "no claim yet",
+        u.conclusive ? u.per_device_day : 0],
+      ["Days / entries", `${r.days} / ${r.entries}`, 0],
     ]) {
       const card = document.createElement("div");
       card.className = "card";
+      card.title = ROI_TERMS[title];
       const h = document.createElement("h2");
       h.textContent = title;
       const p = document.createElement("p");
       p.textContent = text;
+      if (value < 0) p.className = "negative";
       card.append(h, p);
       cards.appendChild(card);
     }
     $("roi-note").textContent = u.verdict || "";
-    const plots = await get("/roi/plots");
-    for (const url of plotUrls.splice(0)) URL.revokeObjectURL(url);
-    const box = $("roi-plots");
-    box.replaceChildren();
-    for (const [name, svg] of Object.entries(plots)) {
-      // shown as an image: an SVG in an <img> runs no script and fetches nothing
-      const url = URL.createObjectURL(new Blob([svg], { type: "image/svg+xml" }));
-      plotUrls.push(url);
-      const figure = document.createElement("figure");
-      const img = document.createElement("img");
-      img.src = url;
-      img.alt = name.replaceAll("_", " ");
-      img.dataset.plot = name;
-      figure.appendChild(img);
-      box.appendChild(figure);
-    }
+    for (const plot of roiPlots) plot.destroy();
+    roiPlots = Charts.roi($("roi-plots"), series, when);
   } catch (err) {
     $("roi-note").textContent = err.message;
   }
@@ -417,7 +529,7 @@ async function refreshAudit() {
     for (const r of records.items) {
       const row = body.insertRow();
       const b = r.body || {};
-      cell(row, String(r.seq)); cell(row, when(r.ts)); cell(row, r.kind);
+      cell(row, String(r.seq)); cell(row, b.ts == null ? "-" : when(b.ts)); cell(row, when(r.ts), "wall"); cell(row, r.kind);
       cell(row, b.device || b.decision || b.id || "-"); cell(row, (r.hash || "").slice(0, 16));
     }
   } catch (err) {

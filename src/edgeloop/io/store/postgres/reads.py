@@ -8,6 +8,7 @@ import numpy as np
 import orjson
 
 from edgeloop.io.store.approvals import InboxRow
+from edgeloop.io.store.decisions import event_of
 from edgeloop.io.store.schema import Row
 from edgeloop.io.store.state import Champion
 from edgeloop.io.store.telemetry import Chunk, Series, SeriesNames
@@ -193,6 +194,12 @@ class PgReads:
         rows = self._fetch("SELECT kind, ts FROM outcomes WHERE site=%s AND device=%s AND kind NOT LIKE 'ack_%%' "
                            "AND kind != 'usage' ORDER BY ts DESC LIMIT 1", (self.site, device))  # fmt: skip
         return (rows[0][0], rows[0][1]) if rows else None
+
+    def read_events(self, device: str, limit: int) -> list[dict[str, Any]]:
+        rows = self._fetch("SELECT kind, ts, at, decision, detail FROM outcomes WHERE site=%s AND device=%s AND kind "
+                           "NOT LIKE 'ack_%%' AND kind != 'usage' ORDER BY ts DESC, id DESC LIMIT %s",
+                           (self.site, device, limit))  # fmt: skip
+        return [event_of(tuple(r)) for r in rows]
 
     def read_verdicts_of(self, decision_id: str) -> list[dict[str, Any]]:
         rows = self._fetch("SELECT verdict, by, why, at FROM verdicts WHERE site = %s AND decision = %s ORDER BY id",
