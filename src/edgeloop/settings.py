@@ -23,7 +23,8 @@ _yaml_data: ContextVar[dict[str, Any]] = ContextVar("edgeloop_yaml", default={})
 class BrokerSettings(BaseModel):
     url: str | None = Field(
         None,
-        description="mqtt://host:port or mqtts://host:port (TLS) of an external broker; empty starts the embedded one",
+        description="mqtt://host:port or mqtts://host:port (TLS) of an external broker, or a comma-separated list of "
+        "a cluster's nodes to fail over between; empty starts the embedded one",
     )
     qos: int = Field(
         1, ge=0, le=1, description="QoS of the agent's telemetry subscription (commands, events and acks use 1)"

@@ -66,7 +66,12 @@ def settings_overrides(
 
 
 BrokerOpt = Annotated[
-    str | None, typer.Option("--broker", help="mqtt://host:port of an external broker (default: start an embedded one)")
+    str | None,
+    typer.Option(
+        "--broker",
+        help="mqtt://host:port of an external broker, or a comma-separated list of a "
+        "cluster's nodes to fail over between (default: start an embedded one)",
+    ),
 ]
 SiteOpt = Annotated[str | None, typer.Option("--site", help="site id (default from settings: factory)")]
 ConfigOpt = Annotated[

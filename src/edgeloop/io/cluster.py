@@ -63,7 +63,7 @@ def node_config(node: ClusterNode, peers: list[ClusterNode], store_dir: str, rep
         f'jetstream {{ store_dir: "{store_dir}" }}\n'
         f"cluster {{\n  name: {CLUSTER_NAME}\n  listen: {at}:{node.route_port}\n  routes: [{routes}]\n}}\n"
         f"mqtt {{\n  listen: {at}:{node.mqtt_port}\n  stream_replicas: {replicas}\n"
-        f"  consumer_replicas: {replicas}\n}}\n"
+        f'  consumer_replicas: {replicas}\n  js_api_timeout: "1s"\n}}\n'
     )
 
 
@@ -190,6 +190,23 @@ class BrokerCluster:
         with urllib.request.urlopen(f"http://{node.host}:{node.http_port}/varz", timeout=2) as r:
             data: dict[str, Any] = json.loads(r.read())
         return data
+
+    def meta_leader(self) -> int | None:
+        """The index of the node that leads JetStream's meta layer (as a running node sees it), if any.
+
+        Losing it costs most: MQTT sessions cannot be resumed on any node until a new leader is elected
+        (NATS's RAFT election timeout, 4 to 9 s, not configurable)."""
+        names = [n.name for n in self.nodes]
+        for i, node in enumerate(self.nodes):
+            if not self.running(i):
+                continue
+            with contextlib.suppress(OSError, ValueError):
+                url = f"http://{node.host}:{node.http_port}/jsz"
+                with urllib.request.urlopen(url, timeout=2) as r:
+                    leader = json.loads(r.read()).get("meta_cluster", {}).get("leader")
+                if leader in names:
+                    return names.index(leader)
+        return None
 
     def messages_in(self) -> int:
         """Messages received by all running nodes so far (clients and routes; see `edgeloop bench scale`)."""
