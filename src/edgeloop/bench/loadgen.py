@@ -113,7 +113,7 @@ async def _generate(load: Load) -> tuple[int, float]:
             if bursting[d]:
                 values = values + 400.0
                 bursting[d] -= 1
-            if load.rate > 0 or n % 1024 == 0:
+            if load.rate > 0 or load.anomaly_every or n % 1024 == 0:  # latency is measured from this stamp
                 stamp = time.time()
             payload = orjson.dumps(
                 {"ts": stamp, "seq": n // load.devices, "metrics": dict(zip(names, values.tolist(), strict=True))}

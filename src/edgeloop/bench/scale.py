@@ -1,0 +1,193 @@
+"""`edgeloop bench scale`: many sites over A agent processes on a three-node broker cluster, in one run.
+
+For each A (default 1, 2, 4): the S sites are dealt round-robin to A agent processes
+(`edgeloop.bench.scale_worker`, each running its sites' agents in one event loop, connected to every node of the
+cluster for fail-over); once every agent knows its devices (retained metas), one publisher process per site
+(`bench.loadgen`, QoS 0, with bursts of anomalous values) publishes for `seconds`. Printed per A:
+
+- the aggregate points/s the agents took in (all points over the span from the first to the last point);
+- p50 and p99 decision latency (publication to decision; at saturation it includes the queueing);
+- the cluster's own rate in the same run: the publishers' sending rate, and the messages the nodes received
+  (from clients and routes, summed over the nodes, from their monitoring port).
+
+On a 2-core machine scaling past two processes is not expected: the publishers, the three brokers and the
+agents share the two cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from edgeloop.bench.loadgen import Load, bench_economics, metas, start_load
+from edgeloop.io.cluster import BrokerCluster
+from edgeloop.io.mqtt import MqttClient
+
+
+@dataclass(slots=True)
+class ScalePhase:
+    agents: int
+    sites: int
+    devices_per_site: int
+    seconds: float
+    published: int
+    points: int
+    points_per_s: float
+    published_msgs_per_s: float
+    broker_in_msgs_per_s: float
+    decisions: int
+    p50_decision_latency_ms: float | None
+    p99_decision_latency_ms: float | None
+    quarantined: int
+
+
+def site_names(sites: int) -> list[str]:
+    return [f"scale{i:03d}" for i in range(sites)]
+
+
+async def _retained_metas(url: str, sites: list[str], devices: int, clear: bool = False) -> None:
+    async with MqttClient(url, f"edgeloop-bench-scale-metas-{os.getpid()}") as client:
+        for site in sites:
+            for meta in metas(Load(url, site, devices, 1, 0.0)):
+                payload = b"" if clear else orjson.dumps(meta.to_json())
+                client.publish(f"edgeloop/v1/{site}/{meta.device}/meta", payload, qos=1, retain=True)
+            await client.flush(timeout=60)
+
+
+def _start_worker(spec: dict[str, Any]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "edgeloop.bench.scale_worker", orjson.dumps(spec).decode()],
+        stdout=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def _broker_rate(cluster: BrokerCluster, publishers: list[Any], limit_s: float) -> float:
+    """The cluster's received messages/s while the publishers publish: sampled every 0.25 s, over the span in
+    which the count grew by more than the cluster's own background traffic."""
+    samples = [(time.monotonic(), cluster.messages_in())]
+    deadline = time.monotonic() + limit_s
+    while any(p.is_alive() for p in publishers) and time.monotonic() < deadline:
+        time.sleep(0.25)
+        samples.append((time.monotonic(), cluster.messages_in()))
+    busy = [i for i in range(1, len(samples)) if samples[i][1] - samples[i - 1][1] > 50]
+    if not busy:
+        return 0.0
+    (t0, n0), (t1, n1) = samples[busy[0] - 1], samples[busy[-1]]
+    return (n1 - n0) / max(t1 - t0, 1e-9)
+
+
+def run_phase(
+    cluster: BrokerCluster, sites: list[str], devices: int, agents: int, seconds: float, rate: float, root: Path
+) -> ScalePhase:
+    economics = str(bench_economics(root / "economics.yaml"))
+    groups = [sites[j::agents] for j in range(agents)]
+    workers: list[subprocess.Popen[bytes]] = []
+    loads: list[Any] = []
+    try:
+        for j, group in enumerate(g for g in groups if g):
+            spec = {"url": cluster.url, "sites": group, "devices": devices, "economics": economics,
+                    "data_dir": str(root / f"a{agents}-w{j}"), "deadline_s": seconds + 240}  # fmt: skip
+            workers.append(_start_worker(spec))
+        for w in workers:
+            assert w.stdout is not None
+            line = w.stdout.readline().decode().strip()
+            if line != "ready":
+                raise RuntimeError(f"an agent process did not get ready: {line or 'it exited'}")
+        for i, site in enumerate(sites):
+            load = Load(cluster.url, site, devices, 1, seconds, rate=rate, anomaly_every=97, seed=1000 * agents + i)
+            loads.append(start_load(load))
+        broker_in = _broker_rate(cluster, [proc for proc, _ in loads], seconds + 120)
+        sent, sending = 0, 0.0
+        for proc, result in loads:
+            n, took = result.get(timeout=60)
+            sent, sending = sent + n, sending + n / max(took, 1e-9)
+            proc.join(10)
+        results = []
+        for w in workers:
+            out, _ = w.communicate(timeout=seconds + 240)
+            results.append(orjson.loads(out.decode().strip().splitlines()[-1]))
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.kill()
+                w.wait(10)
+        for proc, _ in loads:
+            if proc.is_alive():
+                proc.kill()
+                proc.join(5)
+    errors = [r["error"] for r in results if "error" in r]
+    if errors:
+        raise RuntimeError("; ".join(errors))
+    points = sum(int(r["points"]) for r in results)
+    first = min(float(r["first"]) for r in results if r["first"])
+    last = max(float(r["last"]) for r in results)
+    latency = [1000.0 * x for r in results for x in r["latency_s"]]
+    return ScalePhase(
+        agents=agents,
+        sites=len(sites),
+        devices_per_site=devices,
+        seconds=seconds,
+        published=sent,
+        points=points,
+        points_per_s=round(points / max(last - first, 1e-9), 1),
+        published_msgs_per_s=round(sending, 1),
+        broker_in_msgs_per_s=round(broker_in, 1),
+        decisions=sum(int(r["decisions"]) for r in results),
+        p50_decision_latency_ms=round(float(np.percentile(latency, 50)), 1) if latency else None,
+        p99_decision_latency_ms=round(float(np.percentile(latency, 99)), 1) if latency else None,
+        quarantined=sum(int(r["quarantined"]) for r in results),
+    )
+
+
+def scale(
+    sites: int = 4,
+    devices: int = 100,
+    agents: tuple[int, ...] = (1, 2, 4),
+    seconds: float = 10.0,
+    rate: float = 0.0,
+    json_out: bool = False,
+) -> int:
+    """Run the phases and print their figures (a table, or one JSON line); the exit code."""
+    console = Console(stderr=True)
+    names = site_names(sites)
+    phases: list[ScalePhase] = []
+    with tempfile.TemporaryDirectory(prefix="edgeloop-scale-") as tmp, BrokerCluster(3) as cluster:
+        console.print(f"cluster of 3 nodes up: {cluster.url}")
+        asyncio.run(_retained_metas(cluster.url, names, devices))
+        try:
+            for a in agents:
+                console.print(f"A={a}: {sites} sites x {devices} devices over {min(a, sites)} agent processes, "
+                              f"{sites} publishers for {seconds:g} s ...")  # fmt: skip
+                phase = run_phase(cluster, names, devices, a, seconds, rate, Path(tmp))
+                console.print(f"    {phase.points_per_s:,.0f} points/s, p99 {phase.p99_decision_latency_ms} ms, "
+                              f"cluster in {phase.broker_in_msgs_per_s:,.0f} msgs/s")  # fmt: skip
+                phases.append(phase)
+        finally:
+            asyncio.run(_retained_metas(cluster.url, names, devices, clear=True))
+    doc = {"bench": "scale", "broker": "nats cluster x3", "cores": os.cpu_count(),
+           "phases": [asdict(p) for p in phases]}  # fmt: skip
+    if json_out:
+        sys.stdout.write(orjson.dumps(doc).decode() + "\n")
+        return 0
+    table = Table(title=f"edgeloop bench scale ({sites} sites x {devices} devices, 3-node NATS cluster, QoS 0)")
+    for column in ("agents", "points/s", "published msgs/s", "cluster in msgs/s", "decisions", "p50 ms", "p99 ms"):
+        table.add_column(column, justify="right")
+    for p in phases:
+        table.add_row(str(p.agents), f"{p.points_per_s:,.0f}", f"{p.published_msgs_per_s:,.0f}",
+                      f"{p.broker_in_msgs_per_s:,.0f}", str(p.decisions), str(p.p50_decision_latency_ms),
+                      str(p.p99_decision_latency_ms))  # fmt: skip
+    Console().print(table)
+    return 0
