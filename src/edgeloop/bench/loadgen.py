@@ -34,6 +34,7 @@ class Load:
     anomaly_every: int = 0  # every n-th message of the run starts an anomalous burst on its device (0: none)
     burst: int = 6
     seed: int = 0
+    qos: int = 0  # of the telemetry messages
 
 
 def device_id(i: int) -> str:
@@ -118,7 +119,7 @@ async def _generate(load: Load) -> tuple[int, float]:
             payload = orjson.dumps(
                 {"ts": stamp, "seq": n // load.devices, "metrics": dict(zip(names, values.tolist(), strict=True))}
             )
-            client.publish(topics[d], payload)
+            client.publish(topics[d], payload, qos=load.qos)
             if load.rate > 0:
                 ahead = (n + 1) / load.rate - (time.perf_counter() - start)
                 if ahead > 0.002:

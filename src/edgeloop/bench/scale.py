@@ -8,7 +8,10 @@ cluster for fail-over); once every agent knows its devices (retained metas), one
 - the aggregate points/s the agents took in (all points over the span from the first to the last point);
 - p50 and p99 decision latency (publication to decision; at saturation it includes the queueing);
 - the cluster's own rate in the same run: the publishers' sending rate, and the messages the nodes received
-  (from clients and routes, summed over the nodes, from their monitoring port).
+  (from clients and routes, summed over the nodes, from their monitoring port);
+- then one more phase at the largest A, at QoS 1 end to end with persistent sessions, in which the node
+  leading JetStream's meta layer is SIGKILLed halfway and restarted 2 s later: what was published and never
+  stored (`lost`, counted on the stored (device, data time) pairs, so QoS 1 repeats do not hide a loss).
 
 On a 2-core machine scaling past two processes is not expected: the publishers, the three brokers and the
 agents share the two cores.
@@ -35,6 +38,9 @@ from edgeloop.bench.loadgen import Load, bench_economics, metas, start_load
 from edgeloop.io.cluster import BrokerCluster
 from edgeloop.io.mqtt import MqttClient
 
+#: messages/s per publisher in the phase that kills a node (QoS 1 through JetStream R3 is the cluster's slow path)
+KILL_RATE = 1000.0
+
 
 @dataclass(slots=True)
 class ScalePhase:
@@ -51,6 +57,11 @@ class ScalePhase:
     p50_decision_latency_ms: float | None
     p99_decision_latency_ms: float | None
     quarantined: int
+    store: str = "sqlite"
+    qos: int = 0
+    killed_node: str | None = None  # SIGKILLed mid-run and restarted (its name, and whether it led JetStream's meta)
+    distinct_points: int = 0  # stored, each (device, data time) once
+    lost: int = 0  # published and never stored
 
 
 def site_names(sites: int) -> list[str]:
@@ -74,13 +85,17 @@ def _start_worker(spec: dict[str, Any]) -> subprocess.Popen[bytes]:
     )
 
 
-def _broker_rate(cluster: BrokerCluster, publishers: list[Any], limit_s: float) -> float:
+def _broker_rate(
+    cluster: BrokerCluster, publishers: list[Any], limit_s: float, killer: NodeKiller | None = None
+) -> float:
     """The cluster's received messages/s while the publishers publish: sampled every 0.25 s, over the span in
-    which the count grew by more than the cluster's own background traffic."""
+    which the count grew by more than the cluster's own background traffic. Drives `killer` meanwhile."""
     samples = [(time.monotonic(), cluster.messages_in())]
     deadline = time.monotonic() + limit_s
     while any(p.is_alive() for p in publishers) and time.monotonic() < deadline:
         time.sleep(0.25)
+        if killer is not None:
+            killer.step()
         samples.append((time.monotonic(), cluster.messages_in()))
     busy = [i for i in range(1, len(samples)) if samples[i][1] - samples[i - 1][1] > 50]
     if not busy:
@@ -89,27 +104,65 @@ def _broker_rate(cluster: BrokerCluster, publishers: list[Any], limit_s: float) 
     return (n1 - n0) / max(t1 - t0, 1e-9)
 
 
+class NodeKiller:
+    """SIGKILLs the node leading JetStream's meta layer (the worst one to lose) at `at_s` into the run and starts
+    it again `down_s` later. Driven from the main thread (`step`): a node started from a worker thread would be
+    stopped when that thread ends (the broker asks Linux to stop it with its parent thread)."""
+
+    def __init__(self, cluster: BrokerCluster, at_s: float, down_s: float) -> None:
+        self.cluster, self.at_s, self.down_s = cluster, at_s, down_s
+        self.started = time.monotonic()
+        self.victim: int | None = None
+        self.killed: str | None = None
+        self.restarted = False
+
+    def step(self) -> None:
+        elapsed = time.monotonic() - self.started
+        if self.victim is None and elapsed >= self.at_s:
+            leader = self.cluster.meta_leader()
+            self.victim = 1 if leader is None else leader
+            self.cluster.kill(self.victim)
+            self.killed = self.cluster.nodes[self.victim].name + (" (meta leader)" if leader == self.victim else "")
+        elif self.victim is not None and not self.restarted and elapsed >= self.at_s + self.down_s:
+            self.cluster.restart(self.victim, wait=False)
+            self.restarted = True
+
+
 def run_phase(
-    cluster: BrokerCluster, sites: list[str], devices: int, agents: int, seconds: float, rate: float, root: Path
+    cluster: BrokerCluster,
+    sites: list[str],
+    devices: int,
+    agents: int,
+    seconds: float,
+    rate: float,
+    root: Path,
+    store: str | None = None,
+    kill: bool = False,
 ) -> ScalePhase:
+    """One phase; with `kill`, at QoS 1 end to end (persistent sessions), the node leading JetStream's meta layer
+    (the worst one to lose) is SIGKILLed halfway through the publishing and restarted 2 s later."""
     economics = str(bench_economics(root / "economics.yaml"))
     groups = [sites[j::agents] for j in range(agents)]
     workers: list[subprocess.Popen[bytes]] = []
     loads: list[Any] = []
     try:
         for j, group in enumerate(g for g in groups if g):
-            spec = {"url": cluster.url, "sites": group, "devices": devices, "economics": economics,
-                    "data_dir": str(root / f"a{agents}-w{j}"), "deadline_s": seconds + 240}  # fmt: skip
+            spec = {"url": cluster.url, "sites": group, "devices": devices, "economics": economics, "store": store,
+                    "data_dir": str(root / f"a{agents}-w{j}-{int(kill)}"), "deadline_s": seconds + 240,
+                    "qos": 1 if kill else 0, "stall_s": 20.0 if kill else 3.0}  # fmt: skip
             workers.append(_start_worker(spec))
         for w in workers:
             assert w.stdout is not None
             line = w.stdout.readline().decode().strip()
             if line != "ready":
                 raise RuntimeError(f"an agent process did not get ready: {line or 'it exited'}")
+        per_publisher = rate or (KILL_RATE if kill else 0.0)
         for i, site in enumerate(sites):
-            load = Load(cluster.url, site, devices, 1, seconds, rate=rate, anomaly_every=97, seed=1000 * agents + i)
+            load = Load(cluster.url, site, devices, 1, seconds, rate=per_publisher, anomaly_every=97,
+                        seed=1000 * agents + 100 * kill + i, qos=1 if kill else 0)  # fmt: skip
             loads.append(start_load(load))
-        broker_in = _broker_rate(cluster, [proc for proc, _ in loads], seconds + 120)
+        killer = NodeKiller(cluster, 1.0 + seconds / 2, 2.0) if kill else None
+        broker_in = _broker_rate(cluster, [proc for proc, _ in loads], seconds + 120, killer)
         sent, sending = 0, 0.0
         for proc, result in loads:
             n, took = result.get(timeout=60)
@@ -119,6 +172,12 @@ def run_phase(
         for w in workers:
             out, _ = w.communicate(timeout=seconds + 240)
             results.append(orjson.loads(out.decode().strip().splitlines()[-1]))
+        if killer is not None:
+            if not killer.restarted:
+                killer.started -= 3600  # the publishers were done before its time: kill and restart it now
+                killer.step()
+                killer.step()
+            cluster.wait_healthy(range(len(cluster.nodes)))
     finally:
         for w in workers:
             if w.poll() is None:
@@ -149,6 +208,11 @@ def run_phase(
         p50_decision_latency_ms=round(float(np.percentile(latency, 50)), 1) if latency else None,
         p99_decision_latency_ms=round(float(np.percentile(latency, 99)), 1) if latency else None,
         quarantined=sum(int(r["quarantined"]) for r in results),
+        store="postgresql" if store else "sqlite",
+        qos=1 if kill else 0,
+        killed_node=None if killer is None else killer.killed,
+        distinct_points=(distinct := sum(int(r["distinct"]) for r in results)),
+        lost=sent - distinct,
     )
 
 
@@ -159,8 +223,11 @@ def scale(
     seconds: float = 10.0,
     rate: float = 0.0,
     json_out: bool = False,
+    store: str | None = None,
+    kill: bool = True,
 ) -> int:
-    """Run the phases and print their figures (a table, or one JSON line); the exit code."""
+    """Run the phases and print their figures (a table, or one JSON line); the exit code. With `store`
+    (postgresql://...) the agents store there; with `kill`, one more phase at the largest A kills a node."""
     console = Console(stderr=True)
     names = site_names(sites)
     phases: list[ScalePhase] = []
@@ -171,9 +238,16 @@ def scale(
             for a in agents:
                 console.print(f"A={a}: {sites} sites x {devices} devices over {min(a, sites)} agent processes, "
                               f"{sites} publishers for {seconds:g} s ...")  # fmt: skip
-                phase = run_phase(cluster, names, devices, a, seconds, rate, Path(tmp))
+                phase = run_phase(cluster, names, devices, a, seconds, rate, Path(tmp), store)
                 console.print(f"    {phase.points_per_s:,.0f} points/s, p99 {phase.p99_decision_latency_ms} ms, "
                               f"cluster in {phase.broker_in_msgs_per_s:,.0f} msgs/s")  # fmt: skip
+                phases.append(phase)
+            if kill:
+                a = max(agents)
+                console.print(f"A={a}, QoS 1: a node SIGKILLed halfway and restarted 2 s later ...")
+                phase = run_phase(cluster, names, devices, a, seconds, rate, Path(tmp), store, kill=True)
+                console.print(f"    killed {phase.killed_node}: {phase.published:,} published, "
+                              f"{phase.distinct_points:,} stored, {phase.lost:,} lost")  # fmt: skip
                 phases.append(phase)
         finally:
             asyncio.run(_retained_metas(cluster.url, names, devices, clear=True))
@@ -182,12 +256,14 @@ def scale(
     if json_out:
         sys.stdout.write(orjson.dumps(doc).decode() + "\n")
         return 0
-    table = Table(title=f"edgeloop bench scale ({sites} sites x {devices} devices, 3-node NATS cluster, QoS 0)")
-    for column in ("agents", "points/s", "published msgs/s", "cluster in msgs/s", "decisions", "p50 ms", "p99 ms"):
+    table = Table(title=f"edgeloop bench scale ({sites} sites x {devices} devices, 3-node NATS cluster)")
+    columns = ("agents", "QoS", "points/s", "published msgs/s", "cluster in msgs/s", "decisions", "p50 ms", "p99 ms",
+               "node killed", "lost")  # fmt: skip
+    for column in columns:
         table.add_column(column, justify="right")
     for p in phases:
-        table.add_row(str(p.agents), f"{p.points_per_s:,.0f}", f"{p.published_msgs_per_s:,.0f}",
+        table.add_row(str(p.agents), str(p.qos), f"{p.points_per_s:,.0f}", f"{p.published_msgs_per_s:,.0f}",
                       f"{p.broker_in_msgs_per_s:,.0f}", str(p.decisions), str(p.p50_decision_latency_ms),
-                      str(p.p99_decision_latency_ms))  # fmt: skip
+                      str(p.p99_decision_latency_ms), p.killed_node or "-", f"{p.lost:,}")  # fmt: skip
     Console().print(table)
     return 0

@@ -34,7 +34,7 @@ async def serve(spec: dict[str, Any]) -> dict[str, Any]:
         for site in spec["sites"]:
             settings = load_settings(
                 None,
-                broker={"url": url, "persistent_session": False, "qos": 0},
+                broker={"url": url, "persistent_session": bool(spec.get("qos")), "qos": int(spec.get("qos", 0))},
                 agent={"site": site, "autonomy": 0, "data_dir": Path(spec["data_dir"]), "batch_max": 20_000},
                 ledger={"economics": spec["economics"]},
                 store={"url": spec["store"]} if spec.get("store") else {},
@@ -63,16 +63,27 @@ async def serve(spec: dict[str, Any]) -> dict[str, Any]:
         await asyncio.gather(*tasks)
         for a in agents:
             await asyncio.to_thread(a.store.flush, 10.0)
+        distinct = sum(_distinct_points(a) for a in agents)
         return {
             "sites": list(spec["sites"]),
             "points": sum(a.stats.points for a in agents),
             "messages": sum(a.stats.messages for a in agents),
             "decisions": sum(a.stats.decisions for a in agents),
             "quarantined": sum(a.stats.quarantined for a in agents),
+            "distinct": distinct,
             "first": first,
             "last": last,
             "latency_s": [x for a in agents for x in a.stats.decision_latency_s],
         }
+
+
+def _distinct_points(agent: SiteAgent) -> int:
+    """Points stored, each (device, data time) once: what arrived, whatever QoS 1 delivered twice."""
+    total = 0
+    for known in agent.registry.by_index:
+        for metric in known.meta.metrics:
+            total += len(set(agent.store.read_series(known.meta.device, metric.name)[0].tolist()))
+    return total
 
 
 def main() -> None:

@@ -45,6 +45,9 @@ __all__ = ["BrokerAddress", "BrokerAuth", "Message", "MqttClient", "MqttError", 
 
 log = logging.getLogger(__name__)
 
+#: QoS 1 messages in flight (sent, not acknowledged) at most; more wait in the outbox (MQTT has 65,535 packet ids)
+MAX_INFLIGHT = 10_000
+
 
 @dataclass(frozen=True, slots=True)
 class Will:
@@ -353,6 +356,11 @@ class MqttClient:
     # -- sending ------------------------------------------------------------------------------------------
 
     def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
+        if self._outbox and self.connected:
+            self._flush_outbox()
+        if qos and not self._outbox and self._inflight() >= MAX_INFLIGHT:
+            self._outbox.append((topic, payload, qos, retain))  # MQTT has 65,535 packet ids: wait for acks
+            return
         if self._outbox or not self.connected:
             if len(self._outbox) >= self.max_outbox:
                 self.dropped_out += 1
@@ -366,8 +374,14 @@ class MqttClient:
     def outbox_size(self) -> int:
         return len(self._outbox)
 
+    def _inflight(self) -> int:
+        """QoS 1 messages sent and not acknowledged yet."""
+        return len(self._client._persistent_storage._messages)
+
     def _flush_outbox(self) -> None:
         while self._outbox and self.connected:
+            if self._outbox[0][2] and self._inflight() >= MAX_INFLIGHT:
+                return
             topic, payload, qos, retain = self._outbox.popleft()
             self._client.publish(topic, payload, qos=qos, retain=retain)
 
