@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from edgeloop.agent.claim import PartitionTakenError
+from edgeloop.agent.claim import PartitioningClashError, PartitionTakenError
 from edgeloop.agent.service import open_agent
 from edgeloop.io.broker import EmbeddedBroker
 from edgeloop.io.mqtt import MqttClient
@@ -43,6 +43,9 @@ async def test_a_second_agent_for_a_running_partition_refuses_with_the_reason(
                 pass
         async with open_agent(other, url) as neighbour:  # the other partition is free
             took_other = neighbour.state_topic
+        with pytest.raises(PartitioningClashError) as clash:  # P = 3 while the site still runs as P = 2
+            async with open_agent(partition_settings(url, site, "2/3", tmp_path / "d"), url):
+                pass
 
         stop.set()
         await task
@@ -53,6 +56,8 @@ async def test_a_second_agent_for_a_running_partition_refuses_with_the_reason(
     assert refused.value.topic == f"edgeloop/v1/{site}/_agent/p0of2/state"
     assert took_other == f"edgeloop/v1/{site}/_agent/p1of2/state"
     assert str(took_after) == "0/2"
+    assert clash.value.topic == f"edgeloop/v1/{site}/_agent/p0of2/state"
+    assert "another partitioning" in str(clash.value)
 
 
 async def test_a_partition_agent_subscribes_to_its_own_devices_telemetry_only(

@@ -32,19 +32,40 @@ class PartitionTakenError(RuntimeError):
         self.topic = topic
 
 
+class PartitioningClashError(PartitionTakenError):
+    """The site still runs with another partitioning (or unpartitioned): its devices would be run twice."""
+
+    def __init__(self, site: str, partition: str, topic: str) -> None:
+        RuntimeError.__init__(
+            self,
+            f"site {site} is still run by an agent of another partitioning ({topic} is 'online'): stop every agent "
+            f"of the old partitioning before starting partition {partition}; the new partitions take over their "
+            "learnt state from the checkpoints they leave",
+        )
+        self.site = site
+        self.partition = partition
+        self.topic = topic
+
+
 async def check_partition_free(
     url: str, site: str, partition: str, topic: str, auth: BrokerAuth | None = None, wait_s: float = 1.0
 ) -> None:
-    """Raise `PartitionTakenError` when `topic` holds a retained `online`; the broker sends a retained message at
-    once on subscribing, so `wait_s` only bounds a slow broker."""
+    """Raise `PartitionTakenError` when `topic` holds a retained `online`, and `PartitioningClashError` when the
+    state topic of the site's unpartitioned agent or of a partition of another count does. The broker sends
+    retained messages at once on subscribing, so `wait_s` only bounds a slow broker."""
+    count = partition.split("/")[1]
+    prefix = topic.rsplit("/", 2)[0]  # edgeloop/v1/{site}/_agent
     async with MqttClient(url, auth=auth) as client:
-        await client.subscribe(topic, qos=1)
+        await client.subscribe(f"{prefix}/state", f"{prefix}/+/state", qos=1)
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
-            for message in client.drain(100):
-                if message.topic == topic and message.payload == b"online":
-                    raise PartitionTakenError(site, partition, topic)
+            for message in client.drain(1000):
+                if message.payload != b"online" or not message.retain:
+                    continue
                 if message.topic == topic:
-                    return
+                    raise PartitionTakenError(site, partition, topic)
+                label = message.topic[len(prefix) + 1 :].removesuffix("/state")
+                if label == "state" or not label.endswith(f"of{count}"):
+                    raise PartitioningClashError(site, partition, message.topic)
             await client.wait(0.05)
             await asyncio.sleep(0)

@@ -88,6 +88,10 @@ async def open_agent(
             saved = checkpoint.load(cfg.checkpoint_path)
             if saved is not None and agent.resume(saved):
                 log.info("resumed from %s: %d devices", cfg.checkpoint_path, len(agent.registry))
+            elif saved is None and part is not None:  # a new partition (P changed): the old ones' learnt state
+                found = checkpoint.handover(cfg.data_dir / cfg.site, part, cfg.checkpoint_path)
+                if found is not None and agent.resume(found[0]):
+                    log.info("partition %s took over the learnt state of %d devices from %s", part, found[2], found[1])
             source = cfg.policy.read_text(encoding="utf-8") if cfg.policy else "(default policy from the settings)"
             agent.record_policy(source, "edgeloop", "agent started", agent.clock())
             yield agent

@@ -168,11 +168,12 @@ class SiteAgent:
         telemetry (the volume) is subscribed per device; the site's metas, events, acks and states (a trickle)
         come site-wide and `handle_batch` keeps this partition's.
         """
-        known = self.registry.by_index
+        known, part = self.registry.by_index, self.part
         while self._subscribed < len(known):
             device = known[self._subscribed].meta.device
             self._subscribed += 1
-            await self.client.subscribe(device_topic(self.site, device, Channel.TELEMETRY), qos=self.telemetry_qos)
+            if part is None or part.owns(device):  # a handed-over checkpoint holds other partitions' devices too
+                await self.client.subscribe(device_topic(self.site, device, Channel.TELEMETRY), qos=self.telemetry_qos)
 
     def _mine(self, messages: Sequence[Message]) -> Sequence[Message]:
         """The messages of this partition's devices (and any not of a device); counts the others."""
@@ -344,7 +345,8 @@ class SiteAgent:
 
     def learnt_state(self) -> dict[str, Any]:
         """What a restart needs to resume warm (`agent/checkpoint.py`): registry, learner and alarm stage."""
-        return {"site": self.site, "registry": self.registry, "learner": self.learner, "stage": self.stage.snapshot()}
+        return {"site": self.site, "registry": self.registry, "learner": self.learner, "stage": self.stage.snapshot(),
+                "guard": self.dispatcher.guard.to_json()}  # fmt: skip
 
     def resume(self, state: dict[str, Any]) -> bool:
         """Take back `learnt_state()` of an earlier run of this site, before any message; whether it was taken."""
@@ -355,6 +357,13 @@ class SiteAgent:
         self.decoder.registry = self.devices.registry
         self.stage.restore(state["stage"])
         self.devices.regroup()
+        if "guard" in state and self.store.read_guard_state() is None:  # handed over from another partitioning
+            guard = GuardState.from_json(state["guard"])
+            part = self.part
+            if part is not None:  # the actions this partition's devices had: the rate limits go on counting them
+                guard = GuardState([a for a in guard.actions if part.owns(a.device)],
+                                   {d for d in guard.stopped if part.owns(d)})  # fmt: skip
+            self.dispatcher.guard = guard
         return True
 
     # -- records --------------------------------------------------------------------------------------------------

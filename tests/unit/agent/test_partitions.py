@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
+from edgeloop.agent import checkpoint
 from edgeloop.agent.ledger_writer import LedgerWriter
 from edgeloop.agent.service import make_learner, make_policy
 from edgeloop.agent.site import SiteAgent
@@ -40,8 +41,10 @@ def stable(decision: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def agent_for(tmp_path: Path, partition: str | None) -> SiteAgent:
-    folder = tmp_path / (partition or "one").replace("/", "-")
+def agent_for(tmp_path: Path, partition: str | None, shared: bool = False) -> SiteAgent:
+    """An agent of the site, or of one partition, with its own data folder (`shared`: the site's one data folder,
+    where the partitions' folders are inside the site's, as `edgeloop agent` lays them out)."""
+    folder = tmp_path if shared else tmp_path / (partition or "one").replace("/", "-")
     settings = load_settings(None, agent={"site": SITE, "autonomy": 3, "data_dir": folder, "partition": partition},
                              ledger={"holdout_draw": "device", "holdout_fraction": 0.5})  # fmt: skip
     cfg = settings.agent
@@ -65,7 +68,7 @@ def plant_batches(hours: float) -> list[list[tuple[str, bytes]]]:
     return batches
 
 
-def run(agent: SiteAgent, batches: list[list[tuple[str, bytes]]]) -> list[dict[str, Any]]:
+def run(agent: SiteAgent, batches: list[list[tuple[str, bytes]]], close: bool = True) -> list[dict[str, Any]]:
     link = agent.client
     assert isinstance(link, Loopback)
     for batch in batches:
@@ -74,7 +77,8 @@ def run(agent: SiteAgent, batches: list[list[tuple[str, bytes]]]) -> list[dict[s
         agent.handle_batch(link.drain(len(batch)))
     agent.store.flush()
     records = [stable(d) for d in agent.store.read_decisions()]
-    agent.store.close()
+    if close:
+        agent.store.close()
     return sorted(records, key=lambda d: (d["device"], d["ts"]))
 
 
@@ -123,3 +127,29 @@ def test_a_partitioned_agent_needs_the_holdout_drawn_per_device() -> None:
 def arms(agent: SiteAgent) -> dict[str, Arm]:
     assert agent.books is not None
     return {a.device: a.arm for a in agent.books.record.assignments}
+
+
+def test_partitions_started_from_the_site_agents_checkpoint_decide_what_it_goes_on_deciding(tmp_path: Path) -> None:
+    """P goes from 1 to 2: each new partition takes the site agent's learnt state over from its checkpoint and
+    decides, on the data that follows, what the site agent would have; started cold, they would not."""
+    batches = plant_batches(hours=24)
+    half = len(batches) // 2
+    first, second = batches[:half], [batches[0], *batches[half:]]  # the metas again, as the broker retains them
+    one = agent_for(tmp_path, None, shared=True)
+    run(one, first, close=False)
+    checkpoint.write(one.settings.checkpoint_path, checkpoint.encode(one.learnt_state()))
+    since = max(d["ts"] for d in one.store.read_decisions()) if one.store.read_decisions() else 0.0
+    went_on = [d for d in run(one, second[1:]) if d["ts"] > since]
+
+    warm, cold = [], []
+    for label in ("0/2", "1/2"):
+        part = agent_for(tmp_path, label, shared=True)
+        found = checkpoint.handover(tmp_path / SITE, Partition.parse(label), part.settings.checkpoint_path)
+        assert found is not None
+        assert part.resume(found[0])
+        warm += run(part, second)
+        cold += run(agent_for(tmp_path / "cold", label), second)
+
+    assert went_on
+    assert sorted(warm, key=lambda d: (d["device"], d["ts"])) == went_on
+    assert sorted(cold, key=lambda d: (d["device"], d["ts"])) != went_on
