@@ -100,7 +100,12 @@ async def _generate(load: Load) -> tuple[int, float]:
     base = rng.normal(100.0, 5.0, size=(load.devices, k))
     noise = rng.normal(0.0, 1.0, size=(4096, k))
     bursting = np.zeros(load.devices, dtype=np.int64)
-    async with MqttClient(load.url, f"edgeloop-loadgen-{load.seed}", max_outbox=10_000_000) as client:
+    # at QoS 1, a persistent session: after a fail-over the new node then has the session, and what was in flight
+    # is sent again (with a clean one, the client must drop its unacknowledged messages when it reconnects)
+    clean = load.qos == 0
+    async with MqttClient(
+        load.url, f"edgeloop-loadgen-{load.seed}", max_outbox=10_000_000, clean_session=clean
+    ) as client:
         start = time.perf_counter()
         stamp = time.time()
         n = 0

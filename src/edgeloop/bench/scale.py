@@ -20,6 +20,7 @@ agents share the two cores.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -64,8 +65,9 @@ class ScalePhase:
     lost: int = 0  # published and never stored
 
 
-def site_names(sites: int) -> list[str]:
-    return [f"scale{i:03d}" for i in range(sites)]
+def site_names(sites: int, tag: str = "") -> list[str]:
+    """The sites of one phase: their own ids, so that phases sharing a PostgreSQL store do not mix."""
+    return [f"scale{tag}-{i:03d}" for i in range(sites)]
 
 
 async def _retained_metas(url: str, sites: list[str], devices: int, clear: bool = False) -> None:
@@ -83,25 +85,6 @@ def _start_worker(spec: dict[str, Any]) -> subprocess.Popen[bytes]:
         stdout=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
     )
-
-
-def _broker_rate(
-    cluster: BrokerCluster, publishers: list[Any], limit_s: float, killer: NodeKiller | None = None
-) -> float:
-    """The cluster's received messages/s while the publishers publish: sampled every 0.25 s, over the span in
-    which the count grew by more than the cluster's own background traffic. Drives `killer` meanwhile."""
-    samples = [(time.monotonic(), cluster.messages_in())]
-    deadline = time.monotonic() + limit_s
-    while any(p.is_alive() for p in publishers) and time.monotonic() < deadline:
-        time.sleep(0.25)
-        if killer is not None:
-            killer.step()
-        samples.append((time.monotonic(), cluster.messages_in()))
-    busy = [i for i in range(1, len(samples)) if samples[i][1] - samples[i - 1][1] > 50]
-    if not busy:
-        return 0.0
-    (t0, n0), (t1, n1) = samples[busy[0] - 1], samples[busy[-1]]
-    return (n1 - n0) / max(t1 - t0, 1e-9)
 
 
 class NodeKiller:
@@ -128,6 +111,33 @@ class NodeKiller:
             self.restarted = True
 
 
+def _broker_rate(
+    cluster: BrokerCluster, publishers: list[Any], limit_s: float, killer: NodeKiller | None = None
+) -> float:
+    """The cluster's received messages/s while the publishers publish: the nodes' counters sampled every 0.25 s
+    (a restarted node's from 0 again), over the span in which they grew by more than the cluster's own
+    background traffic. Drives `killer` meanwhile."""
+    last = cluster.messages_in()
+    samples = [(time.monotonic(), 0)]
+    deadline = time.monotonic() + limit_s
+    while any(p.is_alive() for p in publishers) and time.monotonic() < deadline:
+        time.sleep(0.25)
+        if killer is not None:
+            killer.step()
+        now = cluster.messages_in()
+        grew = 0
+        for before, after in zip(last, now, strict=True):
+            if after is not None:
+                grew += after - before if before is not None and after >= before else after
+        last = [a if a is not None else b for a, b in zip(now, last, strict=True)]
+        samples.append((time.monotonic(), samples[-1][1] + grew))
+    busy = [i for i in range(1, len(samples)) if samples[i][1] - samples[i - 1][1] > 50]
+    if not busy:
+        return 0.0
+    (t0, n0), (t1, n1) = samples[busy[0] - 1], samples[busy[-1]]
+    return (n1 - n0) / max(t1 - t0, 1e-9)
+
+
 def run_phase(
     cluster: BrokerCluster,
     sites: list[str],
@@ -145,6 +155,7 @@ def run_phase(
     groups = [sites[j::agents] for j in range(agents)]
     workers: list[subprocess.Popen[bytes]] = []
     loads: list[Any] = []
+    asyncio.run(_retained_metas(cluster.url, sites, devices))
     try:
         for j, group in enumerate(g for g in groups if g):
             spec = {"url": cluster.url, "sites": group, "devices": devices, "economics": economics, "store": store,
@@ -187,6 +198,8 @@ def run_phase(
             if proc.is_alive():
                 proc.kill()
                 proc.join(5)
+        with contextlib.suppress(Exception):  # leave no retained metas behind on the cluster
+            asyncio.run(_retained_metas(cluster.url, sites, devices, clear=True))
     errors = [r["error"] for r in results if "error" in r]
     if errors:
         raise RuntimeError("; ".join(errors))
@@ -229,28 +242,30 @@ def scale(
     """Run the phases and print their figures (a table, or one JSON line); the exit code. With `store`
     (postgresql://...) the agents store there; with `kill`, one more phase at the largest A kills a node."""
     console = Console(stderr=True)
-    names = site_names(sites)
     phases: list[ScalePhase] = []
-    with tempfile.TemporaryDirectory(prefix="edgeloop-scale-") as tmp, BrokerCluster(3) as cluster:
+    with contextlib.ExitStack() as stack:
+        if store:  # a schema of its own, dropped after the run: the database may hold real sites
+            from edgeloop.io.store.postgres.schema import scratch_schema  # psycopg only when asked for
+
+            store = stack.enter_context(scratch_schema(store, "edgeloop_scale"))
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="edgeloop-scale-"))
+        cluster = stack.enter_context(BrokerCluster(3))
         console.print(f"cluster of 3 nodes up: {cluster.url}")
-        asyncio.run(_retained_metas(cluster.url, names, devices))
-        try:
-            for a in agents:
-                console.print(f"A={a}: {sites} sites x {devices} devices over {min(a, sites)} agent processes, "
-                              f"{sites} publishers for {seconds:g} s ...")  # fmt: skip
-                phase = run_phase(cluster, names, devices, a, seconds, rate, Path(tmp), store)
-                console.print(f"    {phase.points_per_s:,.0f} points/s, p99 {phase.p99_decision_latency_ms} ms, "
-                              f"cluster in {phase.broker_in_msgs_per_s:,.0f} msgs/s")  # fmt: skip
-                phases.append(phase)
-            if kill:
-                a = max(agents)
-                console.print(f"A={a}, QoS 1: a node SIGKILLed halfway and restarted 2 s later ...")
-                phase = run_phase(cluster, names, devices, a, seconds, rate, Path(tmp), store, kill=True)
-                console.print(f"    killed {phase.killed_node}: {phase.published:,} published, "
-                              f"{phase.distinct_points:,} stored, {phase.lost:,} lost")  # fmt: skip
-                phases.append(phase)
-        finally:
-            asyncio.run(_retained_metas(cluster.url, names, devices, clear=True))
+        for a in agents:
+            console.print(f"A={a}: {sites} sites x {devices} devices over {min(a, sites)} agent processes, "
+                          f"{sites} publishers for {seconds:g} s ...")  # fmt: skip
+            phase = run_phase(cluster, site_names(sites, f"a{a}"), devices, a, seconds, rate, Path(tmp), store)
+            console.print(f"    {phase.points_per_s:,.0f} points/s, p99 {phase.p99_decision_latency_ms} ms, "
+                          f"cluster in {phase.broker_in_msgs_per_s:,.0f} msgs/s")  # fmt: skip
+            phases.append(phase)
+        if kill:
+            a = max(agents)
+            console.print(f"A={a}, QoS 1: a node SIGKILLed halfway and restarted 2 s later ...")
+            names = site_names(sites, f"a{a}k")
+            phase = run_phase(cluster, names, devices, a, seconds, rate, Path(tmp), store, kill=True)
+            console.print(f"    killed {phase.killed_node}: {phase.published:,} published, "
+                          f"{phase.distinct_points:,} stored, {phase.lost:,} lost")  # fmt: skip
+            phases.append(phase)
     doc = {"bench": "scale", "broker": "nats cluster x3", "cores": os.cpu_count(),
            "phases": [asdict(p) for p in phases]}  # fmt: skip
     if json_out:

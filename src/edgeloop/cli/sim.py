@@ -185,7 +185,10 @@ def run_plant(
         if duration is not None:
             asyncio.get_running_loop().call_later(duration, stop.set)
         if protocol == "mqtt":
-            async with MqttClient(broker, f"edgeloop-sim-{site}") as client:
+            # given a cluster's nodes, a persistent session: its unacknowledged QoS 1 messages (events, acks) and
+            # the commands sent to it while it fails over are not lost
+            failover = "," in broker
+            async with MqttClient(broker, f"edgeloop-sim-{site}", clean_session=not failover) as client:
                 runner = PlantRunner(plant, client, speed=speed, interval_s=interval)
                 await runner.run(stop, sim_seconds=None if sim_days is None else sim_days * DAY, on_step=progress)
             return

@@ -63,7 +63,7 @@ def node_config(node: ClusterNode, peers: list[ClusterNode], store_dir: str, rep
         f'jetstream {{ store_dir: "{store_dir}" }}\n'
         f"cluster {{\n  name: {CLUSTER_NAME}\n  listen: {at}:{node.route_port}\n  routes: [{routes}]\n}}\n"
         f"mqtt {{\n  listen: {at}:{node.mqtt_port}\n  stream_replicas: {replicas}\n"
-        f'  consumer_replicas: {replicas}\n  js_api_timeout: "1s"\n}}\n'
+        f'  consumer_replicas: {replicas}\n  js_api_timeout: "1s"\n  ack_wait: "5s"\n}}\n'
     )
 
 
@@ -208,14 +208,17 @@ class BrokerCluster:
                     return names.index(leader)
         return None
 
-    def messages_in(self) -> int:
-        """Messages received by all running nodes so far (clients and routes; see `edgeloop bench scale`)."""
-        total = 0
+    def messages_in(self) -> list[int | None]:
+        """Messages each node received so far (clients and routes; see `edgeloop bench scale`); None for a node
+        that does not answer. A restarted node counts from 0 again."""
+        counts: list[int | None] = []
         for i in range(len(self.nodes)):
+            count = None
             if self.running(i):
                 with contextlib.suppress(OSError, ValueError):
-                    total += int(self.varz(i).get("in_msgs", 0))
-        return total
+                    count = int(self.varz(i).get("in_msgs", 0))
+            counts.append(count)
+        return counts
 
     def stop(self) -> None:
         for i, proc in enumerate(self._procs):
