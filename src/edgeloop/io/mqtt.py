@@ -179,7 +179,7 @@ class _FailoverClient(gmqtt.Client):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         self.addresses = addresses
         self.node = 0  # index of the node connected to (or last tried)
-        self.failovers = 0  # connections made to another node than the one before
+        self.failovers = 0  # connections opened to another node than the one before (the session may still fail)
         self._connected_once = False
 
     async def _create_connection(self, host: str, port: int, ssl: Any, clean_session: bool, keepalive: int) -> Any:
