@@ -160,7 +160,7 @@ def run_phase(
         for j, group in enumerate(g for g in groups if g):
             spec = {"url": cluster.url, "sites": group, "devices": devices, "economics": economics, "store": store,
                     "data_dir": str(root / f"a{agents}-w{j}-{int(kill)}"), "deadline_s": seconds + 240,
-                    "qos": 1 if kill else 0, "stall_s": 20.0 if kill else 3.0}  # fmt: skip
+                    "qos": 1 if kill else 0, "stall_s": 40.0 if kill else 3.0}  # fmt: skip
             workers.append(_start_worker(spec))
         for w in workers:
             assert w.stdout is not None

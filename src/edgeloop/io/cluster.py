@@ -63,7 +63,7 @@ def node_config(node: ClusterNode, peers: list[ClusterNode], store_dir: str, rep
         f'jetstream {{ store_dir: "{store_dir}" }}\n'
         f"cluster {{\n  name: {CLUSTER_NAME}\n  listen: {at}:{node.route_port}\n  routes: [{routes}]\n}}\n"
         f"mqtt {{\n  listen: {at}:{node.mqtt_port}\n  stream_replicas: {replicas}\n"
-        f'  consumer_replicas: {replicas}\n  js_api_timeout: "1s"\n  ack_wait: "5s"\n}}\n'
+        f'  consumer_replicas: {replicas}\n  js_api_timeout: "1s"\n}}\n'
     )
 
 
