@@ -271,6 +271,12 @@ class Settings(BaseSettings):
                 "that the holdout is drawn for the site, not per partition: each device's arm then depends on the "
                 "seed and its id only, whichever partition runs it"
             )
+        if part is not None and self.store.url:
+            raise ValueError(
+                f"agent.partition {part} with a PostgreSQL store is not supported yet: the store keeps one holdout "
+                "record, guard state and learnt feedback per site, which the partitions would overwrite in turn; "
+                "run the partitions on SQLite (each keeps its own in its folder)"
+            )
         return self
 
     @classmethod

@@ -124,6 +124,12 @@ def test_a_partitioned_agent_needs_the_holdout_drawn_per_device() -> None:
         load_settings(None, agent={"site": SITE, "partition": "0/2"})
 
 
+def test_a_partitioned_agent_on_a_shared_postgresql_store_is_refused() -> None:
+    with pytest.raises(SettingsError, match="PostgreSQL store is not supported yet"):
+        load_settings(None, agent={"site": SITE, "partition": "0/2"}, ledger={"holdout_draw": "device"},
+                      store={"url": "postgresql://127.0.0.1:5432/fleet"})  # fmt: skip
+
+
 def arms(agent: SiteAgent) -> dict[str, Arm]:
     assert agent.books is not None
     return {a.device: a.arm for a in agent.books.record.assignments}
