@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from edgeloop.learn.catalog import AGENT_NAMES
 from edgeloop.learn.selection import RUNNERS_UP
-from edgeloop.model import AutonomyLevel, is_valid_id
+from edgeloop.model import AutonomyLevel, Partition, is_valid_id
 
 _yaml_data: ContextVar[dict[str, Any]] = ContextVar("edgeloop_yaml", default={})  # noqa: B039
 
@@ -23,7 +23,8 @@ _yaml_data: ContextVar[dict[str, Any]] = ContextVar("edgeloop_yaml", default={})
 class BrokerSettings(BaseModel):
     url: str | None = Field(
         None,
-        description="mqtt://host:port or mqtts://host:port (TLS) of an external broker; empty starts the embedded one",
+        description="mqtt://host:port or mqtts://host:port (TLS) of an external broker, or a comma-separated list of "
+        "a cluster's nodes to fail over between; empty starts the embedded one",
     )
     qos: int = Field(
         1, ge=0, le=1, description="QoS of the agent's telemetry subscription (commands, events and acks use 1)"
@@ -134,6 +135,26 @@ class AgentSettings(BaseModel):
     checkpoint_s: float = Field(
         60.0, ge=0, description="wall seconds between two checkpoints of the learnt state (0: only when stopping)"
     )
+    partition: str | None = Field(
+        None,
+        description="i/P: run partition i of P of the site's devices (by a stable hash of the device id), with its "
+        "own data folder under the site's; empty: all of them",
+    )
+
+    @field_validator("partition")
+    @classmethod
+    def _partition(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        return str(Partition.parse(value))
+
+    @property
+    def part(self) -> Partition | None:
+        """The partition this agent runs, when it runs one of several."""
+        if self.partition is None:
+            return None
+        part = Partition.parse(self.partition)
+        return part if part.count > 1 else None
 
     @field_validator("site")
     @classmethod
@@ -159,7 +180,8 @@ class AgentSettings(BaseModel):
 
     @property
     def site_dir(self) -> Path:
-        return self.data_dir / self.site
+        part = self.part
+        return self.data_dir / self.site if part is None else self.data_dir / self.site / part.label
 
     @property
     def db_path(self) -> Path:
@@ -177,6 +199,12 @@ class AgentSettings(BaseModel):
 class LedgerSettings(BaseModel):
     holdout_fraction: float = Field(0.2, ge=0, lt=1, description="share of each asset type's devices held out")
     holdout_seed: int = Field(0, description="seed of the holdout randomization (logged with every assignment)")
+    holdout_draw: Literal["sequence", "device"] = Field(
+        "sequence",
+        description="sequence: a systematic sample per asset type in the order devices appear (holdout counts "
+        "within one of the fraction); device: each device by a seeded hash of its id alone, the same whichever "
+        "agent or partition sees it (needed for agent.partition)",
+    )
     economics: Path | None = Field(None, description="the site's economics YAML; empty uses the shipped defaults")
     window_h: float = Field(24.0, gt=0, description="data-time hours within which an outcome links to a decision")
 
@@ -233,6 +261,23 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     fleet: FleetSettings = Field(default_factory=FleetSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
+
+    @model_validator(mode="after")
+    def _partitions_draw_by_device(self) -> Settings:
+        part = self.agent.part
+        if part is not None and self.ledger.holdout_draw != "device":
+            raise ValueError(
+                f"agent.partition {part} needs ledger.holdout_draw: device (EDGELOOP_LEDGER__HOLDOUT_DRAW=device), so "
+                "that the holdout is drawn for the site, not per partition: each device's arm then depends on the "
+                "seed and its id only, whichever partition runs it"
+            )
+        if part is not None and self.store.url:
+            raise ValueError(
+                f"agent.partition {part} with a PostgreSQL store is not supported yet: the store keeps one holdout "
+                "record, guard state and learnt feedback per site, which the partitions would overwrite in turn; "
+                "run the partitions on SQLite (each keeps its own in its folder)"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(

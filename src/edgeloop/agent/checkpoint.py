@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeloop.audit.directory import write_atomic
+from edgeloop.model import Partition
 
 log = logging.getLogger(__name__)
 
@@ -52,3 +53,33 @@ def load(path: Path) -> dict[str, Any] | None:
         )
         return None
     return state
+
+
+def peek(path: Path) -> dict[str, Any] | None:
+    """The state saved at `path`, or None, leaving the file as it is (it may be another agent's)."""
+    try:
+        state = pickle.loads(path.read_bytes())
+    except Exception:  # missing, torn, or foreign: not ours to set aside
+        return None
+    return state if isinstance(state, dict) and state.get("version") == VERSION else None
+
+
+def handover(site_root: Path, part: Partition, own: Path) -> tuple[dict[str, Any], Path, int] | None:
+    """The learnt state a new partition starts from when it has no checkpoint of its own (P changed): of the
+    site's other checkpoints (the unpartitioned agent's in `site_root`, and each partition's in `site_root/p*of*`),
+    the one holding most of the devices `part` now owns. Returns it, its path and how many of its devices this
+    partition owns; None when there is none.
+
+    The state is taken whole: the devices of other partitions stay in the registry, inert (no telemetry of theirs
+    reaches this agent). Devices this partition owns that were in other old checkpoints start afresh."""
+    best: tuple[dict[str, Any], Path, int] | None = None
+    for path in [site_root / FILE, *sorted(site_root.glob(f"p*of*/{FILE}"))]:
+        if path == own:
+            continue
+        state = peek(path)
+        if state is None or "registry" not in state:
+            continue
+        owned = sum(part.owns(known.meta.device) for known in state["registry"].by_index)
+        if owned and (best is None or owned > best[2]):
+            best = (state, path, owned)
+    return best

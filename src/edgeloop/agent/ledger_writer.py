@@ -46,7 +46,7 @@ class LedgerWriter:
         self.store = store
         self.economics = economics
         self.design = design
-        self.record = record if record is not None else HoldoutRecord(design.seed, design.fraction)
+        self.record = record if record is not None else HoldoutRecord(design.seed, design.fraction, (), design.draw)
         self.attribution = Attribution(economics, self.record, window_s)
         self.ledger = Ledger(entries)
         self._last_day: int | None = None
@@ -54,13 +54,15 @@ class LedgerWriter:
     @classmethod
     def open(cls, store: AgentStore, settings: LedgerSettings) -> LedgerWriter:
         """The site's books as the store left them. Economics errors surface here, before any data flows."""
-        design = HoldoutDesign(settings.holdout_seed, settings.holdout_fraction)
+        design = HoldoutDesign(settings.holdout_seed, settings.holdout_fraction, settings.holdout_draw)
         saved = store.read_holdout()
         record = None if saved is None else HoldoutRecord.from_json(saved)
-        if record is not None and (record.seed, record.fraction) != (design.seed, design.fraction):
+        drawn = None if record is None else (record.seed, record.fraction, record.draw)
+        if record is not None and drawn != (design.seed, design.fraction, design.draw):
             raise ValueError(
-                f"the site's holdout was drawn with seed={record.seed}, fraction={record.fraction}; the settings "
-                f"say seed={design.seed}, fraction={design.fraction}. Changing them would move devices between "
+                f"the site's holdout was drawn with seed={record.seed}, fraction={record.fraction}, "
+                f"draw={record.draw}; the settings say seed={design.seed}, fraction={design.fraction}, "
+                f"draw={design.draw}. Changing them would move devices between "
                 "arms and spoil the comparison: put the logged values back, or start the site afresh."
             )
         entries = tuple(Entry.from_json(e) for e in store.read_entries())

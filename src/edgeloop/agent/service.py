@@ -11,6 +11,7 @@ from pathlib import Path
 import orjson
 
 from edgeloop.agent import checkpoint
+from edgeloop.agent.claim import check_partition_free
 from edgeloop.agent.ledger_writer import LedgerWriter
 from edgeloop.agent.site import SiteAgent
 from edgeloop.audit import AuditLog, load_or_create_key
@@ -18,10 +19,11 @@ from edgeloop.io.broker import EmbeddedBroker
 from edgeloop.io.mqtt import BrokerAuth, Will
 from edgeloop.io.protocols import Link, open_protocol
 from edgeloop.io.store import open_store
-from edgeloop.io.topics import agent_topic
+from edgeloop.io.topics import agent_state_topic, agent_topic
 from edgeloop.learn import Learner
 from edgeloop.learn.catalog import agent_learner
 from edgeloop.policy import PolicyEngine, Rule, When, load_policy
+from edgeloop.policy.shares import share_site_limits
 from edgeloop.settings import AgentSettings, Settings
 
 log = logging.getLogger(__name__)
@@ -33,14 +35,16 @@ def make_learner(cfg: AgentSettings | None = None) -> Learner:
 
 
 def make_policy(cfg: AgentSettings) -> PolicyEngine:
-    """The site's policy file; without one, the default policy at the settings' autonomy, threshold and action."""
+    """The site's policy file; without one, the default policy at the settings' autonomy, threshold and action.
+    A partition of the site enforces its share of the site-wide limits (`edgeloop.policy.shares`)."""
+    parts = 1 if cfg.part is None else cfg.part.count
     if cfg.policy is not None:
-        return PolicyEngine(load_policy(cfg.policy))
+        return PolicyEngine(share_site_limits(load_policy(cfg.policy), parts))
     policy = load_policy(None)
     rule = Rule(name="sustained_anomaly", when=When(min_score=cfg.threshold), action=cfg.action,
                 args=dict(cfg.action_args))  # fmt: skip
     autonomy = policy.autonomy.model_copy(update={"site": cfg.autonomy})
-    return PolicyEngine(policy.model_copy(update={"autonomy": autonomy, "rules": [rule]}))
+    return PolicyEngine(share_site_limits(policy.model_copy(update={"autonomy": autonomy, "rules": [rule]}), parts))
 
 
 @contextlib.contextmanager
@@ -64,20 +68,30 @@ async def open_agent(
     """A connected site agent with its store open; closes both on exit. The agent listens on the broker at `url`,
     or straight to its devices over another protocol of `edgeloop.io.protocols` (with its map)."""
     cfg = settings.agent
+    part = cfg.part
+    state_topic = agent_state_topic(cfg.site, None if part is None else part.label)
+    auth = BrokerAuth(**settings.broker.credentials())
+    if part is not None and protocol == "mqtt":  # before the store is opened or the partition's session taken
+        await check_partition_free(url, cfg.site, str(part), state_topic, auth)
+    client_id = f"edgeloop-agent-{cfg.site}" if part is None else f"edgeloop-agent-{cfg.site}-{part.label}"
     store = open_store(settings)
-    will = Will(agent_topic(cfg.site, "state"), b"offline")
+    will = Will(state_topic, b"offline")
     audit: AuditLog | None = None
     try:
         books = LedgerWriter.open(store, settings.ledger)
         audit = AuditLog.open(cfg.audit_dir, load_or_create_key(cfg.audit_dir))
-        clean, auth = not settings.broker.persistent_session, BrokerAuth(**settings.broker.credentials())
-        link = Link(cfg.site, protocol_map, url, f"edgeloop-agent-{cfg.site}", will, clean_session=clean, auth=auth)
+        clean = not settings.broker.persistent_session
+        link = Link(cfg.site, protocol_map, url, client_id, will, clean_session=clean, auth=auth)
         async with open_protocol(protocol, link) as client:
             agent = SiteAgent(cfg, client, store, learner or make_learner(cfg), make_policy(cfg), books, audit)
             agent.telemetry_qos = settings.broker.qos
             saved = checkpoint.load(cfg.checkpoint_path)
             if saved is not None and agent.resume(saved):
                 log.info("resumed from %s: %d devices", cfg.checkpoint_path, len(agent.registry))
+            elif saved is None and part is not None:  # a new partition (P changed): the old ones' learnt state
+                found = checkpoint.handover(cfg.data_dir / cfg.site, part, cfg.checkpoint_path)
+                if found is not None and agent.resume(found[0]):
+                    log.info("partition %s took over the learnt state of %d devices from %s", part, found[2], found[1])
             source = cfg.policy.read_text(encoding="utf-8") if cfg.policy else "(default policy from the settings)"
             agent.record_policy(source, "edgeloop", "agent started", agent.clock())
             yield agent

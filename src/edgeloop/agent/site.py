@@ -32,7 +32,7 @@ from edgeloop.io.decode import NO_META, RAW_KEPT, DecodedBatch, Rejected, Teleme
 from edgeloop.io.inbound import Control, DeviceEvent, InboundSplitter, MetaUpdate, rejection
 from edgeloop.io.registry import DeviceRegistry
 from edgeloop.io.store import AgentStore, StoreError, chunk_rows
-from edgeloop.io.topics import Channel, agent_topic, device_topic, site_filter
+from edgeloop.io.topics import Channel, agent_state_topic, device_topic, site_filter
 from edgeloop.io.transport import Message, Transport
 from edgeloop.learn.alarm import Alarm, AlarmStage, Note
 from edgeloop.learn.base import Learner
@@ -40,6 +40,7 @@ from edgeloop.learn.ondelay import alarm_class
 from edgeloop.learn.prior import PriorSource
 from edgeloop.ledger import Arm
 from edgeloop.policy import GuardState, PolicyEngine, PolicyError, parse_policy
+from edgeloop.policy.shares import share_site_limits
 from edgeloop.settings import AgentSettings
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,11 @@ class SiteAgent:
         self.clock = clock
         self.stats = AgentStats()
         self.telemetry_qos = 0  # QoS of the telemetry subscription (`broker.qos`, set where the agent is wired)
+        #: the partition of the site's devices this agent runs (agent.partition), None: all of them
+        self.part = settings.part
+        self.state_topic = agent_state_topic(self.site, None if self.part is None else self.part.label)
+        self._owned: dict[str, bool] = {}  # device id -> whether this partition runs it
+        self._subscribed = 0  # devices of the registry whose own topics this partition subscribed to
         #: champion and challengers per asset type (agent.selection, agent.challengers); plain: `learner` for all
         saved = {str(t): Standing(str(n), float(x), int(k)) for t, n, x, k in store.read_champions()}
         self.models = ModelBoard.from_settings(learner, settings, saved)
@@ -126,8 +132,11 @@ class SiteAgent:
         client = self.client
         for channel in (Channel.META, Channel.EVENT, Channel.ACK, Channel.STATE):
             await client.subscribe(site_filter(self.site, channel), qos=1)
-        await client.subscribe(site_filter(self.site, Channel.TELEMETRY), qos=self.telemetry_qos)
-        client.publish(agent_topic(self.site, "state"), b"online", qos=1, retain=True)
+        if self.part is None:
+            await client.subscribe(site_filter(self.site, Channel.TELEMETRY), qos=self.telemetry_qos)
+        else:
+            await self._subscribe_partition()
+        client.publish(self.state_topic, b"online", qos=1, retain=True)
         every = self.settings.checkpoint_s
         next_checkpoint = self.clock() + every
         async for batch in client.batches(self.settings.batch_max, self.settings.batch_wait_s):
@@ -140,18 +149,54 @@ class SiteAgent:
                 await self.checkpoint()
             for device in self.devices.metas_to_ask_again(self.clock()):  # its own subscription brings it again
                 await client.subscribe(device_topic(self.site, device, Channel.META), qos=1)
+            if self.part is not None:
+                await self._subscribe_partition()
             await asyncio.sleep(0)  # let the network reader run between batches
         while batch := client.drain(self.settings.batch_max):
             self.handle_batch(batch)
-        client.publish(agent_topic(self.site, "state"), b"offline", qos=1, retain=True)
+        client.publish(self.state_topic, b"offline", qos=1, retain=True)
         await self.checkpoint()
         await client.flush(timeout=3.0)
         if not await asyncio.to_thread(self.store.flush, 5.0):  # SIGTERM must end the agent within 10 s
             log.error("stopping with writes not committed to %s: %s", self.store.path, self.store.failure or "timeout")
         return self.stats
 
+    async def _subscribe_partition(self) -> None:
+        """Telemetry of this partition's devices, one topic each, as their metas make them known.
+
+        The v1 topics have no partition level, and a shared subscription splits by message, not by device, so
+        telemetry (the volume) is subscribed per device; the site's metas, events, acks and states (a trickle)
+        come site-wide and `handle_batch` keeps this partition's.
+        """
+        known, part = self.registry.by_index, self.part
+        while self._subscribed < len(known):
+            device = known[self._subscribed].meta.device
+            self._subscribed += 1
+            if part is None or part.owns(device):  # a handed-over checkpoint holds other partitions' devices too
+                await self.client.subscribe(device_topic(self.site, device, Channel.TELEMETRY), qos=self.telemetry_qos)
+
+    def _mine(self, messages: Sequence[Message]) -> Sequence[Message]:
+        """The messages of this partition's devices (and any not of a device); counts the others."""
+        part, owned = self.part, self._owned
+        if part is None:
+            return messages
+        if len(owned) > 1_000_000:  # device ids are untrusted input: the cache stays bounded
+            owned.clear()
+        kept = []
+        for m in messages:
+            parts = m.topic.split("/", 4)
+            device = parts[3] if len(parts) > 4 else ""
+            mine = owned.get(device)
+            if mine is None:
+                mine = owned[device] = not device or device.startswith("_") or part.owns(device)
+            if mine:
+                kept.append(m)
+        self.stats.other_partitions += len(messages) - len(kept)
+        return kept
+
     def handle_batch(self, messages: Sequence[Message]) -> None:
         self.store.check()
+        messages = self._mine(messages)
         if not messages:
             return
         now = self.clock()
@@ -284,7 +329,7 @@ class SiteAgent:
             policy = parse_policy(text, "policy from the inbox")
         except PolicyError as exc:
             return f"refused: {exc}"
-        self.dispatcher.policy = PolicyEngine(policy)
+        self.dispatcher.policy = PolicyEngine(share_site_limits(policy, 1 if self.part is None else self.part.count))
         self.record_policy(text, by, why, now)
         return "applied"
 
@@ -300,7 +345,8 @@ class SiteAgent:
 
     def learnt_state(self) -> dict[str, Any]:
         """What a restart needs to resume warm (`agent/checkpoint.py`): registry, learner and alarm stage."""
-        return {"site": self.site, "registry": self.registry, "learner": self.learner, "stage": self.stage.snapshot()}
+        return {"site": self.site, "registry": self.registry, "learner": self.learner, "stage": self.stage.snapshot(),
+                "guard": self.dispatcher.guard.to_json()}  # fmt: skip
 
     def resume(self, state: dict[str, Any]) -> bool:
         """Take back `learnt_state()` of an earlier run of this site, before any message; whether it was taken."""
@@ -311,6 +357,13 @@ class SiteAgent:
         self.decoder.registry = self.devices.registry
         self.stage.restore(state["stage"])
         self.devices.regroup()
+        if "guard" in state and self.store.read_guard_state() is None:  # handed over from another partitioning
+            guard = GuardState.from_json(state["guard"])
+            part = self.part
+            if part is not None:  # the actions this partition's devices had: the rate limits go on counting them
+                guard = GuardState([a for a in guard.actions if part.owns(a.device)],
+                                   {d for d in guard.stopped if part.owns(d)})  # fmt: skip
+            self.dispatcher.guard = guard
         return True
 
     # -- records --------------------------------------------------------------------------------------------------

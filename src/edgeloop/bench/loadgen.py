@@ -34,6 +34,7 @@ class Load:
     anomaly_every: int = 0  # every n-th message of the run starts an anomalous burst on its device (0: none)
     burst: int = 6
     seed: int = 0
+    qos: int = 0  # of the telemetry messages
 
 
 def device_id(i: int) -> str:
@@ -99,7 +100,12 @@ async def _generate(load: Load) -> tuple[int, float]:
     base = rng.normal(100.0, 5.0, size=(load.devices, k))
     noise = rng.normal(0.0, 1.0, size=(4096, k))
     bursting = np.zeros(load.devices, dtype=np.int64)
-    async with MqttClient(load.url, f"edgeloop-loadgen-{load.seed}", max_outbox=10_000_000) as client:
+    # at QoS 1, a persistent session: after a fail-over the new node then has the session, and what was in flight
+    # is sent again (with a clean one, the client must drop its unacknowledged messages when it reconnects)
+    clean = load.qos == 0
+    async with MqttClient(
+        load.url, f"edgeloop-loadgen-{load.seed}", max_outbox=10_000_000, clean_session=clean
+    ) as client:
         start = time.perf_counter()
         stamp = time.time()
         n = 0
@@ -113,12 +119,12 @@ async def _generate(load: Load) -> tuple[int, float]:
             if bursting[d]:
                 values = values + 400.0
                 bursting[d] -= 1
-            if load.rate > 0 or n % 1024 == 0:
+            if load.rate > 0 or load.anomaly_every or n % 1024 == 0:  # latency is measured from this stamp
                 stamp = time.time()
             payload = orjson.dumps(
                 {"ts": stamp, "seq": n // load.devices, "metrics": dict(zip(names, values.tolist(), strict=True))}
             )
-            client.publish(topics[d], payload)
+            client.publish(topics[d], payload, qos=load.qos)
             if load.rate > 0:
                 ahead = (n + 1) / load.rate - (time.perf_counter() - start)
                 if ahead > 0.002:

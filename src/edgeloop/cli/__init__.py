@@ -9,6 +9,7 @@ from edgeloop.cli.api import api, serve, token_app, user_app
 from edgeloop.cli.approvals import approvals_app, verdict
 from edgeloop.cli.audit import audit_app
 from edgeloop.cli.bench import bench_app
+from edgeloop.cli.broker import broker_app
 from edgeloop.cli.gateway import gateway
 from edgeloop.cli.knowledge import knowledge_app
 from edgeloop.cli.policy import policy_app
@@ -25,6 +26,7 @@ app = typer.Typer(
 )
 app.add_typer(bench_app, name="bench")
 app.add_typer(sim_app, name="sim")
+app.add_typer(broker_app, name="broker")
 app.add_typer(roi_app, name="roi")
 app.command("demo")(demo)
 app.command("agent")(agent)

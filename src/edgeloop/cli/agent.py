@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from edgeloop.agent.claim import PartitionTakenError
 from edgeloop.agent.service import broker_url, open_agent, publish_stats
 from edgeloop.agent.site import SiteAgent
 from edgeloop.agent.stats import AgentStats
@@ -53,9 +54,16 @@ async def run_agent(
 
 
 def settings_overrides(
-    broker: str | None, site: str | None, autonomy: int | None, data_dir: Path | None, store: str | None = None
+    broker: str | None,
+    site: str | None,
+    autonomy: int | None,
+    data_dir: Path | None,
+    store: str | None = None,
+    partition: str | None = None,
 ) -> dict[str, dict[str, Any]]:
     agent: dict[str, Any] = {}
+    if partition is not None:
+        agent["partition"] = partition
     if site is not None:
         agent["site"] = site
     if autonomy is not None:
@@ -66,7 +74,12 @@ def settings_overrides(
 
 
 BrokerOpt = Annotated[
-    str | None, typer.Option("--broker", help="mqtt://host:port of an external broker (default: start an embedded one)")
+    str | None,
+    typer.Option(
+        "--broker",
+        help="mqtt://host:port of an external broker, or a comma-separated list of a "
+        "cluster's nodes to fail over between (default: start an embedded one)",
+    ),
 ]
 SiteOpt = Annotated[str | None, typer.Option("--site", help="site id (default from settings: factory)")]
 ConfigOpt = Annotated[
@@ -90,6 +103,11 @@ ProtocolOpt = Annotated[
         f"agent ({', '.join(p for p in sorted(PROTOCOLS) if p != 'mqtt')}; give its --map)",
     ),
 ]
+PartitionOpt = Annotated[
+    str | None,
+    typer.Option("--partition", help="i/P: run partition i of P of the site's devices (stable hash of the device "
+                 "id); needs ledger.holdout_draw: device. Another agent running it makes this one refuse"),
+]  # fmt: skip
 MapOpt = Annotated[
     Path | None,
     typer.Option("--map", exists=True, dir_okay=False, help="the protocol's map file (Modbus: register map YAML)"),
@@ -105,6 +123,7 @@ def agent(
     store: StoreOpt = None,
     protocol: ProtocolOpt = "mqtt",
     map_file: MapOpt = None,
+    partition: PartitionOpt = None,
 ) -> None:
     """Run a site agent: ingest telemetry, learn, decide, act, record. Stops cleanly on Ctrl-C or SIGTERM.
 
@@ -119,7 +138,7 @@ def agent(
         console.print(f"[red]error:[/red] --protocol {protocol} needs --map FILE")
         raise typer.Exit(2)
     try:
-        settings = load_settings(config, **settings_overrides(broker, site, autonomy, data_dir, store))
+        settings = load_settings(config, **settings_overrides(broker, site, autonomy, data_dir, store, partition))
     except SettingsError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
@@ -140,8 +159,9 @@ def agent(
         stop = asyncio.Event()
         stop_on_signals(stop)
         where = url if protocol == "mqtt" else f"{protocol} ({map_file})"
+        part = "" if settings.agent.part is None else f" partition {settings.agent.part}"
         console.print(
-            f"agent for site [bold]{settings.agent.site}[/bold] on {where}, data in {settings.agent.site_dir}"
+            f"agent for site [bold]{settings.agent.site}[/bold]{part} on {where}, data in {settings.agent.site_dir}"
         )
         try:
             stats = await run_agent(settings, url, stop, on_tick=tick, protocol=protocol, protocol_map=map_file)
@@ -158,6 +178,9 @@ def agent(
             return
         with broker_url(settings) as url:
             asyncio.run(main(url))
+    except PartitionTakenError as exc:
+        console.print(f"[red]refused:[/red] {exc}")
+        raise typer.Exit(3) from None
     except StoreError as exc:  # a store that cannot be opened or written: said plainly, the agent stops
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None

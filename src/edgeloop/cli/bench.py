@@ -190,3 +190,27 @@ def coldstart_command(
     missed.
     """
     _exit(coldstart.coldstart(devices, sites, fleet_days, seed, prior_settle_s, config, json_out))
+
+
+@bench_app.command("scale")
+def scale_command(
+    sites: Annotated[int, typer.Option(min=1, help="sites, one publisher process each")] = 4,
+    devices: Annotated[int, typer.Option(min=1, help="devices per site (one metric each)")] = 100,
+    agents: Annotated[str, typer.Option(help="comma-separated agent process counts to run, one phase each")] = "1,2,4",
+    seconds: Annotated[float, typer.Option(min=1, help="seconds each publisher publishes per phase")] = 10.0,
+    rate: Annotated[float, typer.Option(min=0, help="messages/s per publisher (0: as fast as it can)")] = 0.0,
+    json_out: Annotated[bool, typer.Option("--json", help="print the figures as one JSON object")] = False,
+    store: Annotated[
+        str | None, typer.Option("--store", help="postgresql://… to store in (default: SQLite per agent)")
+    ] = None,
+    kill: Annotated[
+        bool, typer.Option("--kill/--no-kill", help="a last phase at QoS 1 that SIGKILLs a node and restarts it")
+    ] = True,
+) -> None:
+    """On a three-node NATS cluster started for the run: S sites x D devices over A agent processes (A = 1, 2, 4),
+    a publisher per site. Prints aggregate points/s per A, p50/p99 decision latency and the cluster's own rate in
+    the same run. Asserts nothing."""
+    from edgeloop.bench.scale import scale
+
+    counts = tuple(int(a) for a in agents.split(",") if a.strip())
+    _exit(scale(sites, devices, counts, seconds, rate, json_out, store, kill))

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from edgeloop.io.mqtt import MqttClient, MqttError, parse_url
+from edgeloop.io.mqtt import MqttClient, MqttError, parse_brokers
 from edgeloop.io.signals import stop_on_signals
 from edgeloop.sim.protocols import SERVERS, Serve
 from edgeloop.sim.runner import Plant, PlantRunner, SimStats, write_ground_truth
@@ -23,7 +23,11 @@ console = Console(stderr=True)
 DAY = 86_400.0
 
 # the options every `sim` command has (the site and the seed differ only in their default and help)
-Broker = Annotated[str, typer.Option("--broker", envvar="EDGELOOP_BROKER__URL", help="mqtt://host:port")]
+Broker = Annotated[
+    str,
+    typer.Option("--broker", envvar="EDGELOOP_BROKER__URL",
+                 help="mqtt://host:port, or a comma-separated list of a cluster's nodes (fail-over)"),
+]  # fmt: skip
 Speed = Annotated[float, typer.Option(min=0, help="simulated seconds per real second (0: flat out)")]
 Interval = Annotated[float, typer.Option(min=0.1, help="simulated seconds between samples")]
 Duration = Annotated[float | None, typer.Option(help="stop after this many real seconds")]
@@ -158,7 +162,7 @@ def run_plant(
     quiet."""
     if protocol == "mqtt":
         try:
-            parse_url(broker)
+            parse_brokers(broker)
         except ValueError as exc:
             console.print(f"[red]error:[/red] --broker: {exc}")
             raise typer.Exit(2) from None
@@ -181,7 +185,10 @@ def run_plant(
         if duration is not None:
             asyncio.get_running_loop().call_later(duration, stop.set)
         if protocol == "mqtt":
-            async with MqttClient(broker, f"edgeloop-sim-{site}") as client:
+            # given a cluster's nodes, a persistent session: its unacknowledged QoS 1 messages (events, acks) and
+            # the commands sent to it while it fails over are not lost
+            failover = "," in broker
+            async with MqttClient(broker, f"edgeloop-sim-{site}", clean_session=not failover) as client:
                 runner = PlantRunner(plant, client, speed=speed, interval_s=interval)
                 await runner.run(stop, sim_seconds=None if sim_days is None else sim_days * DAY, on_step=progress)
             return

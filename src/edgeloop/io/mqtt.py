@@ -12,6 +12,12 @@ away does not raise: messages wait in an outbox (bounded, counted when full) and
 `BrokerAuth.ca_file`, with a client certificate when one is given; a user name and password come from
 `BrokerAuth` or the URL (`mqtts://user:password@host`). A refusal says which it was: an untrusted
 certificate, or a wrong user name or password.
+
+A comma-separated list of URLs (`mqtt://a:1883,mqtt://b:1883,mqtt://c:1883`, the nodes of one cluster)
+connects to the first that answers and, when the connection is lost, reconnects to the next one that answers
+(fail-over). With a persistent session (`clean_session=False`) on a cluster that replicates sessions, QoS 1
+messages published while the client was away are delivered on the node it reconnects to; what this client
+published at QoS 1 and was not acknowledged is sent again there.
 """
 
 from __future__ import annotations
@@ -35,9 +41,12 @@ from gmqtt.mqtt.constants import UNLIMITED_RECONNECTS, MQTTv311
 from edgeloop.io.transport import Message, Polled, Transport
 
 __all__ = ["BrokerAddress", "BrokerAuth", "Message", "MqttClient", "MqttError", "Transport", "Will", "parse_broker",
-           "parse_url", "shown_url"]  # fmt: skip
+           "parse_brokers", "parse_url", "shown_url"]  # fmt: skip
 
 log = logging.getLogger(__name__)
+
+#: QoS 1 messages in flight (sent, not acknowledged) at most; more wait in the outbox (MQTT has 65,535 packet ids)
+MAX_INFLIGHT = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +112,20 @@ def parse_broker(url: str) -> BrokerAddress:
     return BrokerAddress(parts.hostname or "127.0.0.1", parts.port or (8883 if tls else 1883), tls, user, password)
 
 
+def parse_brokers(urls: str) -> list[BrokerAddress]:
+    """A comma-separated list of broker URLs (the nodes of one cluster), all with or all without TLS.
+
+    >>> [(a.host, a.port) for a in parse_brokers("mqtt://a:1883, mqtt://b:1884")]
+    [('a', 1883), ('b', 1884)]
+    """
+    addresses = [parse_broker(u.strip()) for u in urls.split(",") if u.strip()]
+    if not addresses:
+        raise ValueError("no broker URL given")
+    if len({a.tls for a in addresses}) > 1:
+        raise ValueError("the broker URLs of one list must all be mqtts:// or all mqtt://")
+    return addresses
+
+
 def parse_url(url: str) -> tuple[str, int]:
     """
     >>> parse_url("mqtt://127.0.0.1:1883")
@@ -120,6 +143,8 @@ def shown_url(url: str) -> str:
     >>> shown_url("mqtts://agent:s3cret@broker.plant:8884")
     'mqtts://agent@broker.plant:8884'
     """
+    if "," in url:
+        return ",".join(shown_url(u.strip()) for u in url.split(","))
     parts = urlsplit(url)
     if parts.password is None:
         return url
@@ -147,6 +172,39 @@ def _refusal(exc: BaseException, username: str | None, tls_without_cert: bool) -
     return f"cannot connect ({str(exc) or type(exc).__name__})"
 
 
+class _FailoverClient(gmqtt.Client):  # type: ignore[misc]
+    """gmqtt's client, connecting to the first of its nodes that answers; after a loss, starting at the next."""
+
+    def __init__(self, addresses: list[BrokerAddress], *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.addresses = addresses
+        self.node = 0  # index of the node connected to (or last tried)
+        self.failovers = 0  # connections opened to another node than the one before (the session may still fail)
+        self._connected_once = False
+
+    async def _create_connection(self, host: str, port: int, ssl: Any, clean_session: bool, keepalive: int) -> Any:
+        n = len(self.addresses)
+        start = (self.node + 1) % n if self._connected_once else 0  # the node we lost may be the one that failed
+        error: OSError | None = None
+        for k in range(n):
+            i = (start + k) % n
+            address = self.addresses[i]
+            try:
+                connection = await asyncio.wait_for(
+                    super()._create_connection(address.host, address.port, ssl, clean_session, keepalive), 5.0
+                )
+            except OSError as exc:  # refused, unreachable, or no answer in time (TimeoutError is an OSError)
+                error = exc
+                continue
+            if self._connected_once and i != self.node:
+                self.failovers += 1
+            self.node, self._connected_once = i, True
+            self._host, self._port = address.host, address.port
+            return connection
+        assert error is not None
+        raise error
+
+
 class MqttClient(Polled):
     """One MQTT connection. Async context manager; iterate `messages()` or `batches()` to receive."""
 
@@ -164,7 +222,8 @@ class MqttClient(Polled):
         auth: BrokerAuth | None = None,
     ) -> None:
         self.url = shown_url(url)  # shown in errors and logs: never the password
-        self._address = parse_broker(url)
+        self._addresses = parse_brokers(url)
+        self._address = self._addresses[0]
         self.auth = auth or BrokerAuth()
         self.client_id = client_id or f"edgeloop-{uuid.uuid4().hex[:12]}"
         self.will = will
@@ -184,8 +243,10 @@ class MqttClient(Polled):
         )
         #: False: the broker keeps this client id's subscriptions and queues its QoS 1 messages while it is away
         self.clean_session = clean_session
-        self._client = gmqtt.Client(self.client_id, clean_session=clean_session, will_message=will_message)
-        self._client.set_config({"reconnect_retries": UNLIMITED_RECONNECTS, "reconnect_delay": 1})
+        self._client = _FailoverClient(
+            self._addresses, self.client_id, clean_session=clean_session, will_message=will_message
+        )
+        self._client.set_config({"reconnect_retries": UNLIMITED_RECONNECTS, "reconnect_delay": 0.5})
         self._client.on_message = self._on_message
         self._client.on_connect = self._on_connect
         self._connected = asyncio.Event()
@@ -224,6 +285,17 @@ class MqttClient(Polled):
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._client.disconnect(), 5)
         self._wakeup.set()
+
+    @property
+    def node_url(self) -> str:
+        """The URL of the node connected to (or last tried), of the list given."""
+        address = self._addresses[self._client.node]
+        return f"{'mqtts' if address.tls else 'mqtt'}://{address.host}:{address.port}"
+
+    @property
+    def failovers(self) -> int:
+        """How many times the connection moved to another node of the list."""
+        return int(self._client.failovers)
 
     @property
     def connected(self) -> bool:
@@ -275,6 +347,11 @@ class MqttClient(Polled):
     # -- sending ------------------------------------------------------------------------------------------
 
     def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
+        if self._outbox and self.connected:
+            self._flush_outbox()
+        if qos and not self._outbox and self._inflight() >= MAX_INFLIGHT:
+            self._outbox.append((topic, payload, qos, retain))  # MQTT has 65,535 packet ids: wait for acks
+            return
         if self._outbox or not self.connected:
             if len(self._outbox) >= self.max_outbox:
                 self.dropped_out += 1
@@ -288,8 +365,14 @@ class MqttClient(Polled):
     def outbox_size(self) -> int:
         return len(self._outbox)
 
+    def _inflight(self) -> int:
+        """QoS 1 messages sent and not acknowledged yet."""
+        return len(self._client._persistent_storage._messages)
+
     def _flush_outbox(self) -> None:
         while self._outbox and self.connected:
+            if self._outbox[0][2] and self._inflight() >= MAX_INFLIGHT:
+                return
             topic, payload, qos, retain = self._outbox.popleft()
             self._client.publish(topic, payload, qos=qos, retain=retain)
 

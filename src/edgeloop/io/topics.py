@@ -55,6 +55,15 @@ def agent_topic(site: str, what: str) -> str:
     return f"{PREFIX}/{site}/{AGENT}/{what}"
 
 
+def agent_state_topic(site: str, partition: str | None = None) -> str:
+    """The agent's retained online/offline state; one per partition (label ``p0of2``) when the site is split.
+
+    >>> agent_state_topic("plant1"), agent_state_topic("plant1", "p0of2")
+    ('edgeloop/v1/plant1/_agent/state', 'edgeloop/v1/plant1/_agent/p0of2/state')
+    """
+    return agent_topic(site, "state" if partition is None else f"{partition}/state")
+
+
 def fleet_topic(*parts: str) -> str:
     return "/".join((PREFIX, "_fleet", *parts))
 

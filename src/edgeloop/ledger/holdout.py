@@ -7,6 +7,11 @@ Design, per asset type (the stratum):
 3. Position k is in the holdout when floor((k+1)f + u) > floor(kf + u), f the fraction and u a seeded offset in
    [0, 1) per stratum: a systematic sample that keeps every stratum's holdout count within one of n·f.
 
+With `draw="device"` step 3 is replaced by a draw per device: a device is in the holdout when its seeded hash
+(step 1's, as a uniform in [0, 1)) is below f. Its arm then depends on the seed and its own id only, not on
+which other devices the same agent saw: the partitions of a site (`agent.partition`) draw one holdout for the
+site between them. The holdout's size is then binomial rather than within one of n·f.
+
 A device keeps its arm for good: assignments already in the record are never revisited, so devices appearing
 later never move earlier ones. The result is deterministic given the seed and the batches devices arrive in;
 the agent logs each `HoldoutRecord` and passes the last one back in, so restarts keep every device's arm.
@@ -50,6 +55,7 @@ class HoldoutRecord:
     seed: int
     fraction: float
     assignments: tuple[Assignment, ...] = ()
+    draw: str = "sequence"
     _by_device: dict[str, Assignment] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -70,6 +76,7 @@ class HoldoutRecord:
         return {
             "seed": self.seed,
             "fraction": self.fraction,
+            "draw": self.draw,
             "assignments": [
                 {"device": a.device, "asset_type": a.asset_type, "arm": str(a.arm), "position": a.position}
                 for a in self.assignments
@@ -90,6 +97,7 @@ class HoldoutRecord:
                 Assignment(str(a["device"]), str(a["asset_type"]), Arm(a["arm"]), int(a["position"]))
                 for a in data["assignments"]
             ),
+            str(data.get("draw", "sequence")),
         )
 
 
@@ -99,19 +107,22 @@ class HoldoutDesign:
 
     seed: int
     fraction: float = 0.2
+    draw: str = "sequence"  # or "device": see the module's note
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.fraction < 1.0:
             raise ValueError(f"holdout fraction {self.fraction} must be in [0, 1)")
+        if self.draw not in ("sequence", "device"):
+            raise ValueError(f"holdout draw {self.draw!r} must be sequence or device")
 
     def assign(self, devices: Mapping[str, str], record: HoldoutRecord | None = None) -> HoldoutRecord:
         """Assign the devices of `devices` (device -> asset type) that `record` does not hold yet."""
         if record is None:
-            record = HoldoutRecord(self.seed, self.fraction)
-        elif (record.seed, record.fraction) != (self.seed, self.fraction):
+            record = HoldoutRecord(self.seed, self.fraction, (), self.draw)
+        elif (record.seed, record.fraction, record.draw) != (self.seed, self.fraction, self.draw):
             raise ValueError(
-                f"record was made with seed={record.seed}, fraction={record.fraction}; "
-                f"this design has seed={self.seed}, fraction={self.fraction}"
+                f"record was made with seed={record.seed}, fraction={record.fraction}, draw={record.draw}; "
+                f"this design has seed={self.seed}, fraction={self.fraction}, draw={self.draw}"
             )
         known = {a.device for a in record.assignments}
         taken: dict[str, int] = {}
@@ -121,11 +132,15 @@ class HoldoutDesign:
             ((asset, self._draw(asset, device), device) for device, asset in devices.items() if device not in known)
         )
         added: list[Assignment] = []
-        for asset, _, device in new:
+        for asset, u, device in new:
             k = taken.get(asset, 0)
             taken[asset] = k + 1
-            added.append(Assignment(device, asset, self._arm_at(asset, k), k))
-        return HoldoutRecord(self.seed, self.fraction, record.assignments + tuple(added))
+            arm = self._arm_at(asset, k) if self.draw == "sequence" else self._arm_of(u)
+            added.append(Assignment(device, asset, arm, k))
+        return HoldoutRecord(self.seed, self.fraction, record.assignments + tuple(added), self.draw)
+
+    def _arm_of(self, u: float) -> Arm:
+        return Arm.HOLDOUT if u < self.fraction else Arm.TREATED
 
     def _arm_at(self, asset_type: str, k: int) -> Arm:
         u = self._draw(asset_type, "")

@@ -10,6 +10,7 @@ from edgeloop.model.decision import (
 )
 from edgeloop.model.device import ArgSpec, CommandSpec, DeviceMeta, MetricSpec
 from edgeloop.model.ids import ID_PATTERN, is_valid_id
+from edgeloop.model.partition import Partition, device_slot
 from edgeloop.model.points import PointBatch
 
 __all__ = [
@@ -24,6 +25,8 @@ __all__ = [
     "DeviceMeta",
     "MetricSpec",
     "Outcome",
+    "Partition",
     "PointBatch",
+    "device_slot",
     "is_valid_id",
 ]
