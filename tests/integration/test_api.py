@@ -57,6 +57,7 @@ def test_the_audit_check_and_the_roi_report_are_served(api_site: tuple[Settings,
     audit = httpx.get(f"{url}/audit/verify", headers=auth("viewer")).json()
     assert audit["ok"] is True
     assert audit["records"] >= 2  # the holdout assignment and the decision
+    assert "trust on first use" in audit["trust"]["source"]  # the pin, not the key file beside the log
     roi = httpx.get(f"{url}/roi", headers=auth("viewer"))
     assert roi.status_code == 200
     assert roi.json()["reconciles"] is True

@@ -9,11 +9,13 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import orjson
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edgeloop.agent import checkpoint
 from edgeloop.agent.ledger_writer import LedgerWriter
 from edgeloop.agent.site import SiteAgent
-from edgeloop.audit import AuditLog, load_or_create_key
+from edgeloop.audit import AuditLog
+from edgeloop.audit.trust import load_pinned_key
 from edgeloop.io.broker import EmbeddedBroker
 from edgeloop.io.mqtt import BrokerAuth, Will
 from edgeloop.io.protocols import Link, open_protocol
@@ -43,6 +45,12 @@ def make_policy(cfg: AgentSettings) -> PolicyEngine:
     return PolicyEngine(policy.model_copy(update={"autonomy": autonomy, "rules": [rule]}))
 
 
+def site_key(cfg: AgentSettings) -> Ed25519PrivateKey:
+    """The site's signing key (its own directory and passphrase when the settings give them), pinned on first use
+    outside the log's directory so that `edgeloop audit verify` need not trust the key beside the log."""
+    return load_pinned_key(cfg.audit_dir, cfg.key_dir, cfg.audit_passphrase_bytes(), cfg.audit_pins)
+
+
 @contextlib.contextmanager
 def broker_url(settings: Settings) -> Iterator[str]:
     """The configured broker's URL, or a freshly started embedded broker's, stopped on exit."""
@@ -69,7 +77,7 @@ async def open_agent(
     audit: AuditLog | None = None
     try:
         books = LedgerWriter.open(store, settings.ledger)
-        audit = AuditLog.open(cfg.audit_dir, load_or_create_key(cfg.audit_dir))
+        audit = AuditLog.open(cfg.audit_dir, site_key(cfg))
         clean, auth = not settings.broker.persistent_session, BrokerAuth(**settings.broker.credentials())
         link = Link(cfg.site, protocol_map, url, f"edgeloop-agent-{cfg.site}", will, clean_session=clean, auth=auth)
         async with open_protocol(protocol, link) as client:

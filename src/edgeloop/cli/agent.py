@@ -11,10 +11,9 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from edgeloop.agent.service import broker_url, open_agent, publish_stats
+from edgeloop.agent.service import broker_url, open_agent, publish_stats, site_key
 from edgeloop.agent.site import SiteAgent
 from edgeloop.agent.stats import AgentStats
-from edgeloop.audit import load_or_create_key
 from edgeloop.fleet.share import share_site_knowledge
 from edgeloop.io.mqtt import MqttError
 from edgeloop.io.protocols import PROTOCOLS
@@ -39,7 +38,7 @@ async def run_agent(
     async with open_agent(settings, url, protocol=protocol, protocol_map=protocol_map) as agent:
         sharing = None
         if settings.fleet.share_knowledge:  # the fleet part, wired here where the process is composed
-            key = load_or_create_key(settings.agent.audit_dir)
+            key = site_key(settings.agent)
             sharing = asyncio.create_task(share_site_knowledge(agent, url, settings.fleet, key, stop))
         task = asyncio.create_task(agent.run(stop))
         while not task.done():
