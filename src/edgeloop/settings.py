@@ -185,6 +185,10 @@ class AgentSettings(BaseModel):
         return self.site_dir / "audit"
 
     @property
+    def audit_head_path(self) -> Path:
+        return self.site_dir / "audit-head.json"
+
+    @property
     def key_dir(self) -> Path:
         return self.audit_key_dir or self.audit_dir
 

@@ -28,6 +28,8 @@ from edgeloop.agent.models import ModelBoard, Standing
 from edgeloop.agent.outcomes import Outcomes
 from edgeloop.agent.stats import AgentStats
 from edgeloop.audit import AuditLog, Kind
+from edgeloop.audit.directory import write_atomic
+from edgeloop.audit.head import AUDIT_HEAD, sign_head
 from edgeloop.io.decode import NO_META, RAW_KEPT, DecodedBatch, Rejected, TelemetryDecoder
 from edgeloop.io.inbound import Control, DeviceEvent, InboundSplitter, MetaUpdate, rejection
 from edgeloop.io.registry import DeviceRegistry
@@ -128,6 +130,7 @@ class SiteAgent:
             await client.subscribe(site_filter(self.site, channel), qos=1)
         await client.subscribe(site_filter(self.site, Channel.TELEMETRY), qos=self.telemetry_qos)
         client.publish(agent_topic(self.site, "state"), b"online", qos=1, retain=True)
+        await self.publish_audit_head()
         every = self.settings.checkpoint_s
         next_checkpoint = self.clock() + every
         async for batch in client.batches(self.settings.batch_max, self.settings.batch_wait_s):
@@ -138,6 +141,7 @@ class SiteAgent:
             if every and self.clock() >= next_checkpoint:
                 next_checkpoint = self.clock() + every
                 await self.checkpoint()
+                await self.publish_audit_head()
             for device in self.devices.metas_to_ask_again(self.clock()):  # its own subscription brings it again
                 await client.subscribe(device_topic(self.site, device, Channel.META), qos=1)
             await asyncio.sleep(0)  # let the network reader run between batches
@@ -145,6 +149,7 @@ class SiteAgent:
             self.handle_batch(batch)
         client.publish(agent_topic(self.site, "state"), b"offline", qos=1, retain=True)
         await self.checkpoint()
+        await self.publish_audit_head()
         await client.flush(timeout=3.0)
         if not await asyncio.to_thread(self.store.flush, 5.0):  # SIGTERM must end the agent within 10 s
             log.error("stopping with writes not committed to %s: %s", self.store.path, self.store.failure or "timeout")
@@ -297,6 +302,19 @@ class SiteAgent:
             await asyncio.to_thread(checkpoint.write, self.settings.checkpoint_path, data)
         except OSError as exc:
             log.warning("checkpoint not written to %s: %s", self.settings.checkpoint_path, exc)
+
+    async def publish_audit_head(self) -> None:
+        """Publish the audit log's signed head (`audit/head.py`), retained on `_agent/audit/head` and written to
+        the site's `audit-head.json` (served by the API): whoever keeps a copy catches records cut later."""
+        if self.audit is None:
+            return
+        records, head = self.audit.state()
+        payload = orjson.dumps(sign_head(self.site, records, head, self.clock(), self.audit.key))
+        self.client.publish(agent_topic(self.site, AUDIT_HEAD), payload, qos=1, retain=True)
+        try:
+            await asyncio.to_thread(write_atomic, self.settings.audit_head_path, payload)
+        except OSError as exc:
+            log.warning("audit head not written to %s: %s", self.settings.audit_head_path, exc)
 
     def learnt_state(self) -> dict[str, Any]:
         """What a restart needs to resume warm (`agent/checkpoint.py`): registry, learner and alarm stage."""

@@ -15,6 +15,7 @@ from rich.markup import escape
 
 from edgeloop.audit.directory import LOG_FILE, PUBLIC_KEY_FILE, AuditError
 from edgeloop.audit.export import export
+from edgeloop.audit.head import read_head
 from edgeloop.audit.keys import load_public_key
 from edgeloop.audit.trust import TrustAnchor, default_pins_path, normal_fingerprint, pinned_key, trust_anchor
 from edgeloop.audit.trust import fingerprint as fingerprint_of
@@ -107,6 +108,16 @@ def verify(
             "--expect", help="RECORDS:HEAD from a checkpoint kept elsewhere; catches records cut from the end"
         ),
     ] = None,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            "--checkpoint",
+            exists=True,
+            dir_okay=False,
+            help="a signed head kept earlier (the retained _agent/audit/head message, or GET /audit/head): "
+            "its signature is checked and the log must still hold every record it states",
+        ),
+    ] = None,
 ) -> None:
     """Verify every record's hash, signature and link, and the checkpoints; report the first bad record.
 
@@ -128,6 +139,10 @@ def verify(
             trust = _export_anchor(file.with_suffix(".pub"), fingerprint)
         else:
             raise AuditError(f"give --key FILE or --fingerprint to verify {file}: a key beside it is not trusted alone")
+        if checkpoint is not None:
+            kept = read_head(checkpoint.read_bytes(), trust.key)
+            anchor = (kept.records, kept.head)
+            console.print(f"signed head of {escape(kept.site)}: {kept.records:,} records at {kept.ts:.0f}")
         report = verify_file(path, trust.key, anchor)
     except AuditError as exc:
         errors.print(escape(str(exc)))

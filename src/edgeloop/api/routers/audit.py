@@ -39,6 +39,21 @@ def trusted_key(cfg: AgentSettings) -> TrustAnchor:
     return trust_anchor(cfg.audit_dir, None, cfg.audit_fingerprint, cfg.audit_pins, fingerprint_source=source)
 
 
+@router.get("/head")
+def head(request: Request, _: Viewer) -> dict[str, Any]:
+    """The log's latest signed head, as the agent published it (also retained on `_agent/audit/head`).
+
+    Keep a copy: `edgeloop audit verify --checkpoint FILE` later proves no record before it was cut."""
+    path = settings_of(request).agent.audit_head_path
+    try:
+        doc: dict[str, Any] = orjson.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise HTTPException(404, "no signed head published yet") from None
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise HTTPException(500, f"the signed head cannot be read: {exc}") from None
+    return doc
+
+
 @router.get("/records")
 def records(request: Request, _: Viewer, page: Paged) -> dict[str, Any]:
     """The log's records, newest first, as written (seq, ts, kind, body, prev, hash, sig); not checked here."""
