@@ -91,6 +91,8 @@ class SiteAgent:
         self.dispatcher.approvals = self.approvals
         self.dispatcher.resume(store.read_unsettled_commands(), clock())
         self.outcomes = Outcomes(self)
+        if books is not None:  # every ledger entry is booked in the signed log too, its row carrying the hash
+            books.log = lambda kind, body: self.record(kind, body, self.clock())
         learnt = store.read_learnt("feedback")  # thresholds and on-delays, as earlier answers left them
         if learnt is not None:
             self.stage.feedback.restore(learnt)
@@ -336,10 +338,11 @@ class SiteAgent:
     def _publish(self, topic: str, payload: bytes, qos: int) -> None:
         self.client.publish(topic, payload, qos=qos)
 
-    def record(self, kind: str, body: dict[str, Any], now: float) -> None:
-        """Append a record to the site's signed audit log (when it has one)."""
-        if self.audit is not None:
-            self.audit.append(kind, body, ts=now)
+    def record(self, kind: str, body: dict[str, Any], now: float) -> str | None:
+        """Append a record to the site's signed audit log (when it has one); its hash, for the store's row."""
+        if self.audit is None:
+            return None
+        return self.audit.append(kind, body, ts=now).hash
 
     def _quarantine(self, rejected: list[Rejected], now: float) -> None:
         for r in rejected:

@@ -17,9 +17,13 @@ from edgeloop.audit.directory import LOG_FILE, PUBLIC_KEY_FILE, AuditError
 from edgeloop.audit.export import export
 from edgeloop.audit.head import read_head
 from edgeloop.audit.keys import load_public_key
+from edgeloop.audit.record import Record
+from edgeloop.audit.store_check import StoreReport, check_store
 from edgeloop.audit.trust import TrustAnchor, default_pins_path, normal_fingerprint, pinned_key, trust_anchor
 from edgeloop.audit.trust import fingerprint as fingerprint_of
 from edgeloop.audit.verify import verify_file
+from edgeloop.io.store import OperatorStore, SqliteOperatorStore, StoreError
+from edgeloop.model import is_valid_id
 from edgeloop.settings import AgentSettings, SettingsError, load_settings
 
 audit_app = typer.Typer(
@@ -118,6 +122,14 @@ def verify(
             "its signature is checked and the log must still hold every record it states",
         ),
     ] = None,
+    store: Annotated[
+        bool,
+        typer.Option(
+            "--store",
+            help="also check the site's store against the chain: every decision row and ledger entry must be "
+            "what its audit record says (edited, deleted or added rows are found)",
+        ),
+    ] = False,
 ) -> None:
     """Verify every record's hash, signature and link, and the checkpoints; report the first bad record.
 
@@ -153,7 +165,45 @@ def verify(
     style = "green" if report.ok else "red"
     console.print(f"trusted key {trust.fingerprint[:16]}... from {escape(trust.source)}")
     console.print(f"{escape(str(path))}: [{style}]{escape(report.summary())}[/{style}]")
-    raise typer.Exit(0 if report.ok else 1)
+    if not report.ok:
+        raise typer.Exit(1)
+    if store:
+        checked = check_site_store(path, log_dir, cfg or site_agent_settings())
+        style = "green" if checked.ok else "red"
+        console.print(f"[{style}]{escape(checked.summary())}[/{style}]")
+        for problem in checked.problems:
+            console.print(f"  {escape(problem)}")
+        raise typer.Exit(0 if checked.ok else 1)
+    raise typer.Exit(0)
+
+
+def check_site_store(log: Path, log_dir: Path, cfg: AgentSettings) -> StoreReport:
+    """The site's store against the (verified) log: the PostgreSQL store of the settings, or the SQLite file of
+    the log's site directory (`<site>/edgeloop.db` beside `<site>/audit`)."""
+    settings = load_settings()
+    layout = log_dir.name == "audit" and is_valid_id(log_dir.resolve().parent.name)  # <data_dir>/<site>/audit
+    site = log_dir.resolve().parent.name if layout else cfg.site
+    try:
+        if settings.store.url:
+            from edgeloop.io.store.postgres import PgOperatorStore
+
+            opened: OperatorStore = PgOperatorStore.open(settings.store.url, site)
+        else:
+            db = log_dir.parent / "edgeloop.db"
+            if not db.exists():
+                errors.print(f"no store at {escape(str(db))}")
+                raise typer.Exit(2)
+            opened = SqliteOperatorStore.open(db, read_only=True)
+        try:
+            rows = opened.read_audited()
+        finally:
+            opened.close()
+    except StoreError as exc:
+        errors.print(escape(str(exc)))
+        raise typer.Exit(2) from exc
+    with log.open("rb") as f:
+        records = [Record.from_line(line) for line in f if line.endswith(b"\n")]
+    return check_store(records, rows.decisions, rows.ledger)
 
 
 def _export_anchor(key_beside: Path, fingerprint: str) -> TrustAnchor:

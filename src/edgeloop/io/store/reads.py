@@ -10,7 +10,7 @@ import numpy as np
 from edgeloop.io.store import approvals, decisions, devices, ledger, quarantine, telemetry
 from edgeloop.io.store import state as agent_state
 from edgeloop.io.store.approvals import InboxRow
-from edgeloop.io.store.schema import Row
+from edgeloop.io.store.schema import AuditedRows, Row
 from edgeloop.io.store.state import Champion
 from edgeloop.io.store.telemetry import Chunk, Series, SeriesNames
 
@@ -151,6 +151,10 @@ class SqliteReads:
 
     def read_holdout(self) -> dict[str, Any] | None:
         return ledger.read_holdout(self._reader)
+
+    def read_audited(self) -> AuditedRows:
+        """The rows that carry the hash of their audit record: decisions and ledger entries."""
+        return AuditedRows(decisions.read_audited(self._reader), ledger.read_audited(self._reader))
 
     def read_days(self) -> list[int]:
         return ledger.read_days(self._reader)

@@ -116,12 +116,19 @@ def _v3_token_expiry(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
     conn.execute("ALTER TABLE api_tokens ADD COLUMN expires double precision")
 
 
+def _v4_audit_hashes(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+    """Each decision row and ledger entry carries the hash of its audit record (`edgeloop audit verify --store`)."""
+    conn.execute("ALTER TABLE decisions ADD COLUMN audit text")
+    conn.execute("ALTER TABLE ledger ADD COLUMN audit text")
+
+
 Migration = Callable[[psycopg.Connection[tuple[Any, ...]]], None]
 #: version n is MIGRATIONS[n - 1]; append, never edit one that was released
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("the site tables", _v1_tables),
     ("indexes of marks", _v2_marks),
     ("token expiry", _v3_token_expiry),
+    ("audit hashes", _v4_audit_hashes),
 ]
 VERSION = len(MIGRATIONS)
 

@@ -104,8 +104,8 @@ class PgStore(PgReads):
     def write_quarantine(self, rows: list[tuple[float, str, str | None, str, bytes]]) -> None:
         self._put(writes.write_quarantine(self.site, rows))
 
-    def write_decision(self, record: dict[str, Any]) -> None:
-        self._put(writes.write_decision(self.site, record))
+    def write_decision(self, record: dict[str, Any], audit: str | None = None) -> None:
+        self._put(writes.write_decision(self.site, record, audit))
 
     def write_command(
         self, cmd_id: str, decision: str, device: str, name: str, args: dict[str, float], at: float
@@ -137,8 +137,8 @@ class PgStore(PgReads):
     def write_holdout(self, record: dict[str, Any], at: float) -> None:
         self._put(writes.write_holdout(self.site, record, at))
 
-    def write_entries(self, entries: list[dict[str, Any]]) -> None:
-        self._put(writes.write_entries(self.site, entries))
+    def write_entries(self, entries: list[dict[str, Any]], audit: str | None = None) -> None:
+        self._put(writes.write_entries(self.site, entries, audit))
 
     def write_day(self, day: int) -> None:
         self._put(writes.write_day(self.site, day))
