@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edgeloop.agent import checkpoint
 from edgeloop.agent.ledger_writer import LedgerWriter
+from edgeloop.agent.outbox import DurableOutbox
 from edgeloop.agent.site import SiteAgent
 from edgeloop.audit import AuditLog
 from edgeloop.audit.trust import load_pinned_key
@@ -83,6 +84,7 @@ async def open_agent(
         async with open_protocol(protocol, link) as client:
             agent = SiteAgent(cfg, client, store, learner or make_learner(cfg), make_policy(cfg), books, audit)
             agent.telemetry_qos = settings.broker.qos
+            agent.outbox = DurableOutbox(store, client, agent.clock)
             saved = checkpoint.load(cfg.checkpoint_path)
             if saved is not None and agent.resume(saved):
                 log.info("resumed from %s: %d devices", cfg.checkpoint_path, len(agent.registry))

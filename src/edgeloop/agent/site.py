@@ -25,6 +25,7 @@ from edgeloop.agent.devices import SiteDevices
 from edgeloop.agent.dispatcher import Dispatcher
 from edgeloop.agent.ledger_writer import LedgerWriter
 from edgeloop.agent.models import ModelBoard, Standing
+from edgeloop.agent.outbox import DurableOutbox
 from edgeloop.agent.outcomes import Outcomes
 from edgeloop.agent.stats import AgentStats
 from edgeloop.audit import AuditLog, Kind
@@ -73,6 +74,9 @@ class SiteAgent:
         self.clock = clock
         self.stats = AgentStats()
         self.telemetry_qos = 0  # QoS of the telemetry subscription (`broker.qos`, set where the agent is wired)
+        #: QoS 1 messages go through it when set (`agent/outbox.py`, set where the agent is wired): written to the
+        #: store before they are published, published again after a restart until the broker acknowledged them
+        self.outbox: DurableOutbox | None = None
         #: champion and challengers per asset type (agent.selection, agent.challengers); plain: `learner` for all
         saved = {str(t): Standing(str(n), float(x), int(k)) for t, n, x, k in store.read_champions()}
         self.models = ModelBoard.from_settings(learner, settings, saved)
@@ -131,7 +135,9 @@ class SiteAgent:
         for channel in (Channel.META, Channel.EVENT, Channel.ACK, Channel.STATE):
             await client.subscribe(site_filter(self.site, channel), qos=1)
         await client.subscribe(site_filter(self.site, Channel.TELEMETRY), qos=self.telemetry_qos)
-        client.publish(agent_topic(self.site, "state"), b"online", qos=1, retain=True)
+        if self.outbox is not None:
+            await self.outbox.resend()  # what an earlier run decided and the broker never acknowledged
+        self._publish(agent_topic(self.site, "state"), b"online", 1, retain=True)
         await self.publish_audit_head()
         every = self.settings.checkpoint_s
         next_checkpoint = self.clock() + every
@@ -140,6 +146,8 @@ class SiteAgent:
             if stop.is_set():
                 break
             self.sweep_timeouts()
+            if self.outbox is not None:
+                await self.outbox.pump()
             if every and self.clock() >= next_checkpoint:
                 next_checkpoint = self.clock() + every
                 await self.checkpoint()
@@ -149,10 +157,13 @@ class SiteAgent:
             await asyncio.sleep(0)  # let the network reader run between batches
         while batch := client.drain(self.settings.batch_max):
             self.handle_batch(batch)
-        client.publish(agent_topic(self.site, "state"), b"offline", qos=1, retain=True)
+        self._publish(agent_topic(self.site, "state"), b"offline", 1, retain=True)
         await self.checkpoint()
         await self.publish_audit_head()
-        await client.flush(timeout=3.0)
+        if self.outbox is not None:  # what is not acknowledged by now is published again at the next start
+            await self.outbox.close(timeout=2.0)
+        else:
+            await client.flush(timeout=3.0)
         if not await asyncio.to_thread(self.store.flush, 5.0):  # SIGTERM must end the agent within 10 s
             log.error("stopping with writes not committed to %s: %s", self.store.path, self.store.failure or "timeout")
         return self.stats
@@ -312,7 +323,7 @@ class SiteAgent:
             return
         records, head = self.audit.state()
         payload = orjson.dumps(sign_head(self.site, records, head, self.clock(), self.audit.key))
-        self.client.publish(agent_topic(self.site, AUDIT_HEAD), payload, qos=1, retain=True)
+        self._publish(agent_topic(self.site, AUDIT_HEAD), payload, 1, retain=True)
         try:
             await asyncio.to_thread(write_atomic, self.settings.audit_head_path, payload)
         except OSError as exc:
@@ -335,8 +346,11 @@ class SiteAgent:
 
     # -- records --------------------------------------------------------------------------------------------------
 
-    def _publish(self, topic: str, payload: bytes, qos: int) -> None:
-        self.client.publish(topic, payload, qos=qos)
+    def _publish(self, topic: str, payload: bytes, qos: int, retain: bool = False) -> None:
+        if self.outbox is not None and qos > 0:
+            self.outbox.put(topic, payload, qos, retain)
+        else:
+            self.client.publish(topic, payload, qos=qos, retain=retain)
 
     def record(self, kind: str, body: dict[str, Any], now: float) -> str | None:
         """Append a record to the site's signed audit log (when it has one); its hash, for the store's row."""

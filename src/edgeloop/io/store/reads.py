@@ -7,9 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from edgeloop.io.store import approvals, decisions, devices, ledger, quarantine, telemetry
+from edgeloop.io.store import approvals, decisions, devices, ledger, outbox, quarantine, telemetry
 from edgeloop.io.store import state as agent_state
 from edgeloop.io.store.approvals import InboxRow
+from edgeloop.io.store.outbox import Unsent
 from edgeloop.io.store.schema import AuditedRows, Row
 from edgeloop.io.store.state import Champion
 from edgeloop.io.store.telemetry import Chunk, Series, SeriesNames
@@ -151,6 +152,10 @@ class SqliteReads:
 
     def read_holdout(self) -> dict[str, Any] | None:
         return ledger.read_holdout(self._reader)
+
+    def read_unsent(self) -> list[Unsent]:
+        """The outbox's messages not yet acknowledged by the broker, oldest first."""
+        return outbox.read_unsent(self._reader)
 
     def read_audited(self) -> AuditedRows:
         """The rows that carry the hash of their audit record: decisions and ledger entries."""

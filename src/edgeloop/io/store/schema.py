@@ -44,6 +44,10 @@ CREATE TABLE IF NOT EXISTS champions(asset_type TEXT PRIMARY KEY, learner TEXT, 
                                      at REAL);
 CREATE TABLE IF NOT EXISTS guard_state(id INTEGER PRIMARY KEY CHECK (id = 1), at REAL, state TEXT);
 CREATE TABLE IF NOT EXISTS learnt_state(name TEXT PRIMARY KEY, at REAL, state TEXT);
+CREATE TABLE IF NOT EXISTS outbox(
+    seq INTEGER PRIMARY KEY, id TEXT UNIQUE, at REAL, topic TEXT, payload BLOB, qos INTEGER, retain INTEGER,
+    sent REAL);
+CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox(sent, seq);
 CREATE TABLE IF NOT EXISTS inbox(
     id INTEGER PRIMARY KEY, at REAL, kind TEXT, decision TEXT, answer TEXT, by TEXT, why TEXT,
     taken REAL, result TEXT);

@@ -17,9 +17,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from edgeloop.io.store import access, approvals, decisions, devices, ledger, quarantine, telemetry
+from edgeloop.io.store import access, approvals, decisions, devices, ledger, outbox, quarantine, telemetry
 from edgeloop.io.store import state as agent_state
 from edgeloop.io.store.base import StoreError
+from edgeloop.io.store.outbox import OutboxRow
 from edgeloop.io.store.queued import wait_for_writes
 from edgeloop.io.store.reads import SqliteReads
 from edgeloop.io.store.schema import ADDED_COLUMNS, SCHEMA, Row, Write
@@ -140,6 +141,14 @@ class SqliteStore(SqliteReads):
 
     def write_guard_state(self, state: dict[str, Any], at: float) -> None:
         self._put(agent_state.write_guard_state(state, at))
+
+    def write_outbox(self, rows: list[OutboxRow]) -> None:
+        """Messages about to be published (the durable outbox): they are committed before they go out."""
+        self._put(outbox.write_outbox(rows))
+
+    def mark_sent(self, ids: list[str], at: float) -> None:
+        """Outbox messages the broker acknowledged."""
+        self._put(outbox.mark_sent(ids, at))
 
     def write_learnt(self, name: str, state: dict[str, Any], at: float) -> None:
         """Keep what the agent learnt under `name` (e.g. from feedback), so a restart does not forget it."""

@@ -8,6 +8,7 @@ import numpy as np
 import orjson
 
 from edgeloop.io.store.approvals import InboxRow
+from edgeloop.io.store.outbox import Unsent
 from edgeloop.io.store.schema import AuditedRows, Row
 from edgeloop.io.store.state import Champion
 from edgeloop.io.store.telemetry import Chunk, Series, SeriesNames
@@ -256,6 +257,11 @@ class PgReads:
         rows = self._fetch(f"SELECT {', '.join(_ENTRY)} FROM ledger WHERE site = %s AND ts >= %s ORDER BY seq",
                            (self.site, float(since_ts)))  # fmt: skip
         return [dict(zip(_ENTRY, row, strict=True)) for row in rows]
+
+    def read_unsent(self) -> list[Unsent]:
+        rows = self._fetch("SELECT id, topic, payload, qos, retain FROM outbox WHERE site = %s AND sent IS NULL "
+                           "ORDER BY seq", (self.site,))  # fmt: skip
+        return [(str(i), str(t), bytes(p), int(q), bool(r)) for i, t, p, q, r in rows]
 
     def read_audited(self) -> AuditedRows:
         """The rows that carry the hash of their audit record: decisions and ledger entries."""

@@ -23,6 +23,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from edgeloop.io.store.approvals import InboxRow
 from edgeloop.io.store.base import StoreError
+from edgeloop.io.store.outbox import OutboxRow
 from edgeloop.io.store.postgres import schema, writes
 from edgeloop.io.store.postgres.reads import PgReads
 from edgeloop.io.store.queued import wait_for_writes
@@ -148,6 +149,12 @@ class PgStore(PgReads):
 
     def write_guard_state(self, state: dict[str, Any], at: float) -> None:
         self._put(writes.write_guard_state(self.site, state, at))
+
+    def write_outbox(self, rows: list[OutboxRow]) -> None:
+        self._put(writes.write_outbox(self.site, rows))
+
+    def mark_sent(self, ids: list[str], at: float) -> None:
+        self._put(writes.mark_sent(self.site, ids, at))
 
     def write_learnt(self, name: str, state: dict[str, Any], at: float) -> None:
         self._put(writes.write_learnt(self.site, name, state, at))

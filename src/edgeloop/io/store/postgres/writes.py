@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from edgeloop.io.store.outbox import OutboxRow
 from edgeloop.io.store.schema import Write
 from edgeloop.io.store.state import ShadowRow
 
@@ -143,3 +144,15 @@ def write_champion(site: str, asset_type: str, learner: str, threshold: float, s
 
 def write_shadow(site: str, rows: list[ShadowRow]) -> Write:
     return "INSERT INTO shadow VALUES (%s, %s, %s, %s, %s, %s, %s)", [(site, *row) for row in rows]
+
+
+def write_outbox(site: str, rows: list[OutboxRow]) -> Write:
+    return (
+        "INSERT INTO outbox(site, id, at, topic, payload, qos, retain) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+        "ON CONFLICT DO NOTHING",
+        [(site, i, at, topic, payload, qos, retain) for i, at, topic, payload, qos, retain in rows],
+    )
+
+
+def mark_sent(site: str, ids: list[str], at: float) -> Write:
+    return "UPDATE outbox SET sent = %s WHERE site = %s AND id = %s", [(at, site, i) for i in ids]
