@@ -14,45 +14,11 @@ from pathlib import Path
 import pytest
 
 from edgeloop.agent.outbox import DurableOutbox
+from edgeloop.bench.faults import CuttableLink
 from edgeloop.io.mqtt import MqttClient, parse_url
 from edgeloop.io.store import SqliteStore
 
 pytestmark = pytest.mark.integration
-
-
-class CuttableLink:
-    """A TCP forwarder to the broker whose connections can be cut and refused: the broker unreachable."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.target = (host, port)
-        self.server: asyncio.Server | None = None
-        self.port = 0
-        self._writers: set[asyncio.StreamWriter] = set()
-
-    async def up(self) -> None:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
-        self.port = self.server.sockets[0].getsockname()[1]
-
-    async def down(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            await self.server.wait_closed()
-            self.server = None
-        for w in list(self._writers):
-            w.close()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection(*self.target)
-        self._writers |= {writer, up_writer}
-
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            with contextlib.suppress(ConnectionError, OSError):
-                while data := await src.read(65536):
-                    dst.write(data)
-                    await dst.drain()
-            dst.close()
-
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
 
 
 @contextlib.asynccontextmanager
