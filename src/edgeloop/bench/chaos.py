@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,8 +106,10 @@ class AgentProcess:
         self.log = data_dir / "agent.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.crashes = 0
+        self.stopped = False  # killed or stopped by the bench: not a crash
 
     def start(self) -> None:
+        self.stopped = False
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(self.args, env=self.env, stdout=subprocess.DEVNULL, stderr=log)
@@ -121,13 +124,14 @@ class AgentProcess:
 
     def restart_if_dead(self) -> bool:
         """A crash (an exit nobody asked for) is counted and the agent started again."""
-        if self.proc is not None and self.proc.poll() is not None:
+        if self.proc is not None and not self.stopped and self.proc.poll() is not None:
             self.crashes += 1
             self.start()
             return True
         return False
 
     def kill(self) -> None:
+        self.stopped = True
         if self.alive():
             assert self.proc is not None
             self.proc.send_signal(signal.SIGKILL)
@@ -138,6 +142,7 @@ class AgentProcess:
         if not self.alive():
             return None
         assert self.proc is not None
+        self.stopped = True
         t0 = time.monotonic()
         self.proc.send_signal(signal.SIGTERM)
         try:
@@ -160,6 +165,33 @@ async def run_site(plan: ChaosPlan, broker_url: str, data_dir: Path, faults: boo
     def mark(what: str) -> None:
         result.timeline.append(f"{time.monotonic() - t0:6.1f}s {what}")
 
+    try:
+        runner = await _script(plan, broker_url, site, link, agent, result, mark, faults)
+    finally:
+        if agent.alive():
+            agent.kill()
+        await link.down()
+    result.crashes = agent.crashes
+    result.telemetry_published = runner.stats.messages
+    result.events_published = runner.stats.events
+    result.commands_executed = runner.stats.executed_commands
+    result.commands_repeated = runner.stats.repeated_commands
+    _measure(result, data_dir, site)
+    return result
+
+
+async def _script(
+    plan: ChaosPlan,
+    broker_url: str,
+    site: str,
+    link: CuttableLink,
+    agent: AgentProcess,
+    result: RunResult,
+    mark: Callable[[str], None],
+    faults: bool,
+) -> PlantRunner:
+    """The run itself: agent up, devices publishing, the faults (when asked), drain, SIGTERM."""
+    data_dir = Path(agent.args[agent.args.index("--data-dir") + 1])
     seen = {"stats": 0.0}
     async with MqttClient(broker_url, f"chaos-observer-{site}") as observer:
         await observer.subscribe(f"edgeloop/v1/{site}/_agent/stats", qos=0)
@@ -232,14 +264,7 @@ async def run_site(plan: ChaosPlan, broker_url: str, data_dir: Path, faults: boo
         result.sigterm_s = agent.terminate()
         mark("agent stopped")
         watcher.cancel()
-    await link.down()
-    result.crashes = agent.crashes
-    result.telemetry_published = runner.stats.messages
-    result.events_published = runner.stats.events
-    result.commands_executed = runner.stats.executed_commands
-    result.commands_repeated = runner.stats.repeated_commands
-    _measure(result, data_dir, site)
-    return result
+    return runner
 
 
 def _stored_points(db: Path) -> int | None:
@@ -315,11 +340,13 @@ def score_difference(run: RunResult, base: RunResult) -> dict[str, Any]:
             "within_1e-9": int((diff <= 1e-9).sum())}  # fmt: skip
 
 
-def chaos(broker: str | None, plan: ChaosPlan, baseline: bool, json_out: bool) -> int:
-    """Run the fault script (and the same span without faults); print the figures. Returns the exit code."""
+def chaos(broker: str | None, plan: ChaosPlan, baseline: bool, json_out: bool, keep: Path | None = None) -> int:
+    """Run the fault script (and the same span without faults); print the figures. Returns the exit code.
+    `keep`: leave the runs' data (stores, logs, the agent's stderr) there instead of a temporary directory."""
     console = Console(stderr=True)
     console.print(f"chaos: about {plan.span_s:.0f} s with faults" + (", as long again without" if baseline else ""))
-    with tempfile.TemporaryDirectory(prefix="edgeloop-chaos-") as tmp, contextlib.ExitStack() as stack:
+    with contextlib.ExitStack() as stack:
+        tmp = str(keep) if keep else stack.enter_context(tempfile.TemporaryDirectory(prefix="edgeloop-chaos-"))
         url = broker or stack.enter_context(EmbeddedBroker()).url
         # the sites are named apart, so the two runs share the broker without seeing each other
         run = asyncio.run(run_site(plan, url, Path(tmp) / "faults", faults=True))

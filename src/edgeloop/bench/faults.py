@@ -66,8 +66,9 @@ class CuttableLink:
 def limit_file_size(pid: int, limit: int | None) -> None:
     """Set the file-size limit of process `pid` (None: unlimited). At 0, every write that would grow a file
     fails with EFBIG (Python ignores SIGXFSZ), which the store sees as it sees a full disk."""
-    value = resource.RLIM_INFINITY if limit is None else limit
-    resource.prlimit(pid, resource.RLIMIT_FSIZE, (value, value))
+    _, hard = resource.prlimit(pid, resource.RLIMIT_FSIZE)
+    # only the soft limit moves: raising a hard limit again would need a privilege the bench need not have
+    resource.prlimit(pid, resource.RLIMIT_FSIZE, (hard if limit is None else min(limit, hard), hard))
 
 
 def fuzz_corpus(site: str, devices: list[str], n: int) -> Iterator[tuple[str, bytes, bool]]:
@@ -88,7 +89,7 @@ def fuzz_corpus(site: str, devices: list[str], n: int) -> Iterator[tuple[str, by
     ]
     raw = [b"{", b"\xff\xfe", b"null", b"[" * 10_000, b"1" * 300_000]
     for i in range(n):
-        device = devices[i % len(devices)] if i % 7 else "Not A Device!"
+        device = devices[i % len(devices)] if i % 7 else "Not_A_Device"
         if i % 5 == 4:
             yield f"edgeloop/v1/{site}/{device}/telemetry", raw[(i // 5) % len(raw)], False
             continue

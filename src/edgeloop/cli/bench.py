@@ -54,6 +54,9 @@ def chaos_command(
     baseline: Annotated[
         bool, typer.Option("--baseline/--no-baseline", help="also run the span without faults, to compare scores")
     ] = True,
+    keep: Annotated[
+        Path | None, typer.Option("--data-dir", file_okay=False, help="keep the runs' stores and logs here")
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print the figures as one JSON object")] = False,
 ) -> None:
     """A site at QoS 1 through kill -9 (twice), the broker down, the disk full and a fuzz burst: telemetry, events,
@@ -63,7 +66,7 @@ def chaos_command(
 
     plan = ChaosPlan(devices=devices, speed=speed, warmup_s=warmup_s, broker_down_s=broker_down_s,
                      disk_full_s=disk_full_s, fuzz=fuzz)  # fmt: skip
-    _exit(chaos(broker, plan, baseline, json_out))
+    _exit(chaos(broker, plan, baseline, json_out, keep))
 
 
 @bench_app.command("store")
