@@ -68,7 +68,8 @@ def limit_file_size(pid: int, limit: int | None) -> None:
     fails with EFBIG (Python ignores SIGXFSZ), which the store sees as it sees a full disk."""
     _, hard = resource.prlimit(pid, resource.RLIMIT_FSIZE)
     # only the soft limit moves: raising a hard limit again would need a privilege the bench need not have
-    resource.prlimit(pid, resource.RLIMIT_FSIZE, (hard if limit is None else min(limit, hard), hard))
+    soft = hard if limit is None or (hard != resource.RLIM_INFINITY and limit > hard) else limit
+    resource.prlimit(pid, resource.RLIMIT_FSIZE, (soft, hard))
 
 
 def fuzz_corpus(site: str, devices: list[str], n: int) -> Iterator[tuple[str, bytes, bool]]:
