@@ -24,6 +24,9 @@ from edgeloop.io.transport import Transport
 
 log = logging.getLogger(__name__)
 
+#: acknowledged rows are deleted when the agent next starts, once they are this old
+KEEP_SENT_S = 86_400.0
+
 
 @dataclass(slots=True)
 class OutboxStats:
@@ -74,6 +77,7 @@ class DurableOutbox:
 
     async def resend(self) -> int:
         """Publish again what an earlier run wrote and the broker never acknowledged; how many."""
+        self.store.forget_sent(self.clock() - KEEP_SENT_S)
         unsent = await asyncio.to_thread(self.store.read_unsent)
         for _, topic, payload, qos, retain in unsent:
             self.client.publish(topic, payload, qos=qos, retain=retain)

@@ -34,3 +34,17 @@ def test_outbox_rows_survive_reopening_the_store(store_backend: StoreBackend) ->
     again.close()
 
     assert unsent == [("m0", "t", b"p", 1, True)]
+
+
+def test_acknowledged_rows_are_forgotten_once_old_enough(store_backend: StoreBackend) -> None:
+    store = store_backend.agent_store("s1")
+    store.write_outbox([("old", 1.0, "t", b"p", 1, False), ("new", 2.0, "t", b"p", 1, False),
+                        ("open", 3.0, "t", b"p", 1, False)])  # fmt: skip
+    store.mark_sent(["old"], 10.0)
+    store.mark_sent(["new"], 20.0)
+    store.forget_sent(15.0)
+    assert store.flush(10)
+    rows = store.query("SELECT id FROM outbox ORDER BY id")
+    store.close()
+
+    assert [r[0] for r in rows] == ["new", "open"]

@@ -25,6 +25,11 @@ def mark_sent(ids: list[str], at: float) -> Write:
     return "UPDATE outbox SET sent = ? WHERE id = ?", [(at, i) for i in ids]
 
 
+def forget_sent(before: float) -> Write:
+    """Delete rows acknowledged before `before`: the outbox holds what is in flight; the audit log is the history."""
+    return "DELETE FROM outbox WHERE sent < ?", [(before,)]
+
+
 def read_unsent(conn: sqlite3.Connection) -> list[Unsent]:
     rows = conn.execute("SELECT id, topic, payload, qos, retain FROM outbox WHERE sent IS NULL ORDER BY seq")
     return [(str(i), str(t), bytes(p), int(q), bool(r)) for i, t, p, q, r in rows.fetchall()]

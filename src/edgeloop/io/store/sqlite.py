@@ -150,6 +150,10 @@ class SqliteStore(SqliteReads):
         """Outbox messages the broker acknowledged."""
         self._put(outbox.mark_sent(ids, at))
 
+    def forget_sent(self, before: float) -> None:
+        """Delete outbox rows acknowledged before `before`."""
+        self._put(outbox.forget_sent(before))
+
     def write_learnt(self, name: str, state: dict[str, Any], at: float) -> None:
         """Keep what the agent learnt under `name` (e.g. from feedback), so a restart does not forget it."""
         self._put(agent_state.write_learnt(name, state, at))

@@ -156,6 +156,9 @@ class PgStore(PgReads):
     def mark_sent(self, ids: list[str], at: float) -> None:
         self._put(writes.mark_sent(self.site, ids, at))
 
+    def forget_sent(self, before: float) -> None:
+        self._put(writes.forget_sent(self.site, before))
+
     def write_learnt(self, name: str, state: dict[str, Any], at: float) -> None:
         self._put(writes.write_learnt(self.site, name, state, at))
 

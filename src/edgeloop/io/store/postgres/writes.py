@@ -156,3 +156,7 @@ def write_outbox(site: str, rows: list[OutboxRow]) -> Write:
 
 def mark_sent(site: str, ids: list[str], at: float) -> Write:
     return "UPDATE outbox SET sent = %s WHERE site = %s AND id = %s", [(at, site, i) for i in ids]
+
+
+def forget_sent(site: str, before: float) -> Write:
+    return "DELETE FROM outbox WHERE site = %s AND sent < %s", [(site, before)]
