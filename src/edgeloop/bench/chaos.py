@@ -72,6 +72,7 @@ class ChaosPlan:
 class RunResult:
     faults: bool
     telemetry_published: int = 0
+    telemetry_at_broker: int = 0  # distinct (device, ts) a subscriber on the broker itself received
     telemetry_stored: int = 0  # distinct (device, ts)
     telemetry_stored_twice: int = 0
     events_published: int = 0
@@ -195,11 +196,18 @@ async def _script(
     seen = {"stats": 0.0}
     async with MqttClient(broker_url, f"chaos-observer-{site}") as observer:
         await observer.subscribe(f"edgeloop/v1/{site}/_agent/stats", qos=0)
+        await observer.subscribe(f"edgeloop/v1/{site}/+/telemetry", qos=1)
+        at_broker: set[tuple[str, float]] = set()
 
         async def watch() -> None:
-            async for batch in observer.batches(1000, 0.2):
-                if batch:
-                    seen["stats"] = time.monotonic()
+            # telemetry as the broker itself delivers it: tells a loss before the broker from one after it
+            async for batch in observer.batches(10_000, 0.2):
+                for message in batch:
+                    if message.topic.endswith("/stats"):
+                        seen["stats"] = time.monotonic()
+                        continue
+                    with contextlib.suppress(orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+                        at_broker.add((message.topic.split("/")[3], float(orjson.loads(message.payload)["ts"])))
 
         watcher = asyncio.create_task(watch())
 
@@ -264,6 +272,7 @@ async def _script(
         result.sigterm_s = agent.terminate()
         mark("agent stopped")
         watcher.cancel()
+        result.telemetry_at_broker = len(at_broker)
     return runner
 
 
@@ -371,7 +380,8 @@ def _figures(run: RunResult, base: RunResult | None, plan: ChaosPlan) -> dict[st
     scores = {"not_measured": "run with --baseline"} if base is None else score_difference(run, base)
     return {
         "plan": asdict(plan),
-        "telemetry": {"published": run.telemetry_published, "stored": run.telemetry_stored,
+        "telemetry": {"published": run.telemetry_published, "at_broker": run.telemetry_at_broker,
+                      "stored": run.telemetry_stored,
                       "stored_twice": run.telemetry_stored_twice},
         "events": {"published": run.events_published, "stored": run.events_stored},
         "commands": {"sent": run.commands_sent, "executed": run.commands_executed,
