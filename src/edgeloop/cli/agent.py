@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -124,12 +125,17 @@ def agent(
         raise typer.Exit(2) from None
     last = [time.monotonic(), 0]
 
+    def say(text: str) -> None:
+        # stderr may be a file on a full disk: a progress line that cannot be written must not stop the agent
+        with contextlib.suppress(OSError):
+            console.print(text)
+
     def tick(a: SiteAgent) -> None:
         now = time.monotonic()
         if now - last[0] >= 10:
             s = a.stats
             rate = (s.points - last[1]) / (now - last[0])
-            console.print(
+            say(
                 f"{rate:,.0f} points/s | points {s.points:,} | decisions {s.decisions} | acked {s.commands_acked} "
                 f"| quarantined {s.quarantined} | devices {len(a.registry)}"
             )
