@@ -28,7 +28,7 @@ from edgeloop.agent.models import ModelBoard, Standing
 from edgeloop.agent.outbox import DurableOutbox
 from edgeloop.agent.outcomes import Outcomes
 from edgeloop.agent.stats import AgentStats
-from edgeloop.audit import AuditLog, Kind
+from edgeloop.audit import AuditError, AuditLog, Kind
 from edgeloop.audit.directory import write_atomic
 from edgeloop.audit.head import AUDIT_HEAD, sign_head
 from edgeloop.io.decode import NO_META, RAW_KEPT, DecodedBatch, Rejected, TelemetryDecoder
@@ -184,8 +184,8 @@ class SiteAgent:
                     self._control(control, now)
                 except (ValueError, TypeError, KeyError) as exc:
                     self._quarantine([rejection(control, str(exc))], now)
-                except StoreError:
-                    raise  # no storage: intake stops, visibly (the caller sees why)
+                except (StoreError, AuditError):
+                    raise  # no storage or no audit log: intake stops, visibly (the caller sees why)
                 except Exception as exc:  # a bug or an input nobody foresaw: this message only, never the agent
                     log.exception("handling a %s of %s failed", type(control).__name__, control.device)
                     self._quarantine([rejection(control, f"internal error: {type(exc).__name__}: {exc}")], now)
@@ -194,8 +194,8 @@ class SiteAgent:
         if inbound.telemetry:
             try:
                 self._telemetry(inbound.telemetry, now)
-            except StoreError:
-                raise
+            except (StoreError, AuditError):
+                raise  # a decision that cannot be logged is not taken: intake stops, the batch is not blamed
             except Exception as exc:  # the batch's messages go to quarantine whole, with the reason: none is lost
                 log.exception("handling a batch of %d telemetry messages failed", len(inbound.telemetry))
                 reason = f"internal error: {type(exc).__name__}: {exc}"

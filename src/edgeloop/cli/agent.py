@@ -15,6 +15,7 @@ from rich.console import Console
 from edgeloop.agent.service import broker_url, open_agent, publish_stats, site_key
 from edgeloop.agent.site import SiteAgent
 from edgeloop.agent.stats import AgentStats
+from edgeloop.audit import AuditError
 from edgeloop.fleet.share import share_site_knowledge
 from edgeloop.io.mqtt import MqttError
 from edgeloop.io.protocols import PROTOCOLS
@@ -163,6 +164,6 @@ def agent(
             return
         with broker_url(settings) as url:
             asyncio.run(main(url))
-    except StoreError as exc:  # a store that cannot be opened or written: said plainly, the agent stops
+    except (StoreError, AuditError) as exc:  # a store or audit log that cannot be written: said plainly, it stops
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
