@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -278,9 +277,9 @@ async def _script(
 
 def _stored_points(db: Path) -> int | None:
     try:
-        with contextlib.closing(sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)) as conn:
-            return int(conn.execute("SELECT COALESCE(SUM(n), 0) FROM telemetry").fetchone()[0])
-    except sqlite3.Error:
+        with SqliteOperatorStore.open(db, read_only=True) as store:
+            return store.points()
+    except Exception:  # not there yet, or busy: asked again shortly
         return None
 
 
@@ -313,14 +312,12 @@ def _measure(result: RunResult, data_dir: Path, site: str) -> None:
                 seen |= {(device, t) for t in ts.tolist()}
                 result.telemetry_stored_twice += len(ts) - len(set(ts.tolist()))
         result.telemetry_stored = len(seen)
-        conn = store._reader
-        result.events_stored = _one(conn, "SELECT COUNT(*) FROM (SELECT DISTINCT device, ts, kind FROM outcomes "
-                                          "WHERE kind NOT LIKE 'ack%')")  # fmt: skip
-        result.commands_sent = _one(conn, "SELECT COUNT(*) FROM commands")
-        result.commands_unsettled = _one(conn, "SELECT COUNT(*) FROM commands WHERE status = 'sent'")
-        result.decisions_stored = _one(conn, "SELECT COUNT(*) FROM decisions")
-        result.quarantined = _one(conn, "SELECT COUNT(*) FROM quarantine")
-        result.outbox_unsent = _one(conn, "SELECT COUNT(*) FROM outbox WHERE sent IS NULL")
+        result.events_stored = store.count_device_events()
+        result.commands_sent = sum(n for _, n in store.count_commands_by_status())
+        result.commands_unsettled = store.count_commands("sent")
+        result.decisions_stored = store.count_decisions()
+        result.quarantined = store.count_quarantined()
+        result.outbox_unsent = len(store.read_unsent())
         rows = store.read_audited()
     log = site_dir / "audit" / LOG_FILE
     anchor = trust_anchor(log.parent, pins=data_dir / "config" / "edgeloop" / "audit-pins.json")
@@ -331,10 +328,6 @@ def _measure(result: RunResult, data_dir: Path, site: str) -> None:
     result.decisions_logged = sum(1 for r in records if r.kind == "decision")
     checked = check_store(records, rows.decisions, rows.ledger)
     result.store_ok, result.store_summary = checked.ok, checked.summary()
-
-
-def _one(conn: sqlite3.Connection, query: str) -> int:
-    return int(conn.execute(query).fetchone()[0])
 
 
 def score_difference(run: RunResult, base: RunResult) -> dict[str, Any]:

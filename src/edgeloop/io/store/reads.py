@@ -115,6 +115,11 @@ class SqliteReads:
     def count_outcomes(self, kind: str) -> int:
         return decisions.count_outcomes(self._reader, kind)
 
+    def count_device_events(self) -> int:
+        """Distinct device events kept (device, ts, kind), acks left out: what a chaos run compares."""
+        query = "SELECT COUNT(*) FROM (SELECT DISTINCT device, ts, kind FROM outcomes WHERE kind NOT LIKE 'ack%')"
+        return int(self._reader.execute(query).fetchone()[0])
+
     def read_last_event(self, device: str) -> tuple[str, float] | None:
         return decisions.read_last_event(self._reader, device)
 
