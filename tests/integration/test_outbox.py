@@ -163,3 +163,29 @@ async def test_an_agent_deciding_while_the_broker_is_unreachable_loses_no_decisi
     assert len(decisions) == decided
     assert len(commands) == commanded
     assert unsent == []
+
+
+async def test_a_commands_ack_clock_starts_when_it_leaves_the_outbox(tmp_path: Path) -> None:
+    from edgeloop.agent.service import make_learner, make_policy
+    from edgeloop.agent.site import SiteAgent
+    from edgeloop.io.loopback import Loopback
+    from edgeloop.model import Command
+    from edgeloop.settings import load_settings
+
+    cfg = load_settings(None, agent={"site": "s1", "data_dir": tmp_path, "ack_timeout_s": 10}).agent
+    store = SqliteStore(cfg.db_path, "s1")
+    now = [1000.0]
+    agent = SiteAgent(cfg, Loopback(), store, make_learner(), make_policy(cfg), clock=lambda: now[0])
+    agent.outbox = DurableOutbox(store, agent.client, agent.clock)
+    agent.outbox.on_published = agent.on_published
+    agent.dispatcher.send(Command("c1", "s1", "pump-1", "schedule_maintenance", {}, "d1"), now[0])
+    now[0] += 30  # the store was slow: the command waited in the outbox past its ack timeout
+    agent.sweep_timeouts()
+    held = agent.outbox.held
+    await agent.outbox.pump()
+    now[0] += 5
+    agent.sweep_timeouts()
+    store.close()
+
+    assert held == 1
+    assert "c1" in agent.dispatcher.pending  # not timed out: its 10 s run from the publish

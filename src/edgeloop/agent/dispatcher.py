@@ -158,6 +158,12 @@ class Dispatcher:
         self.pending[command.id] = PendingCommand(command, now + self.ack_timeout_s)
         self.stats.commands_sent += 1
 
+    def published(self, command_id: str, now: float) -> None:
+        """The command left the outbox just now (it waited for the store): its ack clock starts here."""
+        pending = self.pending.get(command_id)
+        if pending is not None:
+            pending.deadline = max(pending.deadline, now + self.ack_timeout_s)
+
     def on_ack(self, ack: CommandAck, now: float) -> None:
         """A device's ack settles its pending command; raises ValueError for one that settles nothing."""
         pending = self.pending.get(ack.command)

@@ -49,6 +49,8 @@ class DurableOutbox:
         self.stats = OutboxStats()
         self._held: list[tuple[str, str, bytes, int, bool]] = []  # written, not yet known committed
         self._confirming: set[asyncio.Task[None]] = set()
+        #: called with each (topic, payload) as it is published (the agent starts a command's ack clock then)
+        self.on_published: Callable[[str, bytes], None] | None = None
 
     @property
     def held(self) -> int:
@@ -71,6 +73,8 @@ class DurableOutbox:
         batch, self._held = self._held, []
         for _, topic, payload, qos, retain in batch:
             self.client.publish(topic, payload, qos=qos, retain=retain)
+            if self.on_published is not None:
+                self.on_published(topic, payload)
         self.stats.published += len(batch)
         self._confirm([message_id for message_id, *_ in batch])
         return len(batch)

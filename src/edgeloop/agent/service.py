@@ -85,6 +85,7 @@ async def open_agent(
             agent = SiteAgent(cfg, client, store, learner or make_learner(cfg), make_policy(cfg), books, audit)
             agent.telemetry_qos = settings.broker.qos
             agent.outbox = DurableOutbox(store, client, agent.clock)
+            agent.outbox.on_published = agent.on_published
             saved = checkpoint.load(cfg.checkpoint_path)
             if saved is not None and agent.resume(saved):
                 log.info("resumed from %s: %d devices", cfg.checkpoint_path, len(agent.registry))

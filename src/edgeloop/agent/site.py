@@ -11,6 +11,7 @@ thread and the transport's send buffer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import time
@@ -214,7 +215,8 @@ class SiteAgent:
         approvals are rejected and operators' answers taken from the inbox."""
         now = self.clock()
         self.approvals.sweep(now)
-        self.dispatcher.sweep(now)
+        if self.outbox is None or not self.outbox.held:  # a command still waiting for the store is not late yet
+            self.dispatcher.sweep(now)
 
     # -- telemetry: the hot path --------------------------------------------------------------------------------
 
@@ -345,6 +347,12 @@ class SiteAgent:
         return True
 
     # -- records --------------------------------------------------------------------------------------------------
+
+    def on_published(self, topic: str, payload: bytes) -> None:
+        """A message left the outbox: a command's wait for its ack starts now, not when it was decided."""
+        if topic.endswith(f"/{Channel.CMD}"):
+            with contextlib.suppress(orjson.JSONDecodeError, KeyError, TypeError):
+                self.dispatcher.published(str(orjson.loads(payload)["id"]), self.clock())
 
     def _publish(self, topic: str, payload: bytes, qos: int, retain: bool = False) -> None:
         if self.outbox is not None and qos > 0:
