@@ -2,8 +2,8 @@
 broker outage, a lost connection and a restart.
 
 `put` writes the message to the store's `outbox` table (through the store's writer, in order with every other
-write) and holds it; `pump`, called from the agent's loop, waits until the store has committed it and only then
-publishes: nothing goes out that a crash could make the site forget. Once the client reports every QoS 1
+write) and holds it; `pump`, called from the agent's loop, waits until the store has committed it (at most
+`commit_s`, see `pump`) and then publishes. Once the client reports every QoS 1
 message acknowledged by the broker, the rows are marked sent. A message never acknowledged (the broker down,
 the agent killed) stays unsent in the store, and `resend` publishes it again when the agent starts: delivery is
 at least once, so receivers settle repeats by id (commands carry one, devices execute an id once).
@@ -34,13 +34,14 @@ class OutboxStats:
     published: int = 0  # published after their row was committed
     confirmed: int = 0  # acknowledged by the broker and marked sent
     resent: int = 0  # found unsent in the store at start and published again
+    uncommitted: int = 0  # published before the store confirmed its row (a store lagging past `commit_s`)
 
 
 class DurableOutbox:
     """The site's outbox over its store and its link to the broker (see the module's doc)."""
 
     def __init__(
-        self, store: AgentStore, client: Transport, clock: Callable[[], float] = time.time, commit_s: float = 5.0
+        self, store: AgentStore, client: Transport, clock: Callable[[], float] = time.time, commit_s: float = 0.5
     ) -> None:
         self.store = store
         self.client = client
@@ -65,11 +66,18 @@ class DurableOutbox:
         return message_id
 
     async def pump(self) -> int:
-        """Publish what the store has committed; how many went out (0 while the store has not caught up)."""
+        """Publish what is held, once the store has committed it or after `commit_s`; how many went out.
+
+        The wait is bounded because the store's flush waits for every queued write: under a steady telemetry
+        load it may not come back for long, and commands must not wait for it. Past `commit_s` the messages go
+        out with their rows queued ahead of them but not yet known committed (counted in `stats.uncommitted`);
+        a failed store stops intake on its own (`AgentStore.check`)."""
         if not self._held:
             return 0
+        if self.store.failure is not None:
+            return 0  # no storage: nothing goes out that the site could not account for
         if not await asyncio.to_thread(self.store.flush, self.commit_s):
-            return 0  # not committed yet (a slow or failing store): held, tried again on the next pump
+            self.stats.uncommitted += len(self._held)
         batch, self._held = self._held, []
         for _, topic, payload, qos, retain in batch:
             self.client.publish(topic, payload, qos=qos, retain=retain)
