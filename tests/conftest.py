@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,10 +16,10 @@ import pytest
 import uvicorn
 
 from edgeloop.agent.ledger_writer import LedgerWriter
-from edgeloop.agent.service import make_learner, make_policy
+from edgeloop.agent.service import make_learner, make_policy, site_key
 from edgeloop.agent.site import SiteAgent
 from edgeloop.api import create_app
-from edgeloop.audit import AuditLog, load_or_create_key
+from edgeloop.audit import AuditLog
 from edgeloop.io.broker import EmbeddedBroker
 from edgeloop.io.loopback import Loopback
 from edgeloop.io.store import (
@@ -37,6 +38,9 @@ MOSQUITTO = ("127.0.0.1", 1883)
 # session would hand one test the messages another published. tests/integration/test_durable_session.py turns
 # persistence on for itself.
 os.environ.setdefault("EDGELOOP_BROKER__PERSISTENT_SESSION", "false")
+# Audit keys are pinned in the user's config directory when made (edgeloop.audit.trust): tests pin theirs in a
+# directory of the test run, never in the real one (subprocesses inherit it).
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="edgeloop-test-config-")
 #: the development machine's PostgreSQL (trust auth); each test gets a schema of its own in it, dropped after
 POSTGRES = os.environ.get("EDGELOOP_TEST_POSTGRES", "postgresql://root@127.0.0.1:5432/test")
 
@@ -154,7 +158,7 @@ def serve_site(data_dir: Path) -> Iterator[tuple[Settings, SiteAgent, str]]:
     settings = load_settings(None, agent={"site": SITE, "autonomy": 2, "data_dir": data_dir}, api={"tokens": TOKENS})
     cfg = settings.agent
     store = SqliteStore(cfg.db_path, SITE)
-    audit = AuditLog.open(cfg.audit_dir, load_or_create_key(cfg.audit_dir))
+    audit = AuditLog.open(cfg.audit_dir, site_key(cfg))
     link = Loopback()
     agent = SiteAgent(cfg, link, store, make_learner(), make_policy(cfg), LedgerWriter.open(store, settings.ledger),
                       audit, clock=lambda: T0 + 1e6)  # fmt: skip

@@ -132,6 +132,21 @@ class AgentSettings(BaseModel):
     max_payload: int = Field(256 * 1024, ge=1024, description="larger payloads are rejected")
     data_dir: Path = Field(Path("var"), description="where the site's database and keys live")
     store_telemetry: bool = Field(True, description="keep raw telemetry in the store (decisions are always kept)")
+    audit_fingerprint: str | None = Field(
+        None,
+        description="hex SHA-256 of the audit log's raw public key (edgeloop audit key prints it): the key "
+        "`edgeloop audit verify` trusts; empty: the key pinned when it was made (trust on first use)",
+    )
+    audit_key_dir: Path | None = Field(
+        None, description="a directory of its own (mode 0700) for the audit signing key; empty: the audit directory"
+    )
+    audit_passphrase: SecretStr | None = Field(
+        None, description="keep the audit signing key encrypted with this passphrase (EDGELOOP_AGENT__AUDIT_PASSPHRASE)"
+    )
+    audit_pins: Path | None = Field(
+        None,
+        description="file of the audit keys pinned at creation; empty: $XDG_CONFIG_HOME/edgeloop/audit-pins.json",
+    )
     checkpoint_s: float = Field(
         60.0, ge=0, description="wall seconds between two checkpoints of the learnt state (0: only when stopping)"
     )
@@ -190,6 +205,17 @@ class AgentSettings(BaseModel):
     @property
     def audit_dir(self) -> Path:
         return self.site_dir / "audit"
+
+    @property
+    def audit_head_path(self) -> Path:
+        return self.site_dir / "audit-head.json"
+
+    @property
+    def key_dir(self) -> Path:
+        return self.audit_key_dir or self.audit_dir
+
+    def audit_passphrase_bytes(self) -> bytes | None:
+        return None if self.audit_passphrase is None else self.audit_passphrase.get_secret_value().encode()
 
     @property
     def checkpoint_path(self) -> Path:

@@ -57,6 +57,7 @@ def test_the_audit_check_and_the_roi_report_are_served(api_site: tuple[Settings,
     audit = httpx.get(f"{url}/audit/verify", headers=auth("viewer")).json()
     assert audit["ok"] is True
     assert audit["records"] >= 2  # the holdout assignment and the decision
+    assert "trust on first use" in audit["trust"]["source"]  # the pin, not the key file beside the log
     roi = httpx.get(f"{url}/roi", headers=auth("viewer"))
     assert roi.status_code == 200
     assert roi.json()["reconciles"] is True
@@ -139,3 +140,21 @@ def test_an_admin_replaces_the_policy_after_validation_and_the_agent_applies_it(
     assert httpx.get(f"{url}/policy", headers=auth("viewer")).json()["policy"]["autonomy"]["site"] == 3
     audit = (agent.settings.audit_dir / "audit.jsonl").read_text()
     assert audit.count('"kind":"policy"') == 2  # the one at start and the change
+
+
+def test_the_signed_audit_head_is_served_as_the_agent_published_it(
+    api_site: tuple[Settings, SiteAgent, str], auth: Auth
+) -> None:
+    import asyncio
+
+    from edgeloop.audit.head import read_head
+    from edgeloop.audit.trust import trust_anchor
+
+    settings, agent, url = api_site
+    asyncio.run(agent.publish_audit_head())
+
+    served = httpx.get(f"{url}/audit/head", headers=auth("viewer"))
+
+    assert served.status_code == 200
+    head = read_head(served.content, trust_anchor(settings.agent.audit_dir).key)
+    assert head.records == agent.audit.records if agent.audit else False

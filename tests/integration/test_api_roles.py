@@ -46,6 +46,7 @@ TABLE: list[tuple[str, str, object, tuple[int, ...]]] = [  # method, path, JSON 
     ("GET", "/api/v1/roi/series", None, V),
     ("GET", "/api/v1/audit/verify", None, V),
     ("GET", "/api/v1/audit/records", None, V),
+    ("GET", "/api/v1/audit/head", None, _by_role("viewer", 404)),  # the test site's agent has not run
     ("GET", "/api/v1/events", None, V),
     ("GET", "/api/v1/me", None, V),
     ("POST", "/api/v1/logout", None, _by_role("viewer", 400)),  # a token has no session to end

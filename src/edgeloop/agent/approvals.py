@@ -22,7 +22,7 @@ VERDICTS = ("true_fault", "false_alarm", "unsure")
 ANSWERS = ("approved", "rejected")
 POLL_S = 1.0  # how often the inbox is read (seconds of the agent's clock)
 
-AuditFn = Callable[[str, dict[str, Any], float], None]
+AuditFn = Callable[[str, dict[str, Any], float], object]  # the audit log's append; what it returns is not used
 SendFn = Callable[[Command, float], None]
 VerdictFn = Callable[[dict[str, Any], str, float], None]
 PolicyFn = Callable[[str, str, str, float], str]  # (YAML, by, why, now) -> result

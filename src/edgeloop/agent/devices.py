@@ -27,7 +27,7 @@ META_ASK_EVERY_S = 60.0
 #: most devices whose meta is asked for again (each costs a subscription on the broker)
 META_ASK_MAX_DEVICES = 10_000
 
-LogFn = Callable[[str, dict[str, Any], float], None]
+LogFn = Callable[[str, dict[str, Any], float], object]  # the audit log's append; what it returns is not used
 
 
 class SiteDevices:

@@ -23,7 +23,7 @@ from edgeloop.io.topics import Channel, agent_topic, device_topic
 from edgeloop.model import AckStatus, Command, Decision, DecisionStatus, DeviceMeta
 from edgeloop.policy import DecisionContext, GuardState, PolicyEngine
 
-AuditFn = Callable[[str, dict[str, Any], float], None]
+AuditFn = Callable[[str, dict[str, Any], float], str | None]  # returns the record's hash, if logged
 PublishFn = Callable[[str, bytes, int], None]
 
 #: the verdicts that come with a command: sent, parked for approval, or (held out) what would have been sent
@@ -33,7 +33,7 @@ ACTING = (DecisionStatus.SENT, DecisionStatus.HELD_OUT, DecisionStatus.PENDING_A
 class DispatchRecords(Protocol):
     """What the dispatcher keeps in the site's store."""
 
-    def write_decision(self, record: dict[str, Any]) -> None: ...
+    def write_decision(self, record: dict[str, Any], audit: str | None = None) -> None: ...
     def write_guard_state(self, state: dict[str, Any], at: float) -> None: ...
     def write_command(
         self, cmd_id: str, decision: str, device: str, name: str, args: dict[str, Any], at: float
@@ -133,8 +133,8 @@ class Dispatcher:
         self.stats.decisions += 1
         self.stats.decision_latency_s.append(now - ts)
         record = decision.to_record()
-        self.log(Kind.DECISION, record, now)  # logged before anything is sent
-        self.records.write_decision(record)
+        audit = self.log(Kind.DECISION, record, now)  # logged before anything is sent
+        self.records.write_decision(record, audit)  # the row carries its record's hash: `audit verify --store`
         for observer in self.observers:
             observer(decision)
         self.publish(agent_topic(self.site, "decision"), orjson.dumps(record), 1)
@@ -157,6 +157,12 @@ class Dispatcher:
         self.publish(device_topic(self.site, command.device, Channel.CMD), orjson.dumps(command.payload()), 1)
         self.pending[command.id] = PendingCommand(command, now + self.ack_timeout_s)
         self.stats.commands_sent += 1
+
+    def published(self, command_id: str, now: float) -> None:
+        """The command left the outbox just now (it waited for the store): its ack clock starts here."""
+        pending = self.pending.get(command_id)
+        if pending is not None:
+            pending.deadline = max(pending.deadline, now + self.ack_timeout_s)
 
     def on_ack(self, ack: CommandAck, now: float) -> None:
         """A device's ack settles its pending command; raises ValueError for one that settles nothing."""

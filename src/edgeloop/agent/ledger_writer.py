@@ -9,8 +9,10 @@ decision that preceded them).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
+from edgeloop.audit import Kind
 from edgeloop.io.store import AgentStore
 from edgeloop.ledger import (
     Arm,
@@ -50,6 +52,8 @@ class LedgerWriter:
         self.attribution = Attribution(economics, self.record, window_s)
         self.ledger = Ledger(entries)
         self._last_day: int | None = None
+        #: appends a record to the signed audit log and returns its hash (set by the site agent that has one)
+        self.log: Callable[[str, dict[str, Any]], str | None] | None = None
 
     @classmethod
     def open(cls, store: AgentStore, settings: LedgerSettings) -> LedgerWriter:
@@ -111,5 +115,7 @@ class LedgerWriter:
     def _book(self, drafts: list[Draft]) -> list[Entry]:
         entries = self.ledger.extend(drafts)
         if entries:
-            self.store.write_entries([e.to_json() for e in entries])
+            rows = [e.to_json() for e in entries]
+            audit = None if self.log is None else self.log(Kind.LEDGER, {"entries": rows})
+            self.store.write_entries(rows, audit)
         return entries

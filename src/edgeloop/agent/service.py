@@ -9,12 +9,15 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import orjson
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edgeloop.agent import checkpoint
 from edgeloop.agent.claim import check_partition_free
 from edgeloop.agent.ledger_writer import LedgerWriter
+from edgeloop.agent.outbox import DurableOutbox
 from edgeloop.agent.site import SiteAgent
-from edgeloop.audit import AuditLog, load_or_create_key
+from edgeloop.audit import AuditLog
+from edgeloop.audit.trust import load_pinned_key
 from edgeloop.io.broker import EmbeddedBroker
 from edgeloop.io.mqtt import BrokerAuth, Will
 from edgeloop.io.protocols import Link, open_protocol
@@ -45,6 +48,12 @@ def make_policy(cfg: AgentSettings) -> PolicyEngine:
                 args=dict(cfg.action_args))  # fmt: skip
     autonomy = policy.autonomy.model_copy(update={"site": cfg.autonomy})
     return PolicyEngine(share_site_limits(policy.model_copy(update={"autonomy": autonomy, "rules": [rule]}), parts))
+
+
+def site_key(cfg: AgentSettings) -> Ed25519PrivateKey:
+    """The site's signing key (its own directory and passphrase when the settings give them), pinned on first use
+    outside the log's directory so that `edgeloop audit verify` need not trust the key beside the log."""
+    return load_pinned_key(cfg.audit_dir, cfg.key_dir, cfg.audit_passphrase_bytes(), cfg.audit_pins)
 
 
 @contextlib.contextmanager
@@ -79,12 +88,14 @@ async def open_agent(
     audit: AuditLog | None = None
     try:
         books = LedgerWriter.open(store, settings.ledger)
-        audit = AuditLog.open(cfg.audit_dir, load_or_create_key(cfg.audit_dir))
+        audit = AuditLog.open(cfg.audit_dir, site_key(cfg))
         clean = not settings.broker.persistent_session
         link = Link(cfg.site, protocol_map, url, client_id, will, clean_session=clean, auth=auth)
         async with open_protocol(protocol, link) as client:
             agent = SiteAgent(cfg, client, store, learner or make_learner(cfg), make_policy(cfg), books, audit)
             agent.telemetry_qos = settings.broker.qos
+            agent.outbox = DurableOutbox(store, client, agent.clock)
+            agent.outbox.on_published = agent.on_published
             saved = checkpoint.load(cfg.checkpoint_path)
             if saved is not None and agent.resume(saved):
                 log.info("resumed from %s: %d devices", cfg.checkpoint_path, len(agent.registry))

@@ -11,6 +11,7 @@ thread and the transport's send buffer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import time
@@ -25,14 +26,17 @@ from edgeloop.agent.devices import SiteDevices
 from edgeloop.agent.dispatcher import Dispatcher
 from edgeloop.agent.ledger_writer import LedgerWriter
 from edgeloop.agent.models import ModelBoard, Standing
+from edgeloop.agent.outbox import DurableOutbox
 from edgeloop.agent.outcomes import Outcomes
 from edgeloop.agent.stats import AgentStats
-from edgeloop.audit import AuditLog, Kind
+from edgeloop.audit import AuditError, AuditLog, Kind
+from edgeloop.audit.directory import write_atomic
+from edgeloop.audit.head import AUDIT_HEAD, sign_head
 from edgeloop.io.decode import NO_META, RAW_KEPT, DecodedBatch, Rejected, TelemetryDecoder
 from edgeloop.io.inbound import Control, DeviceEvent, InboundSplitter, MetaUpdate, rejection
 from edgeloop.io.registry import DeviceRegistry
 from edgeloop.io.store import AgentStore, StoreError, chunk_rows
-from edgeloop.io.topics import Channel, agent_state_topic, device_topic, site_filter
+from edgeloop.io.topics import Channel, agent_state_topic, agent_topic, device_topic, site_filter
 from edgeloop.io.transport import Message, Transport
 from edgeloop.learn.alarm import Alarm, AlarmStage, Note
 from edgeloop.learn.base import Learner
@@ -77,6 +81,9 @@ class SiteAgent:
         self.state_topic = agent_state_topic(self.site, None if self.part is None else self.part.label)
         self._owned: dict[str, bool] = {}  # device id -> whether this partition runs it
         self._subscribed = 0  # devices of the registry whose own topics this partition subscribed to
+        #: QoS 1 messages go through it when set (`agent/outbox.py`, set where the agent is wired): written to the
+        #: store before they are published, published again after a restart until the broker acknowledged them
+        self.outbox: DurableOutbox | None = None
         #: champion and challengers per asset type (agent.selection, agent.challengers); plain: `learner` for all
         saved = {str(t): Standing(str(n), float(x), int(k)) for t, n, x, k in store.read_champions()}
         self.models = ModelBoard.from_settings(learner, settings, saved)
@@ -95,6 +102,8 @@ class SiteAgent:
         self.dispatcher.approvals = self.approvals
         self.dispatcher.resume(store.read_unsettled_commands(), clock())
         self.outcomes = Outcomes(self)
+        if books is not None:  # every ledger entry is booked in the signed log too, its row carrying the hash
+            books.log = lambda kind, body: self.record(kind, body, self.clock())
         learnt = store.read_learnt("feedback")  # thresholds and on-delays, as earlier answers left them
         if learnt is not None:
             self.stage.feedback.restore(learnt)
@@ -136,7 +145,10 @@ class SiteAgent:
             await client.subscribe(site_filter(self.site, Channel.TELEMETRY), qos=self.telemetry_qos)
         else:
             await self._subscribe_partition()
-        client.publish(self.state_topic, b"online", qos=1, retain=True)
+        if self.outbox is not None:
+            await self.outbox.resend()  # what an earlier run decided and the broker never acknowledged
+        self._publish(self.state_topic, b"online", 1, retain=True)
+        await self.publish_audit_head()
         every = self.settings.checkpoint_s
         next_checkpoint = self.clock() + every
         async for batch in client.batches(self.settings.batch_max, self.settings.batch_wait_s):
@@ -144,9 +156,12 @@ class SiteAgent:
             if stop.is_set():
                 break
             self.sweep_timeouts()
+            if self.outbox is not None:
+                await self.outbox.pump()
             if every and self.clock() >= next_checkpoint:
                 next_checkpoint = self.clock() + every
                 await self.checkpoint()
+                await self.publish_audit_head()
             for device in self.devices.metas_to_ask_again(self.clock()):  # its own subscription brings it again
                 await client.subscribe(device_topic(self.site, device, Channel.META), qos=1)
             if self.part is not None:
@@ -154,9 +169,13 @@ class SiteAgent:
             await asyncio.sleep(0)  # let the network reader run between batches
         while batch := client.drain(self.settings.batch_max):
             self.handle_batch(batch)
-        client.publish(self.state_topic, b"offline", qos=1, retain=True)
+        self._publish(self.state_topic, b"offline", 1, retain=True)
         await self.checkpoint()
-        await client.flush(timeout=3.0)
+        await self.publish_audit_head()
+        if self.outbox is not None:  # what is not acknowledged by now is published again at the next start
+            await self.outbox.close(timeout=2.0)
+        else:
+            await client.flush(timeout=3.0)
         if not await asyncio.to_thread(self.store.flush, 5.0):  # SIGTERM must end the agent within 10 s
             log.error("stopping with writes not committed to %s: %s", self.store.path, self.store.failure or "timeout")
         return self.stats
@@ -211,8 +230,8 @@ class SiteAgent:
                     self._control(control, now)
                 except (ValueError, TypeError, KeyError) as exc:
                     self._quarantine([rejection(control, str(exc))], now)
-                except StoreError:
-                    raise  # no storage: intake stops, visibly (the caller sees why)
+                except (StoreError, AuditError):
+                    raise  # no storage or no audit log: intake stops, visibly (the caller sees why)
                 except Exception as exc:  # a bug or an input nobody foresaw: this message only, never the agent
                     log.exception("handling a %s of %s failed", type(control).__name__, control.device)
                     self._quarantine([rejection(control, f"internal error: {type(exc).__name__}: {exc}")], now)
@@ -221,8 +240,8 @@ class SiteAgent:
         if inbound.telemetry:
             try:
                 self._telemetry(inbound.telemetry, now)
-            except StoreError:
-                raise
+            except (StoreError, AuditError):
+                raise  # a decision that cannot be logged is not taken: intake stops, the batch is not blamed
             except Exception as exc:  # the batch's messages go to quarantine whole, with the reason: none is lost
                 log.exception("handling a batch of %d telemetry messages failed", len(inbound.telemetry))
                 reason = f"internal error: {type(exc).__name__}: {exc}"
@@ -241,7 +260,8 @@ class SiteAgent:
         approvals are rejected and operators' answers taken from the inbox."""
         now = self.clock()
         self.approvals.sweep(now)
-        self.dispatcher.sweep(now)
+        if self.outbox is None or not self.outbox.held:  # a command still waiting for the store is not late yet
+            self.dispatcher.sweep(now)
 
     # -- telemetry: the hot path --------------------------------------------------------------------------------
 
@@ -343,6 +363,19 @@ class SiteAgent:
         except OSError as exc:
             log.warning("checkpoint not written to %s: %s", self.settings.checkpoint_path, exc)
 
+    async def publish_audit_head(self) -> None:
+        """Publish the audit log's signed head (`audit/head.py`), retained on `_agent/audit/head` and written to
+        the site's `audit-head.json` (served by the API): whoever keeps a copy catches records cut later."""
+        if self.audit is None:
+            return
+        records, head = self.audit.state()
+        payload = orjson.dumps(sign_head(self.site, records, head, self.clock(), self.audit.key))
+        self._publish(agent_topic(self.site, AUDIT_HEAD), payload, 1, retain=True)
+        try:
+            await asyncio.to_thread(write_atomic, self.settings.audit_head_path, payload)
+        except OSError as exc:
+            log.warning("audit head not written to %s: %s", self.settings.audit_head_path, exc)
+
     def learnt_state(self) -> dict[str, Any]:
         """What a restart needs to resume warm (`agent/checkpoint.py`): registry, learner and alarm stage."""
         return {"site": self.site, "registry": self.registry, "learner": self.learner, "stage": self.stage.snapshot(),
@@ -368,13 +401,23 @@ class SiteAgent:
 
     # -- records --------------------------------------------------------------------------------------------------
 
-    def _publish(self, topic: str, payload: bytes, qos: int) -> None:
-        self.client.publish(topic, payload, qos=qos)
+    def on_published(self, topic: str, payload: bytes) -> None:
+        """A message left the outbox: a command's wait for its ack starts now, not when it was decided."""
+        if topic.endswith(f"/{Channel.CMD}"):
+            with contextlib.suppress(orjson.JSONDecodeError, KeyError, TypeError):
+                self.dispatcher.published(str(orjson.loads(payload)["id"]), self.clock())
 
-    def record(self, kind: str, body: dict[str, Any], now: float) -> None:
-        """Append a record to the site's signed audit log (when it has one)."""
-        if self.audit is not None:
-            self.audit.append(kind, body, ts=now)
+    def _publish(self, topic: str, payload: bytes, qos: int, retain: bool = False) -> None:
+        if self.outbox is not None and qos > 0:
+            self.outbox.put(topic, payload, qos, retain)
+        else:
+            self.client.publish(topic, payload, qos=qos, retain=retain)
+
+    def record(self, kind: str, body: dict[str, Any], now: float) -> str | None:
+        """Append a record to the site's signed audit log (when it has one); its hash, for the store's row."""
+        if self.audit is None:
+            return None
+        return self.audit.append(kind, body, ts=now).hash
 
     def _quarantine(self, rejected: list[Rejected], now: float) -> None:
         for r in rejected:

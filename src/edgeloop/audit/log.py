@@ -100,6 +100,11 @@ class AuditLog:
         """The hash of the last record (`GENESIS` for an empty log)."""
         return self._head
 
+    def state(self) -> tuple[int, str]:
+        """`(records, head)` read together, as one consistent pair (what a signed head states)."""
+        with self._lock:
+            return self._seq, self._head
+
     def append(self, kind: str, body: Mapping[str, Any], ts: float | None = None) -> Record:
         """Append one record and fsync it. `ts` defaults to the clock's time (unix seconds)."""
         return self.append_many([(kind, body, ts)])[0]

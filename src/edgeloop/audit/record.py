@@ -50,6 +50,7 @@ class Kind(StrEnum):
     PROMOTION = "promotion"
     POLICY = "policy"
     OUTCOME = "outcome"
+    LEDGER = "ledger"  # {"entries": [Entry.to_json(), ...]}: ROI ledger entries booked together
     CHECKPOINT = "checkpoint"  # written by the log itself: {"records": n, "head": hash of record n-1}
     RECOVERY = "recovery"  # written by the log itself after it dropped a torn last line on opening
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,10 +13,10 @@ import typer
 from rich.console import Console
 
 from edgeloop.agent.claim import PartitionTakenError
-from edgeloop.agent.service import broker_url, open_agent, publish_stats
+from edgeloop.agent.service import broker_url, open_agent, publish_stats, site_key
 from edgeloop.agent.site import SiteAgent
 from edgeloop.agent.stats import AgentStats
-from edgeloop.audit import load_or_create_key
+from edgeloop.audit import AuditError
 from edgeloop.fleet.share import share_site_knowledge
 from edgeloop.io.mqtt import MqttError
 from edgeloop.io.protocols import PROTOCOLS
@@ -40,7 +41,7 @@ async def run_agent(
     async with open_agent(settings, url, protocol=protocol, protocol_map=protocol_map) as agent:
         sharing = None
         if settings.fleet.share_knowledge:  # the fleet part, wired here where the process is composed
-            key = load_or_create_key(settings.agent.audit_dir)
+            key = site_key(settings.agent)
             sharing = asyncio.create_task(share_site_knowledge(agent, url, settings.fleet, key, stop))
         task = asyncio.create_task(agent.run(stop))
         while not task.done():
@@ -144,12 +145,17 @@ def agent(
         raise typer.Exit(2) from None
     last = [time.monotonic(), 0]
 
+    def say(text: str) -> None:
+        # stderr may be a file on a full disk: a progress line that cannot be written must not stop the agent
+        with contextlib.suppress(OSError):
+            console.print(text)
+
     def tick(a: SiteAgent) -> None:
         now = time.monotonic()
         if now - last[0] >= 10:
             s = a.stats
             rate = (s.points - last[1]) / (now - last[0])
-            console.print(
+            say(
                 f"{rate:,.0f} points/s | points {s.points:,} | decisions {s.decisions} | acked {s.commands_acked} "
                 f"| quarantined {s.quarantined} | devices {len(a.registry)}"
             )
@@ -181,6 +187,6 @@ def agent(
     except PartitionTakenError as exc:
         console.print(f"[red]refused:[/red] {exc}")
         raise typer.Exit(3) from None
-    except StoreError as exc:  # a store that cannot be opened or written: said plainly, the agent stops
+    except (StoreError, AuditError) as exc:  # a store or audit log that cannot be written: said plainly, it stops
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None

@@ -15,9 +15,16 @@ from rich.markup import escape
 
 from edgeloop.audit.directory import LOG_FILE, PUBLIC_KEY_FILE, AuditError
 from edgeloop.audit.export import export
+from edgeloop.audit.head import read_head
 from edgeloop.audit.keys import load_public_key
+from edgeloop.audit.record import Record
+from edgeloop.audit.store_check import StoreReport, check_store
+from edgeloop.audit.trust import TrustAnchor, default_pins_path, normal_fingerprint, pinned_key, trust_anchor
+from edgeloop.audit.trust import fingerprint as fingerprint_of
 from edgeloop.audit.verify import verify_file
-from edgeloop.settings import SettingsError, load_settings
+from edgeloop.io.store import OperatorStore, SqliteOperatorStore, StoreError
+from edgeloop.model import is_valid_id
+from edgeloop.settings import AgentSettings, SettingsError, load_settings
 
 audit_app = typer.Typer(
     help="The signed, hash-chained decision log: verify it, export it for offline checks.", no_args_is_help=True
@@ -51,15 +58,53 @@ def parse_expect(text: str) -> tuple[int, str]:
     return int(records), head
 
 
+def site_agent_settings() -> AgentSettings:
+    try:
+        return load_settings().agent
+    except SettingsError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+def anchor_for(log_dir: Path, key: Path | None, fingerprint: str | None, cfg: AgentSettings | None) -> TrustAnchor:
+    """The trust anchor: --key, else --fingerprint, else the settings' fingerprint, else the pin (`audit.trust`)."""
+    source = "the fingerprint given with --fingerprint"
+    if key is None and fingerprint is None and cfg is not None and cfg.audit_fingerprint:
+        fingerprint, source = cfg.audit_fingerprint, "the fingerprint in the settings (agent.audit_fingerprint)"
+    pins = cfg.audit_pins if cfg is not None else None
+    return trust_anchor(log_dir, key, fingerprint, pins, fingerprint_source=source)
+
+
+#: where `edgeloop demo` (and so `make demo`) keeps its sites, when no --data-dir is given
+DEMO_DATA_DIR = Path("var/demo")
+
+
+def settled_dir(cfg: AgentSettings) -> Path:
+    """The settings' audit directory; when it holds no log and the settings leave the data directory at its
+    default, the demo's log of the same site (what `make demo` just wrote), said so on stderr."""
+    if (cfg.audit_dir / LOG_FILE).exists() or "data_dir" in cfg.model_fields_set:
+        return cfg.audit_dir
+    demo = DEMO_DATA_DIR / cfg.site / "audit"
+    if (demo / LOG_FILE).exists():
+        errors.print(f"no audit log at {escape(str(cfg.audit_dir))}; verifying the demo's, {escape(str(demo))}")
+        return demo
+    return cfg.audit_dir
+
+
 @audit_app.command()
 def verify(
     directory: DirOpt = None,
     file: Annotated[
         Path | None, typer.Option("--file", dir_okay=False, help="verify this log or export instead of --dir's log")
     ] = None,
-    public_key: Annotated[
+    key: Annotated[
         Path | None,
-        typer.Option("--public-key", dir_okay=False, help="PEM or raw key (default: the .pub file beside the log)"),
+        typer.Option(
+            "--key", "--public-key", dir_okay=False, help="the PEM or raw public key to trust, obtained out of band"
+        ),
+    ] = None,
+    fingerprint: Annotated[
+        str | None,
+        typer.Option("--fingerprint", help="trust the key beside the log only if its SHA-256 is this (64 hex)"),
     ] = None,
     expect: Annotated[
         str | None,
@@ -67,26 +112,128 @@ def verify(
             "--expect", help="RECORDS:HEAD from a checkpoint kept elsewhere; catches records cut from the end"
         ),
     ] = None,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            "--checkpoint",
+            exists=True,
+            dir_okay=False,
+            help="a signed head kept earlier (the retained _agent/audit/head message, or GET /audit/head): "
+            "its signature is checked and the log must still hold every record it states",
+        ),
+    ] = None,
+    store: Annotated[
+        bool,
+        typer.Option(
+            "--store",
+            help="also check the site's store against the chain: every decision row and ledger entry must be "
+            "what its audit record says (edited, deleted or added rows are found)",
+        ),
+    ] = False,
 ) -> None:
-    """Verify every record's hash, signature and link, and the checkpoints; report the first bad record."""
+    """Verify every record's hash, signature and link, and the checkpoints; report the first bad record.
+
+    The key is trusted from --key, --fingerprint, agent.audit_fingerprint or the pin made when the key was
+    created, in that order; never from the audit.pub beside the log alone."""
     anchor = None if expect is None else parse_expect(expect)
-    if file is not None:
-        path = file
-        key_path = public_key or file.with_suffix(".pub")
-    else:
-        base = directory or default_dir()
-        path, key_path = base / LOG_FILE, public_key or base / PUBLIC_KEY_FILE
+    cfg = None if directory is not None or file is not None else site_agent_settings()
+    log_dir = directory or (settled_dir(cfg) if cfg is not None else default_dir())
+    path = file or log_dir / LOG_FILE
     if not path.is_file():
         errors.print(f"no audit log at {escape(str(path))}")
         raise typer.Exit(2)
     try:
-        report = verify_file(path, load_public_key(key_path), anchor)
+        if file is None:
+            trust = anchor_for(log_dir, key, fingerprint, cfg)
+        elif key is not None:
+            trust = TrustAnchor(load_public_key(key), f"the key given in {key}")
+        elif fingerprint is not None:
+            trust = _export_anchor(file.with_suffix(".pub"), fingerprint)
+        else:
+            raise AuditError(f"give --key FILE or --fingerprint to verify {file}: a key beside it is not trusted alone")
+        if checkpoint is not None:
+            kept = read_head(checkpoint.read_bytes(), trust.key)
+            anchor = (kept.records, kept.head)
+            console.print(f"signed head of {escape(kept.site)}: {kept.records:,} records at {kept.ts:.0f}")
+        report = verify_file(path, trust.key, anchor)
     except AuditError as exc:
         errors.print(escape(str(exc)))
         raise typer.Exit(2) from exc
+    beside = log_dir / PUBLIC_KEY_FILE
+    if file is None and beside.exists() and load_public_key(beside) != trust.key:
+        errors.print(f"[red]warning:[/red] {escape(str(beside))} is not the trusted key: the key pair was replaced")
     style = "green" if report.ok else "red"
+    console.print(f"trusted key {trust.fingerprint[:16]}... from {escape(trust.source)}")
     console.print(f"{escape(str(path))}: [{style}]{escape(report.summary())}[/{style}]")
-    raise typer.Exit(0 if report.ok else 1)
+    if not report.ok:
+        raise typer.Exit(1)
+    if store:
+        checked = check_site_store(path, log_dir, cfg or site_agent_settings())
+        style = "green" if checked.ok else "red"
+        console.print(f"[{style}]{escape(checked.summary())}[/{style}]")
+        for problem in checked.problems:
+            console.print(f"  {escape(problem)}")
+        raise typer.Exit(0 if checked.ok else 1)
+    raise typer.Exit(0)
+
+
+def check_site_store(log: Path, log_dir: Path, cfg: AgentSettings) -> StoreReport:
+    """The site's store against the (verified) log: the PostgreSQL store of the settings, or the SQLite file of
+    the log's site directory (`<site>/edgeloop.db` beside `<site>/audit`)."""
+    settings = load_settings()
+    layout = log_dir.name == "audit" and is_valid_id(log_dir.resolve().parent.name)  # <data_dir>/<site>/audit
+    site = log_dir.resolve().parent.name if layout else cfg.site
+    try:
+        if settings.store.url:
+            from edgeloop.io.store.postgres import PgOperatorStore
+
+            opened: OperatorStore = PgOperatorStore.open(settings.store.url, site)
+        else:
+            db = log_dir.parent / "edgeloop.db"
+            if not db.exists():
+                errors.print(f"no store at {escape(str(db))}")
+                raise typer.Exit(2)
+            opened = SqliteOperatorStore.open(db, read_only=True)
+        try:
+            rows = opened.read_audited()
+        finally:
+            opened.close()
+    except StoreError as exc:
+        errors.print(escape(str(exc)))
+        raise typer.Exit(2) from exc
+    with log.open("rb") as f:
+        records = [Record.from_line(line) for line in f if line.endswith(b"\n")]
+    return check_store(records, rows.decisions, rows.ledger)
+
+
+def _export_anchor(key_beside: Path, fingerprint: str) -> TrustAnchor:
+    want = normal_fingerprint(fingerprint)
+    public = load_public_key(key_beside)
+    if fingerprint_of(public) != want:
+        raise AuditError(f"the key {key_beside} does not match the fingerprint given", key_beside)
+    return TrustAnchor(public, f"{key_beside}, matching the fingerprint given ({want[:16]}...)")
+
+
+@audit_app.command("key")
+def show_key(directory: DirOpt = None) -> None:
+    """Print the fingerprint of the log's public key and of the key pinned for it, to keep out of band."""
+    cfg = None if directory is not None else site_agent_settings()
+    log_dir = directory or (cfg.audit_dir if cfg is not None else default_dir())
+    try:
+        beside = load_public_key(log_dir / PUBLIC_KEY_FILE)
+        pins = (cfg.audit_pins if cfg is not None else None) or default_pins_path()
+        pinned = pinned_key(pins, log_dir)
+    except AuditError as exc:
+        errors.print(escape(str(exc)))
+        raise typer.Exit(2) from exc
+    console.print(f"{PUBLIC_KEY_FILE} beside the log: sha256:{fingerprint_of(beside)}")
+    if pinned is None:
+        console.print(f"pinned in {escape(str(pins))}: nothing")
+    else:
+        same = (
+            "same key" if pinned == beside else "[red]A DIFFERENT KEY: the key pair beside the log was replaced[/red]"
+        )
+        console.print(f"pinned in {escape(str(pins))}: sha256:{fingerprint_of(pinned)} ({same})")
 
 
 @audit_app.command("export")
@@ -107,5 +254,5 @@ def export_log(
         console.print(f"left out a torn last line of {done.skipped_bytes} bytes (a write cut short by a crash)")
     console.print(
         f"verify offline with: edgeloop audit verify --file {escape(str(done.path))} "
-        f"--public-key {escape(str(done.public_key))}"
+        f"--key {escape(str(done.public_key))} (better: a copy of the key obtained another way)"
     )

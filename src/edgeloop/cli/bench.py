@@ -40,6 +40,35 @@ def throughput_command(
     _exit(throughput.throughput(broker, metrics_per_message, seconds, series, json_out))
 
 
+@bench_app.command("chaos")
+def chaos_command(
+    broker: Annotated[
+        str | None, typer.Option("--broker", help="mqtt://host:port (default: the embedded broker)")
+    ] = None,
+    devices: Annotated[int, typer.Option(min=1, help="simulated factory devices")] = 20,
+    speed: Annotated[float, typer.Option(min=1, help="simulated seconds per real second")] = 600.0,
+    broker_down_s: Annotated[float, typer.Option(min=0, help="seconds the broker is unreachable")] = 60.0,
+    disk_full_s: Annotated[float, typer.Option(min=0, help="seconds the agent's disk is full")] = 30.0,
+    warmup_s: Annotated[float, typer.Option(min=1, help="seconds before the first fault and between kills")] = 15.0,
+    fuzz: Annotated[int, typer.Option(min=0, help="hostile messages in the burst")] = 2000,
+    baseline: Annotated[
+        bool, typer.Option("--baseline/--no-baseline", help="also run the span without faults, to compare scores")
+    ] = True,
+    keep: Annotated[
+        Path | None, typer.Option("--data-dir", file_okay=False, help="keep the runs' stores and logs here")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print the figures as one JSON object")] = False,
+) -> None:
+    """A site at QoS 1 through kill -9 (twice), the broker down, the disk full and a fuzz burst: telemetry, events,
+    commands and decisions published vs kept, whether the audit log and the store verify, crashes, SIGTERM time
+    and the score difference against a run without faults. Prints figures; asserts nothing."""
+    from edgeloop.bench.chaos import ChaosPlan, chaos
+
+    plan = ChaosPlan(devices=devices, speed=speed, warmup_s=warmup_s, broker_down_s=broker_down_s,
+                     disk_full_s=disk_full_s, fuzz=fuzz)  # fmt: skip
+    _exit(chaos(broker, plan, baseline, json_out, keep))
+
+
 @bench_app.command("store")
 def store_command(
     postgres: Annotated[

@@ -139,6 +139,10 @@ class InboundSplitter:
         if topic.channel is Channel.REJECTED:
             rejected.append(decode_rejected(topic.device, message))
             return None
+        if topic.channel is Channel.STATE and message.payload not in DEVICE_STATES:
+            rejected.append(Rejected(message.topic, "bad state: expected online or offline",
+                                     message.payload[:RAW_KEPT], topic.device))  # fmt: skip
+            return None
         if topic.channel is Channel.STATE or (topic.channel is Channel.META and not message.payload):
             return None  # device liveness is informative only; an empty retained meta clears a description
         try:
@@ -163,6 +167,10 @@ class InboundSplitter:
             rejected.append(Rejected(message.topic, reason, message.payload[:RAW_KEPT], topic.device))
             return None
         return dataclasses.replace(control, topic=message.topic, raw=message.payload[:RAW_KEPT])
+
+
+#: what a device's `state` topic may hold (an empty payload clears a retained state)
+DEVICE_STATES = (b"online", b"offline", b"")
 
 
 def bad_input_event(reason: str, raw: bytes, ts: float) -> bytes:

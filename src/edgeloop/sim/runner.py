@@ -49,6 +49,8 @@ class SimStats:
     events: int = 0
     commands: int = 0
     rejected_commands: int = 0
+    repeated_commands: int = 0  # command ids delivered again (QoS 1, an agent's resend): acked again, not run
+    executed_commands: int = 0  # command ids run (once each)
     sim_ts: float = 0.0
 
 
@@ -56,8 +58,11 @@ class PlantRunner:
     """Publishes a plant over MQTT, or through a protocol link of `sim.protocols`. `speed` is simulated seconds
     per real second (0: as fast as possible)."""
 
-    def __init__(self, plant: Plant, client: Transport, speed: float = 1440.0, interval_s: float = 15.0) -> None:
+    def __init__(
+        self, plant: Plant, client: Transport, speed: float = 1440.0, interval_s: float = 15.0, telemetry_qos: int = 0
+    ) -> None:
         self.plant = plant
+        self.telemetry_qos = telemetry_qos
         self.client = client
         self.speed = speed
         self.interval_s = interval_s
@@ -96,7 +101,9 @@ class PlantRunner:
             if on_step is not None:
                 on_step(self.stats)
             await asyncio.sleep(0.002 if burst == 0 else 0)
-        for topic, payload, qos in encode_events(self.plant.site, self.plant.now, self.plant.close_day()):
+        closing = self.plant.close_day()
+        self.stats.events += len(closing)
+        for topic, payload, qos in encode_events(self.plant.site, self.plant.now, closing):
             self.client.publish(topic, payload, qos)  # the unfinished day's usage, so its energy is booked too
         for device in self.plant.devices:
             self.client.publish(device_topic(self.plant.site, device, Channel.STATE), b"offline", qos=1, retain=True)
@@ -111,7 +118,7 @@ class PlantRunner:
 
     def _publish_step(self, step: StepLike) -> None:
         publish = self.client.publish
-        for topic, payload, qos in encode_step(self.plant.site, step, self._seq):
+        for topic, payload, qos in encode_step(self.plant.site, step, self._seq, self.telemetry_qos):
             publish(topic, payload, qos, False)
         self.stats.steps += 1
         self.stats.messages += len(step.telemetry)
@@ -121,22 +128,33 @@ class PlantRunner:
     def answer_commands(self) -> None:
         """Act on and ack every command that has arrived (the run loop does this between steps)."""
         for message in self.client.drain(10_000):
+            repeat = _command_id(message.payload) in self._answered
             ack = apply_command(self.plant, message.topic, message.payload, self._answered)
             if ack is None:
                 continue
+            if repeat:
+                self.stats.repeated_commands += 1
+            else:
+                self.stats.executed_commands += 1
             self.stats.commands += 1
             self.stats.rejected_commands += ack[2]
             self.client.publish(ack[0], ack[1], qos=1)
 
 
-def encode_step(site: str, step: StepLike, seqs: dict[str, int]) -> list[tuple[str, bytes, int]]:
+def encode_step(
+    site: str, step: StepLike, seqs: dict[str, int], telemetry_qos: int = 0
+) -> list[tuple[str, bytes, int]]:
     """(topic, payload, qos) of one step's telemetry and events; `seqs` holds each device's next sequence number."""
     out: list[tuple[str, bytes, int]] = []
     for device, metrics in step.telemetry:
         seq = seqs.get(device, 0)
         seqs[device] = seq + 1
         out.append(
-            (f"edgeloop/v1/{site}/{device}/telemetry", orjson.dumps({"ts": step.ts, "seq": seq, "metrics": metrics}), 0)
+            (
+                f"edgeloop/v1/{site}/{device}/telemetry",
+                orjson.dumps({"ts": step.ts, "seq": seq, "metrics": metrics}),
+                telemetry_qos,
+            )
         )
     out += encode_events(site, step.ts, step.events)
     return out
@@ -146,6 +164,14 @@ def encode_events(site: str, ts: float, events: list[tuple[str, dict[str, Any]]]
     return [
         (device_topic(site, device, Channel.EVENT), orjson.dumps({"ts": ts, **event}), 1) for device, event in events
     ]
+
+
+def _command_id(payload: bytes) -> str | None:
+    try:
+        doc = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return None
+    return str(doc.get("id")) if isinstance(doc, dict) else None
 
 
 #: command ids a simulated plant remembers, so a command delivered twice (QoS 1, an agent's resend) runs once

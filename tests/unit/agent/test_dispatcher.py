@@ -27,7 +27,7 @@ class Records:
     def __init__(self) -> None:
         self.rows: list[tuple[str, Any]] = []
 
-    def write_decision(self, record: dict[str, Any]) -> None:
+    def write_decision(self, record: dict[str, Any], audit: str | None = None) -> None:
         self.rows.append(("decision", record))
 
     def write_guard_state(self, state: dict[str, Any], at: float) -> None:

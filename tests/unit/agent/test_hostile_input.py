@@ -113,3 +113,18 @@ def test_a_write_that_cannot_be_done_stops_intake_with_its_reason(site: tuple[Si
 
     with pytest.raises(StoreError, match="no such table"):
         deliver(agent, link, "telemetry", {"ts": T0 + 1, "metrics": {"vibration": 3.0}})
+
+
+def test_an_audit_log_that_cannot_be_written_stops_intake_instead_of_blaming_the_batch(
+    site: tuple[SiteAgent, Loopback], tmp_path: Path
+) -> None:
+    from edgeloop.audit import AuditError, AuditLog, load_or_create_key
+
+    agent, link = site
+    agent.audit = AuditLog.open(tmp_path / "audit", load_or_create_key(tmp_path / "audit"))
+    agent.audit.close()  # as on a full disk: every append fails
+
+    with pytest.raises(AuditError):
+        deliver(agent, link, "event", {"kind": "failure", "ts": T0})
+
+    assert not any("internal error" in r for r in reasons(agent))

@@ -10,9 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from edgeloop.agent.ledger_writer import LedgerWriter
-from edgeloop.agent.service import make_learner, make_policy
+from edgeloop.agent.service import make_learner, make_policy, site_key
 from edgeloop.agent.site import SiteAgent
-from edgeloop.audit import AuditLog, load_or_create_key
+from edgeloop.audit import AuditLog
 from edgeloop.audit.directory import LOG_FILE
 from edgeloop.cli import app
 from edgeloop.io.loopback import Loopback
@@ -57,7 +57,7 @@ def run(tmp_path: Path) -> tuple[Settings, SqliteStore, SiteAgent, AuditLog]:
     """Three faults the champion misses and the challenger catches, each followed by the device's failure."""
     settings = settings_in(tmp_path)
     store = SqliteStore(settings.agent.db_path, SITE)
-    audit = AuditLog.open(settings.agent.audit_dir, load_or_create_key(settings.agent.audit_dir))
+    audit = AuditLog.open(settings.agent.audit_dir, site_key(settings.agent))
     agent, link = open_agent(settings, store, audit)
     announce(agent, link, DEVICES)
     telemetry(link, DEVICES, [4.0 + 0.05 * (i % 3) for i in range(200)], 0)

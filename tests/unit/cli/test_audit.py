@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from tests.unit.audit.builders import edit_body, lines, rewrite
 from typer.testing import CliRunner
 
-from edgeloop.audit import AuditLog, Record, load_or_create_key
+from edgeloop.audit import GENESIS, PUBLIC_KEY_FILE, AuditLog, Record, export_public_key
+from edgeloop.audit.record import seal
+from edgeloop.audit.trust import fingerprint, load_pinned_key
 from edgeloop.cli.audit import audit_app
 
 runner = CliRunner()
@@ -17,7 +20,7 @@ runner = CliRunner()
 @pytest.fixture
 def audit_dir(tmp_path: Path) -> Path:
     directory = tmp_path / "var" / "factory" / "audit"
-    with AuditLog.open(directory, load_or_create_key(directory), checkpoint_every=5) as log:
+    with AuditLog.open(directory, load_pinned_key(directory), checkpoint_every=5) as log:
         log.append_many([("decision", {"i": i}, float(i)) for i in range(12)])
     return directory
 
@@ -28,6 +31,51 @@ def test_verify_exits_0_and_says_ok_for_a_sound_log(audit_dir: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "14 records, 2 checkpoints" in result.stdout
     assert "OK" in result.stdout
+    assert "trust on first use" in result.stdout
+
+
+def test_verify_catches_a_log_re_signed_with_a_swapped_key_pair(audit_dir: Path) -> None:
+    forger = Ed25519PrivateKey.generate()
+    resigned, prev = [], GENESIS
+    for r in (Record.from_line(line) for line in lines(audit_dir)):  # edit record 3, re-hash and re-sign all
+        body = (
+            {"records": r.seq, "head": prev}
+            if r.kind == "checkpoint"
+            else {**r.body, "i": 99}
+            if r.seq == 3
+            else r.body
+        )
+        resigned.append(seal(r.seq, r.ts, r.kind, body, prev, forger))
+        prev = resigned[-1].hash
+    rewrite(audit_dir, [r.to_line() for r in resigned])
+    export_public_key(forger, audit_dir / PUBLIC_KEY_FILE)
+    (audit_dir / "audit.key").unlink()
+
+    result = runner.invoke(audit_app, ["verify", "--dir", str(audit_dir)])
+    with_forged_key = runner.invoke(
+        audit_app, ["verify", "--dir", str(audit_dir), "--key", str(audit_dir / PUBLIC_KEY_FILE)]
+    )
+
+    assert result.exit_code == 1
+    assert "line 1" in result.stdout
+    assert with_forged_key.exit_code == 0  # the forgery is self-consistent: only an out-of-band key finds it
+
+
+def test_verify_trusts_a_fingerprint_from_the_command_line_or_the_settings(
+    audit_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from edgeloop.audit import load_public_key
+
+    good = fingerprint(load_public_key(audit_dir / PUBLIC_KEY_FILE))
+    wrong = "ab" * 32
+
+    ok = runner.invoke(audit_app, ["verify", "--dir", str(audit_dir), "--fingerprint", good])
+    refused = runner.invoke(audit_app, ["verify", "--dir", str(audit_dir), "--fingerprint", wrong])
+
+    assert ok.exit_code == 0, ok.output
+    assert "the fingerprint given" in ok.stdout
+    assert refused.exit_code == 2
+    assert "does not match" in refused.stderr
 
 
 def test_verify_exits_1_and_names_the_first_bad_record_of_a_tampered_log(audit_dir: Path) -> None:
@@ -52,24 +100,23 @@ def test_an_export_verifies_offline_by_file_and_public_key(audit_dir: Path, tmp_
     assert exported.exit_code == 0, exported.output
     (audit_dir / "audit.key").unlink()
 
-    result = runner.invoke(
-        audit_app, ["verify", "--file", str(tmp_path / "f.jsonl"), "--public-key", str(tmp_path / "f.pub")]
-    )
+    result = runner.invoke(audit_app, ["verify", "--file", str(tmp_path / "f.jsonl"), "--key", str(tmp_path / "f.pub")])
 
     assert result.exit_code == 0, result.output
     assert "14 records" in result.stdout
 
 
-def test_verify_of_a_file_finds_its_public_key_beside_it(audit_dir: Path, tmp_path: Path) -> None:
+def test_verify_of_a_file_does_not_trust_the_key_beside_it_alone(audit_dir: Path, tmp_path: Path) -> None:
     runner.invoke(audit_app, ["export", "--dir", str(audit_dir), "--out", str(tmp_path / "f.jsonl")])
+    from edgeloop.audit import load_public_key
 
-    found = runner.invoke(audit_app, ["verify", "--file", str(tmp_path / "f.jsonl")])
-    (tmp_path / "f.pub").unlink()
-    missing = runner.invoke(audit_app, ["verify", "--file", str(tmp_path / "f.jsonl")])
+    alone = runner.invoke(audit_app, ["verify", "--file", str(tmp_path / "f.jsonl")])
+    good = fingerprint(load_public_key(tmp_path / "f.pub"))
+    matched = runner.invoke(audit_app, ["verify", "--file", str(tmp_path / "f.jsonl"), "--fingerprint", good])
 
-    assert found.exit_code == 0, found.output
-    assert missing.exit_code == 2
-    assert "cannot read public key" in missing.stderr
+    assert alone.exit_code == 2
+    assert "not trusted" in alone.stderr
+    assert matched.exit_code == 0, matched.output
 
 
 def test_verify_expect_catches_records_cut_from_the_end(audit_dir: Path) -> None:

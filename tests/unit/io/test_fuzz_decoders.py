@@ -89,7 +89,8 @@ def test_decoding_telemetry_never_raises_and_accounts_for_every_message(batch: l
 
 
 def _ignored(message: Message) -> bool:
-    """What the splitter leaves alone on purpose: device liveness, the agents' own topics, a cleared meta."""
+    """What the splitter leaves alone on purpose: device liveness (online, offline), the agents' own topics, a
+    cleared meta."""
     if message.topic.endswith("/telemetry"):
         return False  # telemetry goes to the decoder, whatever its topic
     parts = message.topic.split("/")
@@ -98,4 +99,5 @@ def _ignored(message: Message) -> bool:
     if "/_agent/" in message.topic:
         return True
     ok_device = len(parts) >= 5 and parts[2] == "s1" and parts[3] == "p1" and parts[0:2] == ["edgeloop", "v1"]
-    return ok_device and ("/".join(parts[4:]) == "state" or ("/".join(parts[4:]) == "meta" and not message.payload))
+    state = "/".join(parts[4:]) == "state" and message.payload in (b"online", b"offline", b"")  # else: rejected
+    return ok_device and (state or ("/".join(parts[4:]) == "meta" and not message.payload))

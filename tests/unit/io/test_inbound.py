@@ -115,6 +115,13 @@ def test_state_the_agents_own_topics_and_an_empty_meta_are_not_for_the_agent_and
     assert batch.controls == batch.rejected == []
 
 
+def test_a_device_state_other_than_online_or_offline_is_rejected() -> None:
+    batch = split(msg("s1/p1/state", {"online": [1, 2, 3]}), msg("s1/p1/state", b"offline"))
+
+    assert batch.controls == []
+    assert [(r.device, r.reason) for r in batch.rejected] == [("p1", "bad state: expected online or offline")]
+
+
 def test_another_sites_message_and_a_bad_topic_are_rejected_without_a_device() -> None:
     batch = split(msg("s2/p1/event", {"kind": "failure"}), msg("s1/P 1/event", {"kind": "failure"}))
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import APIRouter, HTTPException, Request
 
 from edgeloop.api.deps import Store, Viewer, settings_of
 from edgeloop.api.pages import Paged
-from edgeloop.audit import LOG_FILE, PUBLIC_KEY_FILE, Kind, Record, RecordError, load_public_key
+from edgeloop.api.routers.audit import trusted_key
+from edgeloop.audit import LOG_FILE, AuditError, Kind, Record, RecordError
 
 router = APIRouter(prefix="/decisions", tags=["decisions"])
 
@@ -25,9 +27,12 @@ def list_decisions(
     return page.answer(total, store.read_newest_decisions(page.limit, page.offset, device, status))
 
 
-def audit_entry(directory: Path, decision_id: str, stored: dict[str, Any]) -> dict[str, Any] | None:
+def audit_entry(
+    directory: Path, decision_id: str, stored: dict[str, Any], key: Ed25519PublicKey | None = None
+) -> dict[str, Any] | None:
     """The decision's record in the audit log and its check: its hash is intact, it is signed by the site's
-    key, and it says what the store says. None when the log does not hold it."""
+    trusted `key` (never merely the key file beside the log: without a trusted key, `signed` is false), and it
+    says what the store says. None when the log does not hold it."""
     path = directory / LOG_FILE
     if not path.exists():
         return None
@@ -42,8 +47,7 @@ def audit_entry(directory: Path, decision_id: str, stored: dict[str, Any]) -> di
                 continue
             if record.kind != Kind.DECISION or record.body.get("id") != decision_id:
                 continue
-            key = directory / PUBLIC_KEY_FILE
-            signed = record.signed_by(load_public_key(key)) if key.exists() else False
+            signed = record.signed_by(key) if key is not None else False
             matches = dict(record.body) == stored
             return {"seq": record.seq, "ts": record.ts, "prev": record.prev, "hash": record.hash, "sig": record.sig,
                     "intact": record.intact(), "signed": signed, "matches_store": matches}  # fmt: skip
@@ -55,7 +59,12 @@ def get_decision(decision_id: str, request: Request, store: Store, _: Viewer) ->
     record = store.read_decision(decision_id)
     if record is None:
         raise HTTPException(404, f"no decision {decision_id}")
-    audit = audit_entry(settings_of(request).agent.audit_dir, decision_id, record)
+    cfg = settings_of(request).agent
+    try:
+        key: Ed25519PublicKey | None = trusted_key(cfg).key
+    except AuditError:
+        key = None
+    audit = audit_entry(cfg.audit_dir, decision_id, record, key)
     return {
         **record,
         "audit": audit,

@@ -20,12 +20,19 @@ _LAST = ("id", "ts", "status", "score")
 # -- writes (agent) -----------------------------------------------------------------------------------------------
 
 
-def write_decision(record: dict[str, Any]) -> Write:
+def write_decision(record: dict[str, Any], audit: str | None = None) -> Write:
+    """The decision's row; `audit` is the hash of its audit record (`edgeloop audit verify --store`)."""
     return (
-        "INSERT OR REPLACE INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO decisions(id, device, ts, at, score, status, rule, record, audit) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [(record["id"], record["device"], record["ts"], record["at"], record["score"], record["status"],
-          record["rule"], orjson.dumps(record).decode())],
+          record["rule"], orjson.dumps(record).decode(), audit)],
     )  # fmt: skip
+
+
+def read_audited(conn: sqlite3.Connection) -> list[tuple[str, str, str | None]]:
+    """Every decision row as `(id, record JSON, audit hash)`: what `audit verify --store` checks."""
+    return [(str(i), str(r), a) for i, r, a in conn.execute("SELECT id, record, audit FROM decisions ORDER BY id")]
 
 
 def write_command(cmd_id: str, decision: str, device: str, name: str, args: dict[str, float], at: float) -> Write:

@@ -15,14 +15,22 @@ _ENTRY = ("seq", "device", "asset_type", "arm", "ts", "kind", "amount", "rule", 
           "quantity", "note")  # fmt: skip
 
 
-def write_entries(entries: list[dict[str, Any]]) -> Write:
-    """Append ledger entries (`Entry.to_json()` dicts); a sequence number already taken is an error."""
+def write_entries(entries: list[dict[str, Any]], audit: str | None = None) -> Write:
+    """Append ledger entries (`Entry.to_json()` dicts); a sequence number already taken is an error. `audit` is
+    the hash of the audit record that booked them."""
     return (
-        "INSERT INTO ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO ledger(seq, device, asset_type, arm, ts, day, kind, amount, rule, decision, outcome, action, "
+        "quantity, note, audit) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [(e["seq"], e["device"], e["asset_type"], e["arm"], e["ts"], int(e["ts"] // 86_400), e["kind"],
-          e["amount"], e["rule"], e["decision"], e["outcome"], e["action"], e["quantity"], e["note"])
+          e["amount"], e["rule"], e["decision"], e["outcome"], e["action"], e["quantity"], e["note"], audit)
          for e in entries],
     )  # fmt: skip
+
+
+def read_audited(conn: sqlite3.Connection) -> list[tuple[dict[str, Any], str | None]]:
+    """Every ledger row as `(entry, audit hash)`: what `audit verify --store` checks."""
+    rows = conn.execute(f"SELECT {', '.join(_ENTRY)}, audit FROM ledger ORDER BY seq").fetchall()
+    return [(dict(zip(_ENTRY, row[:-1], strict=True)), row[-1]) for row in rows]
 
 
 def write_holdout(record: dict[str, Any], at: float) -> Write:

@@ -7,10 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from edgeloop.io.store import approvals, decisions, devices, ledger, quarantine, telemetry
+from edgeloop.io.store import approvals, decisions, devices, ledger, outbox, quarantine, telemetry
 from edgeloop.io.store import state as agent_state
 from edgeloop.io.store.approvals import InboxRow
-from edgeloop.io.store.schema import Row
+from edgeloop.io.store.outbox import Unsent
+from edgeloop.io.store.schema import AuditedRows, Row
 from edgeloop.io.store.state import Champion
 from edgeloop.io.store.telemetry import Chunk, Series, SeriesNames
 
@@ -114,6 +115,11 @@ class SqliteReads:
     def count_outcomes(self, kind: str) -> int:
         return decisions.count_outcomes(self._reader, kind)
 
+    def count_device_events(self) -> int:
+        """Distinct device events kept (device, ts, kind), acks left out: what a chaos run compares."""
+        query = "SELECT COUNT(*) FROM (SELECT DISTINCT device, ts, kind FROM outcomes WHERE kind NOT LIKE 'ack%')"
+        return int(self._reader.execute(query).fetchone()[0])
+
     def read_last_event(self, device: str) -> tuple[str, float] | None:
         return decisions.read_last_event(self._reader, device)
 
@@ -154,6 +160,14 @@ class SqliteReads:
 
     def read_holdout(self) -> dict[str, Any] | None:
         return ledger.read_holdout(self._reader)
+
+    def read_unsent(self) -> list[Unsent]:
+        """The outbox's messages not yet acknowledged by the broker, oldest first."""
+        return outbox.read_unsent(self._reader)
+
+    def read_audited(self) -> AuditedRows:
+        """The rows that carry the hash of their audit record: decisions and ledger entries."""
+        return AuditedRows(decisions.read_audited(self._reader), ledger.read_audited(self._reader))
 
     def read_days(self) -> list[int]:
         return ledger.read_days(self._reader)

@@ -17,12 +17,13 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from edgeloop.io.store import access, approvals, decisions, devices, ledger, quarantine, telemetry
+from edgeloop.io.store import access, approvals, decisions, devices, ledger, outbox, quarantine, telemetry
 from edgeloop.io.store import state as agent_state
 from edgeloop.io.store.base import StoreError
+from edgeloop.io.store.outbox import OutboxRow
 from edgeloop.io.store.queued import wait_for_writes
 from edgeloop.io.store.reads import SqliteReads
-from edgeloop.io.store.schema import SCHEMA, Row, Write
+from edgeloop.io.store.schema import ADDED_COLUMNS, SCHEMA, Row, Write
 from edgeloop.io.store.state import ShadowRow
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,14 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def add_columns(conn: sqlite3.Connection) -> None:
+    """Bring a store made by an older version up to `SCHEMA`: the columns added since (`ADDED_COLUMNS`)."""
+    for table, column, kind in ADDED_COLUMNS:
+        have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in have:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+
 class SqliteStore(SqliteReads):
     """The agent's store (`AgentStore`). Writes are queued to one writer thread; reads use their own connection."""
 
@@ -49,6 +58,7 @@ class SqliteStore(SqliteReads):
         try:
             self._write_conn = connect(path)
             self._write_conn.executescript(SCHEMA)
+            add_columns(self._write_conn)
             self.run = telemetry.start_run(self._write_conn, site, time.time())
             self._write_conn.commit()
             self._reader = connect(path)
@@ -84,8 +94,8 @@ class SqliteStore(SqliteReads):
     def write_quarantine(self, rows: list[tuple[float, str, str | None, str, bytes]]) -> None:
         self._put(quarantine.write_quarantine(rows))
 
-    def write_decision(self, record: dict[str, Any]) -> None:
-        self._put(decisions.write_decision(record))
+    def write_decision(self, record: dict[str, Any], audit: str | None = None) -> None:
+        self._put(decisions.write_decision(record, audit))
 
     def write_command(
         self, cmd_id: str, decision: str, device: str, name: str, args: dict[str, float], at: float
@@ -118,9 +128,9 @@ class SqliteStore(SqliteReads):
         """Log a holdout record; the latest one holds every assignment so far."""
         self._put(ledger.write_holdout(record, at))
 
-    def write_entries(self, entries: list[dict[str, Any]]) -> None:
+    def write_entries(self, entries: list[dict[str, Any]], audit: str | None = None) -> None:
         """Append ledger entries (`Entry.to_json()` dicts); a sequence number already taken is an error."""
-        self._put(ledger.write_entries(entries))
+        self._put(ledger.write_entries(entries, audit))
 
     def write_day(self, day: int) -> None:
         """Mark a UTC day index as one the site had data on."""
@@ -131,6 +141,18 @@ class SqliteStore(SqliteReads):
 
     def write_guard_state(self, state: dict[str, Any], at: float) -> None:
         self._put(agent_state.write_guard_state(state, at))
+
+    def write_outbox(self, rows: list[OutboxRow]) -> None:
+        """Messages about to be published (the durable outbox): they are committed before they go out."""
+        self._put(outbox.write_outbox(rows))
+
+    def mark_sent(self, ids: list[str], at: float) -> None:
+        """Outbox messages the broker acknowledged."""
+        self._put(outbox.mark_sent(ids, at))
+
+    def forget_sent(self, before: float) -> None:
+        """Delete outbox rows acknowledged before `before`."""
+        self._put(outbox.forget_sent(before))
 
     def write_learnt(self, name: str, state: dict[str, Any], at: float) -> None:
         """Keep what the agent learnt under `name` (e.g. from feedback), so a restart does not forget it."""

@@ -9,7 +9,8 @@ import orjson
 
 from edgeloop.io.store.approvals import InboxRow
 from edgeloop.io.store.decisions import event_of
-from edgeloop.io.store.schema import Row
+from edgeloop.io.store.outbox import Unsent
+from edgeloop.io.store.schema import AuditedRows, Row
 from edgeloop.io.store.state import Champion
 from edgeloop.io.store.telemetry import Chunk, Series, SeriesNames
 from edgeloop.io.store.telemetry import _chunks as chunks
@@ -263,6 +264,21 @@ class PgReads:
         rows = self._fetch(f"SELECT {', '.join(_ENTRY)} FROM ledger WHERE site = %s AND ts >= %s ORDER BY seq",
                            (self.site, float(since_ts)))  # fmt: skip
         return [dict(zip(_ENTRY, row, strict=True)) for row in rows]
+
+    def read_unsent(self) -> list[Unsent]:
+        rows = self._fetch("SELECT id, topic, payload, qos, retain FROM outbox WHERE site = %s AND sent IS NULL "
+                           "ORDER BY seq", (self.site,))  # fmt: skip
+        return [(str(i), str(t), bytes(p), int(q), bool(r)) for i, t, p, q, r in rows]
+
+    def read_audited(self) -> AuditedRows:
+        """The rows that carry the hash of their audit record: decisions and ledger entries."""
+        decisions = self._fetch("SELECT id, record, audit FROM decisions WHERE site = %s ORDER BY id", (self.site,))
+        ledger = self._fetch(f"SELECT {', '.join(_ENTRY)}, audit FROM ledger WHERE site = %s ORDER BY seq",
+                             (self.site,))  # fmt: skip
+        return AuditedRows(
+            [(str(i), str(r), a) for i, r, a in decisions],
+            [(dict(zip(_ENTRY, row[:-1], strict=True)), row[-1]) for row in ledger],
+        )
 
     def read_holdout(self) -> dict[str, Any] | None:
         record = self._value("SELECT record FROM holdout WHERE site = %s ORDER BY id DESC LIMIT 1")

@@ -116,12 +116,29 @@ def _v3_token_expiry(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
     conn.execute("ALTER TABLE api_tokens ADD COLUMN expires double precision")
 
 
+def _v4_audit_hashes(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+    """Each decision row and ledger entry carries the hash of its audit record (`edgeloop audit verify --store`)."""
+    conn.execute("ALTER TABLE decisions ADD COLUMN audit text")
+    conn.execute("ALTER TABLE ledger ADD COLUMN audit text")
+
+
+def _v5_outbox(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+    """The durable outbox: QoS 1 messages written before they are published, marked sent on the broker's ack."""
+    conn.execute(
+        "CREATE TABLE outbox(site text NOT NULL, seq bigserial, id text, at double precision, topic text, "
+        "payload bytea, qos integer, retain boolean, sent double precision, PRIMARY KEY(site, id))"
+    )
+    conn.execute("CREATE INDEX outbox_unsent ON outbox(site, seq) WHERE sent IS NULL")
+
+
 Migration = Callable[[psycopg.Connection[tuple[Any, ...]]], None]
 #: version n is MIGRATIONS[n - 1]; append, never edit one that was released
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("the site tables", _v1_tables),
     ("indexes of marks", _v2_marks),
     ("token expiry", _v3_token_expiry),
+    ("audit hashes", _v4_audit_hashes),
+    ("durable outbox", _v5_outbox),
 ]
 VERSION = len(MIGRATIONS)
 

@@ -23,6 +23,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from edgeloop.io.store.approvals import InboxRow
 from edgeloop.io.store.base import StoreError
+from edgeloop.io.store.outbox import OutboxRow
 from edgeloop.io.store.postgres import schema, writes
 from edgeloop.io.store.postgres.reads import PgReads
 from edgeloop.io.store.queued import wait_for_writes
@@ -104,8 +105,8 @@ class PgStore(PgReads):
     def write_quarantine(self, rows: list[tuple[float, str, str | None, str, bytes]]) -> None:
         self._put(writes.write_quarantine(self.site, rows))
 
-    def write_decision(self, record: dict[str, Any]) -> None:
-        self._put(writes.write_decision(self.site, record))
+    def write_decision(self, record: dict[str, Any], audit: str | None = None) -> None:
+        self._put(writes.write_decision(self.site, record, audit))
 
     def write_command(
         self, cmd_id: str, decision: str, device: str, name: str, args: dict[str, float], at: float
@@ -137,8 +138,8 @@ class PgStore(PgReads):
     def write_holdout(self, record: dict[str, Any], at: float) -> None:
         self._put(writes.write_holdout(self.site, record, at))
 
-    def write_entries(self, entries: list[dict[str, Any]]) -> None:
-        self._put(writes.write_entries(self.site, entries))
+    def write_entries(self, entries: list[dict[str, Any]], audit: str | None = None) -> None:
+        self._put(writes.write_entries(self.site, entries, audit))
 
     def write_day(self, day: int) -> None:
         self._put(writes.write_day(self.site, day))
@@ -148,6 +149,15 @@ class PgStore(PgReads):
 
     def write_guard_state(self, state: dict[str, Any], at: float) -> None:
         self._put(writes.write_guard_state(self.site, state, at))
+
+    def write_outbox(self, rows: list[OutboxRow]) -> None:
+        self._put(writes.write_outbox(self.site, rows))
+
+    def mark_sent(self, ids: list[str], at: float) -> None:
+        self._put(writes.mark_sent(self.site, ids, at))
+
+    def forget_sent(self, before: float) -> None:
+        self._put(writes.forget_sent(self.site, before))
 
     def write_learnt(self, name: str, state: dict[str, Any], at: float) -> None:
         self._put(writes.write_learnt(self.site, name, state, at))

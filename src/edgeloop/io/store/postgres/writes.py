@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from edgeloop.io.store.outbox import OutboxRow
 from edgeloop.io.store.schema import Write
 from edgeloop.io.store.state import ShadowRow
 
@@ -29,7 +30,9 @@ def _upsert(table: str, columns: str, key: str) -> str:
 SERIES = _upsert("series", "site, run, key, device, metric, bucket", "site, run, key")
 DEVICE = _upsert("devices", "site, device, asset_type, meta, updated", "site, device")
 #: a decision written again (its status moved on) is stored anew: it comes after the mark again, as in SQLite
-DECISION = _upsert("decisions", "site, id, device, ts, at, score, status, rule, record", "site, id") + ", seq = DEFAULT"
+DECISION = (
+    _upsert("decisions", "site, id, device, ts, at, score, status, rule, record, audit", "site, id") + ", seq = DEFAULT"
+)
 SITE_POLICY = _upsert("site_policy", "site, at, source, policy", "site")
 GUARD_STATE = _upsert("guard_state", "site, at, state", "site")
 LEARNT = _upsert("learnt_state", "site, name, at, state", "site, name")
@@ -50,9 +53,9 @@ def write_quarantine(site: str, rows: list[tuple[float, str, str | None, str, by
     ]
 
 
-def write_decision(site: str, record: dict[str, Any]) -> Write:
+def write_decision(site: str, record: dict[str, Any], audit: str | None = None) -> Write:
     return DECISION, [(site, record["id"], record["device"], record["ts"], record["at"], record["score"],
-                       record["status"], record["rule"], _json(record))]  # fmt: skip
+                       record["status"], record["rule"], _json(record), audit)]  # fmt: skip
 
 
 def write_command(site: str, cmd_id: str, decision: str, device: str, name: str, args: dict[str, float],
@@ -109,11 +112,12 @@ def write_holdout(site: str, record: dict[str, Any], at: float) -> Write:
     ]
 
 
-def write_entries(site: str, entries: list[dict[str, Any]]) -> Write:
+def write_entries(site: str, entries: list[dict[str, Any]], audit: str | None = None) -> Write:
     return (
-        "INSERT INTO ledger VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        "INSERT INTO ledger(site, seq, device, asset_type, arm, ts, day, kind, amount, rule, decision, outcome, "
+        "action, quantity, note, audit) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         [(site, e["seq"], e["device"], e["asset_type"], e["arm"], e["ts"], int(e["ts"] // 86_400), e["kind"],
-          e["amount"], e["rule"], e["decision"], e["outcome"], e["action"], e["quantity"], e["note"])
+          e["amount"], e["rule"], e["decision"], e["outcome"], e["action"], e["quantity"], e["note"], audit)
          for e in entries],
     )  # fmt: skip
 
@@ -140,3 +144,19 @@ def write_champion(site: str, asset_type: str, learner: str, threshold: float, s
 
 def write_shadow(site: str, rows: list[ShadowRow]) -> Write:
     return "INSERT INTO shadow VALUES (%s, %s, %s, %s, %s, %s, %s)", [(site, *row) for row in rows]
+
+
+def write_outbox(site: str, rows: list[OutboxRow]) -> Write:
+    return (
+        "INSERT INTO outbox(site, id, at, topic, payload, qos, retain) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+        "ON CONFLICT DO NOTHING",
+        [(site, i, at, topic, payload, qos, retain) for i, at, topic, payload, qos, retain in rows],
+    )
+
+
+def mark_sent(site: str, ids: list[str], at: float) -> Write:
+    return "UPDATE outbox SET sent = %s WHERE site = %s AND id = %s", [(at, site, i) for i in ids]
+
+
+def forget_sent(site: str, before: float) -> Write:
+    return "DELETE FROM outbox WHERE site = %s AND sent < %s", [(site, before)]
