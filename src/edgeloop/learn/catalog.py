@@ -37,6 +37,7 @@ from edgeloop.learn.ewma import RobustEWMA
 from edgeloop.learn.mahalanobis import DeviceMahalanobis
 from edgeloop.learn.noise import NoiseRatio
 from edgeloop.learn.novelty import RangeNovelty
+from edgeloop.learn.routed import PerAssetType
 from edgeloop.learn.seasonal import SeasonalProfile
 
 #: the memory of the agent's EWMA: alpha 0.04 per point at the factory's 15 s sampling, set in time instead
@@ -95,6 +96,9 @@ AGENT_ALIASES: dict[str, str] = {"robust_ewma": "robust_ewma_timed", "ewma_noise
 #: every name the agent accepts, sorted
 AGENT_NAMES: tuple[str, ...] = tuple(sorted(CATALOG))
 
+#: the names of calibrated learners end so (a threshold on them is a false-alarm rate: `learn/alarm/budget.py`)
+CALIBRATED_SUFFIX = "_spot"
+
 #: the name, in `LEARNERS`, of the default detector
 DEFAULT = "novelty_ensemble"
 
@@ -109,6 +113,16 @@ def make(name: str) -> Learner:
 def agent_learner(name: str) -> Learner:
     """A fresh learner of that name as the agent reads it (`robust_ewma`, `ewma_noise`: the timed variants)."""
     return make(AGENT_ALIASES.get(name, name))
+
+
+def gated_parts(learner: Learner) -> list[Calibrated]:
+    """The gated learners inside a learner (itself, the parts of a `MaxOf` or of a per-asset-type router)."""
+    if isinstance(learner, Calibrated):
+        return [learner] if learner.gate_at is not None else []
+    parts: list[Learner] = list(getattr(learner, "learners", []))
+    if isinstance(learner, PerAssetType):
+        parts = [*learner.parts.values(), *([learner.default] if learner.default is not None else [])]
+    return [g for part in parts for g in gated_parts(part)]
 
 
 def default_learner() -> Learner:
