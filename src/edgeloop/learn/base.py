@@ -73,6 +73,13 @@ class Learner(ABC):
         """Learn one point."""
         self.score_learn(*_one(key, value, ts))
 
+    def frozen_rows(self, keys: IntArray) -> list[tuple[object, str, IntArray]] | None:
+        """Where the normal model of these keys lives, as (object, array attribute, rows): what a gate freezes
+        (`calibrated.py`). None: the learner does not say (by default, unless it declares `normal_state`)."""
+        if not self.normal_state:
+            return None
+        return [(self, name, keys) for name in self.normal_state]
+
     @property
     @abstractmethod
     def n_series(self) -> int:

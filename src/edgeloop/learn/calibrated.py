@@ -19,11 +19,11 @@ so a fault that lasts hours would still be learnt; a freeze needs no number to j
   timeout). A re-based series learns freely for `grace_s`, so its model moves to the new regime before it can
   hold again. Every re-base is kept as a `Rebase` until `take_rebases()`, for the audit log.
 
-The point that opens a hold is learnt (scoring and learning it are one step). A learner says which of its
-per-key arrays are its normal model (`normal_state`); only those are frozen, while the rest (a last value, a
-fast mean) follows the data, so the score stays a score of the present. A learner that does not say is scored,
-for the series on hold, by a throw-away copy of itself: it then also forgets its short memory, which makes
-some (noise ratios, short means) score on the state they had when the hold began.
+The point that opens a hold is learnt (scoring and learning it are one step). A learner says where its normal
+model lives (`normal_state`, or `frozen_rows` for state kept per device); only that is frozen, while the rest
+(a last value, a fast mean) follows the data, so the score stays a score of the present. A learner that does
+not say is scored, for the series on hold, by a throw-away copy of itself: it then also forgets its short
+memory, which makes some (noise ratios, short means) score on the state they had when the hold began.
 
 >>> import numpy as np
 >>> from edgeloop.learn.ewma import RobustEWMA
@@ -186,12 +186,12 @@ class Calibrated(Learner):
         held = ~np.isnan(self._held_since[k])
         if not held.any():
             return self.inner.score_learn(k, x, t)
-        frozen = _normal_arrays(self.inner)
+        frozen = self.inner.frozen_rows(k[held])
         if frozen is not None:  # the declared normal model is put back for the held keys after the step
-            kept = [(owner, name, getattr(owner, name)[k[held]].copy()) for owner, name in frozen]
+            kept = [(owner, name, rows, getattr(owner, name)[rows].copy()) for owner, name, rows in frozen]
             raw = self.inner.score_learn(k, x, t)
-            for owner, name, rows in kept:
-                getattr(owner, name)[k[held]] = rows
+            for owner, name, rows, saved in kept:
+                getattr(owner, name)[rows] = saved
             return raw
         raw = np.empty(k.shape[0], dtype=np.float64)
         probe = self.inner.clone_state()
@@ -207,14 +207,3 @@ def _score_form(learner: Learner) -> str:
         forms = {_score_form(part) for part in learner.learners}
         return forms.pop() if len(forms) == 1 else "mixed"
     return learner.score_form
-
-
-def _normal_arrays(learner: Learner) -> list[tuple[Any, str]] | None:
-    """Where the learner's normal model lives (its own `normal_state`, or every part's of a `MaxOf`); None
-    when some part does not say."""
-    if isinstance(learner, MaxOf):
-        parts = [_normal_arrays(part) for part in learner.learners]
-        return None if any(p is None for p in parts) else [a for p in parts if p is not None for a in p]
-    if not learner.normal_state:
-        return None
-    return [(learner, name) for name in learner.normal_state]

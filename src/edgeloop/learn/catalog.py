@@ -37,6 +37,7 @@ from edgeloop.learn.ewma import RobustEWMA
 from edgeloop.learn.mahalanobis import DeviceMahalanobis
 from edgeloop.learn.noise import NoiseRatio
 from edgeloop.learn.novelty import RangeNovelty
+from edgeloop.learn.pca import DevicePCA
 from edgeloop.learn.routed import PerAssetType
 from edgeloop.learn.seasonal import SeasonalProfile
 
@@ -71,6 +72,7 @@ LEARNERS: dict[str, Callable[[], Learner]] = {
     "seasonal": lambda: SeasonalProfile(),
     "cusum": lambda: Cusum(),
     "device_mahalanobis": lambda: DeviceMahalanobis(),
+    "device_pca": lambda: DevicePCA(),
     "novelty_ensemble": lambda: NoveltyEnsemble(),
     "noise_ratio": lambda: NoiseRatio(),
     "ewma_noise": lambda: MaxOf([RobustEWMA(), NoiseRatio()]),
