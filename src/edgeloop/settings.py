@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import yaml
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from edgeloop.learn.catalog import AGENT_NAMES
+from edgeloop.learn.catalog import AGENT_NAMES, CALIBRATED_SUFFIX
 from edgeloop.learn.selection import RUNNERS_UP
 from edgeloop.model import AutonomyLevel, Partition, is_valid_id
 
@@ -110,6 +110,13 @@ class AgentSettings(BaseModel):
     label_window_s: float = Field(86_400, gt=0, description="an alarm this long before a labelled outcome counts")
     threshold: float = Field(0.9, gt=0, lt=1, description="anomaly likelihood above which a sample is anomalous")
     sustain: int = Field(4, ge=1, description="consecutive anomalous samples of a device before deciding")
+    false_alarms_per_device_day: float | None = Field(
+        None,
+        gt=0,
+        description="false-alarm budget: each device's threshold and sustain come from it (docs/settings.md); "
+        "needs a calibrated learner (a name ending in _spot); empty: threshold and sustain as set",
+    )
+    sample_s: float = Field(15.0, gt=0, description="the devices' usual sampling period, for the false-alarm budget")
     cooldown_s: float = Field(6 * 3600, ge=0, description="data-time seconds after a decision before the next")
     on_delay_max_s: float = Field(
         1800.0,
@@ -184,6 +191,15 @@ class AgentSettings(BaseModel):
         if value not in AGENT_NAMES:
             raise ValueError(f"agent.learner {value!r} is not a known learner; known: {', '.join(AGENT_NAMES)}")
         return value
+
+    @model_validator(mode="after")
+    def _budget_needs_calibration(self) -> Self:
+        if self.false_alarms_per_device_day is not None and not self.learner.endswith(CALIBRATED_SUFFIX):
+            raise ValueError(
+                f"agent.false_alarms_per_device_day needs a calibrated learner (a name ending in "
+                f"{CALIBRATED_SUFFIX}), not {self.learner!r}"
+            )
+        return self
 
     @field_validator("challengers")
     @classmethod

@@ -18,7 +18,8 @@ from edgeloop.model import Command, Decision
 
 log = logging.getLogger(__name__)
 
-VERDICTS = ("true_fault", "false_alarm", "unsure")
+#: new_normal: no fault, the device runs in a regime its normal model has not seen (a gated learner re-bases)
+VERDICTS = ("true_fault", "false_alarm", "unsure", "new_normal")
 ANSWERS = ("approved", "rejected")
 POLL_S = 1.0  # how often the inbox is read (seconds of the agent's clock)
 

@@ -49,6 +49,8 @@ class Outcomes:
             prior_settle = agent.devices.prior_settle_s
             settle = prior_settle if seeded and prior_settle is not None else agent.settings.settle_s
             agent.stage.on_restart(known.index, ts, settle)
+            if kind == "repaired":  # fresh series learn the new regime; a gated learner's re-base is logged
+                agent.rebase(device, "maintenance" if doc.get("reason") == "maintenance" else "repaired", now)
         if kind == "failure":
             agent.stats.failures += 1
             self.grade(device, True, ts, now)

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import orjson
 
 from edgeloop.agent import checkpoint
@@ -40,6 +41,8 @@ from edgeloop.io.topics import Channel, agent_state_topic, agent_topic, device_t
 from edgeloop.io.transport import Message, Transport
 from edgeloop.learn.alarm import Alarm, AlarmStage, Note
 from edgeloop.learn.base import Learner
+from edgeloop.learn.calibrated import Rebase
+from edgeloop.learn.catalog import gated_parts
 from edgeloop.learn.ondelay import alarm_class
 from edgeloop.learn.prior import PriorSource
 from edgeloop.ledger import Arm
@@ -88,7 +91,10 @@ class SiteAgent:
         saved = {str(t): Standing(str(n), float(x), int(k)) for t, n, x, k in store.read_champions()}
         self.models = ModelBoard.from_settings(learner, settings, saved)
         self.learner = learner = self.models.scorer
-        self.stage = AlarmStage(settings.threshold, settings.sustain, settings.cooldown_s, settings.on_delay_max_s)
+        budget = settings.false_alarms_per_device_day
+        self.stage = AlarmStage(settings.threshold, settings.sustain, settings.cooldown_s, settings.on_delay_max_s,
+                                budget=None if budget is None else (budget, settings.sample_s))  # fmt: skip
+        self.data_ts = -np.inf  # the latest data time seen: a re-base an operator asks for starts there
         self.devices = SiteDevices(store, self.stage, learner, self.models, books, self.record)
         self.split = InboundSplitter(self.site, settings.max_future_s, settings.max_past_s)
         self.decoder = TelemetryDecoder(self.site, self.registry, settings.max_payload, settings.max_future_s,
@@ -275,6 +281,9 @@ class SiteAgent:
         if len(points) == 0:
             return
         scores = self.learner.score_learn(points.series, points.values, points.ts)
+        self.data_ts = max(self.data_ts, float(points.ts.max()))
+        for gated in gated_parts(self.learner):
+            self._record_rebases(gated.take_rebases(), now)
         self.stats.points += len(points)
         if self.settings.store_telemetry:
             device_of_point = self.registry.device_of[points.series]
@@ -329,6 +338,9 @@ class SiteAgent:
     def _on_verdict(self, decision: dict[str, Any], verdict: str, now: float) -> None:
         """An operator's verdict on a decision: the models are graded, and the alarm stage learns from it."""
         self.stats.verdicts += 1
+        if verdict == "new_normal":
+            self.rebase(str(decision["device"]), "new_normal", now)
+            return
         if verdict not in ("true_fault", "false_alarm"):
             return
         device, right = str(decision["device"]), verdict == "true_fault"
@@ -336,6 +348,25 @@ class SiteAgent:
         key = alarm_class(str(decision["asset_type"]), dict(decision.get("evidence") or {}))
         since = float(decision["ts"]) - float(decision.get("on_delay_s") or 0.0)
         self.act(self.stage.answered(str(decision["id"]), device, right, "verdict", (key, since)), now)
+
+    def rebase(self, device: str, reason: str, now: float) -> None:
+        """The device's regime is new: its gated learners learn it (`edgeloop.learn.calibrated`), logged."""
+        known = self.registry.get(device)
+        if known is None:
+            return
+        keys = np.fromiter(known.keys.values(), dtype=np.int64)
+        for gated in gated_parts(self.learner):
+            gated.rebase(keys, self.data_ts, reason)
+            self._record_rebases(gated.take_rebases(), now)
+
+    def _record_rebases(self, rebases: Sequence[Rebase], now: float) -> None:
+        """One audit record per device and re-base: which metrics, when (data time) and why."""
+        by_device: dict[tuple[str, float, str], list[str]] = {}
+        for r in rebases:
+            device, metric = self.registry.series_name(r.key)
+            by_device.setdefault((device, r.ts, r.reason), []).append(metric)
+        for (device, ts, reason), metrics in by_device.items():
+            self.record("rebase", {"device": device, "ts": ts, "reason": reason, "metrics": sorted(metrics)}, now)
 
     def record_policy(self, source: str, by: str, why: str, now: float) -> None:
         """Keep the policy in force in the store (for the API) and log it: a policy change is a decision too."""

@@ -170,6 +170,31 @@ def nab_command(
     _exit(evaluate.nab(data, windows, learner, check_rows, hst_rows, wide, wide_rows, plot, series, json_out))
 
 
+@bench_app.command("detect")
+def detect_command(
+    corpus: Annotated[
+        str, typer.Argument(help="tep, nab (../shared/benchmarks/nab), nab:FOLDER, or a folder of CSV files, one a run")
+    ] = "tep",
+    learner: Annotated[
+        list[str] | None,
+        typer.Option("--learner", help="a catalog name, or NAME@spot for it calibrated and gated (repeatable)"),
+    ] = None,
+    budget: Annotated[float, typer.Option(min=1e-6, help="false alarms per device-day (calibrated learners)")] = 1.0,
+    label: Annotated[
+        list[str] | None, typer.Option("--label", help="label column of a CSV folder (repeatable)")
+    ] = None,
+    ts_column: Annotated[str, typer.Option(help="timestamp column of a CSV folder (unix s or ISO 8601)")] = "timestamp",
+    warmup: Annotated[int, typer.Option(min=0, help="rows of each CSV run learnt but not scored")] = 0,
+    runs: Annotated[int | None, typer.Option(min=1, help="only the first N runs (a short bench)")] = None,
+    plot: Annotated[Path | None, typer.Option(help="write a PNG per run and learner to this folder")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print one JSON document, nothing else on stdout")] = False,
+) -> None:
+    """Learners on a labelled corpus: P/R/F1, events, delay, false alarms per device-day, calibration."""
+    from edgeloop.bench.detect import detect
+
+    _exit(detect(corpus, learner, budget, label or [], ts_column, warmup, runs, plot, json_out))
+
+
 @bench_app.command("powercap")
 def powercap_command(
     json_out: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,

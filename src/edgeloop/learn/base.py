@@ -53,6 +53,12 @@ class Learner(ABC):
 
     #: short name used in decisions, benchmark tables and selection files
     name: str = "learner"
+    #: names of the per-key state arrays (key on the first axis) that hold the series' normal model; those a
+    #: gate may freeze while the rest of the state follows the data (`calibrated.py`). Empty: not declared
+    normal_state: tuple[str, ...] = ()
+    #: how the score squeezes a surprise into [0, 1): "likelihood" (`calibrate.likelihood`, 9u / (9u + 1)) or
+    #: "gaussian" (1 - exp(-z² / 18)); the calibration undoes it (`spot.py`)
+    score_form: str = "likelihood"
 
     @abstractmethod
     def score_learn(self, keys: IntArray, values: FloatArray, ts: FloatArray) -> FloatArray:
@@ -66,6 +72,13 @@ class Learner(ABC):
     def learn_one(self, key: int, value: float, ts: float) -> None:
         """Learn one point."""
         self.score_learn(*_one(key, value, ts))
+
+    def frozen_rows(self, keys: IntArray) -> list[tuple[object, str, IntArray]] | None:
+        """Where the normal model of these keys lives, as (object, array attribute, rows): what a gate freezes
+        (`calibrated.py`). None: the learner does not say (by default, unless it declares `normal_state`)."""
+        if not self.normal_state:
+            return None
+        return [(self, name, keys) for name in self.normal_state]
 
     @property
     @abstractmethod

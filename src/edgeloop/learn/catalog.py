@@ -6,7 +6,8 @@
   default) and the fleet's knowledge commands build them;
 - `VARIANTS`: the agent's tunings of them, under names of their own: the robust EWMA with its memory set in
   time for devices sampled every few seconds (`robust_ewma_timed`), that beside the noise ratio
-  (`ewma_noise_timed`, the agent's default), and the NAB ensemble without its hold.
+  (`ewma_noise_timed`, the agent's default), the NAB ensemble without its hold, and `ewma_noise` calibrated and
+  gated (`Calibrated`: `ewma_noise_spot`, per point, and `ewma_noise_timed_spot`, the agent's).
 
 The agent reads a learner's name in `agent.learner`, `agent.challengers` and selection files. There, since
 before the variants had names of their own, `robust_ewma` and `ewma_noise` mean the agent's timed variants
@@ -14,7 +15,7 @@ before the variants had names of their own, `robust_ewma` and `ewma_noise` mean 
 `default_learner()` is the detector the project recommends on NAB-like data.
 
 >>> sorted(VARIANTS)
-['ewma_noise_timed', 'novelty_ensemble_nohold', 'robust_ewma_timed']
+['ewma_noise_spot', 'ewma_noise_timed', 'ewma_noise_timed_spot', 'novelty_ensemble_nohold', 'robust_ewma_timed']
 >>> make("robust_ewma").half_life_s is None, agent_learner("robust_ewma").half_life_s
 (True, 255.0)
 >>> agent_learner("novelty_ensemble_nohold").hold
@@ -28,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from edgeloop.learn.base import Learner
+from edgeloop.learn.calibrated import GATE_AT, Calibrated
 from edgeloop.learn.combine import MaxOf
 from edgeloop.learn.cusum import Cusum
 from edgeloop.learn.ensemble import NoveltyEnsemble
@@ -35,6 +37,8 @@ from edgeloop.learn.ewma import RobustEWMA
 from edgeloop.learn.mahalanobis import DeviceMahalanobis
 from edgeloop.learn.noise import NoiseRatio
 from edgeloop.learn.novelty import RangeNovelty
+from edgeloop.learn.pca import DevicePCA
+from edgeloop.learn.routed import PerAssetType
 from edgeloop.learn.seasonal import SeasonalProfile
 
 #: the memory of the agent's EWMA: alpha 0.04 per point at the factory's 15 s sampling, set in time instead
@@ -57,12 +61,18 @@ def ewma_noise_timed() -> MaxOf:
     return MaxOf([robust_ewma_timed(), NoiseRatio(point_s=NOISE_POINT_S)])
 
 
+def calibrated(learner: Learner, gate: bool = True) -> Calibrated:
+    """The learner's score as a SPOT tail probability; with `gate`, learning held while a series alarms."""
+    return Calibrated(learner, gate_at=GATE_AT if gate else None)
+
+
 LEARNERS: dict[str, Callable[[], Learner]] = {
     "robust_ewma": lambda: RobustEWMA(),
     "range_novelty": lambda: RangeNovelty(),
     "seasonal": lambda: SeasonalProfile(),
     "cusum": lambda: Cusum(),
     "device_mahalanobis": lambda: DeviceMahalanobis(),
+    "device_pca": lambda: DevicePCA(),
     "novelty_ensemble": lambda: NoveltyEnsemble(),
     "noise_ratio": lambda: NoiseRatio(),
     "ewma_noise": lambda: MaxOf([RobustEWMA(), NoiseRatio()]),
@@ -74,6 +84,10 @@ VARIANTS: dict[str, Callable[[], Learner]] = {
     #: the NAB-tuned ensemble without its hold: one alarm per event suits NAB's scoring; the agent's sustain and
     #: cooldown already make one decision of a run of alarms
     "novelty_ensemble_nohold": lambda: NoveltyEnsemble(hold=0),
+    #: calibrated (a score of τ is exceeded with probability 1 - τ on normal data) and gated (a series that
+    #: alarms stops learning until it recovers or is re-based): docs/learners.md, "Calibration and gating"
+    "ewma_noise_spot": lambda: calibrated(MaxOf([RobustEWMA(), NoiseRatio()])),
+    "ewma_noise_timed_spot": lambda: calibrated(ewma_noise_timed()),
 }
 
 CATALOG: dict[str, Callable[[], Learner]] = {**LEARNERS, **VARIANTS}
@@ -83,6 +97,9 @@ AGENT_ALIASES: dict[str, str] = {"robust_ewma": "robust_ewma_timed", "ewma_noise
 
 #: every name the agent accepts, sorted
 AGENT_NAMES: tuple[str, ...] = tuple(sorted(CATALOG))
+
+#: the names of calibrated learners end so (a threshold on them is a false-alarm rate: `learn/alarm/budget.py`)
+CALIBRATED_SUFFIX = "_spot"
 
 #: the name, in `LEARNERS`, of the default detector
 DEFAULT = "novelty_ensemble"
@@ -98,6 +115,16 @@ def make(name: str) -> Learner:
 def agent_learner(name: str) -> Learner:
     """A fresh learner of that name as the agent reads it (`robust_ewma`, `ewma_noise`: the timed variants)."""
     return make(AGENT_ALIASES.get(name, name))
+
+
+def gated_parts(learner: Learner) -> list[Calibrated]:
+    """The gated learners inside a learner (itself, the parts of a `MaxOf` or of a per-asset-type router)."""
+    if isinstance(learner, Calibrated):
+        return [learner] if learner.gate_at is not None else []
+    parts: list[Learner] = list(getattr(learner, "learners", []))
+    if isinstance(learner, PerAssetType):
+        parts = [*learner.parts.values(), *([learner.default] if learner.default is not None else [])]
+    return [g for part in parts for g in gated_parts(part)]
 
 
 def default_learner() -> Learner:

@@ -60,6 +60,11 @@ class MaxOf(Learner):
             if isinstance(learner, PriorLearner):
                 learner.seed(keys, priors)
 
+    def frozen_rows(self, keys: IntArray) -> list[tuple[object, str, IntArray]] | None:
+        """Every learner's normal model; None if one of them does not say where its is."""
+        parts = [learner.frozen_rows(keys) for learner in self.learners]
+        return None if any(p is None for p in parts) else [row for p in parts if p is not None for row in p]
+
     def score_learn(self, keys: IntArray, values: FloatArray, ts: FloatArray) -> FloatArray:
         scores = [learner.score_learn(keys, values, ts) for learner in self.learners]
         return np.asarray(np.maximum.reduce(scores), dtype=np.float64)

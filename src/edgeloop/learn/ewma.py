@@ -53,6 +53,10 @@ class RobustEWMA(Learner):
     """
 
     name = "robust_ewma"
+    #: the per-key arrays that make the normal model, frozen while a series is on hold (`calibrated.py`); the
+    #: rest (last value and time, stuck count) follows the data even then
+    normal_state = ("_mean", "_dev", "_trend", "_out_since", "_count")
+    score_form = "gaussian"
 
     def __init__(
         self,

@@ -48,6 +48,13 @@ from edgeloop.learn.calibrate import likelihood, log10_normal_tail
 from edgeloop.learn.stepwise import StepwiseLearner, grow, grow_rows
 
 
+def wilson_hilferty(d2: FloatArray, dof: FloatArray | float) -> FloatArray:
+    """A chi-square variable with `dof` degrees of freedom as a standard normal deviate: (d²/dof)^(1/3) is close
+    to normal with mean 1 - 2/(9 dof) and variance 2/(9 dof)."""
+    c = 2.0 / (9.0 * np.asarray(dof, dtype=np.float64))
+    return np.asarray((np.cbrt(d2 / dof) - (1.0 - c)) / np.sqrt(c), dtype=np.float64)
+
+
 class DeviceMahalanobis(StepwiseLearner):
     """Per-device squared Mahalanobis distance of the standardized metrics, chi-square calibrated."""
 
@@ -133,6 +140,18 @@ class DeviceMahalanobis(StepwiseLearner):
         deviate, ready = self.deviate(k, x, t)
         return np.where(ready, likelihood(-log10_normal_tail(deviate) / self.level), 0.0)
 
+    def _device_deviate(self, vec: FloatArray, cov: FloatArray, size: FloatArray) -> FloatArray:
+        """The whole device's distance as a normal deviate: Mahalanobis, chi-square with `size` dof."""
+        reg = cov + self.ridge * np.eye(self._dims)
+        d2 = np.einsum("ni,ni->n", vec, np.linalg.solve(reg, vec[:, :, None])[:, :, 0])
+        return wilson_hilferty(d2, size)
+
+    def frozen_rows(self, keys: IntArray) -> list[tuple[object, str, IntArray]]:
+        """The normal model of these keys: their means and variances, and their devices' covariance."""
+        g = self._gid[keys]
+        own = [(self, name, keys) for name in ("_mean", "_var", "_count")]
+        return [*own, (self, "_cov", g), (self, "_seen", g)]
+
     def deviate(self, k: IntArray, x: FloatArray, t: FloatArray) -> tuple[FloatArray, np.ndarray]:
         """The device's distance as a standard normal deviate (Wilson-Hilferty) and whether it is warm; then
         learn the points."""
@@ -154,13 +173,14 @@ class DeviceMahalanobis(StepwiseLearner):
         else:
             padded = np.arange(self._dims)[None, :] >= size[:, None]
             whole = np.all(padded | (np.abs(vec_ts - t[:, None]) <= self.sync_s), axis=1)
-            reg = cov + self.ridge * np.eye(self._dims)
-            d2_all = np.einsum("ni,ni->n", vec, np.linalg.solve(reg, vec[:, :, None])[:, :, 0])
-            d2 = np.where(whole, d2_all, z**2 / (cov[rows, slot, slot] + self.ridge))
-        dof = np.where(whole, size, 1.0)
-        # Wilson-Hilferty: (d²/dof)^(1/3) is close to normal with mean 1 - 2/(9 dof), variance 2/(9 dof)
-        c = 2.0 / (9.0 * dof)
-        deviate = (np.cbrt(d2 / dof) - (1.0 - c)) / np.sqrt(c)
+            one = wilson_hilferty(z**2 / (cov[rows, slot, slot] + self.ridge), 1.0)
+            d2 = np.zeros(k.shape[0])
+        if self._dims == 1:
+            deviate = wilson_hilferty(d2, 1.0)
+        else:
+            deviate = one.copy()
+            if whole.any():
+                deviate[whole] = self._device_deviate(vec[whole], cov[whole], size[whole])
         seen = self._seen[g]
         ready = (seen >= self.warmup) & (count >= 2)
 

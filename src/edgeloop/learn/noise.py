@@ -42,6 +42,8 @@ class NoiseRatio(StepwiseLearner):
     """Per-series ratio of recent to usual roughness (mean absolute successive difference)."""
 
     name = "noise_ratio"
+    #: the usual roughness and level, frozen while a series is on hold (`calibrated.py`); the fast mean follows
+    normal_state = ("_slow", "_mean")
 
     def __init__(
         self,

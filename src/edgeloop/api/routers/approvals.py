@@ -23,7 +23,7 @@ class Answer(BaseModel):
 
 
 class VerdictIn(Answer):
-    verdict: Literal["true_fault", "false_alarm", "unsure"]
+    verdict: Literal["true_fault", "false_alarm", "unsure", "new_normal"]
 
 
 def _outcome(result: str | None) -> dict[str, Any]:

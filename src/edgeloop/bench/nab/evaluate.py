@@ -32,7 +32,7 @@ from edgeloop.bench.nab.corpus import DEFAULT_DIR, WINDOWS_FILE, Corpus, CorpusE
 from edgeloop.bench.nab.detectors import null_scores, random_scores, run_detector
 from edgeloop.bench.nab.scoring import ProfileResult, score_all_profiles
 from edgeloop.learn.base import IntArray, Learner
-from edgeloop.learn.catalog import DEFAULT, LEARNERS
+from edgeloop.learn.catalog import CATALOG, DEFAULT, LEARNERS
 
 PROFILES = {"standard": "standard", "reward_low_FP_rate": "reward_low_FP", "reward_low_FN_rate": "reward_low_FN"}
 DEFAULT_SERIES = (
@@ -224,7 +224,7 @@ def evaluate(
             DetectorRun("random", run_detector(corpus, random_scores))]  # fmt: skip
     stream = Interleaved(corpus)
     for name in names:
-        make = LEARNERS[name]
+        make = CATALOG[name]
         tick = _task(progress, f"{name}: batch", stream.steps)
         scores, seconds = stream.run(make(), tick)
         run = DetectorRun(name, scores, points_per_s=stream.n_points / seconds if seconds > 0 else None)
@@ -346,10 +346,10 @@ def nab(
     differs from its point-by-point path, 2 bad input."""
     console = Console(stderr=True)
     names = list(learner) if learner else list(LEARNERS)
-    unknown = sorted(set(names) - set(LEARNERS))
+    unknown = sorted(set(names) - set(CATALOG))  # every learner by default; a variant when asked for
     try:
         if unknown:
-            raise CorpusError(f"unknown learner(s) {unknown}; known: {sorted(LEARNERS)}")
+            raise CorpusError(f"unknown learner(s) {unknown}; known: {sorted(CATALOG)}")
         corpus = load_corpus(data, windows)
         to_plot = _resolve_series(corpus, series or [s for s in DEFAULT_SERIES if s in corpus.names]) if plot else []
     except CorpusError as exc:

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from edgeloop.learn.alarm.budget import BUDGET_SUSTAIN, budget_threshold
 from edgeloop.learn.alarm.feedback import AlarmFeedback, Note
 from edgeloop.learn.alarm.runs import run_lengths
 from edgeloop.learn.alarm.watches import Doubt, Watch, Watches
@@ -70,8 +71,12 @@ class AlarmStage:
         cooldown_s: float,
         on_delay_max_s: float = 1800.0,
         repeat_s: float = REPEAT_S,
+        budget: tuple[float, float] | None = None,
     ) -> None:
         self.threshold = threshold
+        #: (false alarms per device-day, sampling period in s): each device's threshold then comes from it and
+        #: its number of metrics (`budget.py`), in place of `threshold` and any champion's own
+        self.budget = budget
         self.sustain = sustain
         self.cooldown_s = cooldown_s
         self.repeat_s = repeat_s
@@ -104,8 +109,10 @@ class AlarmStage:
         self._ids[index], self._types[index] = device, asset_type
         self._metric_of[index] = {k: m for m, k in keys.items()}
         self._index[device] = index
-        self._thr[index] = self._scaled(self.feedback.thresholds.threshold(device, asset_type), asset_type)
+        self._thr[index] = self._scaled(self.feedback.thresholds.threshold(device, asset_type), asset_type, index)
         self._sustain[index] = self._type_sustain.get(asset_type, self._sustain[index])
+        if self.budget is not None:
+            self._sustain[index] = BUDGET_SUSTAIN
 
     def set_rule(self, asset_type: str, threshold: float, sustain: int) -> None:
         """The asset type's champion runs at its own threshold and sustain (model selection): feedback then
@@ -282,14 +289,17 @@ class AlarmStage:
         for other, other_type in enumerate(self._types):
             if other_type == asset_type:
                 moved = self.feedback.thresholds.threshold(self._ids[other], asset_type)
-                self._thr[other] = self._scaled(moved, asset_type)
+                self._thr[other] = self._scaled(moved, asset_type, other)
         body = {"decision": decision, "device": device, "asset_type": asset_type, "source": source,
                 "alarm_was_right": right, "device_threshold": float(self._thr[index])}  # fmt: skip
         return [Note("feedback", body)]
 
-    def _scaled(self, threshold: float, asset_type: str) -> float:
-        """Feedback moves thresholds in the tail from `threshold`; a champion's own threshold moves alike."""
+    def _scaled(self, threshold: float, asset_type: str, index: int) -> float:
+        """Feedback moves thresholds in the tail from `threshold`; a champion's own threshold, or the budget's
+        threshold of the device, moves alike."""
         base = self._base.get(asset_type)
+        if self.budget is not None:
+            base = budget_threshold(*self.budget, len(self._metric_of[index]))
         if base is None:
             return threshold
         return 1.0 - (1.0 - threshold) * (1.0 - base) / (1.0 - self.threshold)

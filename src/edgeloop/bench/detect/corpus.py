@@ -1,0 +1,157 @@
+"""Labelled runs of one device for `edgeloop bench detect`, and the readers that make them.
+
+A `Run` is one device's rows: a timestamp, one value per metric, a label per row (True: inside a labelled
+fault) and `warmup` leading rows that the learners learn but that are not scored (a training run prepended, or
+NAB's probationary period). Readers:
+
+- `read_csv_dir`: the generic input, one CSV per run: a timestamp column (unix seconds or ISO 8601), one column
+  per metric, and label column(s) whose non-zero values mark fault rows;
+- `read_nab`: the NAB corpus (one metric per run, the anomaly windows as labels, the probation as warm-up);
+- `read_tep`: the Tennessee Eastman process data of Braatz et al. (52 metrics every 3 min; the normal
+  training run d00.dat as every run's warm-up, then a test run whose fault starts at row 160).
+
+>>> run = Run.build("r1", np.arange(6.0) * 60, np.zeros((6, 2)), ["a", "b"], [0, 0, 0, 1, 1, 0], warmup=2)
+>>> run.n_rows, run.events(), run.sample_s
+(6, [(3, 4)], 60.0)
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+
+#: Tennessee Eastman: 3 minutes a sample, the fault introduced after 8 hours (row 160 of a test run)
+TEP_SAMPLE_S = 180.0
+TEP_FAULT_ROW = 160
+TEP_DEFAULT_DIR = Path("benchmarks/tep")
+TEP_METRICS = [f"xmeas_{i}" for i in range(1, 42)] + [f"xmv_{i}" for i in range(1, 12)]
+
+
+class CorpusError(ValueError):
+    """A corpus that cannot be read; the message names the file."""
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One device's labelled rows. `values` is (rows, metrics); rows before `warmup` are learnt, not scored."""
+
+    name: str
+    ts: FloatArray
+    values: FloatArray
+    metrics: tuple[str, ...]
+    label: BoolArray
+    warmup: int = 0
+
+    @classmethod
+    def build(
+        cls, name: str, ts: ArrayLike, values: ArrayLike, metrics: Sequence[str], label: ArrayLike, warmup: int = 0
+    ) -> Run:
+        v = np.asarray(values, dtype=np.float64)
+        if v.ndim == 1:
+            v = v[:, None]
+        t, lab = np.asarray(ts, dtype=np.float64), np.asarray(label).astype(bool)
+        if not (t.shape[0] == v.shape[0] == lab.shape[0]) or v.shape[1] != len(metrics):
+            raise CorpusError(f"{name}: {t.shape[0]} timestamps, {v.shape} values, {lab.shape[0]} labels")
+        return cls(name, t, v, tuple(metrics), lab, int(warmup))
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.ts.shape[0])
+
+    @property
+    def sample_s(self) -> float:
+        """The usual sampling period (median step), in seconds."""
+        steps = np.diff(self.ts)
+        return float(np.median(steps[steps > 0])) if np.any(steps > 0) else 1.0
+
+    def events(self) -> list[tuple[int, int]]:
+        """The labelled faults of the scored rows, as inclusive (first row, last row) pairs."""
+        lab = self.label.copy()
+        lab[: self.warmup] = False
+        edges = np.diff(np.r_[0, lab.astype(np.int8), 0])
+        return list(zip(np.flatnonzero(edges == 1).tolist(), (np.flatnonzero(edges == -1) - 1).tolist(), strict=True))
+
+
+@dataclass(frozen=True, slots=True)
+class Corpus:
+    name: str
+    runs: tuple[Run, ...]
+    source: str = ""
+
+
+def _parse_ts(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return datetime.fromisoformat(text.strip().replace(" ", "T")).timestamp()
+
+
+def read_csv_dir(
+    folder: Path, labels: Sequence[str], ts_column: str = "timestamp", warmup: int = 0, sep: str = ","
+) -> Corpus:
+    """Every `*.csv` of `folder` is a run: `ts_column`, the `labels` columns (any non-zero value is a fault row),
+    every other column a metric."""
+    files = sorted(folder.glob("*.csv"))
+    if not files:
+        raise CorpusError(f"{folder}: no *.csv files")
+    runs = []
+    for path in files:
+        with path.open(newline="") as fh:
+            rows = list(csv.reader(fh, delimiter=sep))
+        header, body = [h.strip() for h in rows[0]], [r for r in rows[1:] if r]
+        missing = [c for c in (ts_column, *labels) if c not in header]
+        if missing:
+            raise CorpusError(f"{path}: no column(s) {missing}; columns: {header}")
+        ti, li = header.index(ts_column), [header.index(c) for c in labels]
+        mi = [i for i, h in enumerate(header) if i != ti and i not in li]
+        ts = np.array([_parse_ts(r[ti]) for r in body])
+        lab = np.array([any(float(r[i] or 0) != 0 for i in li) for r in body])
+        vals = np.array([[float(r[i]) if r[i] not in ("", "nan") else np.nan for i in mi] for r in body])
+        runs.append(Run.build(path.stem, ts, vals, [header[i] for i in mi], lab, min(warmup, len(body))))
+    return Corpus(folder.name, tuple(runs))
+
+
+def read_nab(folder: Path) -> Corpus:
+    """The NAB corpus as runs of one metric: labels are the anomaly windows, the warm-up is the probation."""
+    from edgeloop.bench.nab.corpus import load_corpus  # the NAB reader and its row mapping of windows
+
+    try:
+        nab = load_corpus(folder)
+    except ValueError as exc:
+        raise CorpusError(str(exc)) from exc
+    runs = []
+    for f in nab.files:
+        ts = f.timestamps.astype("datetime64[s]").astype(np.int64).astype(np.float64)
+        runs.append(Run.build(f.name, ts, f.values, ["value"], f.in_window(), f.probation))
+    return Corpus("nab", tuple(runs), "Numenta Anomaly Benchmark v1.1 (../shared/benchmarks/nab/SOURCE.md)")
+
+
+def read_tep(folder: Path = TEP_DEFAULT_DIR, faults: Sequence[int] | None = None) -> Corpus:
+    """Braatz's Tennessee Eastman runs: d00_te (normal) and d01_te .. d21_te (fault from row 160), each after the
+    normal training run d00.dat (500 rows, stored transposed) as its warm-up."""
+    data = folder / "data"
+    train_path = data / "d00.dat.gz"
+    if not train_path.exists():
+        raise CorpusError(f"{train_path}: missing (benchmarks/tep/SOURCE.md says where it comes from)")
+    train = np.loadtxt(train_path)
+    train = train.T if train.shape[0] == len(TEP_METRICS) else train
+    runs = []
+    for fault in range(22) if faults is None else faults:
+        test = np.loadtxt(data / f"d{fault:02d}_te.dat.gz")
+        values = np.vstack([train, test])
+        n_train = train.shape[0]
+        ts = TEP_SAMPLE_S * (np.arange(values.shape[0]) - n_train)
+        label = np.zeros(values.shape[0], dtype=bool)
+        if fault:
+            label[n_train + TEP_FAULT_ROW :] = True
+        runs.append(Run.build(f"d{fault:02d}_te", ts, values, TEP_METRICS, label, n_train))
+    return Corpus("tep", tuple(runs), "Tennessee Eastman, Braatz et al. (benchmarks/tep/SOURCE.md)")

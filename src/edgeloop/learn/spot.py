@@ -1,0 +1,124 @@
+"""Streaming peaks-over-threshold: a raw score's tail probability under the series' own recent behaviour.
+
+The method is SPOT / DSPOT (Siffer, Fouque, Termier, Largouët, "Anomaly detection in streams with extreme
+value theory", KDD 2017): the excesses of a statistic over a high threshold t follow, by the
+Pickands-Balkema-de Haan theorem, a generalized Pareto law GPD(γ, σ), whatever the statistic's own law, so
+
+    P(U > u) = (1 - q) · (1 + γ (u - t) / σ) ^ (-1/γ)        for u >= t, t the q-quantile of U.
+
+What differs from the paper, so that it runs vectorized over thousands of series at O(1) cost and a few
+floats of state per series:
+
+- t is the q-quantile tracked by stochastic approximation (Robbins-Monro), with a step in units of the
+  series' own spread, instead of a quantile of an initial batch kept fixed;
+- γ and σ come from the method of moments on exponentially weighted first and second moments of the excesses
+  (Hosking and Wallis 1987), instead of Grimshaw's maximum likelihood over stored peaks; the weights forget
+  with a memory of `window` excesses, which is what DSPOT's drift does with a moving window;
+- below t, the probability is extrapolated with the same scale, so it is monotone and continuous; it is only
+  calibrated from q up (thresholds τ >= q).
+
+The statistic learnt undoes the map a learner used to squeeze its surprise into [0, 1), so that the tail fitted
+is that of the surprise itself: with `odds`, u = raw / (1 - raw), which is 9 times the surprise of a
+`likelihood` score (surprises of Gaussian-tail and chi-square statistics have near-exponential tails, γ near 0);
+otherwise u = -ln(1 - raw), which is z² / 18 of the robust EWMA's 1 - exp(-z² / 18). The wrong one costs:
+measured on AR(1) noise, the odds of the EWMA's score have too heavy a tail for the moments (2.5 times the
+nominal exceedance at τ = 0.999), the logarithm of a likelihood too light a one (0.2 times).
+
+>>> import numpy as np
+>>> tail = SpotTail(warmup=200)
+>>> tail.ensure(1)
+>>> raw = np.random.default_rng(0).uniform(0, 1, 20_000)
+>>> k = np.zeros(1, dtype=np.int64)
+>>> p = np.array([tail.tail(k, raw[i : i + 1], np.ones(1, dtype=bool))[0] for i in range(raw.shape[0])])
+>>> [round(float(np.mean(p[2000:] < a)), 3) for a in (0.1, 0.01)]
+[0.1, 0.01]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgeloop.learn.base import FloatArray, IntArray, grow
+
+BoolArray = np.ndarray[tuple[int, ...], np.dtype[np.bool_]]
+
+_TINY = 1e-12
+LOW_GAMMA = -0.45
+
+
+class SpotTail:
+    """Per series: the tracked q-quantile of u and a GPD fitted to the excesses above it.
+
+    `tail(k, raw, learn)` gives each point's tail probability (1 before `warmup` points) and learns the points
+    where `learn` is True and 1 - p < `learn_below`. Points of `k` must be distinct series (one vectorized step).
+    """
+
+    def __init__(
+        self, q: float = 0.9, warmup: int = 200, window: int = 200, gain: float = 0.02, odds: bool = False
+    ) -> None:
+        if not 0.5 <= q < 1:
+            raise ValueError(f"q is a high quantile in [0.5, 1), not {q}")
+        self.q = q
+        self.warmup = warmup
+        self.window = window
+        self.gain = gain
+        self.odds = odds
+        self._n = np.zeros(0, dtype=np.int64)
+        self._t = np.zeros(0, dtype=np.float64)  # the tracked q-quantile of u
+        self._mean = np.zeros(0, dtype=np.float64)  # EW mean and mean absolute deviation of u: the step's unit
+        self._mad = np.zeros(0, dtype=np.float64)
+        self._ne = np.zeros(0, dtype=np.int64)  # excesses learnt
+        self._m1 = np.zeros(0, dtype=np.float64)  # EW moments of the excesses
+        self._m2 = np.zeros(0, dtype=np.float64)
+
+    def ensure(self, size: int) -> None:
+        for name in ("_n", "_ne"):
+            setattr(self, name, grow(getattr(self, name), size, 0))
+        for name in ("_t", "_mean", "_mad", "_m1", "_m2"):
+            setattr(self, name, grow(getattr(self, name), size, 0.0))
+
+    def forget(self, k: IntArray) -> None:
+        """Start these series over (a re-base to a regime whose scores are not those learnt)."""
+        for name in ("_n", "_ne", "_t", "_mean", "_mad", "_m1", "_m2"):
+            getattr(self, name)[k] = 0
+
+    def seen(self, k: IntArray) -> IntArray:
+        return np.asarray(self._n[k], dtype=np.int64)
+
+    def tail(self, k: IntArray, raw: FloatArray, learn: BoolArray, learn_below: float = 1.0) -> FloatArray:
+        r = np.clip(np.nan_to_num(raw, nan=0.0), 0.0, 1.0 - 1e-15)
+        u = r / (1.0 - r) if self.odds else -np.log1p(-r)
+        n, t, ne = self._n[k], self._t[k], self._ne[k]
+        m1, m2 = self._m1[k], self._m2[k]
+        var = np.maximum(m2 - m1 * m1, _TINY)
+        ratio = m1 * m1 / var
+        gamma = np.clip(0.5 * (1.0 - ratio), LOW_GAMMA, 0.45)
+        sigma = np.maximum(0.5 * m1 * (ratio + 1.0), _TINY)
+        y = u - t
+        z = np.maximum(1.0 + gamma * y / sigma, 0.0)
+        small = np.abs(gamma) < 1e-6
+        log_pareto = np.where(small, -y / sigma, -np.log(np.maximum(z, 1e-300)) / np.where(small, 1.0, gamma))
+        log_p = np.log1p(-self.q) + np.where(y >= 0, np.where(z > 0, log_pareto, -np.inf), -y / sigma)
+        ready = (n >= self.warmup) & (ne >= 2) & (m1 > 0)
+        p = np.where(ready, np.exp(np.minimum(log_p, 0.0)), 1.0)
+
+        learn = learn & (1.0 - p < learn_below)
+        # learn: the quantile by stochastic approximation, the excess moments by exponential weights
+        first = n == 0
+        a = np.maximum(1.0 / (n + 1.0), 1.0 / (self.window / (1.0 - self.q)))
+        mean = np.where(first, u, self._mean[k] + a * (u - self._mean[k]))
+        mad = np.where(first, 0.0, self._mad[k] + a * (np.abs(u - mean) - self._mad[k]))
+        step = np.maximum(self.gain, 1.0 / (n + 1.0)) * np.maximum(mad, _TINY) / (1.0 - self.q)
+        new_t = np.where(first, u, t + step * ((u > t) - (1.0 - self.q)))
+        # while warming up, t starts at the first value and the step is large: it sweeps towards the quantile
+        over = learn & (u > t) & ~first
+        ex = np.where(over, u - t, 0.0)
+        b = np.maximum(1.0 / (ne + 1.0), 1.0 / self.window)
+        self._m1[k] = np.where(over, m1 + b * (ex - m1), m1)
+        self._m2[k] = np.where(over, m2 + b * (ex * ex - m2), m2)
+        self._ne[k] = ne + over
+        self._t[k] = np.where(learn, new_t, t)
+        self._mean[k] = np.where(learn, mean, self._mean[k])
+        self._mad[k] = np.where(learn, mad, self._mad[k])
+        self._n[k] = n + learn
+        return np.asarray(p, dtype=np.float64)

@@ -1,0 +1,62 @@
+"""`edgeloop bench detect`: the CSV reader, the figures at an operating point, and a run end to end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pytest
+
+from edgeloop.bench.detect.corpus import CorpusError, read_csv_dir
+from edgeloop.bench.detect.run import detect
+from edgeloop.bench.detect.score import RunScores, figures
+
+
+def write_runs(folder: Path, n_runs: int = 2, rows: int = 1500, fault_at: int = 1200) -> None:
+    rng = np.random.default_rng(1)
+    for r in range(n_runs):
+        lines = ["timestamp,load,current,fault"]
+        for i in range(rows):
+            load = 10 + rng.normal(0, 0.5)
+            current = 2 * load + rng.normal(0, 0.2) + (6.0 if i >= fault_at else 0.0)
+            lines.append(f"{1_700_000_000 + 60 * i},{load:.4f},{current:.4f},{int(i >= fault_at)}")
+        (folder / f"run{r}.csv").write_text("\n".join(lines) + "\n")
+
+
+def test_a_csv_folder_is_read_as_runs_with_labels_metrics_and_warmup(tmp_path: Path) -> None:
+    write_runs(tmp_path)
+    corpus = read_csv_dir(tmp_path, ["fault"], warmup=300)
+    run = corpus.runs[0]
+    assert len(corpus.runs) == 2
+    assert run.metrics == ("load", "current")
+    assert run.warmup == 300
+    assert run.events() == [(1200, 1499)]
+    assert run.sample_s == 60.0
+
+
+def test_a_missing_label_column_is_refused(tmp_path: Path) -> None:
+    write_runs(tmp_path, n_runs=1)
+    with pytest.raises(CorpusError, match="no column"):
+        read_csv_dir(tmp_path, ["label"])
+
+
+def test_figures_count_events_delays_false_alarms_and_exceedance() -> None:
+    device = np.array([0.1, 0.95, 0.96, 0.1, 0.1, 0.1, 0.97, 0.98, 0.99, 0.1])
+    label = np.array([False] * 5 + [True] * 5)
+    f = figures([RunScores(device[:, None], label, 0, 3600.0)], 0.9, 2)
+    assert (f.events, f.events_found, f.delay_s) == (1, 1, 7200.0)
+    assert f.false_alarms_per_device_day == pytest.approx(1 / (5 * 3600 / 86400))
+    assert f.precision == pytest.approx(2 / 3)
+    assert f.recall == pytest.approx(2 / 5)
+    assert f.exceedance["0.9"] == pytest.approx(2 / 5)
+
+
+def test_bench_detect_prints_one_json_document(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_runs(tmp_path)
+    code = detect(str(tmp_path), ["robust_ewma@spot"], 1.0, ["fault"], warmup=300, json_out=True)
+    doc = orjson.loads(capsys.readouterr().out)
+    (learner,) = doc["learners"]
+    assert code == 0
+    assert learner["learner"] == "robust_ewma@spot"
+    assert learner["operating_point"]["events_found"] == 2

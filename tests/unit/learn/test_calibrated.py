@@ -1,0 +1,87 @@
+"""Calibrated scores (SPOT tails) and gated learning."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgeloop.learn.calibrated import GATE_AT, Calibrated
+from edgeloop.learn.catalog import LEARNERS
+from edgeloop.learn.ewma import RobustEWMA
+
+SERIES = 40
+POINTS = 3000
+WARMUP = 1000  # rows left out: the learners' and the calibration's warm-ups
+
+
+def fault_free(seed: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """40 series of AR(1) noise on a daily cycle, one point a minute, interleaved as the agent batches them."""
+    rng = np.random.default_rng(seed)
+    z = np.zeros((POINTS, SERIES))
+    e = rng.normal(0, 0.6, (POINTS, SERIES))
+    for i in range(1, POINTS):
+        z[i] = 0.8 * z[i - 1] + e[i]
+    t = 60.0 * np.arange(POINTS)
+    x = 10 + 2 * np.sin(2 * np.pi * t / 86400)[:, None] + z
+    return np.tile(np.arange(SERIES), POINTS), x.ravel(), np.repeat(t, SERIES)
+
+
+@pytest.mark.parametrize("name", ["robust_ewma", "ewma_noise", "device_mahalanobis", "noise_ratio"])
+@pytest.mark.parametrize("gate", [None, GATE_AT])
+def test_exceedance_at_tau_is_about_one_minus_tau_on_fault_free_data(name: str, gate: float | None) -> None:
+    scores = Calibrated(LEARNERS[name](), gate_at=gate).score_learn(*fault_free())
+    after = scores.reshape(POINTS, SERIES)[WARMUP:]
+    for tau in (0.9, 0.99, 0.999):
+        ratio = float(np.mean(after >= tau)) / (1 - tau)
+        assert 0.5 <= ratio <= 2.0, (tau, ratio)
+
+
+def lasting_fault(seed: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = np.r_[rng.normal(0, 1, 3000), rng.normal(8, 1, 3000)]
+    return np.zeros(6000, dtype=np.int64), x, np.arange(6000.0)
+
+
+def test_a_lasting_fault_keeps_scoring_high_while_gated() -> None:
+    scores = Calibrated(RobustEWMA(), gate_at=GATE_AT).score_learn(*lasting_fault())
+    assert float(np.mean(scores[3000:] >= 0.99)) > 0.99
+
+
+def test_without_the_gate_a_lasting_fault_becomes_normal() -> None:
+    scores = Calibrated(RobustEWMA()).score_learn(*lasting_fault())
+    assert float(np.mean(scores[5000:] >= 0.99)) < 0.05
+
+
+def test_a_series_back_to_normal_leaves_its_hold() -> None:
+    keys, x, ts = lasting_fault()
+    x[3100:] -= 8.0  # the fault lasted 100 points
+    learner = Calibrated(RobustEWMA(), gate_at=GATE_AT)
+    scores = learner.score_learn(keys, x, ts)
+    assert scores[3000:3100].min() >= 0.99
+    assert not learner.held(np.array([0]))[0]
+
+
+def test_a_rebase_lifts_the_hold_is_recorded_and_the_new_regime_is_learnt() -> None:
+    keys, x, ts = lasting_fault()
+    learner = Calibrated(RobustEWMA(), gate_at=GATE_AT, grace_s=1500.0)
+    learner.score_learn(keys[:3500], x[:3500], ts[:3500])
+    assert learner.held(np.array([0]))[0]
+    done = learner.rebase(np.array([0]), 3500.0, "new_normal")
+    after = learner.score_learn(keys[3500:], x[3500:], ts[3500:])
+    assert [(r.key, r.ts, r.reason) for r in done] == [(0, 3500.0, "new_normal")]
+    assert [r.reason for r in learner.take_rebases()] == ["new_normal"]
+    assert float(np.mean(after[-1000:] >= 0.99)) < 0.05
+
+
+def test_a_hold_past_the_timeout_is_rebased_and_recorded() -> None:
+    learner = Calibrated(RobustEWMA(), gate_at=GATE_AT, rebase_after_s=600.0)
+    learner.score_learn(*lasting_fault())
+    rebases = learner.take_rebases()
+    assert rebases
+    assert rebases[0].reason == "timeout"
+    assert 3600.0 <= rebases[0].ts <= 3700.0
+
+
+def test_an_unknown_rebase_reason_is_refused() -> None:
+    with pytest.raises(ValueError, match="re-base"):
+        Calibrated(RobustEWMA()).rebase(np.array([0]), 0.0, "because")
