@@ -6,7 +6,7 @@ learner, threshold and sustain of each asset type, and a selection file keeps th
 policy and economics files are. Learners are named as the agent reads them (`edgeloop.learn.catalog`).
 
 >>> CANDIDATES[-3:]
-('robust_ewma', 'seasonal', 'novelty_ensemble_nohold')
+('ewma_noise_spot', 'ewma_noise_timed_spot', 'novelty_ensemble_nohold')
 >>> text = '''
 ... data: factory recording
 ... asset_types:
