@@ -314,7 +314,7 @@ def demo(
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     try:
-        roi = roi_summary(read_site_ledger(settings, n_boot=500))
+        roi = roi_summary(read_site_ledger(settings))
     except ReportError as exc:
         roi = {"error": str(exc)}
     if json_out:

@@ -169,10 +169,9 @@ function healthCounts() {
 async function refreshHeadline() {
   try {
     const roi = await get("/roi");
-    $("net-value").textContent = money(roi.realized_net_value, roi.currency);
-    const u = roi.uplift.net_value;
-    $("uplift").textContent = u.conclusive ? `uplift ${u.per_device_day.toFixed(0)} ${roi.currency}/device-day`
-      : "measured uplift: no claim yet";
+    const rows = new Map(roi.headline.rows);
+    $("net-value").textContent = rows.get("value to date") || rows.get("measured value");
+    $("uplift").textContent = rows.has("95% interval") ? `95% interval ${rows.get("95% interval")}` : "";
   } catch (err) { $("net-value").textContent = "-"; $("uplift").textContent = err.status === 404 ? "no ledger yet" : ""; }
   try {
     const audit = await get("/audit/verify");
@@ -364,24 +363,21 @@ async function refreshRoi() {
   try {
     const r = await get("/roi");
     cards.replaceChildren();
-    const u = r.uplift.net_value;
-    for (const [title, text] of [
-      ["Realized net value", money(r.realized_net_value, r.currency)],
-      ["Claimed avoided (not measured)", money(r.claimed_avoided, r.currency)],
-      ["False-alarm cost", money(r.false_alarm_cost, r.currency)],
-      ["Measured uplift", u.conclusive ? `${u.per_device_day.toFixed(0)} ${r.currency}/device-day` : "no claim yet"],
-      ["Days / entries", `${r.days} / ${r.entries}`],
-    ]) {
+    // every figure and label comes from the ledger's one headline (edgeloop.ledger.headline)
+    for (const [title, text] of r.headline.rows) {
       const card = document.createElement("div");
       card.className = "card";
       const h = document.createElement("h2");
       h.textContent = title;
+      const tip = (r.headline.glossary || {})[title];
+      if (tip) h.title = tip;
       const p = document.createElement("p");
       p.textContent = text;
+      if (text.startsWith("-")) p.className = "bad";
       card.append(h, p);
       cards.appendChild(card);
     }
-    $("roi-note").textContent = u.verdict || "";
+    $("roi-note").textContent = r.headline.verdict;
     const plots = await get("/roi/plots");
     for (const url of plotUrls.splice(0)) URL.revokeObjectURL(url);
     const box = $("roi-plots");
