@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,17 +35,20 @@ async def run_agent(
     protocol: str = "mqtt",
     protocol_map: Path | None = None,
 ) -> AgentStats:
-    """One agent process: the site agent, its stats on the broker every `tick_s`, and the fleet's knowledge
-    sharing when the settings ask for it."""
+    """One agent process: the site agent, its stats on the broker every `agent.stats_interval_s` (checked every
+    `tick_s`, when `on_tick` runs too), and the fleet's knowledge sharing when the settings ask for it."""
     async with open_agent(settings, url, protocol=protocol, protocol_map=protocol_map) as agent:
         sharing = None
         if settings.fleet.share_knowledge:  # the fleet part, wired here where the process is composed
             key = load_or_create_key(settings.agent.audit_dir)
             sharing = asyncio.create_task(share_site_knowledge(agent, url, settings.fleet, key, stop))
         task = asyncio.create_task(agent.run(stop))
+        published = -math.inf
         while not task.done():
             await asyncio.wait({task}, timeout=tick_s)
-            publish_stats(agent)
+            if (now := time.monotonic()) - published >= settings.agent.stats_interval_s:
+                publish_stats(agent)
+                published = now
             if on_tick is not None:
                 on_tick(agent)
         if sharing is not None:

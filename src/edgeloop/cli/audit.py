@@ -25,16 +25,19 @@ audit_app = typer.Typer(
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
 
-DirOpt = Annotated[
+DataDirOpt = Annotated[
     Path | None,
-    typer.Option("--dir", file_okay=False, help="the log's directory (default: <data_dir>/<site>/audit from settings)"),
+    typer.Option("--data-dir", file_okay=False, help="where site stores live (default ./var); the log: <site>/audit"),
 ]
+SiteOpt = Annotated[str | None, typer.Option("--site", help="site id (default from settings)")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="site settings YAML", exists=True)]
 
 
-def default_dir() -> Path:
-    """`<data_dir>/<site>/audit`, from the settings the environment gives (EDGELOOP_AGENT__SITE, ...)."""
+def log_dir(data_dir: Path | None = None, site: str | None = None, config: Path | None = None) -> Path:
+    """`<data_dir>/<site>/audit`, as every command finds a site: options, then the settings file and environment."""
+    agent = {k: v for k, v in {"site": site, "data_dir": data_dir}.items() if v is not None}
     try:
-        return load_settings().agent.audit_dir
+        return load_settings(config, agent=agent).agent.audit_dir
     except SettingsError as exc:
         raise typer.BadParameter(str(exc)) from exc
 
@@ -53,9 +56,11 @@ def parse_expect(text: str) -> tuple[int, str]:
 
 @audit_app.command()
 def verify(
-    directory: DirOpt = None,
+    data_dir: DataDirOpt = None,
+    site: SiteOpt = None,
+    config: ConfigOpt = None,
     file: Annotated[
-        Path | None, typer.Option("--file", dir_okay=False, help="verify this log or export instead of --dir's log")
+        Path | None, typer.Option("--file", dir_okay=False, help="verify this log or export instead of the site's log")
     ] = None,
     public_key: Annotated[
         Path | None,
@@ -74,7 +79,7 @@ def verify(
         path = file
         key_path = public_key or file.with_suffix(".pub")
     else:
-        base = directory or default_dir()
+        base = log_dir(data_dir, site, config)
         path, key_path = base / LOG_FILE, public_key or base / PUBLIC_KEY_FILE
     if not path.is_file():
         errors.print(f"no audit log at {escape(str(path))}")
@@ -92,11 +97,13 @@ def verify(
 @audit_app.command("export")
 def export_log(
     out: Annotated[Path, typer.Option("--out", dir_okay=False, help="the JSONL file to write; the key goes beside it")],
-    directory: DirOpt = None,
+    data_dir: DataDirOpt = None,
+    site: SiteOpt = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Write the log as JSONL plus its public key (OUT with suffix .pub), to be verified offline."""
     try:
-        done = export(directory or default_dir(), out)
+        done = export(log_dir(data_dir, site, config), out)
     except AuditError as exc:
         errors.print(escape(str(exc)))
         raise typer.Exit(2) from exc

@@ -14,6 +14,11 @@ from edgeloop.cli.audit import audit_app
 runner = CliRunner()
 
 
+def where(audit_dir: Path) -> list[str]:
+    """The options that find a site's log: its data directory and site id (the log is <data-dir>/<site>/audit)."""
+    return ["--data-dir", str(audit_dir.parent.parent), "--site", audit_dir.parent.name]
+
+
 @pytest.fixture
 def audit_dir(tmp_path: Path) -> Path:
     directory = tmp_path / "var" / "factory" / "audit"
@@ -23,7 +28,7 @@ def audit_dir(tmp_path: Path) -> Path:
 
 
 def test_verify_exits_0_and_says_ok_for_a_sound_log(audit_dir: Path) -> None:
-    result = runner.invoke(audit_app, ["verify", "--dir", str(audit_dir)])
+    result = runner.invoke(audit_app, ["verify", *where(audit_dir)])
 
     assert result.exit_code == 0, result.output
     assert "14 records, 2 checkpoints" in result.stdout
@@ -34,21 +39,21 @@ def test_verify_exits_1_and_names_the_first_bad_record_of_a_tampered_log(audit_d
     original = lines(audit_dir)
     rewrite(audit_dir, [*original[:3], edit_body(original[3], i=99), *original[4:]])
 
-    result = runner.invoke(audit_app, ["verify", "--dir", str(audit_dir)])
+    result = runner.invoke(audit_app, ["verify", *where(audit_dir)])
 
     assert result.exit_code == 1
     assert "record 3 (line 4) was changed" in result.stdout
 
 
 def test_verify_exits_2_when_there_is_no_log(tmp_path: Path) -> None:
-    result = runner.invoke(audit_app, ["verify", "--dir", str(tmp_path)])
+    result = runner.invoke(audit_app, ["verify", "--data-dir", str(tmp_path)])
 
     assert result.exit_code == 2
     assert "no audit log" in result.stderr
 
 
 def test_an_export_verifies_offline_by_file_and_public_key(audit_dir: Path, tmp_path: Path) -> None:
-    exported = runner.invoke(audit_app, ["export", "--dir", str(audit_dir), "--out", str(tmp_path / "f.jsonl")])
+    exported = runner.invoke(audit_app, ["export", *where(audit_dir), "--out", str(tmp_path / "f.jsonl")])
     assert exported.exit_code == 0, exported.output
     (audit_dir / "audit.key").unlink()
 
@@ -61,7 +66,7 @@ def test_an_export_verifies_offline_by_file_and_public_key(audit_dir: Path, tmp_
 
 
 def test_verify_of_a_file_finds_its_public_key_beside_it(audit_dir: Path, tmp_path: Path) -> None:
-    runner.invoke(audit_app, ["export", "--dir", str(audit_dir), "--out", str(tmp_path / "f.jsonl")])
+    runner.invoke(audit_app, ["export", *where(audit_dir), "--out", str(tmp_path / "f.jsonl")])
 
     found = runner.invoke(audit_app, ["verify", "--file", str(tmp_path / "f.jsonl")])
     (tmp_path / "f.pub").unlink()
@@ -78,7 +83,7 @@ def test_verify_expect_catches_records_cut_from_the_end(audit_dir: Path) -> None
     checkpoint = Record.from_line(original[10]).body  # the checkpoint at seq 10, as kept elsewhere
     expect = f"{checkpoint['records']}:{checkpoint['head']}"
 
-    result = runner.invoke(audit_app, ["verify", "--dir", str(audit_dir), "--expect", expect])
+    result = runner.invoke(audit_app, ["verify", *where(audit_dir), "--expect", expect])
 
     assert result.exit_code == 1
     assert "records 8 to 9 are missing" in result.stdout
