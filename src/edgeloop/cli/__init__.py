@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import typer
+from typer._click.core import Context
+from typer.core import TyperOption
 
 from edgeloop.cli.agent import agent
 from edgeloop.cli.api import api, serve, token_app, user_app
@@ -15,6 +17,16 @@ from edgeloop.cli.policy import policy_app
 from edgeloop.cli.roi import roi_app
 from edgeloop.cli.sim import sim_app
 from edgeloop.demo.site import demo
+
+_type_of = TyperOption.display_type_rich
+
+
+def _flag_type(self: TyperOption, ctx: Context) -> str | None:
+    """A flag takes no value, so help shows none (typer shows `<bool>`, as if `--json true` were asked for)."""
+    return None if self.is_bool_flag else _type_of(self, ctx)
+
+
+TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
 
 app = typer.Typer(
     name="edgeloop",

@@ -84,18 +84,18 @@ def protocols_command(
 @bench_app.command("roi")
 def roi_command(
     seeds: Annotated[str, typer.Option(help="comma-separated simulator seeds, one back-test pair each")] = "0,1,2",
-    devices: Annotated[int, typer.Option(min=10, help="simulated pumps and motors")] = 400,
+    devices: Annotated[int, typer.Option(min=10, help="simulated pumps and motors")] = 600,
     days: Annotated[int, typer.Option(min=1, help="simulated days per run")] = 14,
-    interval: Annotated[float, typer.Option(min=1, help="seconds between a device's samples")] = 15.0,
+    interval: Annotated[float, typer.Option(min=1, help="seconds between a device's samples")] = 30.0,
     holdout_fraction: Annotated[
-        float | None,
+        float,
         typer.Option(
             "--holdout-fraction",
             min=0.05,
             max=0.95,
-            help="share of devices held out (default: the settings' ledger.holdout_fraction)",
+            help="share of devices held out: half gives the most precise estimate for a fleet's size",
         ),
-    ] = None,
+    ] = 0.5,
     config: Annotated[
         Path | None, typer.Option("--config", help="site settings YAML (agent and ledger sections)", exists=True)
     ] = None,
