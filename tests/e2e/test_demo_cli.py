@@ -76,13 +76,19 @@ def test_after_the_demo_the_other_commands_find_its_data_with_no_arguments(tmp_p
     audit = _edgeloop(tmp_path, "audit", "verify")
     roi = _edgeloop(tmp_path, "roi", "report")
     approvals = _edgeloop(tmp_path, "approvals", "list")
+    decisions = _edgeloop(tmp_path, "decisions", "list", "--json", "--limit", "1")
 
     assert audit.returncode == 0, audit.stderr.decode()
     assert b"OK" in audit.stdout
     assert roi.returncode == 0, roi.stderr.decode()
     assert b"measured value" in roi.stdout
     assert approvals.returncode == 0, approvals.stderr.decode()
-    wide = [line for out in (roi, approvals) for line in out.stdout.decode().splitlines() if len(line) > 80]
+    assert decisions.returncode == 0, decisions.stderr.decode()
+    newest = orjson.loads(decisions.stdout)
+    shown = _edgeloop(tmp_path, "decisions", "show", newest["id"][:8])
+    assert shown.returncode == 0, shown.stderr.decode()
+    assert b"guardrails checked" in shown.stdout
+    wide = [line for out in (roi, approvals, shown) for line in out.stdout.decode().splitlines() if len(line) > 80]
     assert wide == []
     figures = orjson.loads(first.stdout)
     assert figures.keys() >= {"uplift_ci_low", "uplift_ci_high", "downtime_reduction", "treated_days", "holdout_days"}

@@ -11,6 +11,7 @@ from edgeloop.cli.api import api, serve, token_app, user_app
 from edgeloop.cli.approvals import approvals_app, verdict
 from edgeloop.cli.audit import audit_app
 from edgeloop.cli.bench import bench_app
+from edgeloop.cli.decisions import decisions_app
 from edgeloop.cli.gateway import gateway
 from edgeloop.cli.knowledge import knowledge_app
 from edgeloop.cli.policy import policy_app
@@ -46,6 +47,7 @@ app.command("serve")(serve)
 app.add_typer(audit_app, name="audit")
 app.add_typer(knowledge_app, name="knowledge")
 app.add_typer(approvals_app, name="approvals")
+app.add_typer(decisions_app, name="decisions")
 app.add_typer(policy_app, name="policy")
 app.add_typer(token_app, name="token")
 app.add_typer(user_app, name="user")
