@@ -27,9 +27,6 @@ from edgeloop.policy import DecisionContext, GuardState, PolicyEngine
 AuditFn = Callable[[str, dict[str, Any], float], None]
 PublishFn = Callable[[str, bytes, int], None]
 
-#: the verdicts that come with a command: sent, parked for approval, or (held out) what would have been sent
-ACTING = (DecisionStatus.SENT, DecisionStatus.HELD_OUT, DecisionStatus.PENDING_APPROVAL)
-
 
 class DispatchRecords(Protocol):
     """What the dispatcher keeps in the site's store."""
@@ -113,8 +110,8 @@ class Dispatcher:
         self.data_ts = max(self.data_ts, ts)
         verdict = self.policy.decide(context, self.guard, self.data_ts, expires_from=now)
         decision_id = uuid.uuid4().hex
-        command = None  # for a held-out device: what would have been sent
-        if verdict.status in ACTING and verdict.action is not None:
+        command = None  # the proposed action, also when it is not sent (held out, blocked, recommended, observed)
+        if verdict.action is not None:
             command = Command(uuid.uuid4().hex, self.site, meta.device, verdict.action, verdict.args, decision_id)
         decision = Decision(
             id=decision_id,
