@@ -41,6 +41,8 @@ def test_demo_closes_the_loop_and_prints_a_json_summary(
         "25",
         "--speed",
         "4320",
+        "--interval",  # 15 s samples: 25 s of a small plant still holds caught faults and approvals
+        "15",
         "--data-dir",
         str(tmp_path),
         "--policy",  # the shipped demo policy: motors wait for an operator's approval
