@@ -157,6 +157,10 @@ class AgentSettings(BaseModel):
     checkpoint_s: float = Field(
         60.0, ge=0, description="wall seconds between two checkpoints of the learnt state (0: only when stopping)"
     )
+    stats_interval_s: float = Field(
+        10.0, gt=0, description="wall seconds between two of the agent's counters on `{site}/_agent/stats`"
+    )
+
     partition: str | None = Field(
         None,
         description="i/P: run partition i of P of the site's devices (by a stable hash of the device id), with its "

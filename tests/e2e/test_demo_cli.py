@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from importlib import resources
 from pathlib import Path
 
 import orjson
@@ -33,12 +35,18 @@ def test_demo_closes_the_loop_and_prints_a_json_summary(
         "edgeloop",
         "demo",
         "--json",
+        "--devices",
+        "50",
         "--duration",
         "25",
         "--speed",
         "4320",
+        "--interval",  # 15 s samples: 25 s of a small plant still holds caught faults and approvals
+        "15",
         "--data-dir",
         str(tmp_path),
+        "--policy",  # the shipped demo policy: motors wait for an operator's approval
+        str(resources.files("edgeloop.policy").joinpath("demo_policy.yaml")),
     ]
     if external:
         args += ["--broker", request.getfixturevalue("mosquitto_url")]
@@ -71,3 +79,47 @@ def test_demo_runs_the_loop_over_another_protocol(protocol: str, tmp_path: Path)
     assert summary["decisions"] >= 1, summary
     left = subprocess.run(["pgrep", "-f", f"edgeloop sim factory .*--site {site} "], capture_output=True, check=False)
     assert left.returncode == 1, f"a simulator still runs: {left.stdout.decode()}"
+
+
+def _edgeloop(cwd: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "edgeloop", *args], cwd=cwd, capture_output=True, timeout=timeout,
+                          check=False, env={**os.environ, "COLUMNS": "80"})  # fmt: skip
+
+
+@pytest.mark.e2e
+def test_after_the_demo_the_other_commands_find_its_data_with_no_arguments(tmp_path: Path) -> None:
+    demo = ["demo", "--json", "--devices", "40", "--duration", "20", "--speed", "4320"]
+    first = _edgeloop(tmp_path, *demo, timeout=180)
+    assert first.returncode == 0, first.stderr.decode()[-2000:]
+
+    audit = _edgeloop(tmp_path, "audit", "verify")
+    roi = _edgeloop(tmp_path, "roi", "report")
+    approvals = _edgeloop(tmp_path, "approvals", "list")
+    decisions = _edgeloop(tmp_path, "decisions", "list", "--json", "--limit", "1")
+
+    assert audit.returncode == 0, audit.stderr.decode()
+    assert b"OK" in audit.stdout
+    assert roi.returncode == 0, roi.stderr.decode()
+    assert b"measured value" in roi.stdout
+    assert approvals.returncode == 0, approvals.stderr.decode()
+    assert decisions.returncode == 0, decisions.stderr.decode()
+    newest = orjson.loads(decisions.stdout)
+    shown = _edgeloop(tmp_path, "decisions", "show", newest["id"][:8])
+    assert shown.returncode == 0, shown.stderr.decode()
+    assert b"guardrails checked" in shown.stdout
+    wide = [line for out in (roi, approvals, shown) for line in out.stdout.decode().splitlines() if len(line) > 80]
+    assert wide == []
+    figures = orjson.loads(first.stdout)
+    assert figures.keys() >= {"uplift_ci_low", "uplift_ci_high", "downtime_reduction", "treated_days", "holdout_days"}
+
+
+@pytest.mark.e2e
+def test_a_second_demo_starts_clean_unless_told_to_resume(tmp_path: Path) -> None:
+    demo = ["demo", "--json", "--devices", "20", "--duration", "8", "--speed", "4320"]
+    assert _edgeloop(tmp_path, *demo, timeout=180).returncode == 0
+    assert _edgeloop(tmp_path, *demo, timeout=180).returncode == 0
+    assert _edgeloop(tmp_path, *demo, "--resume", timeout=180).returncode == 0
+
+    assert (tmp_path / "var" / "previous" / "factory-1" / "edgeloop.db").exists()
+    assert not (tmp_path / "var" / "previous" / "factory-2").exists()
+    assert (tmp_path / "var" / "factory" / "edgeloop.db").exists()

@@ -9,6 +9,7 @@ from the injected clock) and is recorded as timed out otherwise.
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,9 +26,6 @@ from edgeloop.policy import DecisionContext, GuardState, PolicyEngine
 
 AuditFn = Callable[[str, dict[str, Any], float], str | None]  # returns the record's hash, if logged
 PublishFn = Callable[[str, bytes, int], None]
-
-#: the verdicts that come with a command: sent, parked for approval, or (held out) what would have been sent
-ACTING = (DecisionStatus.SENT, DecisionStatus.HELD_OUT, DecisionStatus.PENDING_APPROVAL)
 
 
 class DispatchRecords(Protocol):
@@ -83,6 +81,9 @@ class Dispatcher:
         self.pending: dict[str, PendingCommand] = {}
         self.last_decision: dict[str, str] = {}  # device -> id of its latest decision
         self.observers: list[Callable[[Decision], None]] = []  # told of each decision once it is recorded
+        # The guardrails' rate limits count in the plant's data time, as the alarm stage's cooldown does: on a
+        # live site it is the wall clock, and a replay or a simulated plant running faster keeps the same limits.
+        self.data_ts = -math.inf  # the latest data time decided about
 
     def resume(self, unsettled: list[tuple[str, str, str, str, dict[str, Any], float]], now: float) -> None:
         """Commands a previous run sent and never saw settled wait again for their ack, `ack_timeout_s` from now
@@ -106,10 +107,11 @@ class Dispatcher:
         waiting = None if self.approvals is None else self.approvals.open_for(meta.device)
         context = DecisionContext(meta.device, meta.asset_type, min(max(score, 0.0), 1.0), meta, None, held_out,
                                   waiting)  # fmt: skip
-        verdict = self.policy.decide(context, self.guard, now)
+        self.data_ts = max(self.data_ts, ts)
+        verdict = self.policy.decide(context, self.guard, self.data_ts, expires_from=now)
         decision_id = uuid.uuid4().hex
-        command = None  # for a held-out device: what would have been sent
-        if verdict.status in ACTING and verdict.action is not None:
+        command = None  # the proposed action, also when it is not sent (held out, blocked, recommended, observed)
+        if verdict.action is not None:
             command = Command(uuid.uuid4().hex, self.site, meta.device, verdict.action, verdict.args, decision_id)
         decision = Decision(
             id=decision_id,
@@ -150,7 +152,7 @@ class Dispatcher:
     def send(self, command: Command, now: float) -> None:
         """The one path that sends commands: the policy decided (or an operator approved) just before."""
         self.log(Kind.COMMAND, {**command.payload(), "device": command.device}, now)
-        self.policy.record_sent(self.guard, command.device, command.name, now)
+        self.policy.record_sent(self.guard, command.device, command.name, self._guard_ts(now))
         self.records.write_guard_state(self.guard.to_json(), now)
         self.records.write_command(command.id, command.decision, command.device, command.name,
                                    dict(command.args), now)  # fmt: skip
@@ -177,11 +179,15 @@ class Dispatcher:
     def sweep(self, now: float) -> None:
         """Commands whose ack is overdue are recorded as timed out (the device may still act on them); the
         guard forgets what is past its horizon."""
-        if self.guard.prune(now - self.policy.horizon_s):
+        if self.guard.prune(self._guard_ts(now) - self.policy.horizon_s):
             self.records.write_guard_state(self.guard.to_json(), now)
         for cmd_id in [c for c, p in self.pending.items() if p.deadline <= now]:
             pending = self.pending.pop(cmd_id)
             self._record_ack(pending.command, AckStatus.TIMEOUT, f"no ack within {self.ack_timeout_s} s", now)
+
+    def _guard_ts(self, now: float) -> float:
+        """The time the guardrails count in: the latest data time, or the wall clock before any decision."""
+        return self.data_ts if self.data_ts > -math.inf else now
 
     def _record_ack(self, command: Command, status: AckStatus, detail: str, now: float) -> None:
         self.log(Kind.ACK, {"command": command.id, "device": command.device, "status": str(status),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import typer
+from typer._click.core import Context
+from typer.core import TyperOption
 
 from edgeloop.cli.agent import agent
 from edgeloop.cli.api import api, serve, token_app, user_app
@@ -10,12 +12,23 @@ from edgeloop.cli.approvals import approvals_app, verdict
 from edgeloop.cli.audit import audit_app
 from edgeloop.cli.bench import bench_app
 from edgeloop.cli.broker import broker_app
+from edgeloop.cli.decisions import decisions_app
 from edgeloop.cli.gateway import gateway
 from edgeloop.cli.knowledge import knowledge_app
 from edgeloop.cli.policy import policy_app
 from edgeloop.cli.roi import roi_app
 from edgeloop.cli.sim import sim_app
 from edgeloop.demo.site import demo
+
+_type_of = TyperOption.display_type_rich
+
+
+def _flag_type(self: TyperOption, ctx: Context) -> str | None:
+    """A flag takes no value, so help shows none (typer shows `<bool>`, as if `--json true` were asked for)."""
+    return None if self.is_bool_flag else _type_of(self, ctx)
+
+
+TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
 
 app = typer.Typer(
     name="edgeloop",
@@ -36,6 +49,7 @@ app.command("serve")(serve)
 app.add_typer(audit_app, name="audit")
 app.add_typer(knowledge_app, name="knowledge")
 app.add_typer(approvals_app, name="approvals")
+app.add_typer(decisions_app, name="decisions")
 app.add_typer(policy_app, name="policy")
 app.add_typer(token_app, name="token")
 app.add_typer(user_app, name="user")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,6 +24,7 @@ from edgeloop.io.mqtt import MqttError
 from edgeloop.io.protocols import PROTOCOLS
 from edgeloop.io.signals import stop_on_signals
 from edgeloop.io.store import StoreError
+from edgeloop.model import Decision
 from edgeloop.settings import Settings, SettingsError, load_settings
 
 console = Console(stderr=True)
@@ -35,23 +38,37 @@ async def run_agent(
     tick_s: float = 1.0,
     protocol: str = "mqtt",
     protocol_map: Path | None = None,
+    on_decision: Callable[[Decision], None] | None = None,
 ) -> AgentStats:
-    """One agent process: the site agent, its stats on the broker every `tick_s`, and the fleet's knowledge
-    sharing when the settings ask for it."""
+    """One agent process: the site agent, its stats on the broker every `agent.stats_interval_s` (checked every
+    `tick_s`, when `on_tick` runs too), and the fleet's knowledge sharing when the settings ask for it."""
     async with open_agent(settings, url, protocol=protocol, protocol_map=protocol_map) as agent:
+        if on_decision is not None:
+            agent.dispatcher.observers.append(on_decision)
         sharing = None
         if settings.fleet.share_knowledge:  # the fleet part, wired here where the process is composed
             key = site_key(settings.agent)
             sharing = asyncio.create_task(share_site_knowledge(agent, url, settings.fleet, key, stop))
         task = asyncio.create_task(agent.run(stop))
+        published = -math.inf
         while not task.done():
             await asyncio.wait({task}, timeout=tick_s)
-            publish_stats(agent)
+            if (now := time.monotonic()) - published >= settings.agent.stats_interval_s:
+                publish_stats(agent)
+                published = now
             if on_tick is not None:
                 on_tick(agent)
         if sharing is not None:
             await sharing
         return task.result()
+
+
+def decision_line(d: Decision) -> str:
+    """One readable line per decision: data time, device, score and leading metric, what happened, why."""
+    when = datetime.fromtimestamp(d.ts, UTC).strftime("%Y-%m-%d %H:%M")
+    metric = max(d.evidence, key=lambda m: d.evidence[m]) if d.evidence else "-"
+    action = d.action.name if d.action is not None else "nothing"
+    return f"{when} {d.device}: score {d.score:.2f} ({metric}) -> {d.status} {action}: {d.reason}"
 
 
 def settings_overrides(
@@ -170,13 +187,25 @@ def agent(
             f"agent for site [bold]{settings.agent.site}[/bold]{part} on {where}, data in {settings.agent.site_dir}"
         )
         try:
-            stats = await run_agent(settings, url, stop, on_tick=tick, protocol=protocol, protocol_map=map_file)
+            stats = await run_agent(
+                settings,
+                url,
+                stop,
+                on_tick=tick,
+                protocol=protocol,
+                protocol_map=map_file,
+                on_decision=lambda d: console.print(decision_line(d), highlight=False),
+            )
         except (ValueError, MqttError) as exc:  # a map that does not load, a plant that is not there
             if protocol == "mqtt":
                 raise
             console.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(2) from None
-        console.print(f"stopped: {stats.as_dict()}")
+        console.print(
+            f"stopped: {stats.points:,} points, {stats.decisions} decisions, {stats.commands_sent} commands sent "
+            f"({stats.commands_acked} acked, {stats.commands_rejected} rejected, {stats.commands_timed_out} timed "
+            f"out), {stats.blocked} blocked by guardrails, {stats.quarantined} inputs quarantined"
+        )
 
     try:
         if protocol != "mqtt":  # the agent talks to its devices itself: a broker only if one is named

@@ -73,9 +73,8 @@ def list_approvals(site: SiteOpt = None, data_dir: DataDirOpt = None, all_: bool
     with _db(site, data_dir) as store:
         rows = store.read_approvals_with_scores(pending_only=not all_)  # the agent answers expired ones itself
     table = Table(title="approvals" if all_ else "pending approvals")
-    table.add_column("decision", overflow="fold", min_width=32)
-    for col in ("device", "score", "command", "requested", "expires", "answer"):
-        table.add_column(col)
+    for col in ("decision", "device", "score", "command", "requested", "expires", "answer"):
+        table.add_column(col, overflow="fold")  # folded, never cropped: an id cut short cannot be approved
     for decision, device, score, doc, requested, expires, answer, by in rows:
         what = f"{doc['name']} " + " ".join(f"{k}={v:g}" for k, v in doc["args"].items())
         table.add_row(decision, device, f"{score:.3f}" if score is not None else "-", what,

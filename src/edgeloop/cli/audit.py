@@ -24,7 +24,7 @@ from edgeloop.audit.trust import fingerprint as fingerprint_of
 from edgeloop.audit.verify import verify_file
 from edgeloop.io.store import OperatorStore, SqliteOperatorStore, StoreError
 from edgeloop.model import is_valid_id
-from edgeloop.settings import AgentSettings, SettingsError, load_settings
+from edgeloop.settings import AgentSettings, Settings, SettingsError, load_settings
 
 audit_app = typer.Typer(
     help="The signed, hash-chained decision log: verify it, export it for offline checks.", no_args_is_help=True
@@ -32,16 +32,20 @@ audit_app = typer.Typer(
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
 
-DirOpt = Annotated[
+DataDirOpt = Annotated[
     Path | None,
-    typer.Option("--dir", file_okay=False, help="the log's directory (default: <data_dir>/<site>/audit from settings)"),
+    typer.Option("--data-dir", file_okay=False, help="where site stores live (default ./var); the log: <site>/audit"),
 ]
+SiteOpt = Annotated[str | None, typer.Option("--site", help="site id (default from settings)")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="site settings YAML", exists=True)]
 
 
-def default_dir() -> Path:
-    """`<data_dir>/<site>/audit`, from the settings the environment gives (EDGELOOP_AGENT__SITE, ...)."""
+def site_settings(data_dir: Path | None = None, site: str | None = None, config: Path | None = None) -> Settings:
+    """The site's settings as every command finds a site: options, then the settings file and environment; its
+    log is `<data_dir>/<site>/audit`."""
+    agent = {k: v for k, v in {"site": site, "data_dir": data_dir}.items() if v is not None}
     try:
-        return load_settings().agent.audit_dir
+        return load_settings(config, agent=agent)
     except SettingsError as exc:
         raise typer.BadParameter(str(exc)) from exc
 
@@ -58,13 +62,6 @@ def parse_expect(text: str) -> tuple[int, str]:
     return int(records), head
 
 
-def site_agent_settings() -> AgentSettings:
-    try:
-        return load_settings().agent
-    except SettingsError as exc:
-        raise typer.BadParameter(str(exc)) from exc
-
-
 def anchor_for(log_dir: Path, key: Path | None, fingerprint: str | None, cfg: AgentSettings | None) -> TrustAnchor:
     """The trust anchor: --key, else --fingerprint, else the settings' fingerprint, else the pin (`audit.trust`)."""
     source = "the fingerprint given with --fingerprint"
@@ -74,27 +71,13 @@ def anchor_for(log_dir: Path, key: Path | None, fingerprint: str | None, cfg: Ag
     return trust_anchor(log_dir, key, fingerprint, pins, fingerprint_source=source)
 
 
-#: where `edgeloop demo` (and so `make demo`) keeps its sites, when no --data-dir is given
-DEMO_DATA_DIR = Path("var/demo")
-
-
-def settled_dir(cfg: AgentSettings) -> Path:
-    """The settings' audit directory; when it holds no log and the settings leave the data directory at its
-    default, the demo's log of the same site (what `make demo` just wrote), said so on stderr."""
-    if (cfg.audit_dir / LOG_FILE).exists() or "data_dir" in cfg.model_fields_set:
-        return cfg.audit_dir
-    demo = DEMO_DATA_DIR / cfg.site / "audit"
-    if (demo / LOG_FILE).exists():
-        errors.print(f"no audit log at {escape(str(cfg.audit_dir))}; verifying the demo's, {escape(str(demo))}")
-        return demo
-    return cfg.audit_dir
-
-
 @audit_app.command()
 def verify(
-    directory: DirOpt = None,
+    data_dir: DataDirOpt = None,
+    site: SiteOpt = None,
+    config: ConfigOpt = None,
     file: Annotated[
-        Path | None, typer.Option("--file", dir_okay=False, help="verify this log or export instead of --dir's log")
+        Path | None, typer.Option("--file", dir_okay=False, help="verify this log or export instead of the site's log")
     ] = None,
     key: Annotated[
         Path | None,
@@ -136,9 +119,15 @@ def verify(
     The key is trusted from --key, --fingerprint, agent.audit_fingerprint or the pin made when the key was
     created, in that order; never from the audit.pub beside the log alone."""
     anchor = None if expect is None else parse_expect(expect)
-    cfg = None if directory is not None or file is not None else site_agent_settings()
-    log_dir = directory or (settled_dir(cfg) if cfg is not None else default_dir())
-    path = file or log_dir / LOG_FILE
+    settings: Settings | None = None
+    cfg: AgentSettings | None = None
+    if file is None:
+        settings = site_settings(data_dir, site, config)
+        cfg = settings.agent
+        path = cfg.audit_dir / LOG_FILE
+    else:
+        path = file
+    log_dir = path.parent
     if not path.is_file():
         errors.print(f"no audit log at {escape(str(path))}")
         raise typer.Exit(2)
@@ -168,7 +157,7 @@ def verify(
     if not report.ok:
         raise typer.Exit(1)
     if store:
-        checked = check_site_store(path, log_dir, cfg or site_agent_settings())
+        checked = check_site_store(path, log_dir, settings or site_settings(data_dir, site, config))
         style = "green" if checked.ok else "red"
         console.print(f"[{style}]{escape(checked.summary())}[/{style}]")
         for problem in checked.problems:
@@ -177,12 +166,11 @@ def verify(
     raise typer.Exit(0)
 
 
-def check_site_store(log: Path, log_dir: Path, cfg: AgentSettings) -> StoreReport:
+def check_site_store(log: Path, log_dir: Path, settings: Settings) -> StoreReport:
     """The site's store against the (verified) log: the PostgreSQL store of the settings, or the SQLite file of
     the log's site directory (`<site>/edgeloop.db` beside `<site>/audit`)."""
-    settings = load_settings()
     layout = log_dir.name == "audit" and is_valid_id(log_dir.resolve().parent.name)  # <data_dir>/<site>/audit
-    site = log_dir.resolve().parent.name if layout else cfg.site
+    site = log_dir.resolve().parent.name if layout else settings.agent.site
     try:
         if settings.store.url:
             from edgeloop.io.store.postgres import PgOperatorStore
@@ -215,13 +203,13 @@ def _export_anchor(key_beside: Path, fingerprint: str) -> TrustAnchor:
 
 
 @audit_app.command("key")
-def show_key(directory: DirOpt = None) -> None:
+def show_key(data_dir: DataDirOpt = None, site: SiteOpt = None, config: ConfigOpt = None) -> None:
     """Print the fingerprint of the log's public key and of the key pinned for it, to keep out of band."""
-    cfg = None if directory is not None else site_agent_settings()
-    log_dir = directory or (cfg.audit_dir if cfg is not None else default_dir())
+    cfg = site_settings(data_dir, site, config).agent
+    log_dir = cfg.audit_dir
     try:
         beside = load_public_key(log_dir / PUBLIC_KEY_FILE)
-        pins = (cfg.audit_pins if cfg is not None else None) or default_pins_path()
+        pins = cfg.audit_pins or default_pins_path()
         pinned = pinned_key(pins, log_dir)
     except AuditError as exc:
         errors.print(escape(str(exc)))
@@ -239,11 +227,13 @@ def show_key(directory: DirOpt = None) -> None:
 @audit_app.command("export")
 def export_log(
     out: Annotated[Path, typer.Option("--out", dir_okay=False, help="the JSONL file to write; the key goes beside it")],
-    directory: DirOpt = None,
+    data_dir: DataDirOpt = None,
+    site: SiteOpt = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Write the log as JSONL plus its public key (OUT with suffix .pub), to be verified offline."""
     try:
-        done = export(directory or default_dir(), out)
+        done = export(site_settings(data_dir, site, config).agent.audit_dir, out)
     except AuditError as exc:
         errors.print(escape(str(exc)))
         raise typer.Exit(2) from exc

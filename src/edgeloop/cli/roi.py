@@ -18,7 +18,8 @@ from rich.console import Console, Group
 from rich.table import Table
 
 from edgeloop.agent.roi import read_fleet_ledger, read_site_ledger
-from edgeloop.ledger import Arm, EconomicsError, ReportError, SiteLedger, day_label
+from edgeloop.ledger import Arm, EconomicsError, ReportError, SiteLedger, day_label, headline
+from edgeloop.ledger.headline import rows
 from edgeloop.settings import SettingsError, load_settings
 
 roi_app = typer.Typer(help="The ROI ledger: what the agent earned, measured against the holdout.", no_args_is_help=True)
@@ -34,19 +35,15 @@ def _rate(value: float | None, digits: int = 2) -> str:
 
 def report_view(site: SiteLedger) -> Group:
     r, cur = site.report, site.report.currency
+    h = headline(r)
     head = Table(title=f"ROI ledger: site {site.site}", show_header=False)
     head.add_column(style="bold")
     head.add_column(justify="right")
     span = "-" if r.first_day is None else f"{day_label(r.first_day)} .. {day_label(r.last_day or r.first_day)}"
     head.add_row("days", f"{r.days} ({span})")
-    head.add_row("entries", f"{r.entries:,}")
-    head.add_row("net value booked", _money(r.net_value, cur))
-    head.add_row("  of which realized", _money(r.realized_net_value, cur))
-    head.add_row("  of which claimed (avoided failures, not measured)", _money(r.claimed_avoided, cur))
-    head.add_row("false-alarm cost", _money(r.false_alarm_cost, cur))
-    head.add_row("agent running cost", _money(r.running_cost, cur))
-    if r.roi is not None:
-        head.add_row("return on running cost (measured)", f"{r.roi:,.1f}x ({r.roi_low:,.1f}x to {r.roi_high:,.1f}x)")
+    for label, text in rows(h):
+        head.add_row(label, text)
+    head.add_row("false-alarm cost (booked)", _money(r.false_alarm_cost, cur))
     arms = Table(title="treated against holdout, per device-day")
     for col in ("", "devices", "device-days", "net value", "downtime h", "failures"):
         arms.add_column(col, justify="right")
@@ -70,7 +67,7 @@ def report_view(site: SiteLedger) -> Group:
         for key, amount in values.items():
             groups.add_row(f"{label}: {key}", _money(amount, cur))
     notes = [u.verdict for u in r.uplift.values() if not u.conclusive]
-    return Group(head, arms, uplift, groups, *notes)
+    return Group(head, h.verdict, arms, uplift, groups, *notes)
 
 
 @roi_app.command("report")
@@ -104,6 +101,7 @@ def report(
         write_html(ledger, html)
         console.print(f"wrote {html}")
     if json_out:
-        sys.stdout.write(orjson.dumps({"site": ledger.site, **ledger.report.to_json()}).decode() + "\n")
+        body = {"site": ledger.site, **ledger.report.to_json(), "headline": headline(ledger.report).to_json()}
+        sys.stdout.write(orjson.dumps(body).decode() + "\n")
     else:
         Console().print(report_view(ledger))

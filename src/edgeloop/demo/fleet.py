@@ -93,7 +93,8 @@ async def run_fleet_demo(
     sites = [f"{prefix}-{i + 1}" for i in range(n_sites)]
     view = FleetView({s: SiteView(s) for s in sites})
     env = {**os.environ, "EDGELOOP_FLEET__SHARE_KNOWLEDGE": "true",
-           "EDGELOOP_FLEET__PUBLISH_EVERY_S": str(PUBLISH_EVERY_S)}  # fmt: skip
+           "EDGELOOP_FLEET__PUBLISH_EVERY_S": str(PUBLISH_EVERY_S),
+           "EDGELOOP_AGENT__STATS_INTERVAL_S": "1"}  # fmt: skip  # the fleet view's live counters
     agents: list[asyncio.subprocess.Process] = []
     sims: list[asyncio.subprocess.Process] = []
     started = time.monotonic()

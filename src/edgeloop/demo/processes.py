@@ -9,13 +9,14 @@ from pathlib import Path
 
 
 def simulator_command(
-    url: str, site: str, devices: int, seed: int, speed: float, truth: Path, extra: Sequence[str] = ()
-) -> list[str]:
+    url: str, site: str, devices: int, seed: int, speed: float, truth: Path, extra: Sequence[str] = (),
+    interval: float = 15.0,
+) -> list[str]:  # fmt: skip
     """The factory simulator's command line; `extra` adds options (a protocol other than MQTT, its port, ...)."""
     return [
         sys.executable, "-m", "edgeloop", "sim", "factory", "--broker", url, "--site", site,
         "--devices", str(devices), "--seed", str(seed), "--speed", str(speed), "--ground-truth", str(truth), "--quiet",
-        *extra,
+        "--interval", str(interval), *extra,
     ]  # fmt: skip
 
 

@@ -14,7 +14,6 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -34,7 +33,8 @@ from edgeloop.io.broker import BrokerError
 from edgeloop.io.mqtt import MqttError
 from edgeloop.io.protocols import PROTOCOLS
 from edgeloop.io.signals import stop_on_signals
-from edgeloop.ledger import ReportError, roi_summary
+from edgeloop.ledger import Headline, ReportError, headline
+from edgeloop.ledger.headline import rows
 from edgeloop.settings import Settings, SettingsError, load_settings
 
 
@@ -69,6 +69,7 @@ async def run_demo(
     console: Console | None,
     with_dashboard: bool = True,
     protocol: str = "mqtt",
+    interval: float = 15.0,
 ) -> dict[str, Any]:
     site = settings.agent.site
     web: dict[str, str] = {}
@@ -97,7 +98,7 @@ async def run_demo(
                 await asyncio.sleep(0.3)  # subscribed before the plant starts talking
                 extra = [] if protocol == "mqtt" else ["--protocol", protocol]  # on the broker: sparkplug too
                 sim = await asyncio.create_subprocess_exec(
-                    *simulator_command(url, site, devices, seed, speed, truth_path, extra),
+                    *simulator_command(url, site, devices, seed, speed, truth_path, extra, interval=interval),
                     stdin=asyncio.subprocess.DEVNULL,
                 )
             started = time.monotonic()
@@ -108,7 +109,11 @@ async def run_demo(
                 await task
             if sim.returncode is None:
                 sim.send_signal(signal.SIGINT)
-            await asyncio.wait_for(sim.wait(), 30)
+            try:
+                await asyncio.wait_for(sim.wait(), 60)
+            except TimeoutError:  # a plant still flushing a backlog: its ground truth is lost, the ledger is not
+                sim.kill()
+                await sim.wait()
             if served is None:
                 await asyncio.sleep(1.0)  # the plant's last events and acks
             stop.set()
@@ -225,36 +230,73 @@ def summary_table(summary: dict[str, Any]) -> Table:
     return table
 
 
-def roi_table(roi: dict[str, Any]) -> Table:
-    table = Table(title="ROI ledger (edgeloop roi report --data-dir ... for all of it)", show_header=False)
+def roi_table(figures: Headline) -> Table:
+    table = Table(title="ROI ledger (edgeloop roi report for all of it)", show_header=False)
     table.add_column(style="bold")
-    table.add_column(justify="right", max_width=70)
-    for key, value in roi.items():
-        table.add_row(key.replace("_", " "), str(value))
+    table.add_column(justify="right")
+    for label, text in rows(figures):
+        table.add_row(label, text)
     return table
 
 
+def measured(figures: Headline) -> dict[str, Any]:
+    """The measured figures a script checks, at the top level of `demo --json`."""
+    return {
+        "uplift_per_device_day": figures.value_per_device_day,
+        "uplift_ci_low": figures.value_ci_low,
+        "uplift_ci_high": figures.value_ci_high,
+        "downtime_reduction": figures.downtime_reduction,
+        "treated_devices": figures.treated_devices,
+        "holdout_devices": figures.holdout_devices,
+        "treated_days": figures.treated_days,
+        "holdout_days": figures.holdout_days,
+        "verdict": figures.verdict,
+    }
+
+
+def fresh_site_dir(site_dir: Path) -> Path | None:
+    """Move an earlier run's site directory to `<data dir>/previous/<site>-<n>`, so this run starts clean; returns
+    where it went (None when there was none). Moved, not deleted: it may hold more than a demo's data."""
+    if not site_dir.exists():
+        return None
+    previous = site_dir.parent / "previous"
+    previous.mkdir(parents=True, exist_ok=True)
+    n = 1
+    while (target := previous / f"{site_dir.name}-{n}").exists():
+        n += 1
+    site_dir.rename(target)
+    return target
+
+
 def _policy_choice(policy: Path | None, autonomy: int | None) -> dict[str, Any]:
-    """--autonomy runs the default policy at that level; otherwise --policy, or the demo policy."""
-    if autonomy is not None:
-        return {"autonomy": autonomy, "policy": policy}
-    if policy is None:
-        policy = Path(str(resources.files("edgeloop.policy").joinpath("demo_policy.yaml")))
-    return {"autonomy": 3, "policy": policy}
+    """--policy runs that policy file; --autonomy runs the default policy at that level; otherwise the default
+    policy at autonomy 3, as `bench roi` runs it (the demo shows what the bench measures; the shipped demo policy,
+    `edgeloop/policy/demo_policy.yaml`, shows approvals instead)."""
+    if policy is not None:
+        return {"policy": policy, **({"autonomy": autonomy} if autonomy is not None else {})}
+    return {"autonomy": 3 if autonomy is None else autonomy, "policy": None}
 
 
 def demo(
     broker: Annotated[
         str | None, typer.Option("--broker", help="mqtt://host:port of an external broker (default: embedded)")
     ] = None,
-    devices: Annotated[int, typer.Option(min=1, help="simulated pumps and motors")] = 50,
-    duration: Annotated[float, typer.Option(min=1, help="real seconds to run")] = 60.0,
+    devices: Annotated[int, typer.Option(min=1, help="simulated pumps and motors")] = 500,
+    duration: Annotated[float, typer.Option(min=1, help="real seconds to run")] = 150.0,
     speed: Annotated[
         float | None,
         typer.Option(
             min=1,
             help="simulated seconds per real second (default 1440: a day a minute; over modbus and opcua 600, so "
             "that 20 polls a second see every other sample)",
+        ),
+    ] = None,
+    interval: Annotated[
+        float | None,
+        typer.Option(
+            min=1,
+            help="simulated seconds between a device's samples (default 60, a common condition-monitoring rate; "
+            "over modbus 15)",
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="simulator seed")] = 0,
@@ -273,10 +315,31 @@ def demo(
         ),
     ] = None,
     policy: Annotated[
-        Path | None, typer.Option("--policy", exists=True, help="policy YAML (default: the demo policy)")
+        Path | None,
+        typer.Option("--policy", exists=True, help="policy YAML (default: the default policy at autonomy 3)"),
     ] = None,
     site: Annotated[str, typer.Option(help="site id (with --fleet: the sites are SITE-1 .. SITE-N)")] = "factory",
-    data_dir: Annotated[Path, typer.Option(help="where the demo's database goes")] = Path("var/demo"),
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", help="where site stores live (default ./var, where every other command looks)"),
+    ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="carry on with the site's data from an earlier run (default: a fresh store; the old one "
+            "is moved to <data-dir>/previous/)",
+        ),
+    ] = False,
+    holdout_fraction: Annotated[
+        float,
+        typer.Option(
+            "--holdout-fraction",
+            min=0.05,
+            max=0.95,
+            help="share of devices held out as the baseline (half: the most precise comparison for a fleet's size)",
+        ),
+    ] = 0.5,
     json_out: Annotated[
         bool, typer.Option("--json", help="print the summary as one JSON object, nothing else")
     ] = False,
@@ -304,6 +367,7 @@ def demo(
     """
     console = Console(stderr=True)
     speed = speed if speed is not None else 600.0 if protocol in SERVED else 1440.0
+    interval = interval if interval is not None else 15.0 if protocol in SERVED else 60.0
     if protocol not in PROTOCOLS:
         console.print(f"[red]error:[/red] --protocol {protocol!r}: known are {', '.join(sorted(PROTOCOLS))}")
         raise typer.Exit(2)
@@ -311,7 +375,8 @@ def demo(
         console.print("[red]error:[/red] --fleet runs over mqtt only")
         raise typer.Exit(2)
     if fleet:
-        _fleet_demo(broker, site, fleet, devices, duration, speed, seed, data_dir, json_out, console)
+        where = data_dir or Path("var")
+        _fleet_demo(broker, site, fleet, devices, duration, speed, seed, where, json_out, console)
         return
     try:
         settings = load_settings(
@@ -319,33 +384,44 @@ def demo(
             broker={"url": broker} if broker else {},
             agent={
                 "site": site,
-                "data_dir": data_dir,
+                **({"data_dir": data_dir} if data_dir is not None else {}),
                 "cooldown_s": cooldown_h * 3600,
                 **_policy_choice(policy, autonomy),
             },
+            ledger={"holdout_fraction": holdout_fraction},
         )
     except SettingsError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
+    if not resume and (moved := fresh_site_dir(settings.agent.site_dir)) is not None and not json_out:
+        console.print(f"the previous run's data moved to {moved} (--resume carries on with it)")
     try:
         with broker_url(settings) as url:
             if not json_out:
                 over = "" if protocol == "mqtt" else f" over {protocol}"
                 console.print(f"broker {url}; {devices} devices{over}, {speed:g}x; running {duration:g} s ...")
             view = None if json_out else console
-            summary = asyncio.run(run_demo(settings, url, devices, duration, speed, seed, view, protocol=protocol))
+            summary = asyncio.run(
+                run_demo(settings, url, devices, duration, speed, seed, view, protocol=protocol, interval=interval)
+            )
     except (MqttError, BrokerError, PlantNotServedError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     try:
-        roi = roi_summary(read_site_ledger(settings, n_boot=500))
+        figures = headline(read_site_ledger(settings).report)
     except ReportError as exc:
-        roi = {"error": str(exc)}
+        if json_out:
+            sys.stdout.write(orjson.dumps({**summary, "roi": {"error": str(exc)}}).decode() + "\n")
+        else:
+            Console().print(summary_table(summary))
+        console.print(f"[yellow]no ROI figures:[/yellow] {exc}")
+        return
     if json_out:
-        sys.stdout.write(orjson.dumps({**summary, "roi": roi}).decode() + "\n")
+        sys.stdout.write(orjson.dumps({**summary, **measured(figures), "roi": figures.to_json()}).decode() + "\n")
     else:
         Console().print(summary_table(summary))
-        Console().print(roi_table(roi))
+        Console().print(roi_table(figures))
+        Console().print(f"[bold]{figures.verdict}[/bold]")
 
 
 def _fleet_demo(

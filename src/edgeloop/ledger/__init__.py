@@ -11,6 +11,7 @@ from edgeloop.ledger.economics import (
     parse_economics,
 )
 from edgeloop.ledger.entries import Draft, Entry, EntryKind, Ledger
+from edgeloop.ledger.headline import GLOSSARY, Headline, headline
 from edgeloop.ledger.holdout import Arm, Assignment, HoldoutDesign, HoldoutRecord
 from edgeloop.ledger.money import money
 from edgeloop.ledger.observations import DeviceDay, device_days
@@ -27,6 +28,7 @@ from edgeloop.ledger.site_ledger import (
 from edgeloop.ledger.uplift import Uplift, estimate_uplift
 
 __all__ = [
+    "GLOSSARY",
     "Arm",
     "ArmSummary",
     "AssetEconomics",
@@ -37,6 +39,7 @@ __all__ = [
     "EconomicsError",
     "Entry",
     "EntryKind",
+    "Headline",
     "HoldoutDesign",
     "HoldoutRecord",
     "Ledger",
@@ -52,6 +55,7 @@ __all__ = [
     "day_label",
     "device_days",
     "estimate_uplift",
+    "headline",
     "load_economics",
     "money",
     "outcome_ref",

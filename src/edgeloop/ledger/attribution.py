@@ -50,6 +50,8 @@ from edgeloop.model import Decision, DecisionStatus, Outcome
 
 #: decisions the agent raised with someone or something: an intervention they caused can be a false alarm
 RAISED = {DecisionStatus.SENT, DecisionStatus.RECOMMENDED, DecisionStatus.PENDING_APPROVAL}
+#: the statuses whose command an entry is booked under (`Entry.action`)
+BOOKED_ACTION = {DecisionStatus.SENT, DecisionStatus.HELD_OUT, DecisionStatus.PENDING_APPROVAL}
 HOUR = 3600.0
 
 
@@ -188,7 +190,10 @@ class Attribution:
     ) -> Draft:
         asset, arm = self._who(outcome.device)
         ref, decision = self._link(outcome)
-        action = None if decision is None or decision.action is None else decision.action.name
+        # the command sent (or, for the holdout, that would have been): a blocked or a merely recommended
+        # decision proposes one too, but nothing was done by it
+        done = decision is not None and decision.action is not None and decision.status in BOOKED_ACTION
+        action = decision.action.name if done and decision is not None and decision.action is not None else None
         if decision is not None and decision.status is DecisionStatus.HELD_OUT:
             note = f"{note}; held out: {action or 'nothing'} not sent".lstrip("; ")
         return Draft(outcome.device, asset, arm, outcome.ts, kind, money(amount), rule, ref, outcome_ref(outcome),

@@ -13,7 +13,6 @@ is computed here; how each of them shows it lives with it.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,9 +21,13 @@ from typing import Any
 
 from edgeloop.ledger.economics import load_economics
 from edgeloop.ledger.entries import DAY, Entry
-from edgeloop.ledger.holdout import Arm, HoldoutRecord
+from edgeloop.ledger.headline import headline
+from edgeloop.ledger.holdout import HoldoutRecord
 from edgeloop.ledger.observations import DeviceDay, device_days
 from edgeloop.ledger.report import RoiReport, build_report
+
+#: bootstrap replicates of every interval shown: one number everywhere, so the same ledger gives the same interval
+N_BOOT = 2000
 
 
 class ReportError(ValueError):
@@ -95,23 +98,8 @@ def site_ledger(
 
 
 def roi_summary(site: SiteLedger) -> dict[str, object]:
-    """The headline figures, for the demo's summary."""
-    r = site.report
-    value = r.uplift["net_value"]
-    return {
-        "currency": r.currency,
-        "net_value": str(r.net_value),
-        "realized_net_value": str(r.realized_net_value),
-        "claimed_avoided": str(r.claimed_avoided),
-        "false_alarm_cost": str(r.false_alarm_cost),
-        "treated_devices": r.arms[Arm.TREATED].devices,
-        "holdout_devices": r.arms[Arm.HOLDOUT].devices,
-        "failures_treated": r.arms[Arm.TREATED].failures,
-        "failures_holdout": r.arms[Arm.HOLDOUT].failures,
-        "uplift_per_device_day": None if math.isnan(value.per_device_day) else round(value.per_device_day, 2),
-        "uplift_ci": None if math.isnan(value.ci_low) else [round(value.ci_low, 2), round(value.ci_high, 2)],
-        "uplift_verdict": value.verdict,
-    }
+    """The headline figures (`edgeloop.ledger.headline`), for the demo's summary."""
+    return headline(site.report).to_json()
 
 
 def day_label(day: int) -> str:

@@ -129,7 +129,11 @@ class PolicyEngine:
     def expires_at(self, decided_at: float) -> float:
         return self.policy.approvals.expires_at(decided_at)
 
-    def decide(self, ctx: DecisionContext, state: GuardState, now: float) -> PolicyVerdict:
+    def decide(
+        self, ctx: DecisionContext, state: GuardState, now: float, expires_from: float | None = None
+    ) -> PolicyVerdict:
+        """The verdict on `ctx` at time `now` (what rate limits and quiet hours count in); an approval it asks
+        for expires `approvals.expire_after_h` after `expires_from` (default `now`), the clock operators live by."""
         autonomy = self.policy.autonomy
         rule = self.policy.first_match(ctx.asset_type, ctx.score, ctx.fault_kind)
         if rule is None:
@@ -146,7 +150,8 @@ class PolicyEngine:
         level, source = self._autonomy(ctx.asset_type, rule)
 
         def verdict(status: DecisionStatus, reason: str, checks: tuple[GuardCheck, ...] = static) -> PolicyVerdict:
-            expires = self.expires_at(now) if status is DecisionStatus.PENDING_APPROVAL else None
+            start = now if expires_from is None else expires_from
+            expires = self.expires_at(start) if status is DecisionStatus.PENDING_APPROVAL else None
             return PolicyVerdict(status, rule.name, rule.action, dict(rule.args), level, reason, checks, expires)
 
         if not static[0].passed:

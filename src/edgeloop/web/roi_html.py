@@ -19,8 +19,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from edgeloop.ledger import Arm, SiteLedger, day_label
+from edgeloop.ledger import Arm, SiteLedger, day_label, headline
 from edgeloop.ledger.entries import DAY
+from edgeloop.ledger.headline import rows
 
 COLORS = {Arm.TREATED: "#1f77b4", Arm.HOLDOUT: "#ff7f0e"}
 
@@ -119,14 +120,8 @@ def write_html(site: SiteLedger, path: Path) -> None:
               f"{a.downtime_h:,.1f}"])
         for a in (r.arms[x] for x in Arm)
     ]  # fmt: skip
-    summary = [
-        ("net value booked", f"{float(r.net_value):,.0f} {cur}"),
-        ("realized", f"{float(r.realized_net_value):,.0f} {cur}"),
-        ("claimed avoided failures (not measured)", f"{float(r.claimed_avoided):,.0f} {cur}"),
-        ("false-alarm cost", f"{float(r.false_alarm_cost):,.0f} {cur}"),
-        ("agent running cost", f"{float(r.running_cost):,.0f} {cur}"),
-        ("return on cost", "-" if r.roi is None else f"{r.roi:,.1f}x ({r.roi_low:,.1f}x to {r.roi_high:,.1f}x)"),
-    ]  # fmt: skip
+    h = headline(r)
+    summary = [*rows(h), ("false-alarm cost (booked)", f"{float(r.false_alarm_cost):,.0f} {cur}")]
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>edgeloop ROI: {html.escape(site.site)}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#222}}
@@ -135,6 +130,7 @@ td:first-child,th:first-child{{text-align:left}}.figs{{display:flex;flex-wrap:wr
 <body><h1>ROI ledger: site {html.escape(site.site)}</h1>
 <p>{r.days} days, {r.entries} entries. Measured figures compare treated devices with the randomized holdout;
 claimed avoided failures are shown apart and left out of every measured figure.</p>
+<p class="verdict"><strong>{html.escape(h.verdict)}</strong></p>
 <table>{"".join(_row([k, v]) for k, v in summary)}</table>
 <h2>Treated against holdout</h2>
 <table>{_row(["arm", "devices", "device-days", f"net value ({cur})", "failures", "downtime h"], "th")}

@@ -94,7 +94,9 @@ def test_a_challenger_that_catches_what_the_champion_misses_is_promoted(
     assert (body["promoted"]["learner"], body["promoted"]["true_alarms"]) == ("ewma_noise", 3)
     assert (body["demoted"]["learner"], body["demoted"]["misses"]) == ("robust_ewma", 3)
     assert sum(1 for r in records if r["kind"] == "shadow_decision") == 3
-    result = CliRunner().invoke(app, ["audit", "verify", "--dir", str(settings.agent.audit_dir)])
+    result = CliRunner().invoke(
+        app, ["audit", "verify", "--data-dir", str(settings.agent.data_dir), "--site", settings.agent.site]
+    )
     assert result.exit_code == 0, result.output
 
 

@@ -64,7 +64,17 @@ def tamper(store: AgentStore, sql: str, row: tuple[object, ...]) -> None:
 
 
 def verify_store(settings: Settings) -> tuple[int, str]:
-    result = runner.invoke(audit_app, ["verify", "--dir", str(settings.agent.audit_dir), "--store"])
+    result = runner.invoke(
+        audit_app,
+        [
+            "verify",
+            "--data-dir",
+            str((settings.agent.audit_dir).parent.parent),
+            "--site",
+            (settings.agent.audit_dir).parent.name,
+            "--store",
+        ],
+    )
     return result.exit_code, result.output
 
 

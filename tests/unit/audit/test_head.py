@@ -65,11 +65,35 @@ def test_the_agent_publishes_its_signed_head_retained(published: tuple[Path, Pat
 
 def test_verify_with_a_kept_head_catches_records_cut_from_the_end(published: tuple[Path, Path, Loopback]) -> None:
     audit_dir, kept, _ = published
-    whole = runner.invoke(audit_app, ["verify", "--dir", str(audit_dir), "--checkpoint", str(kept)])
+    whole = runner.invoke(
+        audit_app,
+        [
+            "verify",
+            "--data-dir",
+            str((audit_dir).parent.parent),
+            "--site",
+            (audit_dir).parent.name,
+            "--checkpoint",
+            str(kept),
+        ],
+    )
     rewrite(audit_dir, lines(audit_dir)[:9])  # a cut tail: what remains still chains and verifies alone
 
-    alone = runner.invoke(audit_app, ["verify", "--dir", str(audit_dir)])
-    cut = runner.invoke(audit_app, ["verify", "--dir", str(audit_dir), "--checkpoint", str(kept)])
+    alone = runner.invoke(
+        audit_app, ["verify", "--data-dir", str(audit_dir.parent.parent), "--site", audit_dir.parent.name]
+    )
+    cut = runner.invoke(
+        audit_app,
+        [
+            "verify",
+            "--data-dir",
+            str((audit_dir).parent.parent),
+            "--site",
+            (audit_dir).parent.name,
+            "--checkpoint",
+            str(kept),
+        ],
+    )
 
     assert whole.exit_code == 0, whole.output
     assert alone.exit_code == 0
@@ -84,7 +108,18 @@ def test_verify_refuses_a_head_not_signed_by_the_trusted_key(
     forged = tmp_path / "forged.json"
     forged.write_bytes(orjson.dumps(sign_head("s1", 1, "ab" * 32, 1.0, Ed25519PrivateKey.generate())))
 
-    result = runner.invoke(audit_app, ["verify", "--dir", str(audit_dir), "--checkpoint", str(forged)])
+    result = runner.invoke(
+        audit_app,
+        [
+            "verify",
+            "--data-dir",
+            str((audit_dir).parent.parent),
+            "--site",
+            (audit_dir).parent.name,
+            "--checkpoint",
+            str(forged),
+        ],
+    )
 
     assert result.exit_code == 2
     assert "signature" in result.stderr

@@ -17,6 +17,11 @@ from edgeloop.cli.audit import audit_app
 runner = CliRunner()
 
 
+def where(audit_dir: Path) -> list[str]:
+    """The options that find a site's log: its data directory and site id (the log is <data-dir>/<site>/audit)."""
+    return ["--data-dir", str(audit_dir.parent.parent), "--site", audit_dir.parent.name]
+
+
 @pytest.fixture
 def audit_dir(tmp_path: Path) -> Path:
     directory = tmp_path / "var" / "factory" / "audit"
@@ -26,7 +31,7 @@ def audit_dir(tmp_path: Path) -> Path:
 
 
 def test_verify_exits_0_and_says_ok_for_a_sound_log(audit_dir: Path) -> None:
-    result = runner.invoke(audit_app, ["verify", "--dir", str(audit_dir)])
+    result = runner.invoke(audit_app, ["verify", *where(audit_dir)])
 
     assert result.exit_code == 0, result.output
     assert "14 records, 2 checkpoints" in result.stdout
@@ -51,9 +56,20 @@ def test_verify_catches_a_log_re_signed_with_a_swapped_key_pair(audit_dir: Path)
     export_public_key(forger, audit_dir / PUBLIC_KEY_FILE)
     (audit_dir / "audit.key").unlink()
 
-    result = runner.invoke(audit_app, ["verify", "--dir", str(audit_dir)])
+    result = runner.invoke(
+        audit_app, ["verify", "--data-dir", str(audit_dir.parent.parent), "--site", audit_dir.parent.name]
+    )
     with_forged_key = runner.invoke(
-        audit_app, ["verify", "--dir", str(audit_dir), "--key", str(audit_dir / PUBLIC_KEY_FILE)]
+        audit_app,
+        [
+            "verify",
+            "--data-dir",
+            str((audit_dir).parent.parent),
+            "--site",
+            (audit_dir).parent.name,
+            "--key",
+            str(audit_dir / PUBLIC_KEY_FILE),
+        ],
     )
 
     assert result.exit_code == 1
@@ -69,8 +85,30 @@ def test_verify_trusts_a_fingerprint_from_the_command_line_or_the_settings(
     good = fingerprint(load_public_key(audit_dir / PUBLIC_KEY_FILE))
     wrong = "ab" * 32
 
-    ok = runner.invoke(audit_app, ["verify", "--dir", str(audit_dir), "--fingerprint", good])
-    refused = runner.invoke(audit_app, ["verify", "--dir", str(audit_dir), "--fingerprint", wrong])
+    ok = runner.invoke(
+        audit_app,
+        [
+            "verify",
+            "--data-dir",
+            str((audit_dir).parent.parent),
+            "--site",
+            (audit_dir).parent.name,
+            "--fingerprint",
+            good,
+        ],
+    )
+    refused = runner.invoke(
+        audit_app,
+        [
+            "verify",
+            "--data-dir",
+            str((audit_dir).parent.parent),
+            "--site",
+            (audit_dir).parent.name,
+            "--fingerprint",
+            wrong,
+        ],
+    )
 
     assert ok.exit_code == 0, ok.output
     assert "the fingerprint given" in ok.stdout
@@ -82,21 +120,21 @@ def test_verify_exits_1_and_names_the_first_bad_record_of_a_tampered_log(audit_d
     original = lines(audit_dir)
     rewrite(audit_dir, [*original[:3], edit_body(original[3], i=99), *original[4:]])
 
-    result = runner.invoke(audit_app, ["verify", "--dir", str(audit_dir)])
+    result = runner.invoke(audit_app, ["verify", *where(audit_dir)])
 
     assert result.exit_code == 1
     assert "record 3 (line 4) was changed" in result.stdout
 
 
 def test_verify_exits_2_when_there_is_no_log(tmp_path: Path) -> None:
-    result = runner.invoke(audit_app, ["verify", "--dir", str(tmp_path)])
+    result = runner.invoke(audit_app, ["verify", "--data-dir", str(tmp_path)])
 
     assert result.exit_code == 2
     assert "no audit log" in result.stderr
 
 
 def test_an_export_verifies_offline_by_file_and_public_key(audit_dir: Path, tmp_path: Path) -> None:
-    exported = runner.invoke(audit_app, ["export", "--dir", str(audit_dir), "--out", str(tmp_path / "f.jsonl")])
+    exported = runner.invoke(audit_app, ["export", *where(audit_dir), "--out", str(tmp_path / "f.jsonl")])
     assert exported.exit_code == 0, exported.output
     (audit_dir / "audit.key").unlink()
 
@@ -107,7 +145,7 @@ def test_an_export_verifies_offline_by_file_and_public_key(audit_dir: Path, tmp_
 
 
 def test_verify_of_a_file_does_not_trust_the_key_beside_it_alone(audit_dir: Path, tmp_path: Path) -> None:
-    runner.invoke(audit_app, ["export", "--dir", str(audit_dir), "--out", str(tmp_path / "f.jsonl")])
+    runner.invoke(audit_app, ["export", *where(audit_dir), "--out", str(tmp_path / "f.jsonl")])
     from edgeloop.audit import load_public_key
 
     alone = runner.invoke(audit_app, ["verify", "--file", str(tmp_path / "f.jsonl")])
@@ -125,7 +163,7 @@ def test_verify_expect_catches_records_cut_from_the_end(audit_dir: Path) -> None
     checkpoint = Record.from_line(original[10]).body  # the checkpoint at seq 10, as kept elsewhere
     expect = f"{checkpoint['records']}:{checkpoint['head']}"
 
-    result = runner.invoke(audit_app, ["verify", "--dir", str(audit_dir), "--expect", expect])
+    result = runner.invoke(audit_app, ["verify", *where(audit_dir), "--expect", expect])
 
     assert result.exit_code == 1
     assert "records 8 to 9 are missing" in result.stdout

@@ -11,7 +11,8 @@ from fastapi.concurrency import run_in_threadpool
 
 from edgeloop.agent.roi import read_fleet_ledger, read_site_ledger
 from edgeloop.api.deps import Viewer, settings_of
-from edgeloop.ledger import ReportError, SiteLedger
+from edgeloop.ledger import ReportError, SiteLedger, headline
+from edgeloop.ledger.site_ledger import N_BOOT
 from edgeloop.web import roi_html
 
 router = APIRouter(prefix="/roi", tags=["roi"])
@@ -27,8 +28,8 @@ def _ledger(request: Request, since: str | None, n_boot: int) -> SiteLedger:
 
 @router.get("")
 def report(request: Request, _: Viewer, since: str | None = None) -> dict[str, Any]:
-    ledger = _ledger(request, since, 500)
-    return {"site": ledger.site, **ledger.report.to_json()}
+    ledger = _ledger(request, since, N_BOOT)
+    return {"site": ledger.site, **ledger.report.to_json(), "headline": headline(ledger.report).to_json()}
 
 
 @router.get("/fleet")
@@ -36,11 +37,12 @@ def fleet_report(request: Request, _: Viewer, since: str | None = None) -> dict[
     """Every site of the shared PostgreSQL store as one experiment: the treated and holdout arms summed across
     sites, one uplift interval (devices are named site/device). 404 on a SQLite store, which holds one site."""
     try:
-        ledger = read_fleet_ledger(settings_of(request), since, n_boot=500)
+        ledger = read_fleet_ledger(settings_of(request), since, n_boot=N_BOOT)
     except ReportError as exc:
         raise HTTPException(404, str(exc)) from None
     sites = sorted({a.device.split("/", 1)[0] for a in ledger.holdout.assignments})
-    return {"site": ledger.site, "sites": sites, **ledger.report.to_json()}
+    figures = headline(ledger.report).to_json()
+    return {"site": ledger.site, "sites": sites, **ledger.report.to_json(), "headline": figures}
 
 
 @router.get("/series")

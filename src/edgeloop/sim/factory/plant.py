@@ -13,8 +13,9 @@ Each device reports its day's energy (kWh, from its current at 400 V three-phase
 production it lost to a commanded lower speed (`slowdown_h`, full-speed-equivalent hours) in a `usage` event when
 the UTC day ends: the meter readings an ROI ledger books.
 
-Bearing wear grows like e^(3t/T) (T: 4-10 h at full speed, slower with speed²) and fails at wear 1, so
-vibration rises clearly 1-3 h before the failure: the P-F interval an agent has to act in.
+Bearing wear grows like e^(3t/T) (T: 1.5-13.5 h at full speed, log-uniform, slower with speed²) and fails at
+wear 1, so vibration rises clearly for about the last half of T: the P-F interval an agent has to act in. A
+`sudden_failure` breaks the device the moment it starts, with no sign before (the fault mix: `faults.py`).
 """
 
 from __future__ import annotations
@@ -121,6 +122,7 @@ class FactoryPlant(MaintainedPlant[_Device]):
         self._cav = np.zeros(n)
         self._cav_ramp = np.zeros(n)
         self._cav_damage = np.zeros(n)
+        self._sudden = np.zeros(n, dtype=bool)  # a sudden failure has started: the device breaks this step
         self._temp = self._ambient(start_ts) + self._rise * 0.6
         self._energy_kwh = np.zeros(n)  # today's, reported at the end of the day
         self._slowdown_h = np.zeros(n)
@@ -232,6 +234,8 @@ class FactoryPlant(MaintainedPlant[_Device]):
             self._cav_ramp[i] = 1.0 / (0.5 * planned.hours_to_failure * HOUR)
         elif planned.kind == "spike":
             d.spikes_left = int(d.event_rng.integers(1, 4))
+        elif planned.kind == "sudden_failure":
+            self._sudden[i] = True
 
     def _progress_faults(
         self,
@@ -245,11 +249,13 @@ class FactoryPlant(MaintainedPlant[_Device]):
         self._wear += s2 * (b / (math.e**3 - 1) + b * self._wear) * dt
         self._cav = np.minimum(1.0, self._cav + self._cav_ramp * (speed > 0) * dt)
         self._cav_damage += self._cav**2 * s2 * self._cav_ramp * dt
-        for i in np.flatnonzero((self._wear >= 1.0) | (self._cav_damage >= 1.0)):
-            self._fail(int(i), "bearing_wear" if self._wear[i] >= 1.0 else "cavitation", ts, events)
+        for i in np.flatnonzero((self._sudden & (speed > 0)) | (self._wear >= 1.0) | (self._cav_damage >= 1.0)):
+            kind = "sudden_failure" if self._sudden[i] else "bearing_wear" if self._wear[i] >= 1.0 else "cavitation"
+            self._fail(int(i), kind, ts, events)
 
     def _clear_developing(self, i: int) -> None:
         self._wear[i] = self._wear_b[i] = self._cav[i] = self._cav_ramp[i] = self._cav_damage[i] = 0.0
+        self._sudden[i] = False
         self._factor[i] = 1.0
 
     def _clear_all(self, i: int) -> None:

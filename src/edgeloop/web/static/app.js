@@ -211,11 +211,11 @@ async function refreshHeadline() { // the ledger's report takes a while on a bus
 async function refreshNetValue() {
   try {
     const roi = await get("/roi");
-    $("net-value").textContent = money(roi.realized_net_value, roi.currency);
-    $("net-value").classList.toggle("negative", Number(roi.realized_net_value) < 0);
-    const u = roi.uplift.net_value;
-    $("uplift").textContent = u.conclusive ? `uplift ${u.per_device_day.toFixed(0)} ${roi.currency}/device-day`
-      : "measured uplift: no claim yet";
+    const rows = new Map(roi.headline.rows);
+    const value = rows.get("value to date") || rows.get("measured value") || "-";
+    $("net-value").textContent = value;
+    $("net-value").classList.toggle("negative", value.startsWith("-"));
+    $("uplift").textContent = rows.has("95% interval") ? `95% interval ${rows.get("95% interval")}` : "";
   } catch (err) { $("net-value").textContent = "-"; $("uplift").textContent = err.status === 404 ? "no ledger yet" : ""; }
 }
 
@@ -469,16 +469,6 @@ async function refreshDecisions() {
 }
 
 // -- ROI and audit pages -----------------------------------------------------------------------------------
-const ROI_TERMS = { // what each card means, in a manager's words (the card's tooltip)
-  "Realized net value": "Money the ledger booked from what actually happened: repairs, downtime, false alarms, "
-    + "energy. Claimed savings are not in it.",
-  "Claimed avoided (not measured)": "Failures the agent believes it prevented, valued at their usual cost. "
-    + "A claim, not a measurement: left out of every measured figure.",
-  "False-alarm cost": "What inspections and stops that found nothing cost.",
-  "Measured uplift": "Treated devices minus the randomized holdout (devices where the agent decides but does "
-    + "not act), per device-day; claimed only when its 95% interval excludes zero.",
-  "Days / entries": "Days of data (data time) and ledger entries the report covers.",
-};
 let roiPlots = [];
 
 async function refreshRoi() {
@@ -487,27 +477,21 @@ async function refreshRoi() {
   try {
     const [r, series] = await Promise.all([get("/roi"), get("/roi/series")]);
     cards.replaceChildren();
-    const u = r.uplift.net_value;
-    for (const [title, text, value] of [
-      ["Realized net value", money(r.realized_net_value, r.currency), Number(r.realized_net_value)],
-      ["Claimed avoided (not measured)", money(r.claimed_avoided, r.currency), 0],
-      ["False-alarm cost", money(r.false_alarm_cost, r.currency), 0],
-      ["Measured uplift", u.conclusive ? `${u.per_device_day.toFixed(0)} ${r.currency}/device-day` : "no claim yet",
-        u.conclusive ? u.per_device_day : 0],
-      ["Days / entries", `${r.days} / ${r.entries}`, 0],
-    ]) {
+    // every figure and label comes from the ledger's one headline (edgeloop.ledger.headline)
+    for (const [title, text] of r.headline.rows) {
       const card = document.createElement("div");
       card.className = "card";
-      card.title = ROI_TERMS[title];
+      const tip = (r.headline.glossary || {})[title]; // the glossary's words, as in docs/ledger.md
+      if (tip) card.title = tip;
       const h = document.createElement("h2");
       h.textContent = title;
       const p = document.createElement("p");
       p.textContent = text;
-      if (value < 0) p.className = "negative";
+      if (text.startsWith("-")) p.className = "negative";
       card.append(h, p);
       cards.appendChild(card);
     }
-    $("roi-note").textContent = u.verdict || "";
+    $("roi-note").textContent = r.headline.verdict;
     for (const plot of roiPlots) plot.destroy();
     roiPlots = Charts.roi($("roi-plots"), series, when);
   } catch (err) {
