@@ -168,7 +168,7 @@ def serve_site(data_dir: Path) -> Iterator[tuple[Settings, SiteAgent, str]]:
     for d in devices:
         link.deliver(f"edgeloop/v1/{SITE}/{d}/meta", orjson.dumps({**meta, "device": d}), retain=True)
     agent.handle_batch(link.drain(100))
-    agent.record_policy("(the default policy at autonomy 2)", "test", "", T0)
+    agent.dispatcher.record_policy("(the default policy at autonomy 2)", "test", "", T0)
     assert agent.books is not None
     treated = next(d for d in devices if agent.books.arm(d) is Arm.TREATED)
     for i, v in enumerate([4.0 + 0.05 * (i % 3) for i in range(100)] + [20.0] * 6):

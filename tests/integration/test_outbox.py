@@ -177,7 +177,8 @@ async def test_a_commands_ack_clock_starts_when_it_leaves_the_outbox(tmp_path: P
     now = [1000.0]
     agent = SiteAgent(cfg, Loopback(), store, make_learner(), make_policy(cfg), clock=lambda: now[0])
     agent.outbox = DurableOutbox(store, agent.client, agent.clock)
-    agent.outbox.on_published = agent.on_published
+    dispatcher = agent.dispatcher
+    agent.outbox.on_published = lambda topic, payload: dispatcher.on_published(topic, payload, agent.clock())
     agent.dispatcher.send(Command("c1", "s1", "pump-1", "schedule_maintenance", {}, "d1"), now[0])
     now[0] += 30  # the store was slow: the command waited in the outbox past its ack timeout
     agent.sweep_timeouts()

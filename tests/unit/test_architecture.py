@@ -141,3 +141,21 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
         if v not in index:
             visit(v)
     return found
+
+
+#: a module a newcomer can read in one sitting; the agent a thin conductor of parts that have rooms of their own
+MAX_MODULE_LINES = 400
+MAX_AGENT_LINES = 250
+
+
+def test_no_module_grows_past_what_one_reads_in_a_sitting() -> None:
+    long = {str(p.relative_to(ROOT)): n for p in ROOT.rglob("*.py")
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES}  # fmt: skip
+    assert long == {}, f"split these (at most {MAX_MODULE_LINES} lines): {long}"
+
+
+def test_the_site_agent_stays_a_conductor() -> None:
+    lines = (ROOT / "agent" / "site.py").read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("class SiteAgent"))
+    end = next((i for i in range(start + 1, len(lines)) if lines[i] and not lines[i][0].isspace()), len(lines))
+    assert end - start < MAX_AGENT_LINES, f"SiteAgent is {end - start} lines: give a part its own room"

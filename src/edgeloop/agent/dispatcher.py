@@ -9,6 +9,8 @@ from the injected clock) and is recorded as timed out otherwise.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import math
 import uuid
 from collections.abc import Callable
@@ -22,7 +24,8 @@ from edgeloop.audit import Kind
 from edgeloop.io.inbound import CommandAck
 from edgeloop.io.topics import Channel, agent_topic, device_topic
 from edgeloop.model import AckStatus, Command, Decision, DecisionStatus, DeviceMeta
-from edgeloop.policy import DecisionContext, GuardState, PolicyEngine
+from edgeloop.policy import DecisionContext, GuardState, PolicyEngine, PolicyError, parse_policy
+from edgeloop.policy.shares import share_site_limits
 
 AuditFn = Callable[[str, dict[str, Any], float], str | None]  # returns the record's hash, if logged
 PublishFn = Callable[[str, bytes, int], None]
@@ -37,6 +40,7 @@ class DispatchRecords(Protocol):
         self, cmd_id: str, decision: str, device: str, name: str, args: dict[str, Any], at: float
     ) -> None: ...
     def write_ack(self, cmd_id: str, status: str, at: float, detail: str) -> None: ...
+    def write_site_policy(self, policy: dict[str, Any], source: str, at: float) -> None: ...
     def write_outcome(
         self, device: str, ts: float, at: float, kind: str, decision: str | None, detail: dict[str, Any]
     ) -> None: ...
@@ -77,6 +81,7 @@ class Dispatcher:
         self.publish = publish
         self.stats = stats
         self.ack_timeout_s = ack_timeout_s
+        self.partitions = 1  # agents the site's devices are split over: each gets its share of site-wide limits
         self.approvals: Approvals | None = None  # set once the site's approval desk exists (it sends through us)
         self.pending: dict[str, PendingCommand] = {}
         self.last_decision: dict[str, str] = {}  # device -> id of its latest decision
@@ -84,6 +89,24 @@ class Dispatcher:
         # The guardrails' rate limits count in the plant's data time, as the alarm stage's cooldown does: on a
         # live site it is the wall clock, and a replay or a simulated plant running faster keeps the same limits.
         self.data_ts = -math.inf  # the latest data time decided about
+
+    def record_policy(self, source: str, by: str, why: str, now: float) -> None:
+        """Keep the policy in force in the store (for the API) and log it: a policy change is a decision too."""
+        body = self.policy.policy.model_dump(mode="json")
+        digest = hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        self.records.write_site_policy(body, source, now)
+        self.log(Kind.POLICY, {"sha256": digest, "by": by, "why": why, "source": source[:100_000]}, now)
+
+    def replace_policy(self, text: str, by: str, why: str, now: float) -> str:
+        """A policy sent through the inbox (`edgeloop policy apply`): applied and logged, or refused with why.
+        Site-wide limits are shared out over the site's `partitions` agents."""
+        try:
+            policy = parse_policy(text, "policy from the inbox")
+        except PolicyError as exc:
+            return f"refused: {exc}"
+        self.policy = PolicyEngine(share_site_limits(policy, self.partitions))
+        self.record_policy(text, by, why, now)
+        return "applied"
 
     def resume(self, unsettled: list[tuple[str, str, str, str, dict[str, Any], float]], now: float) -> None:
         """Commands a previous run sent and never saw settled wait again for their ack, `ack_timeout_s` from now
@@ -159,6 +182,12 @@ class Dispatcher:
         self.publish(device_topic(self.site, command.device, Channel.CMD), orjson.dumps(command.payload()), 1)
         self.pending[command.id] = PendingCommand(command, now + self.ack_timeout_s)
         self.stats.commands_sent += 1
+
+    def on_published(self, topic: str, payload: bytes, now: float) -> None:
+        """A message left the outbox: a command's wait for its ack starts now, not when it was decided."""
+        if topic.endswith(f"/{Channel.CMD}"):
+            with contextlib.suppress(orjson.JSONDecodeError, KeyError, TypeError):
+                self.published(str(orjson.loads(payload)["id"]), now)
 
     def published(self, command_id: str, now: float) -> None:
         """The command left the outbox just now (it waited for the store): its ack clock starts here."""

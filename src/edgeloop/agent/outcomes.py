@@ -1,5 +1,6 @@
 """Device events become outcomes: the device goes down or runs again, models are graded, the alarm stage
-learns from what maintenance found, and the ledger books the outcome (or the day's usage).
+learns from what maintenance found, and the ledger books the outcome (or the day's usage). Operators' verdicts
+are taken here too, and the re-bases of gated learners (a repair, maintenance or a `new_normal` verdict) logged.
 
 Events after which the device is down (`DOWN_EVENTS`) end its held alarms; events after which it runs again
 from a new normal (`RESTART_EVENTS`) give it fresh series (its learners start afresh) and a settling time.
@@ -7,10 +8,16 @@ from a new normal (`RESTART_EVENTS`) give it fresh series (its learners start af
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from edgeloop.audit import Kind
 from edgeloop.io.inbound import DeviceEvent
+from edgeloop.learn.calibrated import Rebase
+from edgeloop.learn.catalog import gated_parts
+from edgeloop.learn.ondelay import alarm_class
 from edgeloop.ledger import Usage
 from edgeloop.model import Outcome
 
@@ -50,7 +57,7 @@ class Outcomes:
             settle = prior_settle if seeded and prior_settle is not None else agent.settings.settle_s
             agent.stage.on_restart(known.index, ts, settle)
             if kind == "repaired":  # fresh series learn the new regime; a gated learner's re-base is logged
-                agent.rebase(device, "maintenance" if doc.get("reason") == "maintenance" else "repaired", now)
+                self.rebase(device, "maintenance" if doc.get("reason") == "maintenance" else "repaired", now)
         if kind == "failure":
             agent.stats.failures += 1
             self.grade(device, True, ts, now)
@@ -101,3 +108,40 @@ class Outcomes:
         agent.record(Kind.PROMOTION, promotion, now)  # a promotion is a decision: it goes into the signed log
         agent.store.write_champion(asset_type, rule.learner, rule.threshold, rule.sustain, now)
         agent.stage.set_rule(asset_type, rule.threshold, rule.sustain)
+
+    # -- what operators say ----------------------------------------------------------------------------------
+
+    def on_verdict(self, decision: dict[str, Any], verdict: str, now: float) -> None:
+        """An operator's verdict on a decision: the models are graded, and the alarm stage learns from it."""
+        agent = self.agent
+        agent.stats.verdicts += 1
+        if verdict == "new_normal":
+            self.rebase(str(decision["device"]), "new_normal", now)
+            return
+        if verdict not in ("true_fault", "false_alarm"):
+            return
+        device, right = str(decision["device"]), verdict == "true_fault"
+        self.grade(device, right, now, now)
+        key = alarm_class(str(decision["asset_type"]), dict(decision.get("evidence") or {}))
+        since = float(decision["ts"]) - float(decision.get("on_delay_s") or 0.0)
+        agent.act(agent.stage.answered(str(decision["id"]), device, right, "verdict", (key, since)), now)
+
+    def rebase(self, device: str, reason: str, now: float) -> None:
+        """The device's regime is new: its gated learners learn it (`edgeloop.learn.calibrated`), logged."""
+        agent = self.agent
+        known = agent.registry.get(device)
+        if known is None:
+            return
+        keys = np.fromiter(known.keys.values(), dtype=np.int64)
+        for gated in gated_parts(agent.learner):
+            gated.rebase(keys, agent.data_ts, reason)
+            self.record_rebases(gated.take_rebases(), now)
+
+    def record_rebases(self, rebases: Sequence[Rebase], now: float) -> None:
+        """One audit record per device and re-base: which metrics, when (data time) and why."""
+        by_device: dict[tuple[str, float, str], list[str]] = {}
+        for r in rebases:
+            device, metric = self.agent.registry.series_name(r.key)
+            by_device.setdefault((device, r.ts, r.reason), []).append(metric)
+        for (device, ts, reason), metrics in by_device.items():
+            self.agent.record("rebase", {"device": device, "ts": ts, "reason": reason, "metrics": sorted(metrics)}, now)

@@ -95,7 +95,9 @@ async def open_agent(
             agent = SiteAgent(cfg, client, store, learner or make_learner(cfg), make_policy(cfg), books, audit)
             agent.telemetry_qos = settings.broker.qos
             agent.outbox = DurableOutbox(store, client, agent.clock)
-            agent.outbox.on_published = agent.on_published
+            agent.outbox.on_published = lambda topic, payload: agent.dispatcher.on_published(
+                topic, payload, agent.clock()
+            )
             saved = checkpoint.load(cfg.checkpoint_path)
             if saved is not None and agent.resume(saved):
                 log.info("resumed from %s: %d devices", cfg.checkpoint_path, len(agent.registry))
@@ -104,7 +106,7 @@ async def open_agent(
                 if found is not None and agent.resume(found[0]):
                     log.info("partition %s took over the learnt state of %d devices from %s", part, found[2], found[1])
             source = cfg.policy.read_text(encoding="utf-8") if cfg.policy else "(default policy from the settings)"
-            agent.record_policy(source, "edgeloop", "agent started", agent.clock())
+            agent.dispatcher.record_policy(source, "edgeloop", "agent started", agent.clock())
             yield agent
     finally:
         if audit is not None:

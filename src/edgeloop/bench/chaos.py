@@ -20,9 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,6 +37,7 @@ from rich.table import Table
 from edgeloop.audit import LOG_FILE, Record, verify_file
 from edgeloop.audit.store_check import check_store
 from edgeloop.audit.trust import trust_anchor
+from edgeloop.bench.agent_process import AgentProcess
 from edgeloop.bench.faults import CuttableLink, fuzz_corpus, limit_file_size
 from edgeloop.io.broker import EmbeddedBroker
 from edgeloop.io.mqtt import MqttClient, parse_url
@@ -93,64 +91,6 @@ class RunResult:
     outbox_unsent: int = 0
     timeline: list[str] = field(default_factory=list)
     scores: dict[tuple[str, str, float], float] = field(default_factory=dict, repr=False)
-
-
-class AgentProcess:
-    """`edgeloop agent` as its own process, started, killed and restarted by the bench."""
-
-    def __init__(self, url: str, site: str, data_dir: Path) -> None:
-        self.args = [sys.executable, "-m", "edgeloop", "agent", "--broker", url, "--site", site,
-                     "--data-dir", str(data_dir), "--autonomy", "3"]  # fmt: skip
-        self.env = {**os.environ, "EDGELOOP_BROKER__PERSISTENT_SESSION": "true", "EDGELOOP_BROKER__QOS": "1",
-                    "EDGELOOP_AGENT__CHECKPOINT_S": "5", "XDG_CONFIG_HOME": str(data_dir / "config")}  # fmt: skip
-        self.log = data_dir / "agent.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.crashes = 0
-        self.stopped = False  # killed or stopped by the bench: not a crash
-
-    def start(self) -> None:
-        self.stopped = False
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(self.args, env=self.env, stdout=subprocess.DEVNULL, stderr=log)
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def restart_if_dead(self) -> bool:
-        """A crash (an exit nobody asked for) is counted and the agent started again."""
-        if self.proc is not None and not self.stopped and self.proc.poll() is not None:
-            self.crashes += 1
-            self.start()
-            return True
-        return False
-
-    def kill(self) -> None:
-        self.stopped = True
-        if self.alive():
-            assert self.proc is not None
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
-
-    def terminate(self, within: float = 15.0) -> float | None:
-        """SIGTERM; the seconds until it exited, or None if it had to be killed after `within`."""
-        if not self.alive():
-            return None
-        assert self.proc is not None
-        self.stopped = True
-        t0 = time.monotonic()
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(within)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            return None
-        return time.monotonic() - t0
 
 
 async def run_site(plan: ChaosPlan, broker_url: str, data_dir: Path, faults: bool) -> RunResult:

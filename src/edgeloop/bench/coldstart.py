@@ -118,8 +118,8 @@ def coldstart(
         _, without = run_site(new_site, settings, bar("new site, no prior", new_site))
 
         def with_prior(agent: SiteAgent) -> None:
-            agent.prior = fleet
-            agent.prior_settle_s = settle
+            agent.devices.prior = fleet
+            agent.devices.prior_settle_s = settle
 
         _, with_ = run_site(new_site, settings, bar("new site, fleet prior", new_site), with_prior)
     lift = _ratio(with_.precision, without.precision)

@@ -9,54 +9,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import socket
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
 import typer
-from rich.console import Console, Group
+from rich.console import Console
 from rich.live import Live
-from rich.table import Table
 
 from edgeloop.agent.roi import read_site_ledger
 from edgeloop.agent.service import broker_url, open_agent
 from edgeloop.agent.site import SiteAgent
 from edgeloop.api.serve import serve_api
 from edgeloop.demo.fleet import fleet_table, run_fleet_demo
-from edgeloop.demo.processes import simulator_command
+from edgeloop.demo.processes import SERVED, PlantNotServedError, serve_plant, simulator_command
+from edgeloop.demo.view import live_view, measured, roi_table, summary_table
 from edgeloop.io.broker import BrokerError
 from edgeloop.io.mqtt import MqttError
 from edgeloop.io.protocols import PROTOCOLS
 from edgeloop.io.signals import stop_on_signals
-from edgeloop.ledger import Headline, ReportError, headline
-from edgeloop.ledger.headline import rows
+from edgeloop.ledger import ReportError, headline
 from edgeloop.settings import Settings, SettingsError, load_settings
-
-
-def live_view(agent: SiteAgent, started: float, rate: float, duration: float) -> Group:
-    s = agent.stats
-    table = Table(title=f"edgeloop demo: site {agent.site}", show_header=False, min_width=60)
-    table.add_column(style="bold")
-    table.add_column(justify="right")
-    table.add_row("elapsed", f"{time.monotonic() - started:.0f} / {duration:.0f} s")
-    table.add_row("points/s (last second)", f"{rate:,.0f}")
-    table.add_row("points scored and stored", f"{s.points:,}")
-    table.add_row("devices", f"{len(agent.registry)}")
-    table.add_row("anomalous samples", f"{s.anomalous_samples:,}")
-    table.add_row("decisions", f"{s.decisions}")
-    table.add_row("commands sent / acked", f"{s.commands_sent} / {s.commands_acked}")
-    table.add_row("waiting for approval (edgeloop approvals list)", f"{len(agent.approvals.awaiting)}")
-    table.add_row("blocked by a guardrail", f"{s.blocked}")
-    table.add_row("faults found by maintenance (caught early)", f"[green]{s.repairs_found_fault}[/green]")
-    table.add_row("maintenance that found nothing", f"{s.repairs_found_nothing}")
-    table.add_row("failures that happened", f"[red]{s.failures}[/red]")
-    table.add_row("quarantined inputs", f"{s.quarantined}")
-    return Group(table)
 
 
 async def run_demo(
@@ -78,7 +54,7 @@ async def run_demo(
         stop = asyncio.Event()
         stop_on_signals(stop)
         # a served plant (modbus, opcua) comes up first: the agent reads it with the map the simulator writes
-        serving = (_serve_plant(protocol, url, site, devices, seed, speed, truth_path, Path(tmp))
+        serving = (serve_plant(protocol, url, site, devices, seed, speed, truth_path, Path(tmp))
                    if protocol in SERVED else contextlib.nullcontext((None, None)))  # fmt: skip
         async with serving as (served, map_path), \
                 open_agent(settings, url, protocol=protocol, protocol_map=map_path) as agent, \
@@ -149,45 +125,6 @@ async def run_demo(
     }
 
 
-#: the protocols whose simulated plant is a server the agent connects to, with the map the simulator writes
-SERVED = ("modbus", "opcua")
-
-
-class PlantNotServedError(RuntimeError):
-    """The simulator did not come up serving its protocol."""
-
-
-@contextlib.asynccontextmanager
-async def _serve_plant(
-    protocol: str, url: str, site: str, devices: int, seed: int, speed: float, truth: Path, tmp: Path
-) -> AsyncIterator[tuple[asyncio.subprocess.Process | None, Path | None]]:
-    """Start the simulator serving `protocol` and wait until it has written the map it serves; kill it on the
-    way out if it still runs (the demo stops it itself when all goes well)."""
-    map_path = tmp / f"{protocol}-map.yaml"
-    with socket.socket() as s:  # a free port for the first server (the simulator takes the next ones too)
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    poll_s = max(0.05, 15.0 / speed)  # a new sample every poll where the machine allows, at most 20 polls/s
-    extra = ["--protocol", protocol, "--port", str(port), "--map-out", str(map_path), "--poll-s", str(poll_s)]
-    sim = await asyncio.create_subprocess_exec(*simulator_command(url, site, devices, seed, speed, truth, extra),
-                                               stdin=asyncio.subprocess.DEVNULL)  # fmt: skip
-    deadline = time.monotonic() + 30
-    try:
-        while not map_path.exists():
-            if sim.returncode is not None or time.monotonic() > deadline:
-                raise PlantNotServedError(
-                    f"the simulator did not start serving {protocol} "
-                    + (f"(it exited with {sim.returncode})" if sim.returncode is not None else "within 30 s")
-                )
-            await asyncio.sleep(0.1)
-        await asyncio.sleep(0.3)  # the map is written just before the servers listen
-        yield sim, map_path
-    finally:
-        if sim.returncode is None:
-            sim.kill()
-            await sim.wait()
-
-
 async def _watch(
     agent: SiteAgent,
     sim: asyncio.subprocess.Process,
@@ -219,39 +156,6 @@ async def _watch(
         interrupted.cancel()
         if not ended.done():
             ended.cancel()
-
-
-def summary_table(summary: dict[str, Any]) -> Table:
-    table = Table(title="edgeloop demo: summary", show_header=False)
-    table.add_column(style="bold")
-    table.add_column(justify="right")
-    for key, value in summary.items():
-        table.add_row(key.replace("_", " "), f"{value:,}" if isinstance(value, int) else str(value))
-    return table
-
-
-def roi_table(figures: Headline) -> Table:
-    table = Table(title="ROI ledger (edgeloop roi report for all of it)", show_header=False)
-    table.add_column(style="bold")
-    table.add_column(justify="right")
-    for label, text in rows(figures):
-        table.add_row(label, text)
-    return table
-
-
-def measured(figures: Headline) -> dict[str, Any]:
-    """The measured figures a script checks, at the top level of `demo --json`."""
-    return {
-        "uplift_per_device_day": figures.value_per_device_day,
-        "uplift_ci_low": figures.value_ci_low,
-        "uplift_ci_high": figures.value_ci_high,
-        "downtime_reduction": figures.downtime_reduction,
-        "treated_devices": figures.treated_devices,
-        "holdout_devices": figures.holdout_devices,
-        "treated_days": figures.treated_days,
-        "holdout_days": figures.holdout_days,
-        "verdict": figures.verdict,
-    }
 
 
 def fresh_site_dir(site_dir: Path) -> Path | None:

@@ -188,13 +188,21 @@ def dumps(merged: MergedKnowledge) -> bytes:
     return orjson.dumps(describe(merged))
 
 
+class PriorHooks(Protocol):
+    """Where a site agent takes the fleet's prior: its new series start from it (`agent/devices.py`)."""
+
+    prior: PriorSource | None
+    prior_settle_s: float | None
+
+
 class SharingSite(Protocol):
     """What sharing needs of a site agent: its learner and devices, and the hooks that take the fleet's prior."""
 
     site: str
     learner: Learner
-    prior: PriorSource | None
-    prior_settle_s: float | None
+
+    @property
+    def devices(self) -> PriorHooks: ...
 
     @property
     def registry(self) -> DeviceRegistry: ...
@@ -207,7 +215,7 @@ async def share_site_knowledge(
     start from the fleet's prior, and the agent's summaries are published every `publish_every_s` and at stop."""
     fleet = FleetKnowledge(Trust(settings.trusted_keys))
     fleet.trust.check(agent.site, public_hex(key))  # our own key first: nobody else can be first to our site id
-    agent.prior, agent.prior_settle_s = fleet, settings.prior_settle_s
+    agent.devices.prior, agent.devices.prior_settle_s = fleet, settings.prior_settle_s
 
     def ours() -> list[KnowledgeSummary]:
         return site_summaries(agent.site, agent.registry, agent.learner, time.time())

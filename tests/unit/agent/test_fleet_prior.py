@@ -60,7 +60,7 @@ def send(agent: SiteAgent, link: Loopback, i: int) -> None:
 
 def test_a_new_device_starts_warm_on_the_metrics_the_prior_knows(site: tuple[SiteAgent, Loopback]) -> None:
     agent, link = site
-    agent.prior = StaticPrior({"vibration": SeriesPrior(2.4, 0.1, 0.04, False, 30)})
+    agent.devices.prior = StaticPrior({"vibration": SeriesPrior(2.4, 0.1, 0.04, False, 30)})
     announce(agent, link)
 
     send(agent, link, 0)
@@ -72,7 +72,7 @@ def test_a_new_device_starts_warm_on_the_metrics_the_prior_knows(site: tuple[Sit
 
 def test_a_prior_wider_than_the_metric_range_is_not_used(site: tuple[SiteAgent, Loopback]) -> None:
     agent, link = site
-    agent.prior = StaticPrior({"vibration": SeriesPrior(2.4, 500.0, 0.04, False, 30)})
+    agent.devices.prior = StaticPrior({"vibration": SeriesPrior(2.4, 500.0, 0.04, False, 30)})
     announce(agent, link)
 
     send(agent, link, 0)
@@ -85,8 +85,8 @@ def test_a_restarted_device_is_seeded_and_settles_for_the_prior_settle(site: tup
     announce(agent, link)
     for i in range(5):
         send(agent, link, i)
-    agent.prior = StaticPrior({"vibration": SeriesPrior(2.4, 0.1, 0.04, False, 30)})
-    agent.prior_settle_s = 600.0
+    agent.devices.prior = StaticPrior({"vibration": SeriesPrior(2.4, 0.1, 0.04, False, 30)})
+    agent.devices.prior_settle_s = 600.0
 
     link.deliver("edgeloop/v1/s1/pump-1/event", orjson.dumps({"kind": "repaired", "ts": T0 + 100}))
     agent.handle_batch(link.drain(10))
@@ -99,7 +99,7 @@ def test_a_restarted_device_is_seeded_and_settles_for_the_prior_settle(site: tup
 def test_without_a_prior_a_restart_settles_for_the_agent_settle(site: tuple[SiteAgent, Loopback]) -> None:
     agent, link = site
     announce(agent, link)
-    agent.prior_settle_s = 600.0
+    agent.devices.prior_settle_s = 600.0
 
     link.deliver("edgeloop/v1/s1/pump-1/event", orjson.dumps({"kind": "repaired", "ts": T0 + 100}))
     agent.handle_batch(link.drain(10))

@@ -1,0 +1,71 @@
+"""What a restart needs of a site agent: its learnt state (registry, learner, alarm stage, guard), written to its
+checkpoint file (`agent/checkpoint.py`) and taken back at start, and the audit log's signed head, published so
+that whoever keeps a copy catches records cut later (`audit/head.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from edgeloop.agent import checkpoint
+from edgeloop.audit.directory import write_atomic
+from edgeloop.audit.head import AUDIT_HEAD, sign_head
+from edgeloop.io.topics import agent_topic
+from edgeloop.policy import GuardState
+
+if TYPE_CHECKING:  # the agent calls these with itself
+    from edgeloop.agent.site import SiteAgent
+
+log = logging.getLogger(__name__)
+
+
+async def save_checkpoint(agent: SiteAgent) -> None:
+    """Write the learnt state to the site's checkpoint file (`agent/checkpoint.py`); a failure is logged."""
+    data = checkpoint.encode(state_of(agent))  # here, between batches: a consistent state
+    try:
+        await asyncio.to_thread(checkpoint.write, agent.settings.checkpoint_path, data)
+    except OSError as exc:
+        log.warning("checkpoint not written to %s: %s", agent.settings.checkpoint_path, exc)
+
+
+async def publish_audit_head(agent: SiteAgent) -> None:
+    """Publish the audit log's signed head (`audit/head.py`), retained on `_agent/audit/head` and written to
+    the site's `audit-head.json` (served by the API): whoever keeps a copy catches records cut later."""
+    if agent.audit is None:
+        return
+    records, head = agent.audit.state()
+    payload = orjson.dumps(sign_head(agent.site, records, head, agent.clock(), agent.audit.key))
+    agent.publish(agent_topic(agent.site, AUDIT_HEAD), payload, 1, retain=True)
+    try:
+        await asyncio.to_thread(write_atomic, agent.settings.audit_head_path, payload)
+    except OSError as exc:
+        log.warning("audit head not written to %s: %s", agent.settings.audit_head_path, exc)
+
+
+def state_of(agent: SiteAgent) -> dict[str, Any]:
+    """What a restart needs to resume warm (`agent/checkpoint.py`): registry, learner and alarm stage."""
+    return {"site": agent.site, "registry": agent.registry, "learner": agent.learner, "stage": agent.stage.snapshot(),
+            "guard": agent.dispatcher.guard.to_json()}  # fmt: skip
+
+
+def resume(agent: SiteAgent, state: dict[str, Any]) -> bool:
+    """Take back `learnt_state()` of an earlier run of this site, before any message; whether it was taken."""
+    if state.get("site") != agent.site or not agent.models.plain or len(agent.registry):
+        return False  # another site's, or a model board's (its champions are rebuilt from the store)
+    agent.learner = agent.models.learner = state["learner"]
+    agent.devices.resume(state["registry"], agent.learner)
+    agent.decoder.registry = agent.devices.registry
+    agent.stage.restore(state["stage"])
+    agent.devices.regroup()
+    if "guard" in state and agent.store.read_guard_state() is None:  # handed over from another partitioning
+        guard = GuardState.from_json(state["guard"])
+        part = agent.partition.part
+        if part is not None:  # the actions this partition's devices had: the rate limits go on counting them
+            guard = GuardState([a for a in guard.actions if part.owns(a.device)],
+                               {d for d in guard.stopped if part.owns(d)})  # fmt: skip
+        agent.dispatcher.guard = guard
+    return True
