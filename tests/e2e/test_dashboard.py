@@ -231,7 +231,8 @@ def test_the_roi_page_draws_the_ledger_over_time(
     expect(charts.locator("canvas")).to_have_count(4)
     expect(page.locator("#roi-plots figure[data-chart=uplift] .note")).to_contain_text("95% interval")
     expect(page.locator("#roi-cards .card p.negative").first).to_be_visible()  # a loss, in the warning colour
-    expect(page.locator("#roi-cards .card").first).to_have_attribute("title", re.compile("Claimed savings are not"))
+    # each card explains its figure in the glossary's words (edgeloop.ledger.headline, docs/ledger.md)
+    expect(page.locator("#roi-cards .card").first).to_have_attribute("title", re.compile("holdout"))
     page.screenshot(path=str(shots / f"ledger-roi-{viewport}.png"), full_page=True)
     fits(page, f"the ROI page at {viewport}")
     page.close()

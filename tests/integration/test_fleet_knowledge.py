@@ -144,7 +144,13 @@ async def test_an_agent_sharing_knowledge_starts_a_new_device_from_the_fleets_pr
     meta = {"device": "pump-1", "asset_type": asset_type, "commands": {},
             "metrics": {"vibration": {"unit": "mm/s", "low": 0, "high": 50}}}  # fmt: skip
     try:
-        await until(lambda: bool(agents) and agents[0].prior is not None and bool(agents[0].prior.priors(asset_type)))
+        await until(
+            lambda: (
+                bool(agents)
+                and agents[0].devices.prior is not None
+                and bool(agents[0].devices.prior.priors(asset_type))
+            )
+        )
         async with MqttClient(broker_url) as device:
             device.publish(f"edgeloop/v1/{site}/pump-1/meta", orjson.dumps(meta), qos=1, retain=True)
             await until(lambda: agents[0].registry.get("pump-1") is not None)

@@ -42,7 +42,7 @@ async def test_a_second_agent_for_a_running_partition_refuses_with_the_reason(
             async with open_agent(second, url):
                 pass
         async with open_agent(other, url) as neighbour:  # the other partition is free
-            took_other = neighbour.state_topic
+            took_other = neighbour.partition.state_topic
         with pytest.raises(PartitioningClashError) as clash:  # P = 3 while the site still runs as P = 2
             async with open_agent(partition_settings(url, site, "2/3", tmp_path / "d"), url):
                 pass
@@ -50,7 +50,7 @@ async def test_a_second_agent_for_a_running_partition_refuses_with_the_reason(
         stop.set()
         await task
     async with open_agent(second, url) as again:  # the first one stopped: its claim is gone
-        took_after = again.part
+        took_after = again.partition.part
 
     assert "partition 0/2 of site" in str(refused.value)
     assert refused.value.topic == f"edgeloop/v1/{site}/_agent/p0of2/state"

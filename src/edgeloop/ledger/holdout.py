@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -56,11 +56,43 @@ class HoldoutRecord:
     fraction: float
     assignments: tuple[Assignment, ...] = ()
     draw: str = "sequence"
+    # lookups kept beside the assignments, carried over by `extended`: a site registers devices in thousands of
+    # batches, and rebuilding them from every assignment each time made that quadratic
     _by_device: dict[str, Assignment] = field(init=False, repr=False, compare=False)
+    _taken: dict[str, int] = field(init=False, repr=False, compare=False)  # assignments per asset type
+    _rows: list[dict[str, Any]] = field(init=False, repr=False, compare=False)  # the assignments as JSON
 
     def __post_init__(self) -> None:
-        # a lookup per device, not a scan: the agent asks for every device it registers
-        object.__setattr__(self, "_by_device", {a.device: a for a in self.assignments})
+        self._keep({}, {}, [], self.assignments)
+
+    def _keep(self, by: dict[str, Assignment], taken: dict[str, int], rows: list[dict[str, Any]],
+              added: Sequence[Assignment]) -> None:  # fmt: skip
+        for a in added:
+            by[a.device] = a
+            taken[a.asset_type] = taken.get(a.asset_type, 0) + 1
+            rows.append({"device": a.device, "asset_type": a.asset_type, "arm": str(a.arm), "position": a.position})
+        object.__setattr__(self, "_by_device", by)
+        object.__setattr__(self, "_taken", taken)
+        object.__setattr__(self, "_rows", rows)
+
+    def extended(self, added: Sequence[Assignment]) -> HoldoutRecord:
+        """This record with `added` after its assignments (its lookups copied, not rebuilt).
+
+        >>> r = HoldoutDesign(seed=1).assign({"m1": "motor"})
+        >>> r.extended([Assignment("m2", "motor", Arm.TREATED, 1)]) == HoldoutRecord(1, 0.2, (*r.assignments,
+        ...     Assignment("m2", "motor", Arm.TREATED, 1)))
+        True
+        """
+        record = object.__new__(HoldoutRecord)
+        for name, value in (("seed", self.seed), ("fraction", self.fraction), ("draw", self.draw),
+                            ("assignments", self.assignments + tuple(added))):  # fmt: skip
+            object.__setattr__(record, name, value)
+        record._keep(dict(self._by_device), dict(self._taken), list(self._rows), added)
+        return record
+
+    def taken(self, asset_type: str) -> int:
+        """How many devices of `asset_type` are assigned."""
+        return self._taken.get(asset_type, 0)
 
     def get(self, device: str) -> Assignment | None:
         return self._by_device.get(device)
@@ -77,10 +109,7 @@ class HoldoutRecord:
             "seed": self.seed,
             "fraction": self.fraction,
             "draw": self.draw,
-            "assignments": [
-                {"device": a.device, "asset_type": a.asset_type, "arm": str(a.arm), "position": a.position}
-                for a in self.assignments
-            ],
+            "assignments": list(self._rows),
         }
 
     @classmethod
@@ -124,20 +153,18 @@ class HoldoutDesign:
                 f"record was made with seed={record.seed}, fraction={record.fraction}, draw={record.draw}; "
                 f"this design has seed={self.seed}, fraction={self.fraction}, draw={self.draw}"
             )
-        known = {a.device for a in record.assignments}
-        taken: dict[str, int] = {}
-        for a in record.assignments:
-            taken[a.asset_type] = taken.get(a.asset_type, 0) + 1
         new = sorted(
-            ((asset, self._draw(asset, device), device) for device, asset in devices.items() if device not in known)
+            (asset, self._draw(asset, device), device)
+            for device, asset in devices.items()
+            if record.get(device) is None
         )
+        taken: dict[str, int] = {}
         added: list[Assignment] = []
         for asset, u, device in new:
-            k = taken.get(asset, 0)
-            taken[asset] = k + 1
+            k = taken[asset] = taken.get(asset, record.taken(asset) - 1) + 1
             arm = self._arm_at(asset, k) if self.draw == "sequence" else self._arm_of(u)
             added.append(Assignment(device, asset, arm, k))
-        return HoldoutRecord(self.seed, self.fraction, record.assignments + tuple(added), self.draw)
+        return record.extended(added)
 
     def _arm_of(self, u: float) -> Arm:
         return Arm.HOLDOUT if u < self.fraction else Arm.TREATED

@@ -92,10 +92,13 @@ def test_a_factory_recording_replays_with_new_keys_after_each_restart(tmp_path: 
     lives = {u: 1 for u in ("pump-001", "motor-002", "pump-003", "motor-004")}
     for line in (tmp_path / "events.jsonl").read_text().splitlines():
         event = json.loads(line)
-        if event["kind"] == "repaired":
+        if event["kind"] in ("repaired", "started"):
             lives[event["device"]] += 1
     assert max(lives.values()) > 1  # the case under test: a device that failed and came back
-    assert int(replay.keys.max()) + 1 == sum(n * (6 if d.startswith("pump") else 4) for d, n in lives.items())
+    # every life has keys of its own (a life cut short by the recording's end, or by a failure with no warning
+    # right after a repair, may hold no data: its keys stay unused)
+    assert replay.groups.shape[0] == sum(n * (6 if d.startswith("pump") else 4) for d, n in lives.items())
+    assert int(replay.keys.max()) < replay.groups.shape[0]
     developing = sum(1 for f in truth["faults"] if f["developing"])
     assert sum(1 for u in replay.units for e in u.events if e.deadline is not None) == developing
     assert np.all(np.diff(replay.ts) >= 0)
