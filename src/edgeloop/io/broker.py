@@ -24,6 +24,18 @@ class BrokerError(RuntimeError):
     """The embedded broker could not be found or started; the message says why and what to do."""
 
 
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM a broker process and wait for it; killed when it has not gone in 10 s."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -110,13 +122,8 @@ class EmbeddedBroker:
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+        if proc is not None:
+            stop_server(proc)
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None

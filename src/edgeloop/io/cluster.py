@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import signal
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from edgeloop.io.broker import BrokerError, _die_with_parent, find_nats_server, free_port
+from edgeloop.io.broker import BrokerError, _die_with_parent, find_nats_server, free_port, stop_server
 
 __all__ = ["BrokerCluster", "ClusterNode", "cluster_configs"]
 
@@ -223,14 +222,8 @@ class BrokerCluster:
     def stop(self) -> None:
         for i, proc in enumerate(self._procs):
             self._procs[i] = None
-            if proc is None or proc.poll() is not None:
-                continue
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+            if proc is not None:
+                stop_server(proc)
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
