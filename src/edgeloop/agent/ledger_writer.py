@@ -88,9 +88,10 @@ class LedgerWriter:
             return
         for asset_type in set(new.values()):
             self.economics.asset(asset_type)  # an asset type without economics cannot be booked: say so now
+        first = len(self.record.assignments)
         self.record = self.design.assign(new, self.record)
         self.attribution.holdout = self.record
-        self.store.write_holdout(self.record.to_json(), now)
+        self.store.write_holdout(self.record.logged(first), now)
         held = [d for d in new if self.record.arm(d) is Arm.HOLDOUT]
         log.info("holdout: %d new devices assigned, %d of them held out (%s)", len(new), len(held), ", ".join(held))
 

@@ -15,8 +15,8 @@ import numpy as np
 import orjson
 from numpy.typing import NDArray
 
-from edgeloop.io.registry import DeviceRegistry
-from edgeloop.io.topics import Channel, TopicError, parse_device_topic
+from edgeloop.io.registry import DeviceRegistry, KnownDevice
+from edgeloop.io.topics import Channel, TopicError, device_topic, parse_device_topic
 from edgeloop.io.transport import Message
 from edgeloop.model import PointBatch
 
@@ -106,21 +106,25 @@ class TelemetryDecoder:
         self.max_payload = max_payload
         self.max_future_s = max_future_s
         self.max_past_s = max_past_s
-        self._topic_device: dict[str, str] = {}
+        #: telemetry topic -> device, for every registered device (kept up to date at each `decode`): one lookup
+        #: per message, where a large site's topics are each seen too rarely for a cache of parsed topics
+        self._by_topic: dict[str, KnownDevice] = {}
+        self._registered = 0
+
+    def _sync_topics(self) -> None:
+        known = self.registry.by_index
+        for device in known[self._registered :]:
+            self._by_topic[device_topic(self.site, device.meta.device, Channel.TELEMETRY)] = device
+        self._registered = len(known)
 
     def device_of(self, topic: str) -> str:
         """The device id of a telemetry topic of this site; raises TopicError."""
-        device = self._topic_device.get(topic)
-        if device is None:
-            parsed = parse_device_topic(topic)
-            if parsed.site != self.site:
-                raise TopicError(topic, f"not this agent's site ({self.site})")
-            if parsed.channel is not Channel.TELEMETRY:
-                raise TopicError(topic, "not a telemetry topic")
-            device = parsed.device
-            if len(self._topic_device) < 1_000_000:
-                self._topic_device[topic] = device
-        return device
+        parsed = parse_device_topic(topic)
+        if parsed.site != self.site:
+            raise TopicError(topic, f"not this agent's site ({self.site})")
+        if parsed.channel is not Channel.TELEMETRY:
+            raise TopicError(topic, "not a telemetry topic")
+        return parsed.device
 
     def decode(self, messages: Sequence[Message], now: float) -> DecodedBatch:
         keys_out: list[int] = []
@@ -130,25 +134,51 @@ class TelemetryDecoder:
         msg_start: list[int] = []
         msg_source: list[int] = []
         rejected: list[Rejected] = []
-        devices = self.registry.devices
         horizon, memory = self.max_future_s, self.max_past_s
-        topic_device = self._topic_device
+        earliest, latest = now - memory, now + horizon
+        if len(self.registry.by_index) != self._registered:
+            self._sync_topics()
+        by_topic = self._by_topic
+        max_payload = self.max_payload
+        numbers = _NUMBERS
         for source, (topic, payload, _retain) in enumerate(messages):
-            device: str | None = topic_device.get(topic)
+            known = by_topic.get(topic)
+            device = None if known is None else known.meta.device
             try:
-                if len(payload) > self.max_payload:
-                    raise BadInputError(f"payload too large: {len(payload)} bytes > {self.max_payload}")
-                if device is None:
-                    device = self.device_of(topic)
-                known = devices.get(device)
+                if len(payload) > max_payload:
+                    raise BadInputError(f"payload too large: {len(payload)} bytes > {max_payload}")
                 if known is None:
+                    device = self.device_of(topic)  # raises with the reason; or the device has sent no meta
                     raise BadInputError(NO_META)
                 try:
                     doc = orjson.loads(payload)
                 except orjson.JSONDecodeError as exc:
                     raise BadInputError(_json_reason(payload, exc)) from None
                 keys = known.keys
-                if type(doc) is list:
+                if type(doc) is dict:
+                    # the common case, one item, checked inline; anything unusual goes through `_check_item`,
+                    # which accepts exactly the same and says why it refuses
+                    ts: Any = doc.get("ts")
+                    metrics, seq = doc.get("metrics"), doc.get("seq", 0)
+                    if (
+                        type(ts) in numbers
+                        and earliest <= ts <= latest
+                        and type(seq) is int
+                        and 0 <= seq < 2**63
+                        and type(metrics) is dict
+                        and metrics
+                        and numbers.issuperset(map(type, metrics.values()))
+                        and metrics.keys() <= keys.keys()
+                    ):
+                        msg_device.append(known.index)
+                        msg_ts.append(ts)
+                        msg_start.append(len(keys_out))
+                        msg_source.append(source)
+                        keys_out.extend(map(keys.__getitem__, metrics))
+                        values_out.extend(metrics.values())
+                        continue
+                    checked = [_check_item(doc, keys, now, horizon, memory)]
+                elif type(doc) is list:
                     if not doc:
                         raise BadInputError("wrong type: an empty list holds no telemetry")
                     checked = [_check_item(item, keys, now, horizon, memory) for item in doc]

@@ -12,6 +12,10 @@ With `draw="device"` step 3 is replaced by a draw per device: a device is in the
 which other devices the same agent saw: the partitions of a site (`agent.partition`) draw one holdout for the
 site between them. The holdout's size is then binomial rather than within one of n·f.
 
+The store logs the record incrementally: each batch of new devices as one row that says the position of its
+first assignment (`HoldoutRecord.logged`), and the store folds the rows back into the whole record. A site of
+100,000 devices registers them in hundreds of batches; logging the whole record each time wrote gigabytes.
+
 A device keeps its arm for good: assignments already in the record are never revisited, so devices appearing
 later never move earlier ones. The result is deterministic given the seed and the batches devices arrive in;
 the agent logs each `HoldoutRecord` and passes the last one back in, so restarts keep every device's arm.
@@ -111,6 +115,15 @@ class HoldoutRecord:
             "draw": self.draw,
             "assignments": list(self._rows),
         }
+
+    def logged(self, first: int) -> dict[str, Any]:
+        """What the store logs after an `assign`: the assignments from position `first` on, and `first`.
+
+        >>> r = HoldoutDesign(seed=1).assign({"m1": "motor", "m2": "motor"})
+        >>> r.logged(1)["assignments"] == r.to_json()["assignments"][1:], r.logged(1)["first"]
+        (True, 1)
+        """
+        return {**self.to_json(), "assignments": self._rows[first:], "first": first}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> HoldoutRecord:

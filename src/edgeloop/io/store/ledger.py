@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -34,10 +35,10 @@ def read_audited(conn: sqlite3.Connection) -> list[tuple[dict[str, Any], str | N
 
 
 def write_holdout(record: dict[str, Any], at: float) -> Write:
-    """Log a holdout record; the latest one holds every assignment so far."""
+    """Log the assignments of one batch (`HoldoutRecord.logged`); `devices` is the count assigned so far."""
     return (
         "INSERT INTO holdout(at, devices, record) VALUES (?, ?, ?)",
-        [(at, len(record["assignments"]), orjson.dumps(record).decode())],
+        [(at, record.get("first", 0) + len(record["assignments"]), orjson.dumps(record).decode())],
     )
 
 
@@ -53,9 +54,44 @@ def read_entries(conn: sqlite3.Connection, since_ts: float = -np.inf) -> list[di
 
 
 def read_holdout(conn: sqlite3.Connection) -> dict[str, Any] | None:
-    rows = conn.execute("SELECT record FROM holdout ORDER BY id DESC LIMIT 1").fetchall()
-    return None if not rows else dict(orjson.loads(rows[0][0]))
+    """The whole holdout record, folded from its logged batches (read newest first, as far back as needed)."""
+    rows = conn.execute("SELECT record FROM holdout ORDER BY id DESC")
+    return fold_log(orjson.loads(row[0]) for row in rows)
 
 
 def read_days(conn: sqlite3.Connection) -> list[int]:
     return [int(r[0]) for r in conn.execute("SELECT day FROM data_days ORDER BY day").fetchall()]
+
+
+def fold_log(newest_first: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The whole holdout record from its logged rows, read newest first: back to the last row that starts at
+    position 0 (a record logged whole, as earlier versions did, counts as one).
+
+    >>> fold_log([{"seed": 1, "first": 1, "assignments": ["b", "c"]}, {"seed": 1, "first": 0, "assignments": ["a"]},
+    ...           {"seed": 1, "assignments": ["old"]}])
+    {'seed': 1, 'assignments': ['a', 'b', 'c']}
+    >>> fold_log([{"seed": 1, "first": 2, "assignments": ["c"]}, {"seed": 1, "assignments": ["a"]}])
+    Traceback (most recent call last):
+    ValueError: the holdout log is broken: a row starts at position 2 after 1 assignments
+    """
+    rows: list[Mapping[str, Any]] = []
+    for row in newest_first:
+        rows.append(row)
+        if int(row.get("first", 0)) == 0:
+            break
+    if not rows:
+        return None
+    oldest, *later = reversed(rows)
+    if int(oldest.get("first", 0)) != 0:
+        raise ValueError(f"the holdout log is broken: its oldest row starts at position {oldest['first']}, not 0")
+    whole = {k: v for k, v in oldest.items() if k != "first"}
+    assignments = list(whole["assignments"])
+    for row in later:
+        if int(row["first"]) != len(assignments):
+            raise ValueError(
+                f"the holdout log is broken: a row starts at position {row['first']} after {len(assignments)} "
+                "assignments"
+            )
+        assignments.extend(row["assignments"])
+    whole["assignments"] = assignments
+    return whole

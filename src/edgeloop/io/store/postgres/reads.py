@@ -9,6 +9,7 @@ import orjson
 
 from edgeloop.io.store.approvals import InboxRow
 from edgeloop.io.store.decisions import event_of
+from edgeloop.io.store.ledger import fold_log
 from edgeloop.io.store.outbox import Unsent
 from edgeloop.io.store.schema import AuditedRows, Row
 from edgeloop.io.store.state import Champion
@@ -281,8 +282,9 @@ class PgReads:
         )
 
     def read_holdout(self) -> dict[str, Any] | None:
-        record = self._value("SELECT record FROM holdout WHERE site = %s ORDER BY id DESC LIMIT 1")
-        return None if record is None else dict(orjson.loads(record))
+        """The whole holdout record, folded from its logged batches."""
+        rows = self._fetch("SELECT record FROM holdout WHERE site = %s ORDER BY id DESC", (self.site,))
+        return fold_log(orjson.loads(row[0]) for row in rows)
 
     def read_days(self) -> list[int]:
         return [int(r[0]) for r in self._fetch("SELECT day FROM data_days WHERE site = %s ORDER BY day", (self.site,))]

@@ -108,7 +108,7 @@ def write_answer_taken(site: str, row_id: int, result: str, at: float) -> Write:
 
 def write_holdout(site: str, record: dict[str, Any], at: float) -> Write:
     return "INSERT INTO holdout(site, at, devices, record) VALUES (%s, %s, %s, %s)", [
-        (site, at, len(record["assignments"]), _json(record))
+        (site, at, record.get("first", 0) + len(record["assignments"]), _json(record))
     ]
 
 
