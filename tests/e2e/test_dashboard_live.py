@@ -111,6 +111,8 @@ def test_an_operator_sees_values_change_live_and_approves_a_command_that_gets_ac
     decision = first.get_attribute("data-decision")
     page.screenshot(path=str(shots / "live-pending.png"), full_page=True)
     first.locator("button.approve").click()
+    page.fill("#answer-why", "checked on the live view")  # the confirmation step, with the operator's why
+    page.click("#answer-confirm")
 
     answered = page.locator(f"#answered tbody tr[data-decision='{decision}']")
     expect(answered).to_contain_text("approved")
