@@ -16,6 +16,7 @@ from playwright.sync_api import Browser, Page, ViewportSize, expect
 from tests.conftest import T0
 
 from edgeloop.agent.site import SiteAgent
+from edgeloop.io.loopback import Loopback
 from edgeloop.ledger import Arm, Draft, EntryKind, money
 from edgeloop.ledger.entries import DAY
 from edgeloop.settings import Settings
@@ -73,11 +74,12 @@ def test_a_wrong_token_shows_an_error_and_no_data(browser: Browser, api_site: tu
     page.close()
 
 
-def test_an_operator_approves_from_the_decisions_page(
+def test_an_operator_approves_from_the_decisions_page_after_confirming_with_a_why(
     browser: Browser,
     api_site: tuple[Settings, SiteAgent, str],
     agent_reading_inbox: Callable[[], None],
     auth: Callable[[str], dict[str, str]],
+    shots: Path,
 ) -> None:
     _, agent, url = api_site
     page = connect(browser, url, auth("operator"))
@@ -85,10 +87,77 @@ def test_an_operator_approves_from_the_decisions_page(
     expect(page.locator("#approvals tbody tr")).to_have_count(1)
     page.click("#approvals tbody button.approve")
 
+    dialog = page.locator("#answer-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("Approve schedule_maintenance within_h=0.5 on pump-")
+    expect(dialog).to_contain_text("rule sustained_anomaly")
+    assert agent.stats.commands_sent == 0  # nothing is sent before the operator confirms
+    page.fill("#answer-why", "bearing noise heard on the round")
+    page.screenshot(path=str(shots / "approval-confirm.png"))
+    page.click("#answer-confirm")
+
     expect(page.locator("#message")).to_contain_text("approved")
+    expect(dialog).to_be_hidden()
     expect(page.locator("#approvals tbody tr")).to_have_count(0)
     expect(page.locator("#answered tbody tr")).to_contain_text("sent, waiting for ack")
+    expect(page.locator("#answered tbody tr td.reason")).to_have_text("bearing noise heard on the round")
     assert agent.stats.commands_sent == 1
+    assert '"why":"bearing noise heard on the round"' in (agent.settings.audit_dir / "audit.jsonl").read_text()
+    page.close()
+
+
+def test_cancelling_the_confirmation_answers_nothing(
+    browser: Browser, api_site: tuple[Settings, SiteAgent, str], auth: Callable[[str], dict[str, str]]
+) -> None:
+    _, agent, url = api_site
+    page = connect(browser, url, auth("operator"))
+    page.click("nav a[data-page=decisions]")
+    page.click("#approvals tbody button.reject")
+    expect(page.locator("#answer-dialog")).to_contain_text("Reject schedule_maintenance")
+
+    page.click("#answer-cancel")
+
+    expect(page.locator("#answer-dialog")).to_be_hidden()
+    expect(page.locator("#approvals tbody button.approve")).to_be_enabled()
+    assert agent.store.count("inbox") == 0
+    page.close()
+
+
+def test_a_pending_approval_shows_its_score_metrics_and_rule(
+    browser: Browser, api_site: tuple[Settings, SiteAgent, str], auth: Callable[[str], dict[str, str]]
+) -> None:
+    _, _, url = api_site
+    [item] = httpx.get(f"{url}/approvals", headers=auth("viewer")).json()["items"]
+    page = connect(browser, url, auth("viewer"))
+    page.click("nav a[data-page=decisions]")
+
+    row = page.locator("#approvals tbody tr")
+    expect(row).to_contain_text(f"{item['score']:.3f}")
+    expect(row.locator("td.metrics")).to_have_text(f"vibration {item['metrics']['vibration']:.2f}")
+    expect(row.locator("td.reason")).to_contain_text(f"{item['rule']}: {item['reason']}")
+    page.close()
+
+
+def test_an_approval_whose_device_failed_shows_the_reason_and_no_buttons(
+    browser: Browser, api_site: tuple[Settings, SiteAgent, str], auth: Callable[[str], dict[str, str]], shots: Path
+) -> None:
+    settings, agent, url = api_site
+    [item] = httpx.get(f"{url}/approvals", headers=auth("viewer")).json()["items"]
+    link = agent.client
+    assert isinstance(link, Loopback)
+    link.deliver(f"edgeloop/v1/{settings.agent.site}/{item['device']}/event",
+                 orjson.dumps({"ts": item["ts"] + 60, "kind": "failure"}))  # fmt: skip
+    agent.handle_batch(link.drain(10))
+    agent.store.flush()
+
+    page = connect(browser, url, auth("operator"))
+    page.click("nav a[data-page=decisions]")
+
+    expect(page.locator("#answered tbody tr")).to_have_count(1)
+    expect(page.locator("#answered tbody tr td.answer")).to_have_text("expired: device failed")
+    expect(page.locator("#approvals tbody tr")).to_have_count(0)
+    expect(page.locator("#page-decisions button.approve")).to_have_count(0)
+    page.screenshot(path=str(shots / "approval-expired.png"), full_page=True)
     page.close()
 
 

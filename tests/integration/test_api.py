@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import httpx
+import orjson
 from typer.testing import CliRunner
 
 from edgeloop.agent.site import SiteAgent
 from edgeloop.cli import app
+from edgeloop.io.loopback import Loopback
 from edgeloop.settings import Settings
 
 Auth = Callable[[str], dict[str, str]]
@@ -50,6 +52,45 @@ def test_a_viewer_cannot_approve_but_an_operator_can(
     audit = (agent.settings.audit_dir / "audit.jsonl").read_text()
     assert "ceo@corp" not in audit
     assert me in audit
+    assert '"why":"seen it"' in audit  # the operator's why goes into the signed record of the answer
+
+
+def test_an_approval_shows_the_decisions_score_metrics_rule_reason_and_command(
+    api_site: tuple[Settings, SiteAgent, str], auth: Auth
+) -> None:
+    _, agent, url = api_site
+    [item] = httpx.get(f"{url}/approvals", headers=auth("viewer")).json()["items"]
+    decision = agent.store.read_decision(item["decision"])
+    assert decision is not None
+    assert item["state"] == "pending"
+    assert (item["score"], item["rule"], item["reason"], item["ts"]) == (
+        decision["score"], decision["rule"], decision["reason"], decision["ts"]
+    )  # fmt: skip
+    assert list(item["metrics"]) == ["vibration"]
+    assert item["metrics"]["vibration"] == decision["evidence"]["vibration"]
+    assert (item["command"]["name"], item["command"]["args"]) == ("schedule_maintenance", {"within_h": 0.5})
+
+
+def test_an_approval_expired_by_a_device_failure_is_refused_with_409_and_the_reason(
+    api_site: tuple[Settings, SiteAgent, str], auth: Auth
+) -> None:
+    settings, agent, url = api_site
+    [item] = httpx.get(f"{url}/approvals", headers=auth("viewer")).json()["items"]
+    link = agent.client
+    assert isinstance(link, Loopback)
+    link.deliver(f"edgeloop/v1/{settings.agent.site}/{item['device']}/event",
+                 orjson.dumps({"ts": item["ts"] + 60, "kind": "failure"}))  # fmt: skip
+    agent.handle_batch(link.drain(10))
+    agent.store.flush()
+
+    refused = httpx.post(f"{url}/approvals/{item['decision']}/approve", json={"why": "go"}, headers=auth("operator"))
+
+    assert refused.status_code == 409
+    assert refused.json()["detail"] == "refused: the approval expired (device failed)"
+    assert agent.store.count("inbox") == 0  # refused before it was queued
+    assert httpx.get(f"{url}/approvals", headers=auth("viewer")).json()["total"] == 0
+    [expired] = httpx.get(f"{url}/approvals?include_answered=true", headers=auth("viewer")).json()["items"]
+    assert (expired["state"], expired["why"], expired["by"]) == ("expired", "device failed", "edgeloop")
 
 
 def test_the_audit_check_and_the_roi_report_are_served(api_site: tuple[Settings, SiteAgent, str], auth: Auth) -> None:

@@ -3,7 +3,8 @@
 Operators answer through the site's store: `edgeloop approvals approve|reject` and `edgeloop verdict` (and the
 API later) add a row to its `inbox` table; the agent takes each row once, checks it, and logs it. So the
 agent stays the only writer of its audit log and its own state, and an answer given while the agent is down
-is taken when it starts. A pending approval not answered in time is rejected as expired.
+is taken when it starts. A pending approval expires (`edgeloop.policy.expiry`) when no one answers it in time or
+when its device fails, is repaired or goes under maintenance; an expired approval cannot be approved any more.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from typing import Any
 from edgeloop.audit import Kind
 from edgeloop.io.store import AgentStore
 from edgeloop.model import Command, Decision
+from edgeloop.policy.expiry import ANSWERS, EXPIRED, NO_ANSWER_IN_TIME, refusal
 
 log = logging.getLogger(__name__)
 
 #: new_normal: no fault, the device runs in a regime its normal model has not seen (a gated learner re-bases)
 VERDICTS = ("true_fault", "false_alarm", "unsure", "new_normal")
-ANSWERS = ("approved", "rejected")
+CLOSED_KEPT = 1000  # closed approvals remembered in memory (older ones are read from the store)
 POLL_S = 1.0  # how often the inbox is read (seconds of the agent's clock)
 
 AuditFn = Callable[[str, dict[str, Any], float], object]  # the audit log's append; what it returns is not used
@@ -47,6 +49,8 @@ class ApprovalDesk:
         self._on_verdict = on_verdict
         self.awaiting: dict[str, tuple[Command, float]] = {}  # decision -> (command to send, expiry)
         self._taken: set[int] = set()
+        #: the latest approvals closed by this run, so a refusal says why even before the store has the row
+        self._closed: dict[str, dict[str, str]] = {}
         self._next_poll = 0.0
         for decision, doc, expires in store.read_pending_approvals():
             self.awaiting[decision] = (Command(**{**doc, "args": dict(doc["args"])}), float(expires))
@@ -60,9 +64,16 @@ class ApprovalDesk:
         """The decision about `device` that waits for an operator's approval, if one does."""
         return next((d for d, (command, _) in self.awaiting.items() if command.device == device), None)
 
+    def expire_for(self, device: str, reason: str, now: float) -> list[str]:
+        """Expire the approvals pending for `device` (it failed, was repaired, ...), `reason` kept; their decisions."""
+        gone = [d for d, (command, _) in self.awaiting.items() if command.device == device]
+        for decision in gone:
+            self._answer(decision, EXPIRED, "edgeloop", reason, now)
+        return gone
+
     def sweep(self, now: float) -> None:
         for decision in [d for d, (_, expires) in self.awaiting.items() if expires <= now]:
-            self._answer(decision, "rejected", "edgeloop", "expired: no answer in time", now)
+            self._answer(decision, EXPIRED, "edgeloop", NO_ANSWER_IN_TIME, now)
         if now < self._next_poll:
             return
         self._next_poll = now + POLL_S
@@ -78,8 +89,8 @@ class ApprovalDesk:
         if kind == "approval":
             if answer not in ANSWERS:
                 return f"refused: answer must be one of {', '.join(ANSWERS)}"
-            if decision not in self.awaiting:
-                return "refused: no pending approval for this decision (answered, expired or unknown)"
+            if decision not in self.awaiting:  # answered, expired or unknown: the operator is told which
+                return refusal(self._closed.get(decision) or self.store.read_approval(decision))
             self._answer(decision, answer, by, why, now)
             return answer
         if kind == "verdict":
@@ -99,6 +110,9 @@ class ApprovalDesk:
 
     def _answer(self, decision: str, answer: str, by: str, why: str, now: float) -> None:
         command, _ = self.awaiting.pop(decision)
+        self._closed[decision] = {"answer": answer, "by": by, "why": why}
+        if len(self._closed) > CLOSED_KEPT:
+            del self._closed[next(iter(self._closed))]
         self._audit(Kind.APPROVAL, {"decision": decision, "device": command.device, "answer": answer,
                                     "by": by, "why": why, "command": command.id}, now)  # fmt: skip
         self.store.write_approval_answer(decision, answer, by, why, now)

@@ -2,6 +2,7 @@
 learns from what maintenance found, and the ledger books the outcome (or the day's usage). Operators' verdicts
 are taken here too, and the re-bases of gated learners (a repair, maintenance or a `new_normal` verdict) logged.
 
+A failure, a repair or the start of maintenance expires the device's pending approval, with that reason.
 Events after which the device is down (`DOWN_EVENTS`) end its held alarms; events after which it runs again
 from a new normal (`RESTART_EVENTS`) give it fresh series (its learners start afresh) and a settling time.
 """
@@ -20,6 +21,7 @@ from edgeloop.learn.catalog import gated_parts
 from edgeloop.learn.ondelay import alarm_class
 from edgeloop.ledger import Usage
 from edgeloop.model import Outcome
+from edgeloop.policy.expiry import expiry_reason
 
 if TYPE_CHECKING:  # the agent composes this part; this part only calls back into it
     from edgeloop.agent.site import SiteAgent
@@ -48,6 +50,9 @@ class Outcomes:
             u = event.usage
             usage = Usage(device, u.day, u.energy_kwh, u.slowdown_h, decision if u.slowdown_h else None)
         self._guard(device, kind, now)
+        expired_because = expiry_reason(kind)
+        if expired_because is not None:  # the command waiting for an operator was chosen for another device state
+            agent.approvals.expire_for(device, expired_because, now)
         if kind in DOWN_EVENTS:
             found = kind == "maintenance_started" and bool(doc.get("found"))
             agent.act(agent.stage.on_down(known.index, kind == "failure", found, ts), now)

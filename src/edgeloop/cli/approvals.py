@@ -1,23 +1,31 @@
 """`edgeloop approvals list|approve|reject` and `edgeloop verdict`: an operator's answers to the agent.
 
-Answers go into the site store's inbox; the running agent takes them within a second, checks them (a pending
-approval that has expired cannot be approved), logs them in the audit log and acts. These commands wait a few
-seconds for the agent's result and print it; an answer given while the agent is down is taken when it starts.
+`list` shows what an operator needs to judge each approval: the decision's score and leading metrics, the
+proposed command, the rule, and its state (pending until when, or approved/rejected by whom, or expired and why).
+Answers (with a `--why` that goes into the audit log) go into the site store's inbox; the running agent takes them
+within a second, checks them, logs them in the audit log and acts. An approval already answered or expired (its
+device failed, was repaired or went under maintenance, or no one answered in time) is refused at once, with the
+reason. These commands wait a few seconds for the agent's result and print it; an answer given while the agent is
+down is taken when it starts.
 """
 
 from __future__ import annotations
 
 import contextlib
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import orjson
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from edgeloop.agent.approvals import VERDICTS
 from edgeloop.io.store import OperatorStore, StoreError, answer_agent, open_operator_store
+from edgeloop.policy.expiry import refusal, state_of
 from edgeloop.settings import SettingsError, load_settings
 
 approvals_app = typer.Typer(help="Decisions waiting for an operator's approval (autonomy 2).", no_args_is_help=True)
@@ -26,7 +34,7 @@ console = Console(stderr=True)
 SiteOpt = Annotated[str | None, typer.Option("--site", help="site id (default from settings)")]
 DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="where site stores live (default ./var)")]
 ByOpt = Annotated[str, typer.Option("--by", help="who answers (recorded in the audit log)")]
-WhyOpt = Annotated[str, typer.Option("--why", help="why (recorded in the audit log)")]
+WhyOpt = Annotated[str, typer.Option("--why", help="why you answer so, in your words (kept in the audit log)")]
 WaitOpt = Annotated[float, typer.Option("--wait", min=0, help="seconds to wait for the agent's result")]
 
 
@@ -56,6 +64,12 @@ def _submit(
     db: contextlib.closing[OperatorStore], kind: str, decision: str, answer: str, by: str, why: str, wait: float
 ) -> None:
     with db as store:
+        if kind == "approval":
+            approval = store.read_approval(decision) or _by_prefix(store, decision)
+            if approval is None or approval["answer"] is not None:  # closed: say why, queue nothing
+                console.print(f"[red]{refusal(approval)}[/]")
+                raise typer.Exit(1)
+            decision = str(approval["decision"])
         result = answer_agent(store, kind, decision, answer, by, why, wait)
     if result is None:
         console.print("queued: the agent takes it when it next reads its inbox (is it running?)")
@@ -66,19 +80,55 @@ def _submit(
         raise typer.Exit(1)
 
 
+def _by_prefix(store: OperatorStore, prefix: str) -> dict[str, Any] | None:
+    """An approval named by the start of its decision's id, as `list` shows it (at least 6 characters)."""
+    if len(prefix) < 6:
+        return None
+    found = [a for a in store.read_approvals(False, 5000, 0) if str(a["decision"]).startswith(prefix)]
+    return found[0] if len(found) == 1 else None
+
+
+def state_text(approval: dict[str, Any]) -> str:
+    """`pending until <expiry>`, `expired: <reason>`, or `<answer> by <who>: <why>`."""
+    state = state_of(approval)
+    if state == "pending":
+        return f"pending until {_when(float(approval['expires']))[5:16]}"
+    if state == "expired":
+        return f"expired: {approval.get('why') or '-'}"
+    why = approval.get("why")
+    return f"{state} by {approval.get('by') or '-'}" + (f": {why}" if why else "")
+
+
+def command_text(command: dict[str, Any]) -> str:
+    return f"{command['name']} " + " ".join(f"{k}={v:g}" for k, v in command["args"].items())
+
+
 @approvals_app.command("list")
-def list_approvals(site: SiteOpt = None, data_dir: DataDirOpt = None, all_: bool = typer.Option(
-        False, "--all", help="answered and expired ones too")) -> None:  # fmt: skip
-    """Pending approvals, newest first, with the decision's device, score and command."""
+def list_approvals(
+    site: SiteOpt = None,
+    data_dir: DataDirOpt = None,
+    all_: Annotated[bool, typer.Option("--all", help="answered and expired ones too")] = False,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="how many, newest first")] = 50,
+    json_out: Annotated[bool, typer.Option("--json", help="print the approvals as JSON lines")] = False,
+) -> None:
+    """Pending approvals, newest first: decision id (its first 8 characters, enough to answer it), device, score,
+    leading metrics, proposed command and rule, and state."""
     with _db(site, data_dir) as store:
-        rows = store.read_approvals_with_scores(pending_only=not all_)  # the agent answers expired ones itself
-    table = Table(title="approvals" if all_ else "pending approvals")
-    for col in ("decision", "device", "score", "command", "requested", "expires", "answer"):
-        table.add_column(col, overflow="fold")  # folded, never cropped: an id cut short cannot be approved
-    for decision, device, score, doc, requested, expires, answer, by in rows:
-        what = f"{doc['name']} " + " ".join(f"{k}={v:g}" for k, v in doc["args"].items())
-        table.add_row(decision, device, f"{score:.3f}" if score is not None else "-", what,
-                      _when(requested), _when(expires), f"{answer} by {by}" if answer else "pending")  # fmt: skip
+        items = store.read_approvals(not all_, limit, 0)  # the agent expires approvals itself
+    if json_out:
+        for item in items:
+            sys.stdout.write(orjson.dumps({**item, "state": state_of(item)}).decode() + "\n")
+        return
+    table = Table(title="approvals" if all_ else "pending approvals", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("id, device", overflow="fold")  # the id's 8 characters are enough to answer it by
+    table.add_column("score, metrics", overflow="fold")
+    table.add_column("proposed command, rule", overflow="fold", min_width=20)  # a command's name stays whole
+    table.add_column("state", overflow="fold")  # cells wrap to fit 80 columns, never cropped
+    for a in items:
+        score = "-" if a["score"] is None else f"{float(a['score']):.2f}"
+        metrics = [f"{m} {s:.2f}" for m, s in list(a["metrics"].items())[:3]]
+        table.add_row(f"{str(a['decision'])[:8]}\n{a['device']}", "\n".join([score, *metrics]),
+                      f"{command_text(a['command'])}\nrule {a['rule'] or '-'}", state_text(a))  # fmt: skip
     Console().print(table)
 
 
@@ -86,7 +136,7 @@ def list_approvals(site: SiteOpt = None, data_dir: DataDirOpt = None, all_: bool
 def approve(
     decision: str, by: ByOpt, why: WhyOpt = "", site: SiteOpt = None, data_dir: DataDirOpt = None, wait: WaitOpt = 5.0
 ) -> None:
-    """Approve a pending decision: the agent sends its command."""
+    """Approve a pending decision (its id, or the first 8 characters `list` shows): the agent sends its command."""
     _submit(_db(site, data_dir), "approval", decision, "approved", by, why, wait)
 
 
@@ -94,7 +144,7 @@ def approve(
 def reject(
     decision: str, by: ByOpt, why: WhyOpt = "", site: SiteOpt = None, data_dir: DataDirOpt = None, wait: WaitOpt = 5.0
 ) -> None:
-    """Reject a pending decision: nothing is sent."""
+    """Reject a pending decision (its id, or the first 8 characters `list` shows): nothing is sent."""
     _submit(_db(site, data_dir), "approval", decision, "rejected", by, why, wait)
 
 

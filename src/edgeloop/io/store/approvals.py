@@ -62,29 +62,50 @@ def count_approvals(conn: sqlite3.Connection, pending_only: bool) -> int:
     return int(conn.execute(f"SELECT COUNT(*) FROM approvals a {_answered(pending_only)}").fetchone()[0])
 
 
+def explain(record: dict[str, Any] | None) -> dict[str, Any]:
+    """What an operator needs to judge an approval, from its decision's record: when (data time), the score, each
+    metric's score (highest first), the rule and the reason. All None when the decision is not in the store.
+
+    >>> explain({"ts": 5.0, "score": 0.97, "evidence": {"temp": 0.4, "vibration": 0.97}, "rule": "r",
+    ...          "reason": "rule r: waits for approval", "asset_type": "pump"})["metrics"]
+    {'vibration': 0.97, 'temp': 0.4}
+    """
+    if record is None:
+        return {"ts": None, "score": None, "metrics": {}, "rule": None, "reason": None, "asset_type": None}
+    evidence = {str(k): float(v) for k, v in (record.get("evidence") or {}).items()}
+    return {"ts": record.get("ts"), "score": record.get("score"),
+            "metrics": dict(sorted(evidence.items(), key=lambda kv: -kv[1])), "rule": record.get("rule"),
+            "reason": record.get("reason"), "asset_type": record.get("asset_type")}  # fmt: skip
+
+
+def approval_item(row: tuple[Any, ...]) -> dict[str, Any]:
+    """An approval as the API and the CLI show it, from a row of `_APPROVAL` columns, the command's status and
+    the decision's record (JSON text or None)."""
+    item = dict(zip(_APPROVAL, row[: len(_APPROVAL)], strict=True))
+    status, record = row[len(_APPROVAL)], row[len(_APPROVAL) + 1]
+    why_asked = explain(None if record is None else orjson.loads(record))
+    return {**item, "command": orjson.loads(item["command"]), "command_status": status, **why_asked}
+
+
+_SELECT = (
+    f"SELECT {', '.join('a.' + c for c in _APPROVAL)}, c.status, d.record FROM approvals a "
+    "LEFT JOIN commands c ON c.decision = a.decision LEFT JOIN decisions d ON d.id = a.decision "
+)
+
+
 def read_approvals(conn: sqlite3.Connection, pending_only: bool, limit: int, offset: int) -> list[dict[str, Any]]:
-    """Newest first: the approval's columns (its command decoded) and its command's status once sent."""
+    """Newest first: the approval's columns (its command decoded), its command's status once sent, and what its
+    decision says (`explain`)."""
     rows = conn.execute(
-        f"SELECT {', '.join('a.' + c for c in _APPROVAL)}, c.status FROM approvals a "
-        f"LEFT JOIN commands c ON c.decision = a.decision {_answered(pending_only)} "
-        "ORDER BY a.requested DESC LIMIT ? OFFSET ?",
-        (limit, offset),
+        f"{_SELECT}{_answered(pending_only)} ORDER BY a.requested DESC LIMIT ? OFFSET ?", (limit, offset)
     ).fetchall()
-    items = []
-    for row in rows:
-        item = dict(zip(_APPROVAL, row[:-1], strict=True))
-        items.append({**item, "command": orjson.loads(item["command"]), "command_status": row[-1]})
-    return items
+    return [approval_item(row) for row in rows]
 
 
-def read_approvals_with_scores(conn: sqlite3.Connection, pending_only: bool) -> list[tuple[Any, ...]]:
-    """Newest first: (decision, device, the decision's score, command (decoded), requested, expires, answer, by)."""
-    rows = conn.execute(
-        "SELECT a.decision, a.device, d.score, a.command, a.requested, a.expires, a.answer, a.by "
-        f"FROM approvals a LEFT JOIN decisions d ON d.id = a.decision {_answered(pending_only)} "
-        "ORDER BY a.requested DESC"
-    ).fetchall()
-    return [(d, dev, score, orjson.loads(cmd), req, exp, ans, by) for d, dev, score, cmd, req, exp, ans, by in rows]
+def read_approval(conn: sqlite3.Connection, decision: str) -> dict[str, Any] | None:
+    """One approval as `read_approvals` gives it, or None."""
+    row = conn.execute(f"{_SELECT}WHERE a.decision = ?", (decision,)).fetchone()
+    return None if row is None else approval_item(row)
 
 
 def read_approval_states(conn: sqlite3.Connection, limit: int = 200) -> list[tuple[str, str | None, str | None]]:

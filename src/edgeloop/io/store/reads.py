@@ -11,7 +11,7 @@ from edgeloop.io.store import approvals, decisions, devices, ledger, outbox, qua
 from edgeloop.io.store import state as agent_state
 from edgeloop.io.store.approvals import InboxRow
 from edgeloop.io.store.outbox import Unsent
-from edgeloop.io.store.schema import AuditedRows, Row
+from edgeloop.io.store.schema import AuditedRows
 from edgeloop.io.store.state import Champion
 from edgeloop.io.store.telemetry import Chunk, Series, SeriesNames
 
@@ -137,8 +137,8 @@ class SqliteReads:
     def read_approvals(self, pending_only: bool, limit: int, offset: int) -> list[dict[str, Any]]:
         return approvals.read_approvals(self._reader, pending_only, limit, offset)
 
-    def read_approvals_with_scores(self, pending_only: bool) -> list[Row]:
-        return approvals.read_approvals_with_scores(self._reader, pending_only)
+    def read_approval(self, decision: str) -> dict[str, Any] | None:
+        return approvals.read_approval(self._reader, decision)
 
     def read_approval_states(self, limit: int = 200) -> list[tuple[str, str | None, str | None]]:
         return approvals.read_approval_states(self._reader, limit)

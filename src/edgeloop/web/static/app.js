@@ -406,11 +406,43 @@ function commandText(c) {
 
 const STATUS_WORDS = { done: "acked", sent: "sent, waiting for ack", rejected: "rejected by device", timed_out: "no ack" };
 
-async function answer(decision, verb, buttons) {
+function metricsText(metrics) { // each metric's score, highest first (as the API orders them)
+  return Object.entries(metrics || {}).map(([m, v]) => `${m} ${Number(v).toFixed(2)}`).join(", ") || "-";
+}
+
+function scoreText(score) {
+  return score == null ? "-" : Number(score).toFixed(3);
+}
+
+// The confirmation step: what is approved or rejected, and the operator's why, before anything is sent.
+let answering = null; // {approval, verb, buttons}
+
+function askWhy(approval, verb, buttons) {
+  answering = { approval, verb, buttons };
+  $("answer-title").textContent = `${verb === "approve" ? "Approve" : "Reject"} ${commandText(approval.command)} `
+    + `on ${approval.device}?`;
+  $("answer-what").textContent = `decided ${when(approval.ts)} (data time); score ${scoreText(approval.score)}; `
+    + `${metricsText(approval.metrics)}; rule ${approval.rule || "-"}: ${approval.reason || "-"}`;
+  $("answer-why").value = "";
+  $("answer-confirm").textContent = verb;
+  $("answer-confirm").className = verb;
+  $("answer-dialog").showModal();
+  $("answer-why").focus();
+}
+
+$("answer-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const asked = answering;
+  answering = null;
+  $("answer-dialog").close();
+  if (asked) answer(asked.approval.decision, asked.verb, asked.buttons, $("answer-why").value.trim());
+});
+$("answer-cancel").addEventListener("click", () => { answering = null; $("answer-dialog").close(); });
+
+async function answer(decision, verb, buttons, why) {
   for (const b of buttons) b.disabled = true;
-  try {
-    const result = await call("POST", `/approvals/${decision}/${verb}`,
-      { why: "from the dashboard" });  // the API signs the answer with who is logged in
+  try { // the API signs the answer with who is logged in, and refuses (409, with the reason) a closed approval
+    const result = await call("POST", `/approvals/${decision}/${verb}`, { why });
     say(`${verb} ${decision.slice(0, 8)}: ${result.status}`, true);
   } catch (err) {
     say(`${verb} ${decision.slice(0, 8)}: ${err.message}`);
@@ -419,11 +451,13 @@ async function answer(decision, verb, buttons) {
   refreshDecisions();
 }
 
+function answerText(a) { // "approved", "rejected", or "expired: device failed"
+  return a.state === "expired" ? `expired: ${a.why || "no answer in time"}` : a.answer;
+}
+
 async function refreshDecisions() {
-  const [pending, answered, decisions, asked] = await Promise.all([
-    get("/approvals?limit=200"), get("/approvals?include_answered=true&limit=50"), get("/decisions?limit=30"),
-    get("/decisions?status=pending_approval&limit=500")]);
-  const decidedAt = new Map([...asked.items, ...decisions.items].map((d) => [d.id, d.ts])); // data time
+  const [pending, answered, decisions] = await Promise.all([
+    get("/approvals?limit=200"), get("/approvals?include_answered=true&limit=50"), get("/decisions?limit=30")]);
   setPending(pending.total);
   const mayAnswer = state.me && state.me.role !== "viewer";
   const aBody = $("approvals").tBodies[0];
@@ -431,8 +465,9 @@ async function refreshDecisions() {
   for (const a of pending.items) {
     const row = aBody.insertRow();
     row.dataset.decision = a.decision;
-    linkCell(row, a.device); cell(row, commandText(a.command)); cell(row, when(decidedAt.get(a.decision)));
-    cell(row, when(a.requested), "wall"); cell(row, a.decision.slice(0, 8));
+    linkCell(row, a.device); cell(row, commandText(a.command)); cell(row, scoreText(a.score));
+    cell(row, metricsText(a.metrics), "metrics"); cell(row, `${a.rule || "-"}: ${a.reason || "-"}`, "reason");
+    cell(row, `${when(a.ts)}\nasked ${when(a.requested)}`, "times"); cell(row, a.decision.slice(0, 8));
     const actions = cell(row, mayAnswer ? "" : "operators only");
     if (!mayAnswer) continue;
     const buttons = ["approve", "reject"].map((verb) => {
@@ -442,16 +477,17 @@ async function refreshDecisions() {
       button.className = verb;
       return button;
     });
-    for (const b of buttons) b.addEventListener("click", () => answer(a.decision, b.textContent, buttons));
+    for (const b of buttons) b.addEventListener("click", () => askWhy(a, b.textContent, buttons));
     actions.append(...buttons);
   }
   const nBody = $("answered").tBodies[0];
   nBody.replaceChildren();
-  for (const a of answered.items.filter((x) => x.answer)) {
+  for (const a of answered.items.filter((x) => x.answer)) { // closed: no buttons, only what happened and why
     const row = nBody.insertRow();
     row.dataset.decision = a.decision;
-    linkCell(row, a.device); cell(row, commandText(a.command)); cell(row, when(decidedAt.get(a.decision)));
-    cell(row, a.answer, "status-" + a.answer); cell(row, a.by || "-");
+    linkCell(row, a.device); cell(row, commandText(a.command)); cell(row, when(a.ts));
+    cell(row, answerText(a), "answer status-" + a.state); cell(row, a.by || "-");
+    cell(row, a.state === "expired" ? "-" : a.why || "-", "reason");
     const status = a.command_status;
     cell(row, status ? STATUS_WORDS[status] || status : "-", "command-status" + (status ? " status-" + status : ""));
     cell(row, when(a.answered), "wall");

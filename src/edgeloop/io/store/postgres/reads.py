@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from edgeloop.io.store.approvals import InboxRow
+from edgeloop.io.store.approvals import InboxRow, approval_item
 from edgeloop.io.store.decisions import event_of
 from edgeloop.io.store.ledger import fold_log
 from edgeloop.io.store.outbox import Unsent
@@ -217,27 +217,22 @@ class PgReads:
     def count_approvals(self, pending_only: bool) -> int:
         return int(self._value(f"SELECT COUNT(*) FROM approvals a WHERE a.site = %s{self._answered(pending_only)}"))
 
+    _SELECT = (
+        f"SELECT {', '.join('a.' + c for c in _APPROVAL)}, c.status, d.record FROM approvals a LEFT JOIN commands c "
+        "ON c.site = a.site AND c.decision = a.decision LEFT JOIN decisions d ON d.site = a.site AND d.id = a.decision "
+    )
+
     def read_approvals(self, pending_only: bool, limit: int, offset: int) -> list[dict[str, Any]]:
         rows = self._fetch(
-            f"SELECT {', '.join('a.' + c for c in _APPROVAL)}, c.status FROM approvals a LEFT JOIN commands c "
-            f"ON c.site = a.site AND c.decision = a.decision WHERE a.site = %s{self._answered(pending_only)} "
+            f"{self._SELECT}WHERE a.site = %s{self._answered(pending_only)} "
             "ORDER BY a.requested DESC LIMIT %s OFFSET %s",
             (self.site, limit, offset),
         )
-        items = []
-        for row in rows:
-            item = dict(zip(_APPROVAL, row[:-1], strict=True))
-            items.append({**item, "command": orjson.loads(item["command"]), "command_status": row[-1]})
-        return items
+        return [approval_item(row) for row in rows]
 
-    def read_approvals_with_scores(self, pending_only: bool) -> list[Row]:
-        rows = self._fetch(
-            "SELECT a.decision, a.device, d.score, a.command, a.requested, a.expires, a.answer, a.by FROM approvals a "
-            f"LEFT JOIN decisions d ON d.site = a.site AND d.id = a.decision WHERE a.site = %s"
-            f"{self._answered(pending_only)} ORDER BY a.requested DESC",
-            (self.site,),
-        )
-        return [(d, dev, score, orjson.loads(cmd), req, exp, ans, by) for d, dev, score, cmd, req, exp, ans, by in rows]
+    def read_approval(self, decision: str) -> dict[str, Any] | None:
+        rows = self._fetch(f"{self._SELECT}WHERE a.site = %s AND a.decision = %s", (self.site, decision))
+        return approval_item(rows[0]) if rows else None
 
     def read_approval_states(self, limit: int = 200) -> list[tuple[str, str | None, str | None]]:
         rows = self._fetch("SELECT a.decision, a.answer, c.status FROM approvals a LEFT JOIN commands c "
