@@ -31,7 +31,7 @@ from edgeloop.io.broker import BrokerError
 from edgeloop.io.mqtt import MqttError
 from edgeloop.io.protocols import PROTOCOLS
 from edgeloop.io.signals import stop_on_signals
-from edgeloop.ledger import ReportError, headline
+from edgeloop.ledger import ReportError, RoiReport, headline
 from edgeloop.settings import Settings, SettingsError, load_settings
 
 
@@ -78,7 +78,7 @@ async def run_demo(
                     stdin=asyncio.subprocess.DEVNULL,
                 )
             started = time.monotonic()
-            await _watch(agent, sim, stop, started, duration, console)
+            await _watch(agent, sim, stop, started, duration, console, settings)
             if served is not None:  # a served plant that stops would be told as devices gone offline: stop first
                 await agent.client.flush(timeout=5.0)
                 stop.set()
@@ -132,12 +132,16 @@ async def _watch(
     started: float,
     duration: float,
     console: Console | None,
+    settings: Settings,
 ) -> None:
-    """Until the duration is up, the user interrupts, or the simulator ends; keeps the live view fresh."""
+    """Until the duration is up, the user interrupts, or the simulator ends; keeps the live view fresh. The
+    treated and holdout arms are read from the store every few seconds, by the code `roi report` runs."""
     ended = asyncio.create_task(sim.wait())
     interrupted = asyncio.create_task(stop.wait())
     live = Live(live_view(agent, started, 0.0, duration), console=console, refresh_per_second=4) if console else None
     last_points, last_t, rate = 0, started, 0.0
+    report: RoiReport | None = None
+    reading: asyncio.Task[RoiReport | None] | None = None
     try:
         if live is not None:
             live.start()
@@ -148,14 +152,34 @@ async def _watch(
             now = time.monotonic()
             rate = (agent.stats.points - last_points) / (now - last_t)
             last_points, last_t = agent.stats.points, now
-            if live is not None:
-                live.update(live_view(agent, started, rate, duration))
+            if live is None:
+                continue
+            if reading is not None and reading.done():
+                report, reading = reading.result(), None
+            if reading is None and int(now - started) % ARMS_EVERY_S == 0:
+                reading = asyncio.create_task(asyncio.to_thread(_arms_so_far, settings))
+            live.update(live_view(agent, started, rate, duration, report))
     finally:
+        if reading is not None:
+            with contextlib.suppress(Exception):
+                await reading
         if live is not None:
             live.stop()
         interrupted.cancel()
         if not ended.done():
             ended.cancel()
+
+
+#: seconds between two readings of the arms for the live view (a report over the whole ledger each time)
+ARMS_EVERY_S = 5
+
+
+def _arms_so_far(settings: Settings) -> RoiReport | None:
+    """The ROI report so far (fewer bootstrap draws than `roi report`: it is redrawn every few seconds)."""
+    try:
+        return read_site_ledger(settings, n_boot=400).report
+    except ReportError:
+        return None  # no device or no day yet
 
 
 def fresh_site_dir(site_dir: Path) -> Path | None:
