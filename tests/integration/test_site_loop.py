@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from edgeloop.agent.roi import read_site_ledger
 from edgeloop.agent.service import open_agent
 from edgeloop.cli import app
+from edgeloop.io.broker import EmbeddedBroker
 from edgeloop.io.mqtt import MqttClient
 from edgeloop.ledger import Arm
 from edgeloop.settings import load_settings
@@ -23,7 +24,12 @@ from edgeloop.sim.runner import PlantRunner
 DAY = 86_400.0
 
 
-async def test_faults_get_decisions_acked_commands_and_ledger_entries(broker_url: str, tmp_path: Path) -> None:
+async def test_faults_get_decisions_acked_commands_and_ledger_entries(
+    embedded_broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """On the embedded broker only: a simulated day takes a minute of real time, and the same loop runs through
+    Mosquitto in `tests/e2e/test_demo_cli.py` (the demo with `--broker`)."""
+    broker_url = str(embedded_broker.url)
     site = f"loop{uuid.uuid4().hex[:8]}"
     settings = load_settings(None, agent={"site": site, "autonomy": 3, "data_dir": tmp_path})
     # the demo's plant (50 devices, seed 0), one simulated day at the demo's speed: faster, a loaded machine's
