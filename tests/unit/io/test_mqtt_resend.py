@@ -1,0 +1,43 @@
+"""What the MQTT client does with QoS 1 publishes not acknowledged when it reconnects to a broker that has no
+session for it (issue 18: a cluster node dropped a clean-session publisher and the in-flight points were lost)."""
+
+from __future__ import annotations
+
+from edgeloop.io.mqtt import DUP, _FailoverClient, parse_brokers
+
+
+class _Wire:
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    def send_package(self, package: bytes) -> None:
+        self.sent.append(bytes(package))
+
+
+def _client_with_inflight(*packages: bytes) -> tuple[_FailoverClient, _Wire]:
+    client = _FailoverClient(parse_brokers("mqtt://a:1883,mqtt://b:1883"), "device-1", clean_session=True)
+    wire = _Wire()
+    client._connection = wire
+    for mid, package in enumerate(packages, 1):
+        client._persistent_storage.push_message(mid, bytearray(package))
+    return client, wire
+
+
+def test_unacknowledged_qos1_publishes_are_sent_again_marked_dup_and_kept_until_acked() -> None:
+    publish = bytes([0x32, 9]) + b"\x00\x01t\x00\x01" + b"pay"  # PUBLISH, QoS 1, packet id 1
+    client, wire = _client_with_inflight(publish)
+
+    client._clear_resend_qos_queue()  # what gmqtt calls on a CONNACK without a session
+
+    assert wire.sent == [bytes([0x32 | DUP]) + publish[1:]]
+    assert [mid for mid, _ in client._persistent_storage.get_all()] == [1]  # its PUBACK removes it
+
+
+def test_a_pubrel_of_the_lost_session_is_dropped_not_sent() -> None:
+    pubrel = bytes([0x62, 2, 0, 1])
+    client, wire = _client_with_inflight(pubrel)
+
+    client._clear_resend_qos_queue()
+
+    assert wire.sent == []
+    assert client._persistent_storage.is_empty
