@@ -117,7 +117,7 @@ def test_after_the_demo_the_other_commands_find_its_data_with_no_arguments(tmp_p
 
 @pytest.mark.e2e
 def test_a_second_demo_starts_clean_unless_told_to_resume(tmp_path: Path) -> None:
-    demo = ["demo", "--json", "--devices", "20", "--duration", "8", "--speed", "4320"]
+    demo = ["demo", "--json", "--devices", "20", "--duration", "4", "--speed", "4320"]
     assert _edgeloop(tmp_path, *demo, timeout=180).returncode == 0
     assert _edgeloop(tmp_path, *demo, timeout=180).returncode == 0
     assert _edgeloop(tmp_path, *demo, "--resume", timeout=180).returncode == 0

@@ -17,7 +17,7 @@ def test_the_scale_bench_measures_each_agent_count_and_loses_nothing_when_a_node
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     before = set(_children())  # the session's own brokers (fixtures of other tests) may be running already
-    code = scale(sites=2, devices=10, agents=(1, 2), seconds=3.0, json_out=True, kill=True)
+    code = scale(sites=2, devices=10, agents=(1, 2), seconds=2.0, json_out=True, kill=True)
 
     doc = orjson.loads(capsys.readouterr().out)
     phases = doc["phases"]

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 META = {"device": "pump-1", "asset_type": "pump", "commands": {},
         "metrics": {"vibration": {"unit": "mm/s", "low": 0, "high": 50}}}  # fmt: skip
 RATE = 200  # QoS 1 messages a second
-SECONDS = 8.0
+SECONDS = 5.0
 
 
 @pytest.fixture

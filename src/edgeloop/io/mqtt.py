@@ -9,15 +9,13 @@ Messages are kept as plain tuples in a bounded queue; no callback leaks out. Pub
 away does not raise: messages wait in an outbox (bounded, counted when full) and go out on reconnect.
 
 `mqtts://host:8883` connects over TLS, checking the broker's certificate against the system's CAs or the
-`BrokerAuth.ca_file`, with a client certificate when one is given; a user name and password come from
-`BrokerAuth` or the URL (`mqtts://user:password@host`). A refusal says which it was: an untrusted
-certificate, or a wrong user name or password.
+`BrokerAuth.ca_file` (with a client certificate if given); a user name and password come from `BrokerAuth` or
+the URL (`mqtts://user:password@host`). A refusal says which: an untrusted certificate, or wrong credentials.
 
 A comma-separated list of URLs (`mqtt://a:1883,mqtt://b:1883,mqtt://c:1883`, the nodes of one cluster)
 connects to the first that answers and, when the connection is lost, reconnects to the next one that answers
-(fail-over). With a persistent session (`clean_session=False`) on a cluster that replicates sessions, QoS 1
-messages published while the client was away are delivered on the node it reconnects to; what this client
-published at QoS 1 and was not acknowledged is sent again there.
+(fail-over). With a persistent session on a cluster that replicates sessions, QoS 1 messages published while the
+client was away are delivered on the node it reconnects to; its own unacknowledged QoS 1 publishes go again.
 """
 
 from __future__ import annotations
@@ -47,8 +45,7 @@ log = logging.getLogger(__name__)
 
 #: QoS 1 messages in flight (sent, not acknowledged) at most; more wait in the outbox (MQTT has 65,535 packet ids)
 MAX_INFLIGHT = 10_000
-PUBLISH = 0x30  # the packet type in a fixed header's high nibble
-DUP = 0x08  # a fixed header's flag: this PUBLISH was sent before
+PUBLISH, DUP = 0x30, 0x08  # a fixed header's packet type (high nibble), and its flag "sent before"
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,12 +204,9 @@ class _FailoverClient(gmqtt.Client):  # type: ignore[misc]
         raise error
 
     def _clear_resend_qos_queue(self) -> None:
-        """The broker has no session for us (a clean session, or one the node we reached could not restore).
-
-        gmqtt then drops every QoS 1 publish not acknowledged yet, and `flush` reports them delivered: a cluster
-        node that closes a publisher's connection while a stream leader is re-elected lost about 180 telemetry
-        points that way (issue 18). Sent again, marked as duplicates: the broker answers each with a PUBACK in
-        the new session, which removes it here; a duplicate that arrives is one more copy of the same point."""
+        """The broker has no session for us: gmqtt would drop every QoS 1 publish not yet acknowledged, and `flush`
+        report them delivered (a cluster node that dropped a publisher lost 180 points so, issue 18). They are sent
+        again marked DUP; each PUBACK in the new session removes one; a duplicate is one more copy of a point."""
         storage = self._persistent_storage
         for mid, package in storage.get_all():
             if package[0] & 0xF0 != PUBLISH:  # a QoS 2 PUBREL belongs to the lost session: nothing to continue
