@@ -35,14 +35,14 @@ def test_demo_closes_the_loop_and_prints_a_json_summary(
         "edgeloop",
         "demo",
         "--json",
-        "--devices",
-        "50",
+        "--devices",  # 200 devices sampled each minute: as many messages as 50 every 15 s, four times the faults;
+        "200",  # with 50, a run caught one fault or none and asked for no approval about one time in two
         "--duration",
         "25",
         "--speed",
         "4320",
-        "--interval",  # 15 s samples: 25 s of a small plant still holds caught faults and approvals
-        "15",
+        "--interval",
+        "60",
         "--data-dir",
         str(tmp_path),
         "--policy",  # the shipped demo policy: motors wait for an operator's approval
