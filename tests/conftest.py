@@ -10,7 +10,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import orjson
 import pytest
 import uvicorn
@@ -150,6 +152,19 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def fail_the_pending_device(agent: SiteAgent, url: str, headers: dict[str, str]) -> dict[str, Any]:
+    """The device of the site's one pending approval reports a failure, which expires the approval; returns the
+    approval as the API listed it before."""
+    [item] = httpx.get(f"{url}/approvals", headers=headers).json()["items"]
+    link = agent.client
+    assert isinstance(link, Loopback)
+    link.deliver(f"edgeloop/v1/{agent.site}/{item['device']}/event",
+                 orjson.dumps({"ts": item["ts"] + 60, "kind": "failure"}))  # fmt: skip
+    agent.handle_batch(link.drain(10))
+    agent.store.flush()
+    return dict(item)
 
 
 @contextlib.contextmanager

@@ -13,10 +13,9 @@ from pathlib import Path
 import httpx
 import orjson
 from playwright.sync_api import Browser, Page, ViewportSize, expect
-from tests.conftest import T0
+from tests.conftest import T0, fail_the_pending_device
 
 from edgeloop.agent.site import SiteAgent
-from edgeloop.io.loopback import Loopback
 from edgeloop.ledger import Arm, Draft, EntryKind, money
 from edgeloop.ledger.entries import DAY
 from edgeloop.settings import Settings
@@ -141,14 +140,8 @@ def test_a_pending_approval_shows_its_score_metrics_and_rule(
 def test_an_approval_whose_device_failed_shows_the_reason_and_no_buttons(
     browser: Browser, api_site: tuple[Settings, SiteAgent, str], auth: Callable[[str], dict[str, str]], shots: Path
 ) -> None:
-    settings, agent, url = api_site
-    [item] = httpx.get(f"{url}/approvals", headers=auth("viewer")).json()["items"]
-    link = agent.client
-    assert isinstance(link, Loopback)
-    link.deliver(f"edgeloop/v1/{settings.agent.site}/{item['device']}/event",
-                 orjson.dumps({"ts": item["ts"] + 60, "kind": "failure"}))  # fmt: skip
-    agent.handle_batch(link.drain(10))
-    agent.store.flush()
+    _, agent, url = api_site
+    fail_the_pending_device(agent, url, auth("viewer"))
 
     page = connect(browser, url, auth("operator"))
     page.click("nav a[data-page=decisions]")

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import httpx
-import orjson
+from tests.conftest import fail_the_pending_device
 from typer.testing import CliRunner
 
 from edgeloop.agent.site import SiteAgent
 from edgeloop.cli import app
-from edgeloop.io.loopback import Loopback
 from edgeloop.settings import Settings
 
 Auth = Callable[[str], dict[str, str]]
@@ -74,14 +73,8 @@ def test_an_approval_shows_the_decisions_score_metrics_rule_reason_and_command(
 def test_an_approval_expired_by_a_device_failure_is_refused_with_409_and_the_reason(
     api_site: tuple[Settings, SiteAgent, str], auth: Auth
 ) -> None:
-    settings, agent, url = api_site
-    [item] = httpx.get(f"{url}/approvals", headers=auth("viewer")).json()["items"]
-    link = agent.client
-    assert isinstance(link, Loopback)
-    link.deliver(f"edgeloop/v1/{settings.agent.site}/{item['device']}/event",
-                 orjson.dumps({"ts": item["ts"] + 60, "kind": "failure"}))  # fmt: skip
-    agent.handle_batch(link.drain(10))
-    agent.store.flush()
+    _, agent, url = api_site
+    item = fail_the_pending_device(agent, url, auth("viewer"))
 
     refused = httpx.post(f"{url}/approvals/{item['decision']}/approve", json={"why": "go"}, headers=auth("operator"))
 

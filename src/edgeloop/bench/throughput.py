@@ -3,7 +3,7 @@
 1. broker only: the load generator (its own process) publishes for S seconds; a plain subscriber counts.
 2. agent: the same load into a real site agent (decode, validate, score, store in SQLite).
    Phases 1 and 2 alternate for `rounds` rounds; the rates reported are each phase's median, and the ratio is
-   theirs. On a shared 2-core machine the broker-only rate alone swings by half from run to run (the generator,
+   theirs. On a shared 2-core machine the broker-only rate alone varies up to twofold between rounds (the generator,
    the broker and the receiver compete for the cores), so one pair of phases says more about the neighbours
    than about the agent.
 3. memory: one pass over every series into a fresh agent; RSS per series.

@@ -108,12 +108,13 @@ class HoldoutRecord:
     def devices(self, arm: Arm | None = None) -> list[str]:
         return [a.device for a in self.assignments if arm is None or a.arm is arm]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, first: int = 0) -> dict[str, Any]:
+        """The record; with `first`, only the assignments from that position on."""
         return {
             "seed": self.seed,
             "fraction": self.fraction,
             "draw": self.draw,
-            "assignments": list(self._rows),
+            "assignments": self._rows[first:],
         }
 
     def logged(self, first: int) -> dict[str, Any]:
@@ -123,7 +124,7 @@ class HoldoutRecord:
         >>> r.logged(1)["assignments"] == r.to_json()["assignments"][1:], r.logged(1)["first"]
         (True, 1)
         """
-        return {**self.to_json(), "assignments": self._rows[first:], "first": first}
+        return {**self.to_json(first), "first": first}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> HoldoutRecord:
