@@ -7,6 +7,7 @@ import subprocess
 import sys
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -24,35 +25,19 @@ FIELDS = {
 }
 
 
-@pytest.mark.e2e
-@pytest.mark.parametrize("external", [False, True], ids=["embedded", "mosquitto"])
-def test_demo_closes_the_loop_and_prints_a_json_summary(
-    external: bool, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
-    args = [
-        sys.executable,
-        "-m",
-        "edgeloop",
-        "demo",
-        "--json",
-        "--devices",  # 200 devices sampled each minute: as many messages as 50 every 15 s, four times the faults;
-        "200",  # with 50, a run caught one fault or none and asked for no approval about one time in two
-        "--duration",
-        "25",
-        "--speed",
-        "4320",
-        "--interval",
-        "60",
-        "--data-dir",
-        str(tmp_path),
-        "--policy",  # the shipped demo policy: motors wait for an operator's approval
-        str(resources.files("edgeloop.policy").joinpath("demo_policy.yaml")),
-    ]
-    if external:
-        args += ["--broker", request.getfixturevalue("mosquitto_url")]
-    done = subprocess.run(args, capture_output=True, timeout=180, check=False)
-    assert done.returncode == 0, done.stderr.decode()[-2000:]
-    summary = orjson.loads(done.stdout)
+def _edgeloop(cwd: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "edgeloop", *args], cwd=cwd, capture_output=True, timeout=timeout,
+                          check=False, env={**os.environ, "COLUMNS": "80"})  # fmt: skip
+
+
+#: 200 devices sampled each minute: as many messages as 50 every 15 s, four times the faults (with 50, a run caught
+#: one fault or none and asked for no approval about one time in two); the shipped demo policy, where motors wait
+#: for an operator's approval
+DEMO = ["demo", "--json", "--devices", "200", "--duration", "25", "--speed", "4320", "--interval", "60",
+        "--policy", str(resources.files("edgeloop.policy").joinpath("demo_policy.yaml"))]  # fmt: skip
+
+
+def _check_summary(summary: dict[str, Any]) -> None:
     assert summary.keys() >= FIELDS
     assert summary["points"] > 100_000
     assert summary["decisions"] >= 1
@@ -61,6 +46,14 @@ def test_demo_closes_the_loop_and_prints_a_json_summary(
     # the demo policy: motors wait for an operator; one still anomalous while it waits is held back by a guardrail
     assert summary["approvals_requested"] >= 1
     assert summary["blocked_by_guardrails"] >= 1
+    assert summary.keys() >= {"uplift_ci_low", "uplift_ci_high", "downtime_reduction", "treated_days", "holdout_days"}
+
+
+@pytest.mark.e2e
+def test_demo_on_mosquitto_closes_the_loop_and_prints_a_json_summary(tmp_path: Path, mosquitto_url: str) -> None:
+    done = _edgeloop(tmp_path, *DEMO, "--data-dir", str(tmp_path), "--broker", mosquitto_url, timeout=180)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    _check_summary(orjson.loads(done.stdout))
     assert (tmp_path / "factory" / "edgeloop.db").exists()
 
 
@@ -83,16 +76,15 @@ def test_demo_runs_the_loop_over_another_protocol(protocol: str, tmp_path: Path)
     assert left.returncode == 1, f"a simulator still runs: {left.stdout.decode()}"
 
 
-def _edgeloop(cwd: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "edgeloop", *args], cwd=cwd, capture_output=True, timeout=timeout,
-                          check=False, env={**os.environ, "COLUMNS": "80"})  # fmt: skip
-
-
 @pytest.mark.e2e
-def test_after_the_demo_the_other_commands_find_its_data_with_no_arguments(tmp_path: Path) -> None:
-    demo = ["demo", "--json", "--devices", "40", "--duration", "20", "--speed", "4320"]
-    first = _edgeloop(tmp_path, *demo, timeout=180)
+def test_the_embedded_demo_closes_the_loop_and_the_other_commands_find_its_data_with_no_arguments(
+    tmp_path: Path,
+) -> None:
+    """The demo on its embedded broker and store, then each command a user runs next, with no arguments."""
+    first = _edgeloop(tmp_path, *DEMO, timeout=180)
     assert first.returncode == 0, first.stderr.decode()[-2000:]
+    _check_summary(orjson.loads(first.stdout))
+    assert (tmp_path / "var" / "factory" / "edgeloop.db").exists()
 
     audit = _edgeloop(tmp_path, "audit", "verify")
     roi = _edgeloop(tmp_path, "roi", "report")
@@ -111,8 +103,6 @@ def test_after_the_demo_the_other_commands_find_its_data_with_no_arguments(tmp_p
     assert b"guardrails checked" in shown.stdout
     wide = [line for out in (roi, approvals, shown) for line in out.stdout.decode().splitlines() if len(line) > 80]
     assert wide == []
-    figures = orjson.loads(first.stdout)
-    assert figures.keys() >= {"uplift_ci_low", "uplift_ci_high", "downtime_reduction", "treated_days", "holdout_days"}
 
 
 @pytest.mark.e2e

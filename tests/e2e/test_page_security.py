@@ -65,6 +65,7 @@ def test_the_dashboard_runs_under_the_csp(
     page.click("#token-login button")
     expect(page.locator("#nav")).to_be_visible()
     page.click("nav a[data-page=site]")
+    expect(page.locator("#page-site")).to_be_visible()  # (once, in a full run, the click came before the page)
     page.click("#devices a[href^='#device/']")  # a device page: its uPlot charts
     expect(page.locator("#device-charts canvas").first).to_be_visible(timeout=20_000)
     for name in ("site", "decisions", "audit", "roi"):  # the ROI page last: its charts are checked

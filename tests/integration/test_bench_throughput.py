@@ -10,7 +10,7 @@ from edgeloop.bench.throughput import run
 
 @pytest.mark.timeout(240)
 async def test_the_throughput_bench_runs_every_phase_and_the_agent_takes_all_it_was_sent(mosquitto_url: str) -> None:
-    result = await run(mosquitto_url, k=2, seconds=1.0, series=400, progress=lambda _: None, rounds=1)
+    result = await run(mosquitto_url, k=2, seconds=1.0, series=400, progress=lambda _: None, rounds=1, latency_s=3.0)
 
     assert result.received_agent_phase == result.published_agent_phase > 0
     assert result.agent_points_per_s > 0

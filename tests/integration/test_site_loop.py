@@ -27,19 +27,20 @@ DAY = 86_400.0
 async def test_faults_get_decisions_acked_commands_and_ledger_entries(
     embedded_broker: EmbeddedBroker, tmp_path: Path
 ) -> None:
-    """On the embedded broker only: a simulated day takes a minute of real time, and the same loop runs through
+    """On the embedded broker only: a simulated day takes half a minute of real time, and the same loop runs through
     Mosquitto in `tests/e2e/test_demo_cli.py` (the demo with `--broker`)."""
     broker_url = str(embedded_broker.url)
     site = f"loop{uuid.uuid4().hex[:8]}"
     settings = load_settings(None, agent={"site": site, "autonomy": 3, "data_dir": tmp_path})
-    # the demo's plant (50 devices, seed 0), one simulated day at the demo's speed: faster, a loaded machine's
-    # second of latency is most of an hour of the plant's, and the short P-F intervals are gone before it acts
+    # the demo's plant (50 devices, seed 0), one simulated day at the demo's speed, a reading every 15 s (at one a
+    # minute, the learners are still warming up when the day ends); faster, a loaded machine's second of latency
+    # is most of an hour of the plant's, and the short P-F intervals are gone before it acts
     plant = FactoryPlant(n_devices=50, seed=0, start_ts=1_700_000_000.0, site=site)
     stop = asyncio.Event()
     async with open_agent(settings, broker_url) as agent, MqttClient(broker_url, f"sim-{site}") as sim_client:
         task = asyncio.create_task(agent.run(stop))
         await asyncio.sleep(0.3)
-        runner = PlantRunner(plant, sim_client, speed=1440.0)
+        runner = PlantRunner(plant, sim_client, speed=2880.0)
         await runner.run(asyncio.Event(), sim_seconds=DAY)
         await asyncio.sleep(1.0)
         deadline = time.monotonic() + 60  # a loaded machine's agent may still be deciding on the day's last hours

@@ -83,7 +83,7 @@ def _start_worker(spec: dict[str, Any]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "edgeloop.bench.scale_worker", orjson.dumps(spec).decode()],
         stdout=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.PIPE,  # the bench tells it how many points to expect (see scale_worker)
     )
 
 
@@ -175,13 +175,15 @@ def run_phase(
         killer = NodeKiller(cluster, 1.0 + seconds / 2, 2.0) if kill else None
         broker_in = _broker_rate(cluster, [proc for proc, _ in loads], seconds + 120, killer)
         sent, sending = 0, 0.0
-        for proc, result in loads:
+        per_site: dict[str, int] = {}
+        for site, (proc, result) in zip(sites, loads, strict=True):
             n, took = result.get(timeout=60)
-            sent, sending = sent + n, sending + n / max(took, 1e-9)
+            sent, sending, per_site[site] = sent + n, sending + n / max(took, 1e-9), n
             proc.join(10)
         results = []
-        for w in workers:
-            out, _ = w.communicate(timeout=seconds + 240)
+        for w, group in zip(workers, (g for g in groups if g), strict=True):
+            expect = orjson.dumps({"expect_points": sum(per_site[s] for s in group)}) + b"\n"  # K=1: a point each
+            out, _ = w.communicate(expect, timeout=seconds + 240)
             results.append(orjson.loads(out.decode().strip().splitlines()[-1]))
         if killer is not None:
             if not killer.restarted:

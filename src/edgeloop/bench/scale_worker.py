@@ -4,7 +4,9 @@
 
 It prints `ready` once every site's agent knows its devices (from their retained metas), then runs until its
 agents have received points and then nothing more for `stall_s` (or `deadline_s` passes), and prints one JSON
-line: points, messages, decisions, the first and last time points arrived, and the decision latencies.
+line: points, messages, decisions, the first and last time points arrived, and the decision latencies. Once the
+publishers are done, the bench writes `{"expect_points": N}` on its stdin: with N points in, a 2 s stall ends
+the run (a long `stall_s` waits out a killed node's fail-over, not the end of the data).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -50,6 +53,8 @@ async def serve(spec: dict[str, Any]) -> dict[str, Any]:
             await asyncio.sleep(0.05)
         sys.stdout.write("ready\n")
         sys.stdout.flush()
+        expected: list[int] = []
+        threading.Thread(target=_read_expected, args=(expected,), daemon=True).start()
         seen, first, last = 0, 0.0, 0.0
         while not stop.is_set() and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
@@ -57,7 +62,7 @@ async def serve(spec: dict[str, Any]) -> dict[str, Any]:
             if points != seen:
                 now = time.time()
                 first, seen, last = first or now, points, now
-            elif seen and time.time() - last > stall_s:
+            elif seen and time.time() - last > (min(stall_s, 2.0) if expected and seen >= expected[0] else stall_s):
                 break
         stop.set()
         await asyncio.gather(*tasks)
@@ -75,6 +80,13 @@ async def serve(spec: dict[str, Any]) -> dict[str, Any]:
             "last": last,
             "latency_s": [x for a in agents for x in a.stats.decision_latency_s],
         }
+
+
+def _read_expected(into: list[int]) -> None:
+    """The bench's `{"expect_points": N}` line, when it comes (a blocking read: on its own thread)."""
+    line = sys.stdin.readline()
+    with contextlib.suppress(ValueError, KeyError, TypeError):
+        into.append(int(orjson.loads(line)["expect_points"]))
 
 
 def _distinct_points(agent: SiteAgent) -> int:

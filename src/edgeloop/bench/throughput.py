@@ -158,8 +158,9 @@ async def decision_latency(url: str, load: Load, data_dir: Path) -> tuple[list[f
 
 
 async def run(
-    url: str, k: int, seconds: float, series: int, progress: Any = print, rounds: int = 3
+    url: str, k: int, seconds: float, series: int, progress: Any = print, rounds: int = 3, latency_s: float = 10.0
 ) -> ThroughputResult:
+    """The four phases; the latency phase runs `latency_s` (at least `seconds`), long enough for a p99."""
     devices = max(1, series // k)
     broker_rates: list[float] = []
     agent_rates: list[tuple[float, float, float]] = []  # msgs/s, points/s, CPU %
@@ -193,7 +194,7 @@ async def run(
         progress(
             f"4/4 latency at {rate:,.0f} msgs/s (half the agent's rate), {lat_devices} devices with anomaly bursts ..."
         )
-        lat_load = Load(url, site + "l", lat_devices, k, max(seconds, 10.0), rate=rate, anomaly_every=97)
+        lat_load = Load(url, site + "l", lat_devices, k, max(seconds, latency_s), rate=rate, anomaly_every=97)
         lat, _ = await decision_latency(url, lat_load, Path(tmp) / "l")
         p50 = float(np.percentile(lat, 50)) if lat else float("nan")
         p99 = float(np.percentile(lat, 99)) if lat else float("nan")

@@ -49,8 +49,12 @@ class ClusterNode:
         return f"mqtt://{self.host}:{self.mqtt_port}"
 
 
-def node_config(node: ClusterNode, peers: list[ClusterNode], store_dir: str, replicas: int) -> str:
-    """The nats-server config of one node; `peers` are all nodes, itself included (NATS skips its own route)."""
+def node_config(
+    node: ClusterNode, peers: list[ClusterNode], store_dir: str, replicas: int, ack_wait_s: float | None = None
+) -> str:
+    """The nats-server config of one node; `peers` are all nodes, itself included (NATS skips its own route).
+    `ack_wait_s`: how long a QoS 1 message sent to a client waits for its PUBACK before it is sent again (NATS's
+    default, 30 s, when None)."""
     routes = ", ".join(f"nats-route://{p.host}:{p.route_port}" for p in peers)
     at = node.bind or node.host
     return (
@@ -62,11 +66,15 @@ def node_config(node: ClusterNode, peers: list[ClusterNode], store_dir: str, rep
         f'jetstream {{ store_dir: "{store_dir}" }}\n'
         f"cluster {{\n  name: {CLUSTER_NAME}\n  listen: {at}:{node.route_port}\n  routes: [{routes}]\n}}\n"
         f"mqtt {{\n  listen: {at}:{node.mqtt_port}\n  stream_replicas: {replicas}\n"
-        f'  consumer_replicas: {replicas}\n  js_api_timeout: "1s"\n}}\n'
+        f'  consumer_replicas: {replicas}\n  js_api_timeout: "1s"\n'
+        + (f'  ack_wait: "{ack_wait_s:g}s"\n' if ack_wait_s else "")
+        + "}\n"
     )
 
 
-def cluster_configs(nodes: list[ClusterNode], directory: Path, store_dir: str | None = None) -> list[Path]:
+def cluster_configs(
+    nodes: list[ClusterNode], directory: Path, store_dir: str | None = None, ack_wait_s: float | None = None
+) -> list[Path]:
     """Write `node-1.conf` ... for `nodes` into `directory`; each machine runs ``nats-server -c node-i.conf``."""
     directory.mkdir(parents=True, exist_ok=True)
     replicas = min(3, len(nodes))
@@ -74,7 +82,7 @@ def cluster_configs(nodes: list[ClusterNode], directory: Path, store_dir: str | 
     for i, node in enumerate(nodes, 1):
         store = store_dir if store_dir is not None else str(directory / f"jetstream-{i}")
         path = directory / f"node-{i}.conf"
-        path.write_text(node_config(node, nodes, store, replicas))
+        path.write_text(node_config(node, nodes, store, replicas, ack_wait_s))
         paths.append(path)
     return paths
 
@@ -91,16 +99,23 @@ def _healthy(node: ClusterNode, timeout: float = 1.0) -> bool:
 class BrokerCluster:
     """N NATS nodes with MQTT on free local ports, owned by this process; a context manager.
 
-    `directory` keeps the configs, logs and JetStream data (a temporary one, removed on stop, by default).
+    `directory` keeps the configs, logs and JetStream data (a temporary one, removed on stop, by default);
+    `ack_wait_s` is `node_config`'s.
     """
 
     def __init__(
-        self, nodes: int = 3, host: str = "127.0.0.1", directory: Path | None = None, start_timeout: float = 60.0
+        self,
+        nodes: int = 3,
+        host: str = "127.0.0.1",
+        directory: Path | None = None,
+        start_timeout: float = 60.0,
+        ack_wait_s: float | None = None,
     ) -> None:
         if nodes < 1:
             raise ValueError("a cluster needs at least one node")
         self.host = host
         self.start_timeout = start_timeout
+        self.ack_wait_s = ack_wait_s
         self.nodes = [
             ClusterNode(f"n{i}", host, free_port(), free_port(), free_port(), free_port()) for i in range(1, nodes + 1)
         ]
@@ -123,7 +138,7 @@ class BrokerCluster:
         if self._given_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="edgeloop-cluster-")
             self.directory = Path(self._tmp.name)
-        self.configs = cluster_configs(self.nodes, self.directory)
+        self.configs = cluster_configs(self.nodes, self.directory, ack_wait_s=self.ack_wait_s)
         try:
             for i in range(len(self.nodes)):
                 self._spawn(i)
