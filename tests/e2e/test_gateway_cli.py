@@ -72,7 +72,7 @@ async def test_the_gateway_publishes_the_plant_and_relays_a_command(
             gw_args += ["--map", str(map_path)]
 
         def seen() -> bool:
-            for topic, payload, _ in watcher.drain(10_000):
+            for topic, payload, *_ in watcher.drain(10_000):
                 device, channel = topic.split("/")[3], "/".join(topic.split("/")[4:])
                 if channel == "meta" and payload:
                     metas[device] = orjson.loads(payload)

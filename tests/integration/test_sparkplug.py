@@ -138,7 +138,7 @@ async def test_an_independent_edge_node_pysparkplug_talks_to_our_host(mosquitto_
         seen: list[tuple[str, bytes]] = []
 
         def pump() -> None:
-            seen.extend((m.topic.removeprefix(f"edgeloop/v1/{site}/"), m.payload) for m in host.drain(1000))
+            seen.extend((m.topic.removeprefix(f"edgeloop/v1/{site}/"), m.wire()) for m in host.drain(1000))
 
         args = [sys.executable, str(script), host_name, port, site, "node-a"]
         node = subprocess.Popen(args, stdout=subprocess.PIPE)  # noqa: ASYNC220 - started once, killed below

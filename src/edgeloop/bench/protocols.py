@@ -195,16 +195,20 @@ async def sparkplug_section(options: BenchOptions, tmp: Path, progress: Progress
     """Sparkplug B into the agent against plain JSON on the same broker, 20 metrics a message (`protocols_spb`)."""
     from edgeloop.bench.protocols_spb import bench_sparkplug  # protobuf is loaded only for this section
 
-    progress(f"sparkplug: {min(options.devices, 500):,} devices x {options.registers} metrics, against JSON ...")
-    return await asyncio.to_thread(bench_sparkplug, options.broker, options.registers, 5.0, min(options.devices, 500))
+    devices = min(options.devices, 500)
+    progress(f"sparkplug: {devices:,} devices x {options.registers} metrics, against JSON, 3 rounds ...")
+    return await asyncio.to_thread(bench_sparkplug, options.broker, options.registers, 5.0, devices, 3, progress)
 
 
 async def opcua_section(options: BenchOptions, tmp: Path, progress: Progress) -> dict[str, Any]:
     """OPC UA data changes through subscriptions into the agent (`protocols_opcua`)."""
     from edgeloop.bench.protocols_opcua import bench_opcua  # asyncua is loaded only for this section
 
-    progress(f"opcua: {min(options.devices, 100):,} devices x {options.registers} variables at 5 Hz ...")
-    return await asyncio.to_thread(bench_opcua, min(options.devices, 100), options.registers, 5.0, 10.0)
+    devices = min(options.devices, 100)
+    progress(
+        f"opcua: {devices:,} devices x {options.registers} variables at 6 Hz, then half of them for the latency ..."
+    )
+    return await asyncio.to_thread(bench_opcua, devices, options.registers, 6.0, 10.0)
 
 
 #: one section per protocol

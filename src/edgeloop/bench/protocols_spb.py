@@ -5,6 +5,8 @@ value's change at the edge node to the agent's decision.
 1. JSON: `bench.throughput`'s agent phase (the load generator in its own process publishes v1 telemetry).
 2. Sparkplug: the same devices born by NBIRTH and DBIRTH, then the same values as DDATA through aliases from a
    generator in its own process, into a `SparkplugHost` and the same agent.
+   Phases 1 and 2 alternate for `rounds` rounds, and the figures are the medians: on a shared machine one phase's
+   rate moves by a third from one run to the next, and a ratio of two single runs moves with it.
 3. latency: the Sparkplug load at half the measured rate, with bursts of anomalous values; p50 and p99 from the
    DDATA's timestamp (stamped when published) to the decision.
 """
@@ -58,6 +60,9 @@ class SparkplugBenchResult:
     sent_sparkplug: int
     received_sparkplug: int
     rejected_sparkplug: int
+    rounds: int = 1
+    json_points_per_s_rounds: tuple[float, ...] = ()
+    sparkplug_points_per_s_rounds: tuple[float, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -207,29 +212,47 @@ async def through_sparkplug(
 
 
 async def run(
-    url: str, k: int = 20, seconds: float = 5.0, devices: int = 500, progress: Any = print
+    url: str, k: int = 20, seconds: float = 5.0, devices: int = 500, progress: Any = print, rounds: int = 3
 ) -> SparkplugBenchResult:
+    json_rates: list[float] = []
+    spb_rates: list[tuple[float, float, float]] = []  # points/s, msgs/s, CPU %
+    sent_j = recv_j = sent_s = recv_s = rejected = 0
+    rss = 0.0
     with tempfile.TemporaryDirectory(prefix="edgeloop-bench-spb-") as tmp:
         site = f"benchspb{int(time.time()) % 100000}"
-        progress(f"sparkplug 1/3 JSON on the v1 topics: {seconds:g} s of K={k} messages over {devices:,} devices ...")
-        _a, _m, json_points, sent_j, recv_j, _c = await through_agent(url, Load(url, site + "j", devices, k, seconds),
-                                                                      Path(tmp) / "j")  # fmt: skip
-        del _a
-        progress(f"    {json_points:,.0f} points/s ({recv_j:,} of {sent_j:,} messages)")
-        progress(
-            f"sparkplug 2/3 the same load as DDATA through the Sparkplug host ({sent_j / seconds:,.0f} msgs/s) ..."
-        )
-        gc.collect()
-        rss0 = psutil.Process().memory_info().rss
-        offered = sent_j / seconds  # the JSON generator's rate: the same load, not a faster one
-        agent, msgs, points, sent_s, recv_s, cpu, rejected = await through_sparkplug(
-            url, Load(url, site + "s", devices, k, seconds, rate=offered), Path(tmp) / "s"
-        )
-        gc.collect()
-        rss = (psutil.Process().memory_info().rss - rss0) / max(agent.registry.n_series, 1)
-        del agent
-        progress(f"    {points:,.0f} points/s ({recv_s:,} of {sent_s:,} messages, {rejected} rejected), "
-                 f"{points / max(json_points, 1e-9):.0%} of JSON")  # fmt: skip
+        for r in range(rounds):
+            step = f" (round {r + 1}/{rounds})" if rounds > 1 else ""
+            progress(f"sparkplug 1/3 JSON on the v1 topics{step}: {seconds:g} s of K={k} messages over {devices:,} "
+                     "devices ...")  # fmt: skip
+            _a, _m, points, sent, recv, _c = await through_agent(
+                url, Load(url, f"{site}j{r}", devices, k, seconds), Path(tmp) / f"j{r}"
+            )
+            del _a
+            json_rates.append(points)
+            sent_j, recv_j = sent_j + sent, recv_j + recv
+            progress(f"    {points:,.0f} points/s ({recv:,} of {sent:,} messages)")
+            offered = sent / seconds  # the JSON generator's rate: the same load, not a faster one
+            progress(
+                f"sparkplug 2/3 the same load as DDATA through the Sparkplug host{step} ({offered:,.0f} msgs/s) ..."
+            )
+            gc.collect()
+            rss0 = psutil.Process().memory_info().rss
+            agent, msgs, points, sent, recv, cpu, bad = await through_sparkplug(
+                url, Load(url, f"{site}s{r}", devices, k, seconds, rate=offered), Path(tmp) / f"s{r}"
+            )
+            gc.collect()
+            if r == 0:
+                rss = (psutil.Process().memory_info().rss - rss0) / max(agent.registry.n_series, 1)
+            del agent
+            spb_rates.append((points, msgs, cpu))
+            sent_s, recv_s, rejected = sent_s + sent, recv_s + recv, rejected + bad
+            progress(f"    {points:,.0f} points/s ({recv:,} of {sent:,} messages, {bad} rejected), "
+                     f"{points / max(json_rates[-1], 1e-9):.0%} of JSON")  # fmt: skip
+        json_points = float(np.median(json_rates))
+        points, msgs, cpu = (float(np.median([x[i] for x in spb_rates])) for i in range(3))
+        if rounds > 1:
+            progress(f"    medians: JSON {json_points:,.0f}, Sparkplug {points:,.0f} points/s "
+                     f"({points / max(json_points, 1e-9):.0%})")  # fmt: skip
         rate = max(msgs / 2, 100.0)
         lat_devices = min(devices, 1000)
         progress(f"sparkplug 3/3 latency at {rate:,.0f} msgs/s with anomaly bursts ...")
@@ -247,12 +270,19 @@ async def run(
         p50_decision_latency_ms=round(p50, 2), p99_decision_latency_ms=round(p99, 2),
         latency_rate_msgs_per_s=round(rate, 1), decisions_measured=len(lat),
         sent_json=sent_j, received_json=recv_j, sent_sparkplug=sent_s, received_sparkplug=recv_s,
-        rejected_sparkplug=rejected,
+        rejected_sparkplug=rejected, rounds=rounds,
+        json_points_per_s_rounds=tuple(round(x, 1) for x in json_rates),
+        sparkplug_points_per_s_rounds=tuple(round(x[0], 1) for x in spb_rates),
     )  # fmt: skip
 
 
 def bench_sparkplug(
-    url: str, metrics_per_message: int = 20, seconds: float = 5.0, devices: int = 500
+    url: str,
+    metrics_per_message: int = 20,
+    seconds: float = 5.0,
+    devices: int = 500,
+    rounds: int = 3,
+    progress: Any = lambda _: None,
 ) -> dict[str, Any]:
     """The figures as a dict, for `edgeloop bench protocols` (it owns the broker and prints)."""
-    return asyncio.run(run(url, metrics_per_message, seconds, devices, progress=lambda _: None)).as_dict()
+    return asyncio.run(run(url, metrics_per_message, seconds, devices, progress, rounds)).as_dict()

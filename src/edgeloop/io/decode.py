@@ -1,6 +1,7 @@
 """Telemetry bytes to typed arrays, at the edge. Bad input is rejected here, with a reason, never raised.
 
-A payload is `{"ts": <unix s>, "seq": <int>, "metrics": {"name": <number>, ...}}` or a JSON list of those.
+A payload is `{"ts": <unix s>, "seq": <int>, "metrics": {"name": <number>, ...}}` or a JSON list of those; a
+protocol adapter may hand over that object already typed (`Message.doc`), and it is checked the same way.
 One bad item rejects its whole message: the raw bytes go to quarantine, so nothing is lost.
 """
 
@@ -141,7 +142,7 @@ class TelemetryDecoder:
         by_topic = self._by_topic
         max_payload = self.max_payload
         numbers = _NUMBERS
-        for source, (topic, payload, _retain) in enumerate(messages):
+        for source, (topic, payload, _retain, doc) in enumerate(messages):
             known = by_topic.get(topic)
             device = None if known is None else known.meta.device
             try:
@@ -150,10 +151,11 @@ class TelemetryDecoder:
                 if known is None:
                     device = self.device_of(topic)  # raises with the reason; or the device has sent no meta
                     raise BadInputError(NO_META)
-                try:
-                    doc = orjson.loads(payload)
-                except orjson.JSONDecodeError as exc:
-                    raise BadInputError(_json_reason(payload, exc)) from None
+                if doc is None:  # a typed item (`Message.doc`) is checked as the parsed JSON would be
+                    try:
+                        doc = orjson.loads(payload)
+                    except orjson.JSONDecodeError as exc:
+                        raise BadInputError(_json_reason(payload, exc)) from None
                 keys = known.keys
                 if type(doc) is dict:
                     # the common case, one item, checked inline; anything unusual goes through `_check_item`,
@@ -236,7 +238,7 @@ class TelemetryDecoder:
                     f"[{self.registry.low[keys[p]]}, {self.registry.high[keys[p]]}]"
                 )
                 if int(source[m]) in bad_source:
-                    topic, payload, _ = messages[int(source[m])]
+                    topic, payload, *_ = messages[int(source[m])]
                     rejected.append(Rejected(topic, reason, payload[:RAW_KEPT], dev))
                     bad_source = bad_source[bad_source != source[m]]
             keep_point = ~np.repeat(bad_item, counts)

@@ -35,7 +35,7 @@ async def relay(plant: Transport, broker: Transport, site: str, stop: asyncio.Ev
     await broker.subscribe(site_filter(site, Channel.CMD), qos=1)
     async for batch in plant.batches(5000, 0.05):
         for message in batch:
-            broker.publish(message.topic, message.payload, qos=qos_of(message.topic), retain=message.retain)
+            broker.publish(message.topic, message.wire(), qos=qos_of(message.topic), retain=message.retain)
         stats.up += len(batch)
         for command in broker.drain(10_000):
             plant.publish(command.topic, command.payload, qos=1)
@@ -45,6 +45,6 @@ async def relay(plant: Transport, broker: Transport, site: str, stop: asyncio.Ev
         await asyncio.sleep(0)
     await plant.flush(timeout=5.0)
     for message in plant.drain(100_000):  # the acks of the last commands
-        broker.publish(message.topic, message.payload, qos=qos_of(message.topic), retain=message.retain)
+        broker.publish(message.topic, message.wire(), qos=qos_of(message.topic), retain=message.retain)
     await broker.flush(timeout=5.0)
     return stats

@@ -4,6 +4,9 @@ with a reason. Nothing is dropped silently."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -53,7 +56,7 @@ topics = st.one_of(
     ),
     st.text(max_size=40),
 )
-messages = st.lists(st.builds(Message, topics, payloads, st.booleans()), max_size=20)
+messages = st.lists(st.builds(Message, topics, payloads, st.booleans(), st.none()), max_size=20)
 
 
 def registry() -> DeviceRegistry:
@@ -86,6 +89,27 @@ def test_decoding_telemetry_never_raises_and_accounts_for_every_message(batch: l
     assert (decoded.n_messages == 0) == (taken == 0)
     assert len(accepted_messages) <= decoded.n_messages
     assert ((decoded.points.values >= 0) & (decoded.points.values <= 100)).all()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(shaped, st.dictionaries(st.text(max_size=8), json_values, max_size=4)), max_size=20))
+def test_typed_telemetry_is_checked_as_its_json_would_be(docs: list[dict[str, Any]]) -> None:
+    """An adapter's typed item (`Message.doc`) is accepted or refused exactly as the same item in JSON; one that
+    JSON could not carry (an infinity) is refused too."""
+    topic = "edgeloop/v1/s1/p1/telemetry"
+    payloads = [orjson.dumps(d) for d in docs]
+    typed = TelemetryDecoder("s1", registry()).decode(
+        [Message(topic, b"raw", False, orjson.loads(p)) for p in payloads], NOW
+    )
+    as_json = TelemetryDecoder("s1", registry()).decode([Message(topic, p, False) for p in payloads], NOW)
+    assert [r.reason for r in typed.rejected] == [r.reason for r in as_json.rejected]
+    assert typed.points.values.tolist() == as_json.points.values.tolist()
+    assert all(r.raw == b"raw" for r in typed.rejected)
+
+    raw_docs = TelemetryDecoder("s1", registry()).decode([Message(topic, b"raw", False, d) for d in docs], NOW)
+    assert len(raw_docs.rejected) + len({int(s) for s in raw_docs.msg_start}) >= min(len(docs), 1) - 1
+    assert ((raw_docs.points.values >= 0) & (raw_docs.points.values <= 100)).all()
+    assert np.isfinite(raw_docs.points.ts).all()
 
 
 def _ignored(message: Message) -> bool:

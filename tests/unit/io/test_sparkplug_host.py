@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import astuple
+
 import orjson
 import pytest
 
+from edgeloop.io.decode import TelemetryDecoder
 from edgeloop.io.inbound import InboundSplitter
+from edgeloop.io.registry import DeviceRegistry
 from edgeloop.io.sparkplug import HostSession
 from edgeloop.io.sparkplug.codec import DataType, Metric, decode, metric, payload
 from edgeloop.io.transport import Message
+from edgeloop.model import DeviceMeta
 
 SITE, GROUP, NODE = "plant", "plant", "line1"
 NOW = 1_700_000_000.0
@@ -80,7 +85,39 @@ def test_ddata_is_read_through_the_aliases_into_v1_telemetry() -> None:
         NOW,
     )
     assert [m.topic for m in out] == ["edgeloop/v1/plant/press-1/telemetry"]
-    assert orjson.loads(out[0].payload) == {"ts": NOW, "seq": 0, "metrics": {"temp": 71.5, "count": -4}}
+    assert orjson.loads(out[0].wire()) == {"ts": NOW, "seq": 0, "metrics": {"temp": 71.5, "count": -4}}
+
+
+def test_telemetry_is_handed_over_typed_with_the_ddata_bytes_for_quarantine() -> None:
+    host = born()
+    ddata = data(2, metric(None, 71.5, DataType.DOUBLE, 1, with_type=False), metric(None, 9, DataType.INT32, 2))
+    (message,) = host.receive(spb("DDATA", "press-1"), ddata, NOW)
+    assert message.doc == {"ts": NOW, "seq": 0, "metrics": {"temp": 71.5, "count": 9}}
+    assert message.payload == ddata
+
+    registry = DeviceRegistry()
+    registry.add(DeviceMeta.from_json(orjson.loads(host.metas("press-1")[0].payload)))
+    hot = host.receive(spb("DDATA", "press-1"), data(3, metric(None, 999.0, DataType.DOUBLE, 1)), NOW)
+    decoded = TelemetryDecoder(SITE, registry).decode([message, *hot], NOW)
+    assert decoded.points.values.tolist() == [71.5, 9.0]
+    ((_, reason, raw, device),) = [astuple(r) for r in decoded.rejected]
+    assert (reason, raw, device) == ("out of range: temp=999.0 outside [-20.0, 150.0]", hot[0].payload, "press-1")
+
+
+@pytest.mark.parametrize(
+    ("value", "named", "expected"),
+    [
+        (0.0, DataType.DOUBLE, {"temp": 0.0}),  # a zero is read the slow way, and is a value like any other
+        (5.0, DataType.DOUBLE, {"temp": 5.0}),  # the datatype of the birth may be named
+        (5.0, DataType.INT64, {"temp": 5.0}),  # or another, as long as the value comes in the born field
+    ],
+)
+def test_the_fast_read_gives_what_the_metric_by_metric_read_gives(value: float, named: int, expected: dict) -> None:
+    sent = metric(None, value, DataType.DOUBLE, 1)
+    sent.datatype = named
+    (message,) = born().receive(spb("DDATA", "press-1"), data(2, sent), NOW)
+    assert message.doc is not None
+    assert message.doc["metrics"] == expected
 
 
 def test_seq_wraps_from_255_to_0() -> None:

@@ -13,7 +13,7 @@ Conventions for what Sparkplug B leaves open (docs/protocols.md tells them to a 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from operator import attrgetter
@@ -71,6 +71,20 @@ class BornMetric:
         object.__setattr__(self, "read", attrgetter(self.field))
 
 
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """How to read a DDATA whose metrics are all series sent by alias, in one order: the common case, read with
+    no Python step per metric. A value read as zero may be one that did not come in its field (the metric changed
+    its datatype, or is null): `read` gives values, and the caller checks them the slow way unless all are nonzero."""
+
+    names: tuple[str, ...]
+    read: Callable[[Sequence[Metric]], list[Any]]
+
+
+#: the most alias orders a device's plans are kept for (a sender that varies them only loses the fast path)
+MAX_PLANS = 16
+
+
 @dataclass(slots=True)
 class DeviceBirth:
     """One device's metrics as its last DBIRTH defined them."""
@@ -78,6 +92,36 @@ class DeviceBirth:
     meta: DeviceMeta
     by_alias: dict[int, BornMetric] = field(default_factory=dict)
     by_name: dict[str, BornMetric] = field(default_factory=dict)
+    plans: dict[tuple[int, ...], Plan | None] = field(default_factory=dict)
+
+    def plan(self, aliases: tuple[int, ...]) -> Plan | None:
+        """The plan for metrics sent with these aliases, in this order; None when one is not a plain series.
+
+        >>> birth = DeviceBirth(DeviceMeta("p1", "pump", ()))
+        >>> birth.by_alias = {1: BornMetric("flow", DataType.DOUBLE, "double_value", Role.SERIES),
+        ...                   2: BornMetric("on", DataType.BOOLEAN, "boolean_value", Role.SERIES, bits=1)}
+        >>> birth.plan((1, 1)).names, birth.plan((1, 2)), birth.plan((3,))
+        (('flow', 'flow'), None, None)
+        """
+        try:
+            return self.plans[aliases]  # one lookup (hashing the aliases is most of this call's cost)
+        except KeyError:
+            pass
+        born = [self.by_alias.get(alias) if alias else None for alias in aliases]
+        plan = None
+        if aliases and all(b is not None and b.role is Role.SERIES and not b.bits for b in born):
+            series = [b for b in born if b is not None]
+            reads = [b.read for b in series]
+            one = attrgetter(series[0].field)
+            read: Callable[[Sequence[Metric]], list[Any]] = (
+                (lambda ms: list(map(one, ms)))
+                if len({b.field for b in series}) == 1
+                else (lambda ms: [r(m) for r, m in zip(reads, ms, strict=True)])
+            )
+            plan = Plan(tuple(b.name for b in series), read)
+        if len(self.plans) < MAX_PLANS:
+            self.plans[aliases] = plan
+        return plan
 
 
 class BirthError(ValueError):
