@@ -1,7 +1,7 @@
 """Telemetry bytes to typed arrays, at the edge. Bad input is rejected here, with a reason, never raised.
 
 A payload is `{"ts": <unix s>, "seq": <int>, "metrics": {"name": <number>, ...}}` or a JSON list of those; a
-protocol adapter may hand over that object already typed (`Message.doc`), and it is checked the same way.
+protocol adapter may hand over one item already typed (`Message.doc`, a `Typed`), and it is checked the same way.
 One bad item rejects its whole message: the raw bytes go to quarantine, so nothing is lost.
 """
 
@@ -151,17 +151,40 @@ class TelemetryDecoder:
                 if known is None:
                     device = self.device_of(topic)  # raises with the reason; or the device has sent no meta
                     raise BadInputError(NO_META)
-                if doc is None:  # a typed item (`Message.doc`) is checked as the parsed JSON would be
+                if doc is None:
                     try:
-                        doc = orjson.loads(payload)
+                        parsed: Any = orjson.loads(payload)
                     except orjson.JSONDecodeError as exc:
                         raise BadInputError(_json_reason(payload, exc)) from None
+                else:  # an adapter's typed item: accepted or refused as its JSON would be
+                    typed_keys = known.typed.get(doc.names) or _typed_keys(known, doc.names)
+                    typed_ts, typed_seq, values = doc.ts, doc.seq, doc.values
+                    if (
+                        typed_keys is not None
+                        and len(values) == len(typed_keys)
+                        and type(typed_ts) in numbers
+                        and earliest <= typed_ts <= latest
+                        and type(typed_seq) is int
+                        and 0 <= typed_seq < 2**63
+                        and values
+                        and numbers.issuperset(map(type, values))
+                    ):
+                        msg_device.append(known.index)
+                        msg_ts.append(typed_ts)
+                        msg_start.append(len(keys_out))
+                        msg_source.append(source)
+                        keys_out.extend(typed_keys)
+                        values_out.extend(values)
+                        continue
+                    if len(doc.names) != len(values):
+                        raise BadInputError(f"typed item with {len(doc.names)} names and {len(values)} values")
+                    parsed = doc.as_json()  # checked the slow way, for its reason
                 keys = known.keys
-                if type(doc) is dict:
+                if type(parsed) is dict:
                     # the common case, one item, checked inline; anything unusual goes through `_check_item`,
                     # which accepts exactly the same and says why it refuses
-                    ts: Any = doc.get("ts")
-                    metrics, seq = doc.get("metrics"), doc.get("seq", 0)
+                    ts: Any = parsed.get("ts")
+                    metrics, seq = parsed.get("metrics"), parsed.get("seq", 0)
                     if (
                         type(ts) in numbers
                         and earliest <= ts <= latest
@@ -179,13 +202,13 @@ class TelemetryDecoder:
                         keys_out.extend(map(keys.__getitem__, metrics))
                         values_out.extend(metrics.values())
                         continue
-                    checked = [_check_item(doc, keys, now, horizon, memory)]
-                elif type(doc) is list:
-                    if not doc:
+                    checked = [_check_item(parsed, keys, now, horizon, memory)]
+                elif type(parsed) is list:
+                    if not parsed:
                         raise BadInputError("wrong type: an empty list holds no telemetry")
-                    checked = [_check_item(item, keys, now, horizon, memory) for item in doc]
+                    checked = [_check_item(item, keys, now, horizon, memory) for item in parsed]
                 else:
-                    checked = [_check_item(doc, keys, now, horizon, memory)]
+                    checked = [_check_item(parsed, keys, now, horizon, memory)]
             except (BadInputError, TopicError) as exc:
                 reason = exc.reason if isinstance(exc, TopicError) else str(exc)
                 rejected.append(Rejected(topic, reason, payload[:RAW_KEPT], device))
@@ -247,6 +270,21 @@ class TelemetryDecoder:
             start = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
         ts = np.repeat(mts, counts)
         return DecodedBatch(PointBatch(keys, ts, values), mdev, mts, start, rejected)
+
+
+#: the most name tuples of typed items whose keys a device keeps (a sender that varies them loses the fast path)
+MAX_TYPED_SHAPES = 16
+
+
+def _typed_keys(known: KnownDevice, names: tuple[str, ...]) -> list[int] | None:
+    """The series keys of a typed item's names, kept on the device; None if a name is unknown or repeated."""
+    keys = known.keys
+    if len(set(names)) != len(names) or not keys.keys() >= set(names):
+        return None
+    found = [keys[name] for name in names]
+    if len(known.typed) < MAX_TYPED_SHAPES:
+        known.typed[names] = found
+    return found
 
 
 def _json_reason(payload: bytes, exc: orjson.JSONDecodeError) -> str:

@@ -20,6 +20,8 @@ class KnownDevice:
     index: int
     meta: DeviceMeta
     keys: dict[str, int] = field(default_factory=dict)  # metric name -> current series key
+    #: the keys of typed items' name tuples (`transport.Typed`), kept by the decoder; emptied when keys change
+    typed: dict[tuple[str, ...], list[int]] = field(default_factory=dict)
 
 
 class DeviceRegistry:
@@ -59,6 +61,7 @@ class DeviceRegistry:
             self.devices[meta.device] = known
             self.by_index.append(known)
         known.meta = meta
+        known.typed.clear()
         for spec in meta.metrics:
             key = known.keys.get(spec.name)
             if key is None:
@@ -69,6 +72,7 @@ class DeviceRegistry:
 
     def renew(self, device: str) -> KnownDevice:
         known = self.devices[device]
+        known.typed.clear()
         for metric in list(known.keys):
             spec = known.meta.metric(metric)
             key = self._new_key(known, metric)

@@ -15,23 +15,42 @@ from typing import Any, NamedTuple, Protocol
 import orjson
 
 
-class Message(NamedTuple):
-    """One message. A protocol adapter that has already decoded a telemetry item (the Sparkplug host reads it
-    from protobuf) hands it over as `doc`, `{"ts", "seq", "metrics"}`: the agent's decoder checks it as it would
-    check the parsed JSON, without a JSON round trip, and `payload` holds the protocol's own bytes for quarantine.
+class Typed(NamedTuple):
+    """A telemetry item that a protocol adapter has decoded (the Sparkplug host reads it from protobuf): its
+    metrics' names, one tuple shared by every item of one shape (so that the agent maps it to series keys once),
+    and their values.
 
-    >>> Message("edgeloop/v1/s/p1/telemetry", b"\x08\x01", False, {"ts": 1.0, "metrics": {"flow": 2.0}}).wire()
-    b'{"ts":1.0,"metrics":{"flow":2.0}}'
+    >>> Typed(1.0, 0, ("flow", "temp"), [2.0, 40.5]).as_json()
+    {'ts': 1.0, 'seq': 0, 'metrics': {'flow': 2.0, 'temp': 40.5}}
+    """
+
+    ts: float
+    seq: int
+    names: tuple[str, ...]
+    values: list[float]
+
+    def as_json(self) -> dict[str, Any]:
+        """The item as the v1 JSON object says it (a name given twice keeps its last value, as in JSON)."""
+        return {"ts": self.ts, "seq": self.seq, "metrics": dict(zip(self.names, self.values, strict=False))}
+
+
+class Message(NamedTuple):
+    """One message. A protocol adapter that has already decoded a telemetry item hands it over as `doc`: the
+    agent's decoder checks it as it would check the parsed JSON, without a JSON round trip, and `payload` holds
+    the protocol's own bytes for quarantine.
+
+    >>> Message("edgeloop/v1/s/p1/telemetry", b"\x08\x01", False, Typed(1.0, 0, ("flow",), [2.0])).wire()
+    b'{"ts":1.0,"seq":0,"metrics":{"flow":2.0}}'
     """
 
     topic: str
     payload: bytes
     retain: bool
-    doc: dict[str, Any] | None = None
+    doc: Typed | None = None
 
     def wire(self) -> bytes:
         """The v1 payload, as it goes onto a broker."""
-        return self.payload if self.doc is None else orjson.dumps(self.doc)
+        return self.payload if self.doc is None else orjson.dumps(self.doc.as_json())
 
 
 class Source(Protocol):

@@ -4,8 +4,6 @@ with a reason. Nothing is dropped silently."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import orjson
 from hypothesis import HealthCheck, given, settings
@@ -14,7 +12,7 @@ from hypothesis import strategies as st
 from edgeloop.io.decode import TelemetryDecoder
 from edgeloop.io.inbound import InboundSplitter
 from edgeloop.io.registry import DeviceRegistry
-from edgeloop.io.transport import Message
+from edgeloop.io.transport import Message, Typed
 from edgeloop.model import DeviceMeta, MetricSpec
 
 NOW = 1_700_000_000.0
@@ -91,25 +89,38 @@ def test_decoding_telemetry_never_raises_and_accounts_for_every_message(batch: l
     assert ((decoded.points.values >= 0) & (decoded.points.values <= 100)).all()
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.one_of(shaped, st.dictionaries(st.text(max_size=8), json_values, max_size=4)), max_size=20))
-def test_typed_telemetry_is_checked_as_its_json_would_be(docs: list[dict[str, Any]]) -> None:
-    """An adapter's typed item (`Message.doc`) is accepted or refused exactly as the same item in JSON; one that
-    JSON could not carry (an infinity) is refused too."""
-    topic = "edgeloop/v1/s1/p1/telemetry"
-    payloads = [orjson.dumps(d) for d in docs]
-    typed = TelemetryDecoder("s1", registry()).decode(
-        [Message(topic, b"raw", False, orjson.loads(p)) for p in payloads], NOW
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.builds(
+            Typed,
+            hostile_number,
+            st.one_of(st.integers(-5, 2**63 - 1), hostile_number),
+            st.lists(st.sampled_from(["flow", "x", "flow"]), max_size=3).map(tuple),
+            st.lists(st.one_of(hostile_number, st.none(), st.booleans()), max_size=3),
+        ),
+        max_size=20,
     )
-    as_json = TelemetryDecoder("s1", registry()).decode([Message(topic, p, False) for p in payloads], NOW)
-    assert [r.reason for r in typed.rejected] == [r.reason for r in as_json.rejected]
-    assert typed.points.values.tolist() == as_json.points.values.tolist()
-    assert all(r.raw == b"raw" for r in typed.rejected)
+)
+def test_typed_telemetry_is_checked_as_its_json_would_be(items: list[Typed]) -> None:
+    """An adapter's typed item (`Message.doc`) is accepted or refused as the same item in JSON; one that JSON could
+    not carry (an infinity, a name twice, more values than names) is refused, or read as JSON would read it."""
+    topic = "edgeloop/v1/s1/p1/telemetry"
+    typed = TelemetryDecoder("s1", registry()).decode([Message(topic, b"raw", False, t) for t in items], NOW)
 
-    raw_docs = TelemetryDecoder("s1", registry()).decode([Message(topic, b"raw", False, d) for d in docs], NOW)
-    assert len(raw_docs.rejected) + len({int(s) for s in raw_docs.msg_start}) >= min(len(docs), 1) - 1
-    assert ((raw_docs.points.values >= 0) & (raw_docs.points.values <= 100)).all()
-    assert np.isfinite(raw_docs.points.ts).all()
+    assert all(r.reason for r in typed.rejected)
+    assert all(r.raw == b"raw" for r in typed.rejected)
+    assert ((typed.points.values >= 0) & (typed.points.values <= 100)).all()
+    assert np.isfinite(typed.points.ts).all()
+    for t in items:  # what JSON carries unchanged (finite numbers, each name once, as many values as names)
+        if (
+            len(set(t.names)) == len(t.names) == len(t.values)
+            and orjson.loads(orjson.dumps(t.as_json())) == t.as_json()
+        ):
+            one = TelemetryDecoder("s1", registry()).decode([Message(topic, b"raw", False, t)], NOW)
+            same = TelemetryDecoder("s1", registry()).decode([Message(topic, orjson.dumps(t.as_json()), False)], NOW)
+            assert [r.reason for r in one.rejected] == [r.reason for r in same.rejected]
+            assert one.points.values.tolist() == same.points.values.tolist()
 
 
 def _ignored(message: Message) -> bool:

@@ -34,7 +34,7 @@ from edgeloop.io.sparkplug.birth import (
 )
 from edgeloop.io.sparkplug.codec import REBIRTH, DataType, DecodeError, SpbTopic, SpbTopicError
 from edgeloop.io.topics import Channel, device_topic, parse_device_topic
-from edgeloop.io.transport import Message
+from edgeloop.io.transport import Message, Typed
 from edgeloop.model import is_valid_id
 
 log = logging.getLogger(__name__)
@@ -196,7 +196,7 @@ class HostSession:
         if plan is not None:
             values = plan.read(ms)
             if all(values):  # nonzero: each came in its field (a oneof); a zero may be a null or a changed type
-                self._telemetry(birth.meta.device, payload, raw, dict(zip(plan.names, values, strict=True)), now, out)
+                self._telemetry(birth.meta.device, payload, raw, plan.names, values, now, out)
                 return
         metrics: dict[str, float] = {}
         ack: dict[str, str] = {}
@@ -231,7 +231,7 @@ class HostSession:
                 events.append(str(born.read(m)).encode())
         device = birth.meta.device
         if metrics:
-            self._telemetry(device, payload, raw, metrics, now, out)
+            self._telemetry(device, payload, raw, tuple(metrics), list(metrics.values()), now, out)
         for event in events:
             out.append(Message(device_topic(self.site, device, Channel.EVENT), event, False))
         if ACK_ID in ack:
@@ -240,7 +240,14 @@ class HostSession:
             out.append(Message(device_topic(self.site, device, Channel.ACK), doc, False))
 
     def _telemetry(
-        self, device: str, payload: codec.Payload, raw: bytes, metrics: dict[str, float], now: float, out: list[Message]
+        self,
+        device: str,
+        payload: codec.Payload,
+        raw: bytes,
+        names: tuple[str, ...],
+        values: list[float],
+        now: float,
+        out: list[Message],
     ) -> None:
         """The device's telemetry item, typed (`Message.doc`); the DDATA's bytes ride along for quarantine."""
         ts = payload.timestamp / 1000.0 if payload.timestamp else now
@@ -249,7 +256,7 @@ class HostSession:
         topic = self._telemetry_topics.get(device)
         if topic is None:
             topic = self._telemetry_topics[device] = device_topic(self.site, device, Channel.TELEMETRY)
-        out.append(Message(topic, raw, False, {"ts": ts, "seq": seq, "metrics": metrics}))
+        out.append(Message(topic, raw, False, Typed(ts, seq, names, values)))
 
     @staticmethod
     def _odd_metric(born: BornMetric, m: codec.Metric, datatype: int) -> bool:
