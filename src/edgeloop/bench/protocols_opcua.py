@@ -9,10 +9,12 @@ The server runs in its own process (an asyncua server: `devices` objects of `met
 from __future__ import annotations
 
 import asyncio
+import gc
 import multiprocessing as mp
 import socket
 import tempfile
 import time
+import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -94,8 +96,16 @@ def _main(args: tuple[Any, ...], result: mp.Queue[int]) -> None:
 
 
 async def through_opcua(
-    devices: int, metrics: int, rate_hz: float, seconds: float, data_dir: Path, anomaly_every: int = 0
+    devices: int,
+    metrics: int,
+    rate_hz: float,
+    seconds: float,
+    data_dir: Path,
+    anomaly_every: int = 0,
+    held: bool = False,
 ) -> dict[str, Any]:
+    """One run; with `held`, also the memory the source and the agent hold per series (tracemalloc: slow, so not
+    in a run whose rate or latency counts)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         url = f"opc.tcp://127.0.0.1:{s.getsockname()[1]}/bench/"
@@ -112,6 +122,9 @@ async def through_opcua(
     store = SqliteStore(cfg.db_path, cfg.site)
     config = OpcUaConfig(url, browse_folder="Bench", browse_type=TYPE, sampling_ms=0.0, publish_ms=50.0,
                          queue_size=100)  # fmt: skip
+    if held:
+        gc.collect()
+        tracemalloc.start()
     try:
         source = None
         deadline = time.monotonic() + 120  # the server process takes a while to build its address space
@@ -145,8 +158,13 @@ async def through_opcua(
                 writes = result.get()
         stop.set()
         await task
+        if held:
+            gc.collect()
+            held_bytes = tracemalloc.get_traced_memory()[0] / max(agent.registry.n_series, 1)
         await source.__aexit__(None, None, None)  # before the server goes: its going is no loss of this run
     finally:
+        if held:
+            tracemalloc.stop()
         go.clear()  # the server may stop
         await asyncio.to_thread(store.close)
         proc.join(5)
@@ -160,6 +178,7 @@ async def through_opcua(
         "p50_decision_latency_ms": round(float(np.percentile(latency, 50)), 2) if latency else None,
         "p99_decision_latency_ms": round(float(np.percentile(latency, 99)), 2) if latency else None,
         "quarantined": agent.stats.quarantined,
+        **({"held_bytes_per_series": round(held_bytes, 1)} if held else {}),
     }
 
 
@@ -167,15 +186,18 @@ def bench_opcua(devices: int = 100, metrics: int = 20, rate_hz: float = 6.0, sec
     """The figures as a dict, for `edgeloop bench protocols`: data changes/s at the given load (6 Hz: 12,000
     changes/s offered by 100 devices of 20 variables), then the change-to-decision delay at half that load (half
     the devices) with anomaly bursts, as the other protocols measure it (a p99 at saturation measures the queue,
-    not the path); that run lasts at least 20 s, for the learners to warm up and decide often enough for a p99."""
+    not the path); that run lasts at least 20 s, for the learners to warm up and decide often enough for a p99.
+    Last, a short run at 1 Hz for the memory held per series."""
     half = max(devices // 2, 1)
     with tempfile.TemporaryDirectory(prefix="edgeloop-bench-opcua-") as tmp:
         rate = asyncio.run(through_opcua(devices, metrics, rate_hz, seconds, Path(tmp) / "rate"))
         latency = asyncio.run(
             through_opcua(half, metrics, rate_hz, max(seconds, 20.0), Path(tmp) / "lat", anomaly_every=97)
         )
+        memory = asyncio.run(through_opcua(devices, metrics, 1.0, 2.0, Path(tmp) / "mem", held=True))
     keep = ("decisions", "p50_decision_latency_ms", "p99_decision_latency_ms")
     return {"devices": devices, "metrics": metrics, "rate_hz": rate_hz, "offered_changes_per_s":
             devices * metrics * rate_hz, **{k: v for k, v in rate.items() if k not in keep},
             "latency_devices": half, "latency_changes_per_s": latency["changes_per_s"], **{k: latency[k] for k in keep},
-            "latency_run_quarantined": latency["quarantined"]}  # fmt: skip
+            "latency_run_quarantined": latency["quarantined"],
+            "held_bytes_per_series": memory["held_bytes_per_series"]}  # fmt: skip
