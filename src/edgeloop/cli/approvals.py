@@ -80,12 +80,24 @@ def _submit(
         raise typer.Exit(1)
 
 
+#: how many of the newest approvals a shortened id is looked for among
+PREFIX_SCAN = 5000
+
+
 def _by_prefix(store: OperatorStore, prefix: str) -> dict[str, Any] | None:
-    """An approval named by the start of its decision's id, as `list` shows it (at least 6 characters)."""
+    """An approval named by the start of its decision's id, as `list` shows it (at least 6 characters); None when
+    none starts so; exits with the reason when the start is too short or names more than one."""
     if len(prefix) < 6:
-        return None
-    found = [a for a in store.read_approvals(False, 5000, 0) if str(a["decision"]).startswith(prefix)]
-    return found[0] if len(found) == 1 else None
+        console.print(f"[red]error:[/red] no decision has the id {prefix!r}; a shortened id needs at least 6 "
+                      "characters (`approvals list` shows 8)")  # fmt: skip
+        raise typer.Exit(1)
+    found = [a for a in store.read_approvals(False, PREFIX_SCAN, 0) if str(a["decision"]).startswith(prefix)]
+    if len(found) > 1:
+        some = ", ".join(str(a["decision"])[: len(prefix) + 4] for a in found[:3])
+        console.print(f"[red]error:[/red] {len(found)} approvals start with {prefix!r} ({some}"
+                      f"{', ...' if len(found) > 3 else ''}): give more of the id")  # fmt: skip
+        raise typer.Exit(1)
+    return found[0] if found else None
 
 
 def state_text(approval: dict[str, Any]) -> str:
