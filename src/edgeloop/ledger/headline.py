@@ -147,6 +147,15 @@ def verdict(h: Headline) -> str:
     return f"Not proven yet: the agent {measured}; the interval includes zero or the data are too few."
 
 
+def _times(ratio: float) -> str:
+    """A ratio with no more digits than it has meaning: `2.4x`, `19,248x`.
+
+    >>> _times(2.44), _times(19_247.7), _times(-0.5)
+    ('2.4x', '19,248x', '-0.5x')
+    """
+    return f"{ratio:,.0f}x" if abs(ratio) >= 100 else f"{ratio:,.1f}x"
+
+
 def rows(h: Headline) -> list[tuple[str, str]]:
     """The headline as (label, text) rows, the same in every place that shows it."""
     cur = h.currency
@@ -164,7 +173,7 @@ def rows(h: Headline) -> list[tuple[str, str]]:
     out.append(("treated", f"{h.treated_devices} devices, {h.treated_days:,} device-days"))
     out.append(("holdout", f"{h.holdout_devices} devices, {h.holdout_days:,} device-days"))
     if h.return_on_cost is not None:
-        ratio = f"{h.return_on_cost:,.1f}x ({h.return_on_cost_low:,.1f}x to {h.return_on_cost_high:,.1f}x)"
+        ratio = f"{_times(h.return_on_cost)} ({_times(h.return_on_cost_low)} to {_times(h.return_on_cost_high)})"
         out.append(("return on running cost", f"{ratio} on {h.running_cost:,.0f} {cur}"))
     out.append(("booked money (realized)", f"{h.realized_net_value:+,.0f} {cur}"))
     out.append(("claimed (not measured)", f"{h.claimed_avoided:+,.0f} {cur}"))

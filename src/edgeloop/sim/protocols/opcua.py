@@ -178,6 +178,8 @@ class FactoryOpcUaServer(Polled):
                 node, dv = self._writes.popleft()
                 await aspace.write_attribute_value(node, ua.AttributeIds.Value, dv)
                 self.writes += 1
+                if self.writes % 200 == 0:  # a write does not suspend: let the subscriptions publish meanwhile
+                    await asyncio.sleep(0)
 
     # -- the link surface PlantRunner uses -----------------------------------------------------------------
 
