@@ -75,11 +75,12 @@ async def _until_quiet(count: Any, proc: Any, limit: float) -> tuple[float, floa
     cpu_first = cpu_last = 0.0
     seen = 0
     deadline = time.monotonic() + limit
+    me = psutil.Process()  # once: making one reads /proc, and this loop runs in the measured agent's process
     while time.monotonic() < deadline:
         await asyncio.sleep(0.002)
         now_count = count()
         if now_count != seen:
-            times = psutil.Process().cpu_times()
+            times = me.cpu_times()
             if seen == 0:
                 first, cpu_first = time.perf_counter(), times.user + times.system
             seen, last, cpu_last = now_count, time.perf_counter(), times.user + times.system
