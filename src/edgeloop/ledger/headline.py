@@ -147,12 +147,14 @@ def verdict(h: Headline) -> str:
     return f"Not proven yet: the agent {measured}; the interval includes zero or the data are too few."
 
 
-def _times(ratio: float) -> str:
+def _times(ratio: float | None) -> str:
     """A ratio with no more digits than it has meaning: `2.4x`, `19,248x`.
 
-    >>> _times(2.44), _times(19_247.7), _times(-0.5)
-    ('2.4x', '19,248x', '-0.5x')
+    >>> _times(2.44), _times(19_247.7), _times(-0.5), _times(None)
+    ('2.4x', '19,248x', '-0.5x', 'n/a')
     """
+    if ratio is None:
+        return "n/a"
     return f"{ratio:,.0f}x" if abs(ratio) >= 100 else f"{ratio:,.1f}x"
 
 
