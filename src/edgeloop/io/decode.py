@@ -278,8 +278,8 @@ MAX_TYPED_SHAPES = 16
 
 def _typed_keys(known: KnownDevice, names: tuple[str, ...]) -> list[int] | None:
     """The series keys of a typed item's names, kept on the device; None if a name is unknown or repeated."""
-    keys = known.keys
-    if len(set(names)) != len(names) or not keys.keys() >= set(names):
+    keys, distinct = known.keys, set(names)
+    if len(distinct) != len(names) or not keys.keys() >= distinct:
         return None
     found = [keys[name] for name in names]
     if len(known.typed) < MAX_TYPED_SHAPES:
