@@ -34,6 +34,13 @@ class BrokerSettings(BaseModel):
         description="the broker keeps the agent's subscriptions and queues its QoS 1 messages while it is away "
         "(MQTT clean session off, with a stable client id per site)",
     )
+    ack: Literal["stored", "received"] = Field(
+        "stored",
+        description="when the agent acknowledges a QoS 1 message: once the store has committed what it caused "
+        "(a crash or a full disk loses none: the broker sends it again), or as it arrives. With 'stored' the "
+        "broker's window of unacknowledged messages bounds the rate: raise Mosquitto's max_inflight_messages "
+        "(20 by default) for QoS 1 telemetry",
+    )
     username: str | None = Field(None, description="user name to log in to the broker with")
     password: SecretStr | None = Field(
         None, description="its password (EDGELOOP_BROKER__PASSWORD; never printed or logged)"

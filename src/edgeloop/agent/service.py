@@ -12,6 +12,7 @@ import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edgeloop.agent import checkpoint
+from edgeloop.agent.acks import StoredAcks
 from edgeloop.agent.claim import check_partition_free
 from edgeloop.agent.ledger_writer import LedgerWriter
 from edgeloop.agent.outbox import DurableOutbox
@@ -19,7 +20,7 @@ from edgeloop.agent.site import SiteAgent
 from edgeloop.audit import AuditLog
 from edgeloop.audit.trust import load_pinned_key
 from edgeloop.io.broker import EmbeddedBroker
-from edgeloop.io.mqtt import BrokerAuth, Will
+from edgeloop.io.mqtt import BrokerAuth, MqttClient, Will
 from edgeloop.io.protocols import Link, open_protocol
 from edgeloop.io.store import open_store
 from edgeloop.io.topics import agent_state_topic, agent_topic
@@ -90,10 +91,13 @@ async def open_agent(
         books = LedgerWriter.open(store, settings.ledger)
         audit = AuditLog.open(cfg.audit_dir, site_key(cfg))
         clean = not settings.broker.persistent_session
-        link = Link(cfg.site, protocol_map, url, client_id, will, clean_session=clean, auth=auth)
+        hold = protocol == "mqtt" and settings.broker.ack == "stored"
+        link = Link(cfg.site, protocol_map, url, client_id, will, clean_session=clean, auth=auth, hold_acks=hold)
         async with open_protocol(protocol, link) as client:
             agent = SiteAgent(cfg, client, store, learner or make_learner(cfg), make_policy(cfg), books, audit)
             agent.telemetry_qos = settings.broker.qos
+            if isinstance(client, MqttClient) and client.hold_acks:
+                agent.acks = StoredAcks(client, store.marks)
             agent.outbox = DurableOutbox(store, client, agent.clock)
             agent.outbox.on_published = lambda topic, payload: agent.dispatcher.on_published(
                 topic, payload, agent.clock()
@@ -105,6 +109,8 @@ async def open_agent(
                 found = checkpoint.handover(cfg.data_dir / cfg.site, part, cfg.checkpoint_path)
                 if found is not None and agent.resume(found[0]):
                     log.info("partition %s took over the learnt state of %d devices from %s", part, found[2], found[1])
+            if restored := agent.restore_devices():
+                log.info("%d devices known from the store", restored)
             source = cfg.policy.read_text(encoding="utf-8") if cfg.policy else "(default policy from the settings)"
             agent.dispatcher.record_policy(source, "edgeloop", "agent started", agent.clock())
             yield agent

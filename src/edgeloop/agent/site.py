@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from edgeloop.agent import learnt
+from edgeloop.agent.acks import StoredAcks
 from edgeloop.agent.approvals import ApprovalDesk
 from edgeloop.agent.devices import SiteDevices
 from edgeloop.agent.dispatcher import Dispatcher
@@ -40,6 +41,7 @@ from edgeloop.learn.base import Learner
 from edgeloop.learn.catalog import gated_parts
 from edgeloop.learn.ondelay import alarm_class
 from edgeloop.ledger import Arm
+from edgeloop.model import DeviceMeta
 from edgeloop.policy import GuardState, PolicyEngine
 from edgeloop.settings import AgentSettings
 
@@ -71,6 +73,9 @@ class SiteAgent:
         #: QoS 1 messages go through it when set (`agent/outbox.py`, set where the agent is wired): written to the
         #: store before they are published, published again after a restart until the broker acknowledged them
         self.outbox: DurableOutbox | None = None
+        #: set where the agent is wired with `broker.ack: stored`: QoS 1 messages are acknowledged to the broker
+        #: once the store has committed what they caused (`agent/acks.py`)
+        self.acks: StoredAcks | None = None
         #: champion and challengers per asset type (agent.selection, agent.challengers); plain: `learner` for all
         saved = {str(t): Standing(str(n), float(x), int(k)) for t, n, x, k in store.read_champions()}
         self.models = ModelBoard.from_settings(learner, settings, saved)
@@ -107,6 +112,28 @@ class SiteAgent:
     def policy(self) -> PolicyEngine:
         return self.dispatcher.policy
 
+    def restore_devices(self) -> int:
+        """Register the devices the store knows and the agent does not (none, or fewer, came with a checkpoint):
+        after a restart the broker may hand over a persistent session's queued telemetry before the retained
+        metas, and that telemetry would otherwise be quarantined as from unknown devices. How many were."""
+        now, restored, offset = self.clock(), 0, 0
+        while rows := self.store.read_devices(1000, offset):
+            offset += len(rows)
+            for row in rows:
+                device = str(row["device"])
+                if self.registry.get(device) is not None or not self.partition.owns(device):
+                    continue
+                try:
+                    self.devices.on_meta(DeviceMeta.from_json(row["meta"]), now)
+                except (ValueError, TypeError, KeyError) as exc:  # its meta changed rules since: wait for the broker's
+                    log.warning("stored meta of %s not taken again: %s", device, exc)
+                    continue
+                restored += 1
+        if restored:
+            self.devices.assign_holdout(now)
+            self.devices.regroup()
+        return restored
+
     # -- the loop -------------------------------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> AgentStats:
@@ -121,8 +148,13 @@ class SiteAgent:
         await self.publish_audit_head()
         every = self.settings.checkpoint_s
         next_checkpoint = self.clock() + every
+        acks = self.acks
+        if acks is not None:
+            acks.listen(asyncio.get_running_loop())
         async for batch in client.batches(self.settings.batch_max, self.settings.batch_wait_s):
             self.handle_batch(batch)
+            if acks is not None:
+                acks.after_batch()
             if stop.is_set():
                 break
             self.sweep_timeouts()
@@ -138,6 +170,8 @@ class SiteAgent:
             await asyncio.sleep(0)  # let the network reader run between batches
         while batch := client.drain(self.settings.batch_max):
             self.handle_batch(batch)
+            if acks is not None:
+                acks.after_batch()
         self.publish(self.partition.state_topic, b"offline", 1, retain=True)
         await self.checkpoint()
         await self.publish_audit_head()
@@ -147,6 +181,11 @@ class SiteAgent:
             await client.flush(timeout=3.0)
         if not await asyncio.to_thread(self.store.flush, 5.0):  # SIGTERM must end the agent within 10 s
             log.error("stopping with writes not committed to %s: %s", self.store.path, self.store.failure or "timeout")
+        if acks is not None:  # what is committed is acknowledged; the rest the broker sends again at the next start
+            acks.stop()
+            acks.release()
+            if acks.held:
+                log.warning("%d QoS 1 messages left unacknowledged: the broker sends them again", acks.held)
         return self.stats
 
     def handle_batch(self, messages: Sequence[Message]) -> None:

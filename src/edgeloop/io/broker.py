@@ -19,6 +19,12 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+#: QoS 1 messages a subscription may hold unacknowledged. NATS's default of 1,024 would throttle an agent that
+#: acknowledges only what it has stored (`broker.ack: stored`); and NATS silently delivers nothing to a resumed
+#: session whose subscriptions together may hold more than MQTT's 65,535 packet ids (measured on nats-server
+#: 2.15): the agent's five QoS 1 subscriptions fit at 10,000 each
+MAX_ACK_PENDING = 10_000
+
 
 class BrokerError(RuntimeError):
     """The embedded broker could not be found or started; the message says why and what to do."""
@@ -78,11 +84,16 @@ def _die_with_parent() -> None:
 class EmbeddedBroker:
     """A NATS server with MQTT, owned by this process. Use as a context manager.
 
-    `url` is the MQTT URL to give clients, e.g. ``mqtt://127.0.0.1:50123``.
+    `url` is the MQTT URL to give clients, e.g. ``mqtt://127.0.0.1:50123``. A QoS 1 message not acknowledged
+    within `ack_wait_s` (NATS's default: 30 s) is sent again, also to a session that resumed after its client
+    went away (NATS does not resend at once on reconnect, as Mosquitto does).
     """
 
-    def __init__(self, host: str = "127.0.0.1", mqtt_port: int = 0, start_timeout: float = 15.0) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", mqtt_port: int = 0, start_timeout: float = 15.0, ack_wait_s: float | None = None
+    ) -> None:
         self.host = host
+        self.ack_wait_s = ack_wait_s
         self.mqtt_port = mqtt_port or free_port()
         self.nats_port = free_port()
         self.start_timeout = start_timeout
@@ -102,8 +113,10 @@ class EmbeddedBroker:
             f"server_name: edgeloop_embedded\n"
             f"listen: {self.host}:{self.nats_port}\n"
             f'jetstream {{ store_dir: "{root / "jetstream"}" }}\n'
-            f"mqtt {{ listen: {self.host}:{self.mqtt_port} }}\n"
-            f"max_payload: 1MB\n"
+            f"mqtt {{ listen: {self.host}:{self.mqtt_port}, max_ack_pending: {MAX_ACK_PENDING}"
+            + (f', ack_wait: "{self.ack_wait_s:g}s"' if self.ack_wait_s else "")
+            + " }\n"
+            "max_payload: 1MB\n"
         )
         log = (root / "nats.log").open("wb")
         self._proc = subprocess.Popen(

@@ -25,7 +25,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from edgeloop.io.broker import BrokerError, _die_with_parent, find_nats_server, free_port, stop_server
+from edgeloop.io.broker import (
+    MAX_ACK_PENDING,
+    BrokerError,
+    _die_with_parent,
+    find_nats_server,
+    free_port,
+    stop_server,
+)
 
 __all__ = ["BrokerCluster", "ClusterNode", "cluster_configs"]
 
@@ -66,7 +73,7 @@ def node_config(
         f'jetstream {{ store_dir: "{store_dir}" }}\n'
         f"cluster {{\n  name: {CLUSTER_NAME}\n  listen: {at}:{node.route_port}\n  routes: [{routes}]\n}}\n"
         f"mqtt {{\n  listen: {at}:{node.mqtt_port}\n  stream_replicas: {replicas}\n"
-        f'  consumer_replicas: {replicas}\n  js_api_timeout: "1s"\n'
+        f'  consumer_replicas: {replicas}\n  js_api_timeout: "1s"\n  max_ack_pending: {MAX_ACK_PENDING}\n'
         + (f'  ack_wait: "{ack_wait_s:g}s"\n' if ack_wait_s else "")
         + "}\n"
     )

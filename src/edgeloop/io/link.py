@@ -29,6 +29,7 @@ class Link:
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     clean_session: bool = True  # False: the broker keeps the session while the client is away (MQTT-borne ones)
     auth: BrokerAuth | None = None  # TLS files and credentials for the broker
+    hold_acks: bool = False  # MQTT: QoS 1 messages acknowledged when the receiver says (`MqttClient.acknowledge`)
 
 
 class ProtocolError(ValueError):

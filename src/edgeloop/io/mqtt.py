@@ -16,6 +16,13 @@ A comma-separated list of URLs (`mqtt://a:1883,mqtt://b:1883,mqtt://c:1883`, the
 connects to the first that answers and, when the connection is lost, reconnects to the next one that answers
 (fail-over). With a persistent session on a cluster that replicates sessions, QoS 1 messages published while the
 client was away are delivered on the node it reconnects to; its own unacknowledged QoS 1 publishes go again.
+
+With `hold_acks=True` a QoS 1 message is acknowledged only when the receiver says so: `taken()` hands out the
+acknowledgements of the messages drained so far, and `acknowledge(taken)` sends them, once what the messages
+caused is stored. A receiver that dies before that leaves them with the broker, which sends them again to the
+same persistent session. (gmqtt acknowledges on receipt under MQTT 3.1.1; Telegraf's MQTT consumer does the
+same with paho's auto-ack off.) The broker's window of unacknowledged messages per client bounds the rate then:
+Mosquitto's `max_inflight_messages` is 20 by default, the embedded broker's `max_ack_pending` 65,535.
 """
 
 from __future__ import annotations
@@ -233,6 +240,7 @@ class MqttClient(Polled):
         connect_timeout: float = 10.0,
         clean_session: bool = True,
         auth: BrokerAuth | None = None,
+        hold_acks: bool = False,
     ) -> None:
         self.url = shown_url(url)  # shown in errors and logs: never the password
         self._addresses = parse_brokers(url)
@@ -251,6 +259,14 @@ class MqttClient(Polled):
         self._outbox: deque[tuple[str, bytes, int, bool]] = deque()
         self._wakeup = asyncio.Event()
         self._subscriptions: dict[str, int] = {}
+        self.hold_acks = hold_acks
+        self.acked = 0  # held acknowledgements sent
+        self.acks_void = 0  # held acknowledgements of an earlier connection: the broker sends those messages again
+        self._holds: deque[tuple[int, int]] = deque()  # (arrival number, ack token) of held messages still queued
+        self._taken: list[int] = []  # ack tokens of held messages drained, not yet handed out
+        self._drained = 0  # messages taken from the queue so far
+        self._session = 0  # connections seen: a token is (connection << 16) | packet id
+        self._session_of: object = None  # gmqtt's connection object of `_session`
         will_message = (
             None if will is None else gmqtt.Message(will.topic, will.payload, qos=will.qos, retain=will.retain)
         )
@@ -262,6 +278,8 @@ class MqttClient(Polled):
         self._client.set_config({"reconnect_retries": UNLIMITED_RECONNECTS, "reconnect_delay": 0.5})
         self._client.on_message = self._on_message
         self._client.on_connect = self._on_connect
+        if hold_acks:  # gmqtt would acknowledge each QoS 1 message as it arrives (under MQTT 3.1.1 always)
+            self._client._package_handler._handle_qos_1_publish_packet = self._on_held_message
         self._connected = asyncio.Event()
         self.username = self.auth.username or self._address.username
         if self.username is not None:
@@ -332,6 +350,45 @@ class MqttClient(Polled):
             self._wakeup.set()
         return 0
 
+    def _on_held_message(self, mid: int, payload: bytes, topic: str, properties: dict[str, Any]) -> None:
+        """A QoS 1 message whose acknowledgement waits for `acknowledge` (not sent at all if the queue is full:
+        the broker keeps it)."""
+        if len(self._queue) >= self.max_queue:
+            self.dropped_in += 1
+            return
+        self._holds.append((self.received, (self._current_session() << 16) | mid))
+        self._on_message(self._client, topic, payload, 1, properties)
+
+    def _current_session(self) -> int:
+        """The number of the connection now open: packet ids of an earlier one mean nothing in it. (Counted by
+        gmqtt's connection object, not in `_on_connect`: a broker resends its unacknowledged messages right after
+        the CONNACK, and gmqtt may hand them over before it calls `on_connect`.)"""
+        connection = self._client._connection
+        if connection is not self._session_of:
+            self._session_of = connection
+            self._session += 1
+        return self._session
+
+    def taken(self) -> list[int]:
+        """The held acknowledgements of the messages drained since the last call (in arrival order)."""
+        taken, self._taken = self._taken, []
+        return taken
+
+    def acknowledge(self, taken: list[int]) -> None:
+        """Send the acknowledgements `taken` handed out, in order. Those of an earlier connection are void: the
+        broker sends their messages again on this one."""
+        send, session = self._client._package_handler._send_puback, self._current_session()
+        for token in taken:
+            if token >> 16 != session or not self.connected:
+                self.acks_void += 1
+                continue
+            try:
+                send(token & 0xFFFF)
+            except Exception:  # the connection went down under us: the broker sends the message again
+                self.acks_void += 1
+                continue
+            self.acked += 1
+
     async def subscribe(self, *topics: str, qos: int = 0) -> None:
         for topic in topics:
             self._subscriptions[topic] = qos
@@ -341,7 +398,12 @@ class MqttClient(Polled):
         """Take up to `max_items` queued messages without waiting."""
         queue = self._queue
         n = min(max_items, len(queue))
-        return [queue.popleft() for _ in range(n)]
+        taken = [queue.popleft() for _ in range(n)]
+        self._drained += n
+        holds = self._holds
+        while holds and holds[0][0] < self._drained:
+            self._taken.append(holds.popleft()[1])
+        return taken
 
     async def wait(self, timeout: float) -> None:
         """Wait until a message is queued or `timeout` passes."""
@@ -355,7 +417,7 @@ class MqttClient(Polled):
         while True:
             await self.wait(1.0)
             while self._queue:
-                yield self._queue.popleft()
+                yield self.drain(1)[0]
 
     # -- sending ------------------------------------------------------------------------------------------
 

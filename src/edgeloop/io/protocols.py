@@ -37,7 +37,12 @@ async def _mqtt(link: Link) -> AsyncIterator[Transport]:
     if not link.broker:
         raise ProtocolError("protocol mqtt needs a broker URL")
     async with MqttClient(
-        link.broker, link.client_id, will=link.will, clean_session=link.clean_session, auth=link.auth
+        link.broker,
+        link.client_id,
+        will=link.will,
+        clean_session=link.clean_session,
+        auth=link.auth,
+        hold_acks=link.hold_acks,
     ) as client:
         yield client
 

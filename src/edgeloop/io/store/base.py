@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from edgeloop.io.store.approvals import InboxRow
 from edgeloop.io.store.outbox import OutboxRow, Unsent
+from edgeloop.io.store.queued import WriteMarks
 from edgeloop.io.store.schema import AuditedRows, Row
 from edgeloop.io.store.state import Champion, ShadowRow
 from edgeloop.io.store.telemetry import Chunk, Series, SeriesNames
@@ -105,6 +106,7 @@ class AgentStore(StoreReads, Protocol):
     run: int  # this opening of the store; series keys are numbered per run
     write_errors: int  # transient failures retried so far
     failure: StoreError | None  # what stopped the writer, if anything
+    marks: WriteMarks  # how far the writer has committed (what the agent acknowledges to the broker waits on it)
 
     @property
     def backlog(self) -> int: ...

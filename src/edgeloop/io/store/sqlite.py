@@ -21,7 +21,7 @@ from edgeloop.io.store import access, approvals, decisions, devices, ledger, out
 from edgeloop.io.store import state as agent_state
 from edgeloop.io.store.base import StoreError
 from edgeloop.io.store.outbox import OutboxRow
-from edgeloop.io.store.queued import wait_for_writes
+from edgeloop.io.store.queued import WriteMarks, wait_for_writes
 from edgeloop.io.store.reads import SqliteReads
 from edgeloop.io.store.schema import ADDED_COLUMNS, SCHEMA, Row, Write
 from edgeloop.io.store.state import ShadowRow
@@ -65,6 +65,7 @@ class SqliteStore(SqliteReads):
         except (sqlite3.Error, OSError) as exc:  # corrupt, not a database, read-only: refuse, touch nothing more
             raise StoreError(f"cannot open the site store {path}: {type(exc).__name__}: {exc}") from exc
         self._queue: queue.Queue[tuple[str, list[Row]] | None] = queue.Queue()
+        self.marks = WriteMarks()
         self.write_errors = 0
         self.failure: StoreError | None = None
         self._writer = threading.Thread(target=self._write_loop, name="edgeloop-store", daemon=True)
@@ -75,7 +76,7 @@ class SqliteStore(SqliteReads):
     def write(self, sql: str, rows: list[Row]) -> None:
         """Queue one statement over its rows (prefer the named writes below; this is for tests)."""
         if rows:
-            self._queue.put((sql, rows))
+            self.marks.put(self._queue, (sql, rows))
 
     def _put(self, job: Write) -> None:
         self.write(*job)
@@ -181,6 +182,7 @@ class SqliteStore(SqliteReads):
                     with conn:
                         for sql, rows in work:
                             conn.executemany(sql, rows)
+                    self.marks.done(len(work))
                     break
                 except Exception as exc:  # the writer never dies silently: a failure stops intake with its reason
                     transient = isinstance(exc, sqlite3.Error) and any(w in str(exc).lower() for w in TRANSIENT)

@@ -26,7 +26,7 @@ from edgeloop.io.store.base import StoreError
 from edgeloop.io.store.outbox import OutboxRow
 from edgeloop.io.store.postgres import schema, writes
 from edgeloop.io.store.postgres.reads import PgReads
-from edgeloop.io.store.queued import wait_for_writes
+from edgeloop.io.store.queued import WriteMarks, wait_for_writes
 from edgeloop.io.store.schema import Row, Write
 from edgeloop.io.store.state import ShadowRow
 
@@ -58,6 +58,7 @@ class PgStore(PgReads):
         self._pool = ConnectionPool(url, min_size=1, max_size=4, kwargs={"autocommit": True}, timeout=READ_TIMEOUT_S,
                                     name=f"edgeloop-{site}", open=True)  # fmt: skip
         self._queue: queue.Queue[Write | None] = queue.Queue()
+        self.marks = WriteMarks()
         self.write_errors = 0
         self.outage = False  # the writer cannot reach the database right now
         self._skip_reads_until = 0.0
@@ -87,7 +88,7 @@ class PgStore(PgReads):
     def write(self, sql: str, rows: list[Row]) -> None:
         """Queue one statement (PostgreSQL's dialect) over its rows (prefer the named writes; this is for tests)."""
         if rows:
-            self._queue.put((sql, rows))
+            self.marks.put(self._queue, (sql, rows))
 
     def _put(self, job: Write) -> None:
         self.write(*job)
@@ -216,6 +217,7 @@ class PgStore(PgReads):
                 try:
                     self._commit(work)
                     self.outage = False
+                    self.marks.done(len(work))
                     break
                 except psycopg.OperationalError as exc:  # unreachable: keep the group, reconnect, retry
                     attempt += 1
@@ -224,9 +226,9 @@ class PgStore(PgReads):
                     log.warning("store write failed (%s); retrying, nothing dropped", str(exc).strip())
                     self._drop_connection()
                     time.sleep(min(2.0, 0.1 * attempt))
-                except psycopg.Error as exc:
-                    self.failure = StoreError(f"store write failed: {exc}")
-                    log.error("store writer stopped: %s", exc)
+                except Exception as exc:  # the writer never dies silently: a failure stops intake with its reason
+                    self.failure = StoreError(f"store write failed: {type(exc).__name__}: {exc}")
+                    log.error("store writer stopped: %s", self.failure)
                     self._rollback()
             for _ in jobs:
                 self._queue.task_done()
