@@ -9,12 +9,14 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import orjson
 
 from edgeloop.agent import checkpoint
 from edgeloop.audit.directory import write_atomic
 from edgeloop.audit.head import AUDIT_HEAD, sign_head
 from edgeloop.io.topics import agent_topic
+from edgeloop.learn.catalog import gated_parts
 from edgeloop.policy import GuardState
 
 if TYPE_CHECKING:  # the agent calls these with itself
@@ -46,10 +48,34 @@ async def publish_audit_head(agent: SiteAgent) -> None:
         log.warning("audit head not written to %s: %s", agent.settings.audit_head_path, exc)
 
 
+def replay(agent: SiteAgent, run: int, skip: int) -> int:
+    """Let the learner learn again what the store took after the checkpoint (the run's telemetry rows after its
+    first `skip`): an agent killed between two checkpoints resumes where it stopped, not at the checkpoint, and
+    scores what follows as a run that never stopped would. Series the checkpoint did not know are left out.
+    How many points were learnt."""
+    known, learnt = agent.registry.n_series, 0
+    for chunk in agent.store.read_run_chunks(run, skip):
+        keep = chunk.keys < known
+        keys = chunk.keys[keep].astype(np.int64)
+        if keys.shape[0] == 0:
+            continue
+        ts, values = chunk.ts[keep], chunk.vals[keep]
+        agent.learner.score_learn(keys, values, ts)
+        agent.note_newest(agent.registry.device_of[keys], ts)
+        agent.data_ts = max(agent.data_ts, float(ts.max()))
+        learnt += int(keys.shape[0])
+    for gated in gated_parts(agent.learner):
+        gated.take_rebases()  # re-bases the first run met are in its audit log already
+    if learnt:
+        log.info("learnt again %d points stored after the checkpoint", learnt)
+    return learnt
+
+
 def state_of(agent: SiteAgent) -> dict[str, Any]:
     """What a restart needs to resume warm (`agent/checkpoint.py`): registry, learner and alarm stage."""
     return {"site": agent.site, "registry": agent.registry, "learner": agent.learner, "stage": agent.stage.snapshot(),
-            "guard": agent.dispatcher.guard.to_json()}  # fmt: skip
+            "guard": agent.dispatcher.guard.to_json(), "newest": agent.newest_ts.copy(),
+            "written": (agent.store.run, agent.chunks_written)}  # fmt: skip
 
 
 def resume(agent: SiteAgent, state: dict[str, Any]) -> bool:
@@ -61,6 +87,10 @@ def resume(agent: SiteAgent, state: dict[str, Any]) -> bool:
     agent.decoder.registry = agent.devices.registry
     agent.stage.restore(state["stage"])
     agent.devices.regroup()
+    if "newest" in state:
+        agent.newest_ts = np.asarray(state["newest"], dtype=np.float64)
+    if "written" in state:
+        replay(agent, *state["written"])
     if "guard" in state and agent.store.read_guard_state() is None:  # handed over from another partitioning
         guard = GuardState.from_json(state["guard"])
         part = agent.partition.part

@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+import orjson
+from numpy.typing import NDArray
 
 from edgeloop.agent import learnt
 from edgeloop.agent.acks import StoredAcks
@@ -84,6 +86,10 @@ class SiteAgent:
         self.stage = AlarmStage(settings.threshold, settings.sustain, settings.cooldown_s, settings.on_delay_max_s,
                                 budget=None if budget is None else (budget, settings.sample_s))  # fmt: skip
         self.data_ts = -np.inf  # the latest data time seen: a re-base an operator asks for starts there
+        #: per device (registry index), the newest telemetry time handled: what the broker sends again after a
+        #: restart and is no newer was handled before (`_drop_repeats`)
+        self.newest_ts: NDArray[np.float64] = np.full(0, -np.inf)
+        self.chunks_written = 0  # telemetry rows this run of the store has been given: a checkpoint notes it
         self.devices = SiteDevices(store, self.stage, learner, self.models, books, self.record)
         self.split = InboundSplitter(self.site, settings.max_future_s, settings.max_past_s)
         self.decoder = TelemetryDecoder(self.site, self.registry, settings.max_payload, settings.max_future_s,
@@ -212,6 +218,8 @@ class SiteAgent:
                     self._quarantine([rejection(control, f"internal error: {type(exc).__name__}: {exc}")], now)
             self.devices.assign_holdout(now)
             self.devices.regroup()
+        if inbound.repeats:
+            inbound.telemetry = self._drop_repeats(inbound.telemetry)
         if inbound.telemetry:
             try:
                 self._telemetry(inbound.telemetry, now)
@@ -249,6 +257,7 @@ class SiteAgent:
         self.stats.messages += decoded.n_messages
         if len(points) == 0:
             return
+        self.note_newest(decoded.msg_device, decoded.msg_ts)
         scores = self.learner.score_learn(points.series, points.values, points.ts)
         self.data_ts = max(self.data_ts, float(points.ts.max()))
         for gated in gated_parts(self.learner):
@@ -256,7 +265,9 @@ class SiteAgent:
         self.stats.points += len(points)
         if self.settings.store_telemetry:
             device_of_point = self.registry.device_of[points.series]
-            self.store.write_telemetry(chunk_rows(device_of_point, points.series, points.ts, points.values, scores))
+            rows = chunk_rows(device_of_point, points.series, points.ts, points.values, scores)
+            self.chunks_written += len(rows)
+            self.store.write_telemetry(rows)
         if self.books is not None:
             self.books.on_data(float(decoded.msg_ts.min()))
             self.books.on_data(float(decoded.msg_ts.max()))
@@ -265,6 +276,40 @@ class SiteAgent:
         self.act(alarms.events, now)
         if not self.models.plain:
             self._shadow(decoded, now)
+
+    def note_newest(
+        self, device: np.ndarray[Any, np.dtype[np.int64]], ts: np.ndarray[Any, np.dtype[np.float64]]
+    ) -> None:
+        """Keep each device's newest telemetry time (`device`: registry indices, one per reading)."""
+        if self.newest_ts.shape[0] < len(self.registry):
+            grown = np.full(len(self.registry), -np.inf)
+            grown[: self.newest_ts.shape[0]] = self.newest_ts
+            self.newest_ts = grown
+        np.maximum.at(self.newest_ts, device, ts)
+
+    def _drop_repeats(self, messages: list[Message]) -> list[Message]:
+        """Telemetry without what the broker sent again (MQTT DUP) and the agent has handled: a message none of
+        whose readings is newer than its device's newest. (After a kill the broker sends again what the agent
+        stored but had not yet acknowledged; learning it twice would skew the learners.)"""
+        kept = []
+        for message in messages:
+            if message.dup and self._handled(message):
+                self.stats.repeats_dropped += 1
+                continue
+            kept.append(message)
+        return kept
+
+    def _handled(self, message: Message) -> bool:
+        known = self.registry.get(message.topic.rsplit("/", 2)[-2])
+        if known is None or known.index >= self.newest_ts.shape[0]:
+            return False
+        try:
+            doc = message.doc.as_json() if message.doc is not None else orjson.loads(message.payload)
+            items = doc if isinstance(doc, list) else [doc]
+            newest = max(float(item["ts"]) for item in items)
+        except (orjson.JSONDecodeError, ValueError, TypeError, KeyError):
+            return False  # not telemetry the agent takes: the decoder says why
+        return bool(newest <= self.newest_ts[known.index])
 
     def act(self, events: Sequence[Alarm | Note], now: float) -> None:
         """Decide on the stage's alarms and log its notes, in the order they came."""

@@ -59,7 +59,11 @@ def chaos_command(
     warmup_s: Annotated[float, typer.Option(min=1, help="seconds before the first fault and between kills")] = 15.0,
     fuzz: Annotated[int, typer.Option(min=0, help="hostile messages in the burst")] = 2000,
     baseline: Annotated[
-        bool, typer.Option("--baseline/--no-baseline", help="also run the span without faults, to compare scores")
+        bool,
+        typer.Option(
+            "--baseline/--no-baseline",
+            help="replay what the broker delivered into an agent that never stops, and compare the scores",
+        ),
     ] = True,
     keep: Annotated[
         Path | None, typer.Option("--data-dir", file_okay=False, help="keep the runs' stores and logs here")
@@ -68,7 +72,8 @@ def chaos_command(
 ) -> None:
     """A site at QoS 1 through kill -9 (twice), the broker down, the disk full and a fuzz burst: telemetry, events,
     commands and decisions published vs kept, whether the audit log and the store verify, crashes, SIGTERM time
-    and the score difference against a run without faults. Prints figures; asserts nothing."""
+    and the score difference against an agent that never stopped, fed the same messages. Prints figures; asserts
+    nothing."""
     from edgeloop.bench.chaos import ChaosPlan, chaos
 
     plan = ChaosPlan(devices=devices, speed=speed, warmup_s=warmup_s, broker_down_s=broker_down_s,

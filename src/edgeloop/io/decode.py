@@ -142,7 +142,7 @@ class TelemetryDecoder:
         by_topic = self._by_topic
         max_payload = self.max_payload
         numbers = _NUMBERS
-        for source, (topic, payload, _retain, doc) in enumerate(messages):
+        for source, (topic, payload, _retain, doc, _dup) in enumerate(messages):
             known = by_topic.get(topic)
             device = None if known is None else known.meta.device
             try:

@@ -103,6 +103,7 @@ class Inbound:
     controls: list[Control] = field(default_factory=list)
     telemetry: list[Message] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
+    repeats: bool = False  # some telemetry the broker sent before (MQTT DUP): the agent may have handled it
 
 
 class InboundSplitter:
@@ -117,8 +118,14 @@ class InboundSplitter:
     def __call__(self, messages: Sequence[Message], now: float) -> Inbound:
         inbound = Inbound()
         others: list[Message] = []
+        telemetry = inbound.telemetry
         for message in messages:
-            (inbound.telemetry if message.topic.endswith("/telemetry") else others).append(message)
+            if message.topic.endswith("/telemetry"):
+                telemetry.append(message)
+                if message.dup:
+                    inbound.repeats = True
+            else:
+                others.append(message)
         others.sort(key=lambda m: not m.topic.endswith("/meta"))  # devices first, then what they report
         for message in others:
             control = self._control(message, now, inbound.rejected)

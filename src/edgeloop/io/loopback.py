@@ -27,8 +27,9 @@ class Loopback:
         self._inbox: deque[Message] = deque()
         self.sent: list[Message] = []
 
-    def deliver(self, topic: str, payload: bytes, retain: bool = False) -> None:
-        self._inbox.append(Message(topic, payload, retain))
+    def deliver(self, topic: str, payload: bytes, retain: bool = False, dup: bool = False) -> None:
+        """Hand the agent a message (`dup`: as a broker sends one again)."""
+        self._inbox.append(Message(topic, payload, retain, None, dup))
 
     def take_sent(self) -> list[Message]:
         sent, self.sent = self.sent, []

@@ -344,7 +344,7 @@ class MqttClient(Polled):
         if len(self._queue) >= self.max_queue:
             self.dropped_in += 1
             return 0
-        self._queue.append(Message(topic, payload, bool(properties.get("retain", 0))))
+        self._queue.append(Message(topic, payload, bool(properties["retain"]), None, bool(properties["dup"])))
         self.received += 1
         if not self._wakeup.is_set():
             self._wakeup.set()

@@ -37,7 +37,8 @@ class Typed(NamedTuple):
 class Message(NamedTuple):
     """One message. A protocol adapter that has already decoded a telemetry item hands it over as `doc`: the
     agent's decoder checks it as it would check the parsed JSON, without a JSON round trip, and `payload` holds
-    the protocol's own bytes for quarantine.
+    the protocol's own bytes for quarantine. `dup`: the broker sent it before (MQTT's DUP flag), so the agent
+    may have handled it already.
 
     >>> Message("edgeloop/v1/s/p1/telemetry", b"\x08\x01", False, Typed(1.0, 0, ("flow",), [2.0])).wire()
     b'{"ts":1.0,"seq":0,"metrics":{"flow":2.0}}'
@@ -47,6 +48,7 @@ class Message(NamedTuple):
     payload: bytes
     retain: bool
     doc: Typed | None = None
+    dup: bool = False
 
     def wire(self) -> bytes:
         """The v1 payload, as it goes onto a broker."""

@@ -29,13 +29,13 @@ def agent_in(data_dir: Path, link: Loopback) -> tuple[Settings, SiteAgent]:
     return settings, agent
 
 
-def feed(agent: SiteAgent, link: Loopback, steps: range) -> None:
+def feed(agent: SiteAgent, link: Loopback, steps: range, dup: bool = False) -> None:
     rng = np.random.default_rng(steps.start)
     for step in steps:
         for i in range(3):
             vibration = 3.0 + 0.2 * rng.standard_normal() + (20.0 if step % 97 in (5, 6, 7, 8, 9) else 0.0)
             body = {"ts": T0 + 15 * step, "metrics": {"vibration": vibration, "flow": 80 + rng.standard_normal()}}
-            link.deliver(f"edgeloop/v1/s1/pump-{i}/telemetry", orjson.dumps(body))
+            link.deliver(f"edgeloop/v1/s1/pump-{i}/telemetry", orjson.dumps(body), dup=dup)
         if step % 20 == 19:
             agent.handle_batch(link.drain(1000))
     agent.handle_batch(link.drain(1000))
@@ -85,3 +85,35 @@ def test_a_checkpoint_that_cannot_be_read_is_set_aside_and_the_agent_starts_cold
     assert checkpoint.load(path) is None
     assert not path.exists()
     assert (tmp_path / "checkpoint.pickle.unusable").read_bytes() == b"not a pickle"
+
+
+def test_after_a_kill_between_checkpoints_the_agent_learns_again_what_it_stored_and_skips_what_comes_again(
+    tmp_path: Path,
+) -> None:
+    """Killed 100 steps after its last checkpoint, the agent learns those steps again from the store; the broker
+    then sends again (DUP) the last 20 steps it stored but never acknowledged, and those are dropped: what follows
+    is scored as by a run that never stopped."""
+    link = Loopback()
+    _, uninterrupted = agent_in(tmp_path / "one", link)
+    announce(uninterrupted, link)
+    for part in (range(0, 300), range(300, 400), range(400, 800)):
+        feed(uninterrupted, link, part)
+
+    _, first = agent_in(tmp_path / "two", link)
+    announce(first, link)
+    feed(first, link, range(0, 300))
+    checkpoint.write(first.settings.checkpoint_path, checkpoint.encode(first.learnt_state()))
+    feed(first, link, range(300, 400))  # stored, then the agent dies: no checkpoint of these
+    first.store.close()
+    _, second = agent_in(tmp_path / "two", link)
+    assert second.resume(checkpoint.load(first.settings.checkpoint_path) or {})
+    announce(second, link)
+    feed(second, link, range(380, 400), dup=True)  # stored before the kill, not acknowledged: sent again
+    feed(second, link, range(400, 800))
+
+    assert second.stats.repeats_dropped == 3 * 20
+    expected, resumed = scores_after(uninterrupted, T0 + 15 * 400), scores_after(second, T0 + 15 * 400)
+    assert expected.shape == resumed.shape == (6 * 400,)
+    np.testing.assert_allclose(resumed, expected, rtol=0, atol=1e-9)
+    for agent in (uninterrupted, second):
+        agent.store.close()

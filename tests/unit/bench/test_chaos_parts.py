@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import orjson
 
-from edgeloop.bench.chaos import RunResult, score_difference
+from edgeloop.bench.chaos import RunResult, replay, score_difference
 from edgeloop.bench.faults import fuzz_corpus, limit_file_size
 from edgeloop.io.inbound import InboundSplitter
 from edgeloop.io.transport import Message
@@ -66,13 +67,32 @@ def test_a_process_whose_file_size_limit_is_lowered_cannot_grow_a_file_until_it_
 
 
 def test_scores_are_compared_on_the_points_both_runs_stored() -> None:
-    run, base = RunResult(True), RunResult(False)
-    run.scores = {("p", "v", 1.0): 0.5, ("p", "v", 2.0): 0.7, ("p", "v", 3.0): 0.1}
-    base.scores = {("p", "v", 1.0): 0.5, ("p", "v", 2.0): 0.6}
+    run = {("p", "v", 1.0): 0.5, ("p", "v", 2.0): 0.7, ("p", "v", 3.0): 0.1}
+    base = {("p", "v", 1.0): 0.5, ("p", "v", 2.0): 0.6}
 
     diff = score_difference(run, base)
 
     assert diff["points_compared"] == 2
+    assert diff["only_in_faulted_run"] == 1 and diff["only_in_replay"] == 0
     assert abs(diff["max"] - 0.1) < 1e-9
     assert diff["within_1e-9"] == 1
     assert orjson.dumps(diff)
+
+
+def test_the_replay_scores_every_point_the_broker_delivered(tmp_path: Path) -> None:
+    """The baseline is one agent that never stopped, fed the recording in arrival order: a meta and 300 readings
+    of one device give 300 scores, keyed by device, metric and timestamp; the anomaly at the end scores highest."""
+    meta = {"device": "pump-1", "asset_type": "pump", "commands": {},
+            "metrics": {"vibration": {"unit": "mm/s", "low": 0, "high": 50}}}  # fmt: skip
+    t0 = time.time() - 3600
+    run = RunResult(True, "s1")
+    run.recording.append((t0, "edgeloop/v1/s1/pump-1/meta", orjson.dumps(meta), True))
+    for i in range(300):
+        value = 3.0 + 0.1 * (i % 7) + (25.0 if i >= 295 else 0.0)
+        body = {"ts": t0 + 10 * i, "metrics": {"vibration": value}}
+        run.recording.append((t0 + 10 * i + 1, "edgeloop/v1/s1/pump-1/telemetry", orjson.dumps(body), False))
+
+    scores = replay(run, "s1", tmp_path)
+
+    assert sorted(scores) == [("pump-1", "vibration", t0 + 10 * i) for i in range(300)]
+    assert max(scores, key=lambda k: scores[k])[2] >= t0 + 10 * 295

@@ -42,6 +42,9 @@ class SqliteReads:
     def read_chunks_after(self, mark: int) -> list[Chunk]:
         return telemetry.read_chunks_after(self._reader, mark)
 
+    def read_run_chunks(self, run: int, skip: int) -> list[Chunk]:
+        return telemetry.read_run_chunks(self._reader, run, skip)
+
     def read_newest_chunks(self, n: int) -> list[Chunk]:
         return telemetry.read_newest_chunks(self._reader, n)
 

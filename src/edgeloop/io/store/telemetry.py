@@ -152,6 +152,14 @@ def read_chunks_after(conn: sqlite3.Connection, mark: int) -> list[Chunk]:
     return _chunks(rows.fetchall())
 
 
+def read_run_chunks(conn: sqlite3.Connection, run: int, skip: int) -> list[Chunk]:
+    """The chunks one run of the agent wrote, in the order written, after its first `skip`."""
+    rows = conn.execute(
+        "SELECT run, keys, ts, vals, scores FROM telemetry WHERE run = ? ORDER BY rowid LIMIT -1 OFFSET ?", (run, skip)
+    )
+    return _chunks(rows.fetchall())
+
+
 def read_newest_chunks(conn: sqlite3.Connection, n: int) -> list[Chunk]:
     """The last `n` chunks written, oldest first."""
     rows = conn.execute("SELECT run, keys, ts, vals, scores FROM telemetry ORDER BY rowid DESC LIMIT ?", (n,))

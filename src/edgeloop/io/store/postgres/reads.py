@@ -78,6 +78,9 @@ class PgReads:
     def read_chunks_after(self, mark: int) -> list[Chunk]:
         return chunks(self._fetch(_CHUNK + " AND id > %s ORDER BY id", (self.site, mark)))
 
+    def read_run_chunks(self, run: int, skip: int) -> list[Chunk]:
+        return chunks(self._fetch(_CHUNK + " AND run = %s ORDER BY id OFFSET %s", (self.site, run, skip)))
+
     def read_newest_chunks(self, n: int) -> list[Chunk]:
         return chunks(reversed(self._fetch(_CHUNK + " ORDER BY id DESC LIMIT %s", (self.site, n))))
 
