@@ -73,7 +73,8 @@ def test_scores_are_compared_on_the_points_both_runs_stored() -> None:
     diff = score_difference(run, base)
 
     assert diff["points_compared"] == 2
-    assert diff["only_in_faulted_run"] == 1 and diff["only_in_replay"] == 0
+    assert diff["only_in_faulted_run"] == 1
+    assert diff["only_in_replay"] == 0
     assert abs(diff["max"] - 0.1) < 1e-9
     assert diff["within_1e-9"] == 1
     assert orjson.dumps(diff)
