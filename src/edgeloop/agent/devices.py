@@ -8,6 +8,7 @@ telemetry with no meta known for it has its meta asked for again, at most once a
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -21,6 +22,8 @@ from edgeloop.learn.alarm import AlarmStage
 from edgeloop.learn.base import Learner
 from edgeloop.learn.prior import PriorSource, prior_part
 from edgeloop.model import DeviceMeta
+
+log = logging.getLogger(__name__)
 
 #: seconds (agent's clock) between two requests for the retained meta of a device that sends telemetry without one
 META_ASK_EVERY_S = 60.0
@@ -70,6 +73,29 @@ class SiteDevices:
         self.stage.set_rule(meta.asset_type, rule.threshold, rule.sustain)
         self.stage.on_device(known.index, device, meta.asset_type, known.keys)
         self.store_new_series(before, known)
+
+    def restore(self, owns: Callable[[str], bool], now: float) -> int:
+        """Register the devices the store knows and the registry does not (none, or fewer, came with a
+        checkpoint) and that `owns` says are this agent's: after a restart the broker may hand over a persistent
+        session's queued telemetry before the retained metas, and that telemetry would otherwise be quarantined
+        as from unknown devices. How many were."""
+        restored, offset = 0, 0
+        while rows := self.store.read_devices(1000, offset):
+            offset += len(rows)
+            for row in rows:
+                device = str(row["device"])
+                if self.registry.get(device) is not None or not owns(device):
+                    continue
+                try:
+                    self.on_meta(DeviceMeta.from_json(row["meta"]), now)
+                except (ValueError, TypeError, KeyError) as exc:  # refused now: its retained meta will say why
+                    log.warning("stored meta of %s not taken again: %s", device, exc)
+                    continue
+                restored += 1
+        if restored:
+            self.assign_holdout(now)
+            self.regroup()
+        return restored
 
     def renew(self, device: str) -> tuple[KnownDevice, bool]:
         """The device runs from a new normal: fresh series keys (its learners start afresh); whether any was

@@ -13,6 +13,7 @@ import numpy as np
 import orjson
 
 from edgeloop.agent import checkpoint
+from edgeloop.agent.repeats import Newest
 from edgeloop.audit.directory import write_atomic
 from edgeloop.audit.head import AUDIT_HEAD, sign_head
 from edgeloop.io.topics import agent_topic
@@ -61,7 +62,7 @@ def replay(agent: SiteAgent, run: int, skip: int) -> int:
             continue
         ts, values = chunk.ts[keep], chunk.vals[keep]
         agent.learner.score_learn(keys, values, ts)
-        agent.note_newest(agent.registry.device_of[keys], ts)
+        agent.newest.note(len(agent.registry), agent.registry.device_of[keys], ts)
         agent.data_ts = max(agent.data_ts, float(ts.max()))
         learnt += int(keys.shape[0])
     for gated in gated_parts(agent.learner):
@@ -74,7 +75,7 @@ def replay(agent: SiteAgent, run: int, skip: int) -> int:
 def state_of(agent: SiteAgent) -> dict[str, Any]:
     """What a restart needs to resume warm (`agent/checkpoint.py`): registry, learner and alarm stage."""
     return {"site": agent.site, "registry": agent.registry, "learner": agent.learner, "stage": agent.stage.snapshot(),
-            "guard": agent.dispatcher.guard.to_json(), "newest": agent.newest_ts.copy(),
+            "guard": agent.dispatcher.guard.to_json(), "newest": agent.newest.ts.copy(),
             "written": (agent.store.run, agent.chunks_written)}  # fmt: skip
 
 
@@ -88,7 +89,7 @@ def resume(agent: SiteAgent, state: dict[str, Any]) -> bool:
     agent.stage.restore(state["stage"])
     agent.devices.regroup()
     if "newest" in state:
-        agent.newest_ts = np.asarray(state["newest"], dtype=np.float64)
+        agent.newest = Newest(state["newest"])
     if "written" in state:
         replay(agent, *state["written"])
     if "guard" in state and agent.store.read_guard_state() is None:  # handed over from another partitioning

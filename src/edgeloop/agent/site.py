@@ -17,10 +17,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-import orjson
-from numpy.typing import NDArray
 
-from edgeloop.agent import learnt
+from edgeloop.agent import learnt, lifecycle
 from edgeloop.agent.acks import StoredAcks
 from edgeloop.agent.approvals import ApprovalDesk
 from edgeloop.agent.devices import SiteDevices
@@ -30,20 +28,20 @@ from edgeloop.agent.models import ModelBoard, Standing
 from edgeloop.agent.outbox import DurableOutbox
 from edgeloop.agent.outcomes import Outcomes
 from edgeloop.agent.partition import PartitionView
+from edgeloop.agent.repeats import Newest
 from edgeloop.agent.stats import AgentStats
 from edgeloop.audit import AuditError, AuditLog
 from edgeloop.io.decode import NO_META, RAW_KEPT, DecodedBatch, Rejected, TelemetryDecoder
 from edgeloop.io.inbound import Control, DeviceEvent, InboundSplitter, MetaUpdate, rejection
 from edgeloop.io.registry import DeviceRegistry
 from edgeloop.io.store import AgentStore, StoreError, chunk_rows
-from edgeloop.io.topics import Channel, device_topic, site_filter
+from edgeloop.io.topics import Channel, device_topic
 from edgeloop.io.transport import Message, Transport
 from edgeloop.learn.alarm import Alarm, AlarmStage, Note
 from edgeloop.learn.base import Learner
 from edgeloop.learn.catalog import gated_parts
 from edgeloop.learn.ondelay import alarm_class
 from edgeloop.ledger import Arm
-from edgeloop.model import DeviceMeta
 from edgeloop.policy import GuardState, PolicyEngine
 from edgeloop.settings import AgentSettings
 
@@ -86,9 +84,7 @@ class SiteAgent:
         self.stage = AlarmStage(settings.threshold, settings.sustain, settings.cooldown_s, settings.on_delay_max_s,
                                 budget=None if budget is None else (budget, settings.sample_s))  # fmt: skip
         self.data_ts = -np.inf  # the latest data time seen: a re-base an operator asks for starts there
-        #: per device (registry index), the newest telemetry time handled: what the broker sends again after a
-        #: restart and is no newer was handled before (`_drop_repeats`)
-        self.newest_ts: NDArray[np.float64] = np.full(0, -np.inf)
+        self.newest = Newest()  # each device's newest telemetry time: what the broker sends again is dropped
         self.chunks_written = 0  # telemetry rows this run of the store has been given: a checkpoint notes it
         self.devices = SiteDevices(store, self.stage, learner, self.models, books, self.record)
         self.split = InboundSplitter(self.site, settings.max_future_s, settings.max_past_s)
@@ -118,45 +114,15 @@ class SiteAgent:
     def policy(self) -> PolicyEngine:
         return self.dispatcher.policy
 
-    def restore_devices(self) -> int:
-        """Register the devices the store knows and the agent does not (none, or fewer, came with a checkpoint):
-        after a restart the broker may hand over a persistent session's queued telemetry before the retained
-        metas, and that telemetry would otherwise be quarantined as from unknown devices. How many were."""
-        now, restored, offset = self.clock(), 0, 0
-        while rows := self.store.read_devices(1000, offset):
-            offset += len(rows)
-            for row in rows:
-                device = str(row["device"])
-                if self.registry.get(device) is not None or not self.partition.owns(device):
-                    continue
-                try:
-                    self.devices.on_meta(DeviceMeta.from_json(row["meta"]), now)
-                except (ValueError, TypeError, KeyError) as exc:  # its meta changed rules since: wait for the broker's
-                    log.warning("stored meta of %s not taken again: %s", device, exc)
-                    continue
-                restored += 1
-        if restored:
-            self.devices.assign_holdout(now)
-            self.devices.regroup()
-        return restored
-
     # -- the loop -------------------------------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> AgentStats:
         """Subscribe, then handle micro-batches until `stop` is set; drains what has arrived before returning."""
         client = self.client
-        for channel in (Channel.META, Channel.EVENT, Channel.ACK, Channel.STATE):
-            await client.subscribe(site_filter(self.site, channel), qos=1)
-        await self.partition.subscribe(client, self.registry, self.telemetry_qos)
-        if self.outbox is not None:
-            await self.outbox.resend()  # what an earlier run decided and the broker never acknowledged
-        self.publish(self.partition.state_topic, b"online", 1, retain=True)
-        await self.publish_audit_head()
+        await lifecycle.start(self)
         every = self.settings.checkpoint_s
         next_checkpoint = self.clock() + every
         acks = self.acks
-        if acks is not None:
-            acks.listen(asyncio.get_running_loop())
         async for batch in client.batches(self.settings.batch_max, self.settings.batch_wait_s):
             self.handle_batch(batch)
             if acks is not None:
@@ -174,24 +140,7 @@ class SiteAgent:
                 await client.subscribe(device_topic(self.site, device, Channel.META), qos=1)
             await self.partition.subscribe(client, self.registry, self.telemetry_qos)  # devices new in the batch
             await asyncio.sleep(0)  # let the network reader run between batches
-        while batch := client.drain(self.settings.batch_max):
-            self.handle_batch(batch)
-            if acks is not None:
-                acks.after_batch()
-        self.publish(self.partition.state_topic, b"offline", 1, retain=True)
-        await self.checkpoint()
-        await self.publish_audit_head()
-        if self.outbox is not None:  # what is not acknowledged by now is published again at the next start
-            await self.outbox.close(timeout=2.0)
-        else:
-            await client.flush(timeout=3.0)
-        if not await asyncio.to_thread(self.store.flush, 5.0):  # SIGTERM must end the agent within 10 s
-            log.error("stopping with writes not committed to %s: %s", self.store.path, self.store.failure or "timeout")
-        if acks is not None:  # what is committed is acknowledged; the rest the broker sends again at the next start
-            acks.stop()
-            acks.release()
-            if acks.held:
-                log.warning("%d QoS 1 messages left unacknowledged: the broker sends them again", acks.held)
+        await lifecycle.finish(self)
         return self.stats
 
     def handle_batch(self, messages: Sequence[Message]) -> None:
@@ -219,7 +168,7 @@ class SiteAgent:
             self.devices.assign_holdout(now)
             self.devices.regroup()
         if inbound.repeats:
-            inbound.telemetry = self._drop_repeats(inbound.telemetry)
+            inbound.telemetry = self.newest.drop_handled(inbound.telemetry, self.registry, self.stats)
         if inbound.telemetry:
             try:
                 self._telemetry(inbound.telemetry, now)
@@ -257,7 +206,7 @@ class SiteAgent:
         self.stats.messages += decoded.n_messages
         if len(points) == 0:
             return
-        self.note_newest(decoded.msg_device, decoded.msg_ts)
+        self.newest.note(len(self.registry), decoded.msg_device, decoded.msg_ts)
         scores = self.learner.score_learn(points.series, points.values, points.ts)
         self.data_ts = max(self.data_ts, float(points.ts.max()))
         for gated in gated_parts(self.learner):
@@ -276,40 +225,6 @@ class SiteAgent:
         self.act(alarms.events, now)
         if not self.models.plain:
             self._shadow(decoded, now)
-
-    def note_newest(
-        self, device: np.ndarray[Any, np.dtype[np.int64]], ts: np.ndarray[Any, np.dtype[np.float64]]
-    ) -> None:
-        """Keep each device's newest telemetry time (`device`: registry indices, one per reading)."""
-        if self.newest_ts.shape[0] < len(self.registry):
-            grown = np.full(len(self.registry), -np.inf)
-            grown[: self.newest_ts.shape[0]] = self.newest_ts
-            self.newest_ts = grown
-        np.maximum.at(self.newest_ts, device, ts)
-
-    def _drop_repeats(self, messages: list[Message]) -> list[Message]:
-        """Telemetry without what the broker sent again (MQTT DUP) and the agent has handled: a message none of
-        whose readings is newer than its device's newest. (After a kill the broker sends again what the agent
-        stored but had not yet acknowledged; learning it twice would skew the learners.)"""
-        kept = []
-        for message in messages:
-            if message.dup and self._handled(message):
-                self.stats.repeats_dropped += 1
-                continue
-            kept.append(message)
-        return kept
-
-    def _handled(self, message: Message) -> bool:
-        known = self.registry.get(message.topic.rsplit("/", 2)[-2])
-        if known is None or known.index >= self.newest_ts.shape[0]:
-            return False
-        try:
-            doc = message.doc.as_json() if message.doc is not None else orjson.loads(message.payload)
-            items = doc if isinstance(doc, list) else [doc]
-            newest = max(float(item["ts"]) for item in items)
-        except (orjson.JSONDecodeError, ValueError, TypeError, KeyError):
-            return False  # not telemetry the agent takes: the decoder says why
-        return bool(newest <= self.newest_ts[known.index])
 
     def act(self, events: Sequence[Alarm | Note], now: float) -> None:
         """Decide on the stage's alarms and log its notes, in the order they came."""

@@ -19,11 +19,12 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-#: QoS 1 messages a subscription may hold unacknowledged. NATS's default of 1,024 would throttle an agent that
-#: acknowledges only what it has stored (`broker.ack: stored`); and NATS silently delivers nothing to a resumed
-#: session whose subscriptions together may hold more than MQTT's 65,535 packet ids (measured on nats-server
-#: 2.15): the agent's five QoS 1 subscriptions fit at 10,000 each
-MAX_ACK_PENDING = 10_000
+#: QoS 1 messages one subscription may hold unacknowledged (NATS's default). With `broker.ack: stored` the agent
+#: acknowledges a message once it is stored, so this bounds its QoS 1 rate per subscription (1,024 per commit,
+#: some 50 ms). It cannot be raised far: NATS silently stops delivering to a session whose subscriptions together
+#: may hold more than MQTT's 65,535 packet ids (measured on nats-server 2.15), and a partition agent subscribes
+#: once per device, so 1,024 each leaves room for 60 devices per partition.
+MAX_ACK_PENDING = 1024
 
 
 class BrokerError(RuntimeError):

@@ -1,0 +1,61 @@
+"""Telemetry the broker sends again: after a kill, the QoS 1 messages the agent stored but had not yet
+acknowledged come again, marked DUP (`broker.ack: stored`, `agent/acks.py`). Learning them twice would skew the
+learners, so the agent keeps each device's newest telemetry time and drops a DUP message none of whose readings
+is newer. Late data that was never handled (no DUP flag) is always taken.
+
+>>> newest = Newest()
+>>> newest.note(2, np.array([0, 1, 0]), np.array([10.0, 5.0, 12.0]))
+>>> newest.ts.tolist()
+[12.0, 5.0]
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import orjson
+from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from edgeloop.agent.stats import AgentStats
+    from edgeloop.io.registry import DeviceRegistry
+    from edgeloop.io.transport import Message
+
+
+class Newest:
+    """Per device (registry index), the newest telemetry time the agent has handled; kept in its checkpoint."""
+
+    def __init__(self, ts: NDArray[np.float64] | None = None) -> None:
+        self.ts: NDArray[np.float64] = np.full(0, -np.inf) if ts is None else np.asarray(ts, dtype=np.float64)
+
+    def note(self, n_devices: int, device: NDArray[np.int64], ts: NDArray[np.float64]) -> None:
+        """Readings handled: `device` holds the registry index of each, of `n_devices` known."""
+        if self.ts.shape[0] < n_devices:
+            grown = np.full(n_devices, -np.inf)
+            grown[: self.ts.shape[0]] = self.ts
+            self.ts = grown
+        np.maximum.at(self.ts, device, ts)
+
+    def drop_handled(self, messages: list[Message], registry: DeviceRegistry, stats: AgentStats) -> list[Message]:
+        """`messages` without the DUP ones the agent has handled (counted in `stats.repeats_dropped`)."""
+        kept = []
+        for message in messages:
+            if message.dup and self.handled(message, registry):
+                stats.repeats_dropped += 1
+                continue
+            kept.append(message)
+        return kept
+
+    def handled(self, message: Message, registry: DeviceRegistry) -> bool:
+        """Whether no reading of the telemetry message is newer than its device's newest."""
+        known = registry.get(message.topic.rsplit("/", 2)[-2])
+        if known is None or known.index >= self.ts.shape[0]:
+            return False
+        try:
+            doc = message.doc.as_json() if message.doc is not None else orjson.loads(message.payload)
+            items = doc if isinstance(doc, list) else [doc]
+            newest = max(float(item["ts"]) for item in items)
+        except (orjson.JSONDecodeError, ValueError, TypeError, KeyError):
+            return False  # not telemetry the agent takes: the decoder says why
+        return bool(newest <= self.ts[known.index])
