@@ -38,13 +38,17 @@ class Newest:
         np.maximum.at(self.ts, device, ts)
 
     def drop_handled(self, messages: list[Message], registry: DeviceRegistry, stats: AgentStats) -> list[Message]:
-        """`messages` without the DUP ones the agent has handled (counted in `stats.repeats_dropped`)."""
-        kept = []
+        """`messages` without the DUP ones the agent has handled, or that came already in this batch (a broker
+        that sends a message again while the first copy still waits in the agent's queue); counted in
+        `stats.repeats_dropped`."""
+        kept, seen = [], set()
         for message in messages:
-            if message.dup and self.handled(message, registry):
+            key = (message.topic, message.payload)
+            if message.dup and (key in seen or self.handled(message, registry)):
                 stats.repeats_dropped += 1
                 continue
             kept.append(message)
+            seen.add(key)
         return kept
 
     def handled(self, message: Message, registry: DeviceRegistry) -> bool:

@@ -81,10 +81,13 @@ class RunResult:
     site: str = ""
     telemetry_published: int = 0
     telemetry_at_broker: int = 0  # distinct (device, ts) a subscriber on the broker itself received
+    telemetry_stored_not_at_broker: int = 0  # what the agent stored and the observer missed (the observer's loss)
+    telemetry_at_broker_not_stored: int = 0
     telemetry_stored: int = 0  # distinct (device, ts)
     telemetry_stored_twice: int = 0
     events_published: int = 0
     events_stored: int = 0  # distinct (device, ts, kind)
+    events_at_broker: int = 0  # event messages the observer received
     commands_sent: int = 0  # rows in the store's commands table
     commands_executed: int = 0  # distinct ids the devices ran
     commands_repeated: int = 0  # ids delivered again (acked again, not run)
@@ -102,6 +105,7 @@ class RunResult:
     outbox_unsent: int = 0
     timeline: list[str] = field(default_factory=list)
     scores: Scores = field(default_factory=dict, repr=False)
+    at_broker: set[tuple[str, float]] = field(default_factory=set, repr=False)  # (device, ts) the observer got
     #: what the broker delivered of the site (arrival time, topic, payload, retain), for the replay
     recording: list[tuple[float, str, bytes, bool]] = field(default_factory=list, repr=False)
 
@@ -150,7 +154,7 @@ async def _script(
         await observer.subscribe(f"edgeloop/v1/{site}/_agent/stats", qos=0)
         for channel in ("telemetry", "meta", "event"):
             await observer.subscribe(f"edgeloop/v1/{site}/+/{channel}", qos=1)
-        at_broker: set[tuple[str, float]] = set()
+        at_broker = result.at_broker
 
         async def watch() -> None:
             # telemetry as the broker itself delivers it: tells a loss before the broker from one after it
@@ -161,6 +165,8 @@ async def _script(
                         seen["stats"] = time.monotonic()
                         continue
                     result.recording.append((now, message.topic, message.payload, message.retain))
+                    if message.topic.endswith("/event"):
+                        result.events_at_broker += 1
                     if not message.topic.endswith("/telemetry"):
                         continue
                     with contextlib.suppress(orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
@@ -224,7 +230,9 @@ async def _script(
         mark("devices done")
         await devices.flush(60)
         await devices.close()
-        await _drained(data_dir / site / "edgeloop.db", agent)
+        # a broker sends what an agent that died left unacknowledged again: Mosquitto as soon as it is back, NATS
+        # (the embedded broker) once its ack wait has passed, 30 s after it first sent it
+        await _drained(data_dir / site / "edgeloop.db", agent, quiet_s=35.0)
         mark("agent drained")
         result.sigterm_s = agent.terminate()
         mark("agent stopped")
@@ -270,6 +278,8 @@ def _measure(result: RunResult, data_dir: Path, site: str) -> None:
                 seen |= {(device, t) for t in ts.tolist()}
                 result.telemetry_stored_twice += len(ts) - len(set(ts.tolist()))
         result.telemetry_stored = len(seen)
+        result.telemetry_stored_not_at_broker = len(seen - result.at_broker)
+        result.telemetry_at_broker_not_stored = len(result.at_broker - seen)
         result.events_stored = store.count_device_events()
         result.commands_sent = sum(n for _, n in store.count_commands_by_status())
         result.commands_unsettled = store.count_commands("sent")
@@ -370,8 +380,11 @@ def _figures(run: RunResult, base: Scores | None, plan: ChaosPlan) -> dict[str, 
         "plan": asdict(plan),
         "telemetry": {"published": run.telemetry_published, "at_broker": run.telemetry_at_broker,
                       "stored": run.telemetry_stored,
+                      "stored_not_at_broker": run.telemetry_stored_not_at_broker,
+                      "at_broker_not_stored": run.telemetry_at_broker_not_stored,
                       "stored_twice": run.telemetry_stored_twice},
-        "events": {"published": run.events_published, "stored": run.events_stored},
+        "events": {"published": run.events_published, "at_broker": run.events_at_broker,
+                   "stored": run.events_stored},
         "commands": {"sent": run.commands_sent, "executed": run.commands_executed,
                      "delivered_again": run.commands_repeated, "unsettled": run.commands_unsettled},
         "decisions": {"store": run.decisions_stored, "audit_log": run.decisions_logged},
