@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,9 +27,18 @@ if TYPE_CHECKING:  # the agent calls these with itself
 log = logging.getLogger(__name__)
 
 
-async def save_checkpoint(agent: SiteAgent) -> None:
-    """Write the learnt state to the site's checkpoint file (`agent/checkpoint.py`); a failure is logged."""
+async def save_checkpoint(agent: SiteAgent, commit_wait_s: float = 2.0) -> None:
+    """Write the learnt state to the site's checkpoint file (`agent/checkpoint.py`) once the store has committed
+    every write queued before it (or not at all after `commit_wait_s`); a failure is logged. A checkpoint that
+    had learnt what the store then lost in a kill would make the agent skip it when the broker sends it again."""
     data = checkpoint.encode(state_of(agent))  # here, between batches: a consistent state
+    marks, mark = agent.store.marks, agent.store.marks.queued
+    deadline = time.monotonic() + commit_wait_s
+    while marks.committed < mark:
+        if time.monotonic() > deadline or agent.store.failure is not None:
+            log.warning("checkpoint not written: the store has not committed what it learnt from")
+            return
+        await asyncio.sleep(0.01)
     try:
         await asyncio.to_thread(checkpoint.write, agent.settings.checkpoint_path, data)
     except OSError as exc:

@@ -1,7 +1,10 @@
 """Telemetry the broker sends again: after a kill, the QoS 1 messages the agent stored but had not yet
-acknowledged come again, marked DUP (`broker.ack: stored`, `agent/acks.py`). Learning them twice would skew the
-learners, so the agent keeps each device's newest telemetry time and drops a DUP message none of whose readings
-is newer. Late data that was never handled (no DUP flag) is always taken.
+acknowledged come again, marked DUP (`broker.ack: stored`, `agent/acks.py`). Storing and learning them twice
+would skew the learners, so a DUP message whose every reading is already in the store is dropped. Only those
+are looked up: the agent keeps each device's newest telemetry time, and a DUP message with a newer reading was
+never handled. (It cannot simply drop every DUP message no newer than that: NATS sends the unacknowledged
+messages of a dead session again only after its ack wait, when newer ones have come.) A message without the
+DUP flag is always taken, late or not.
 
 >>> newest = Newest()
 >>> newest.note(2, np.array([0, 1, 0]), np.array([10.0, 5.0, 12.0]))
@@ -11,6 +14,7 @@ is newer. Late data that was never handled (no DUP flag) is always taken.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,6 +25,9 @@ if TYPE_CHECKING:
     from edgeloop.agent.stats import AgentStats
     from edgeloop.io.registry import DeviceRegistry
     from edgeloop.io.transport import Message
+
+#: whether the store holds a reading of (device, metric) at a time
+Stored = Callable[[str, str, float], bool]
 
 
 class Newest:
@@ -37,29 +44,34 @@ class Newest:
             self.ts = grown
         np.maximum.at(self.ts, device, ts)
 
-    def drop_handled(self, messages: list[Message], registry: DeviceRegistry, stats: AgentStats) -> list[Message]:
-        """`messages` without the DUP ones the agent has handled, or that came already in this batch (a broker
-        that sends a message again while the first copy still waits in the agent's queue); counted in
-        `stats.repeats_dropped`."""
+    def drop_handled(
+        self, messages: list[Message], registry: DeviceRegistry, stats: AgentStats, stored: Stored
+    ) -> list[Message]:
+        """`messages` without the DUP ones whose readings are all `stored` (device, metric, ts), or that came
+        already in this batch (a broker that sends a message again while the first copy still waits in the
+        agent's queue); counted in `stats.repeats_dropped`."""
         kept, seen = [], set()
         for message in messages:
             key = (message.topic, message.payload)
-            if message.dup and (key in seen or self.handled(message, registry)):
+            if message.dup and (key in seen or self.handled(message, registry, stored)):
                 stats.repeats_dropped += 1
                 continue
             kept.append(message)
             seen.add(key)
         return kept
 
-    def handled(self, message: Message, registry: DeviceRegistry) -> bool:
-        """Whether no reading of the telemetry message is newer than its device's newest."""
-        known = registry.get(message.topic.rsplit("/", 2)[-2])
+    def handled(self, message: Message, registry: DeviceRegistry, stored: Stored) -> bool:
+        """Whether every reading of the telemetry message is no newer than its device's newest, and stored."""
+        device = message.topic.rsplit("/", 2)[-2]
+        known = registry.get(device)
         if known is None or known.index >= self.ts.shape[0]:
             return False
         try:
             doc = message.doc.as_json() if message.doc is not None else orjson.loads(message.payload)
             items = doc if isinstance(doc, list) else [doc]
-            newest = max(float(item["ts"]) for item in items)
-        except (orjson.JSONDecodeError, ValueError, TypeError, KeyError):
+            readings = [(next(iter(item["metrics"])), float(item["ts"])) for item in items]
+        except (orjson.JSONDecodeError, ValueError, TypeError, KeyError, StopIteration, AttributeError):
             return False  # not telemetry the agent takes: the decoder says why
-        return bool(newest <= self.ts[known.index])
+        if not readings or max(ts for _, ts in readings) > self.ts[known.index]:
+            return False
+        return all(stored(device, metric, ts) for metric, ts in readings)

@@ -168,7 +168,7 @@ class SiteAgent:
             self.devices.assign_holdout(now)
             self.devices.regroup()
         if inbound.repeats:
-            inbound.telemetry = self.newest.drop_handled(inbound.telemetry, self.registry, self.stats)
+            inbound.telemetry = self.newest.drop_handled(inbound.telemetry, self.registry, self.stats, self._stored)
         if inbound.telemetry:
             try:
                 self._telemetry(inbound.telemetry, now)
@@ -178,6 +178,9 @@ class SiteAgent:
                 log.exception("handling a batch of %d telemetry messages failed", len(inbound.telemetry))
                 reason = f"internal error: {type(exc).__name__}: {exc}"
                 self._quarantine([Rejected(m.topic, reason, m.payload[:RAW_KEPT]) for m in inbound.telemetry], now)
+
+    def _stored(self, device: str, metric: str, ts: float) -> bool:
+        return len(self.store.read_series(device, metric, ts, ts)[0]) > 0
 
     def _control(self, control: Control, now: float) -> None:
         if isinstance(control, MetaUpdate):
