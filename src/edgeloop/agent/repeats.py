@@ -1,10 +1,14 @@
-"""Telemetry the broker sends again: after a kill, the QoS 1 messages the agent stored but had not yet
-acknowledged come again, marked DUP (`broker.ack: stored`, `agent/acks.py`). Storing and learning them twice
-would skew the learners, so a DUP message whose every reading is already in the store is dropped. Only those
-are looked up: the agent keeps each device's newest telemetry time, and a DUP message with a newer reading was
-never handled. (It cannot simply drop every DUP message no newer than that: NATS sends the unacknowledged
-messages of a dead session again only after its ack wait, when newer ones have come.) A message without the
-DUP flag is always taken, late or not.
+"""Telemetry that comes twice. QoS 1 is "at least once": after a kill the broker sends again (marked DUP) what the
+agent stored but had not yet acknowledged (`broker.ack: stored`, `agent/acks.py`), and a device whose link broke
+sends again what the broker had received but not acknowledged, as new messages. Storing and learning a reading
+twice would skew the learners, so a reading already in the store is dropped.
+
+Only readings that could be in the store are looked up: the agent keeps each device's newest telemetry time, and
+an item newer than it is new (the vectorized fast path). An older item, a repeat or late data, is dropped if the
+store holds its device's reading at that time (the first reading of a time wins), and taken if not: NATS sends a
+dead session's unacknowledged messages again only after its ack wait, when newer ones have come, so "no newer
+than the newest" alone would drop readings never stored. A DUP copy of a message in the same micro-batch is
+dropped before decoding.
 
 >>> newest = Newest()
 >>> newest.note(2, np.array([0, 1, 0]), np.array([10.0, 5.0, 12.0]))
@@ -18,8 +22,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
-import orjson
 from numpy.typing import NDArray
+
+from edgeloop.io.decode import DecodedBatch
+from edgeloop.model.points import PointBatch
 
 if TYPE_CHECKING:
     from edgeloop.agent.stats import AgentStats
@@ -44,34 +50,41 @@ class Newest:
             self.ts = grown
         np.maximum.at(self.ts, device, ts)
 
-    def drop_handled(
-        self, messages: list[Message], registry: DeviceRegistry, stats: AgentStats, stored: Stored
-    ) -> list[Message]:
-        """`messages` without the DUP ones whose readings are all `stored` (device, metric, ts), or that came
-        already in this batch (a broker that sends a message again while the first copy still waits in the
-        agent's queue); counted in `stats.repeats_dropped`."""
+    @staticmethod
+    def drop_copies(messages: list[Message], stats: AgentStats) -> list[Message]:
+        """`messages` without a DUP message that came already in this batch (a broker that sends a message again
+        while the first copy still waits in the agent's queue); counted in `stats.repeats_dropped`."""
         kept, seen = [], set()
         for message in messages:
             key = (message.topic, message.payload)
-            if message.dup and (key in seen or self.handled(message, registry, stored)):
+            if message.dup and key in seen:
                 stats.repeats_dropped += 1
                 continue
             kept.append(message)
             seen.add(key)
         return kept
 
-    def handled(self, message: Message, registry: DeviceRegistry, stored: Stored) -> bool:
-        """Whether every reading of the telemetry message is no newer than its device's newest, and stored."""
-        device = message.topic.rsplit("/", 2)[-2]
-        known = registry.get(device)
-        if known is None or known.index >= self.ts.shape[0]:
-            return False
-        try:
-            doc = message.doc.as_json() if message.doc is not None else orjson.loads(message.payload)
-            items = doc if isinstance(doc, list) else [doc]
-            readings = [(next(iter(item["metrics"])), float(item["ts"])) for item in items]
-        except (orjson.JSONDecodeError, ValueError, TypeError, KeyError, StopIteration, AttributeError):
-            return False  # not telemetry the agent takes: the decoder says why
-        if not readings or max(ts for _, ts in readings) > self.ts[known.index]:
-            return False
-        return all(stored(device, metric, ts) for metric, ts in readings)
+    def drop_stored(
+        self, decoded: DecodedBatch, registry: DeviceRegistry, stats: AgentStats, stored: Stored
+    ) -> DecodedBatch:
+        """`decoded` without the items no newer than their device's newest whose reading the store holds (counted
+        in `stats.repeats_dropped`); as it is when there are none."""
+        device, ts = decoded.msg_device, decoded.msg_ts
+        known = device < self.ts.shape[0]
+        old = np.zeros(device.shape[0], dtype=bool)
+        old[known] = ts[known] <= self.ts[device[known]]
+        if not old.any():
+            return decoded
+        points = decoded.points
+        keep = np.ones(device.shape[0], dtype=bool)
+        for i in np.flatnonzero(old).tolist():
+            name, metric = registry.series_name(int(points.series[decoded.msg_start[i]]))
+            keep[i] = not stored(name, metric, float(ts[i]))
+        if keep.all():
+            return decoded
+        stats.repeats_dropped += int((~keep).sum())
+        counts = np.diff(np.append(decoded.msg_start, len(points)))
+        on = np.repeat(keep, counts)
+        start = np.concatenate(([0], np.cumsum(counts[keep])[:-1])).astype(np.int64)
+        kept = PointBatch(points.series[on], points.ts[on], points.values[on])
+        return DecodedBatch(kept, device[keep], ts[keep], start, decoded.rejected)

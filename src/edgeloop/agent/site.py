@@ -168,7 +168,7 @@ class SiteAgent:
             self.devices.assign_holdout(now)
             self.devices.regroup()
         if inbound.repeats:
-            inbound.telemetry = self.newest.drop_handled(inbound.telemetry, self.registry, self.stats, self._stored)
+            inbound.telemetry = self.newest.drop_copies(inbound.telemetry, self.stats)
         if inbound.telemetry:
             try:
                 self._telemetry(inbound.telemetry, now)
@@ -205,6 +205,7 @@ class SiteAgent:
         if decoded.rejected:
             self._quarantine(decoded.rejected, now)
             self.devices.missing_meta(r.device for r in decoded.rejected if r.device and r.reason == NO_META)
+        decoded = self.newest.drop_stored(decoded, self.registry, self.stats, self._stored)
         points = decoded.points
         self.stats.messages += decoded.n_messages
         if len(points) == 0:

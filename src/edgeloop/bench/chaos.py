@@ -278,7 +278,13 @@ def _measure(result: RunResult, data_dir: Path, site: str) -> None:
                 seen |= {(device, t) for t in ts.tolist()}
                 result.telemetry_stored_twice += len(ts) - len(set(ts.tolist()))
         result.telemetry_stored = len(seen)
-        result.telemetry_stored_not_at_broker = len(seen - result.at_broker)
+        missed = sorted(t for _, t in seen - result.at_broker)
+        result.telemetry_stored_not_at_broker = len(missed)
+        if missed:  # where the observer's own losses lie, in simulated time (for the replay's fairness)
+            result.timeline.append(
+                f"observer missed {len(missed)} stored points, simulated times {missed[0]:.0f}"
+                f" to {missed[-1]:.0f}, median {missed[len(missed) // 2]:.0f}"
+            )
         result.telemetry_at_broker_not_stored = len(result.at_broker - seen)
         result.events_stored = store.count_device_events()
         result.commands_sent = sum(n for _, n in store.count_commands_by_status())

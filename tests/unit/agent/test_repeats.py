@@ -1,48 +1,65 @@
-"""What the broker sends again (MQTT DUP) is dropped once handled; late data it never sent before is taken."""
+"""A reading that comes twice is stored once; late data and what was never stored are taken."""
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 import orjson
 
 from edgeloop.agent.repeats import Newest
 from edgeloop.agent.stats import AgentStats
+from edgeloop.io.decode import TelemetryDecoder
 from edgeloop.io.registry import DeviceRegistry
 from edgeloop.io.transport import Message
 from edgeloop.model import DeviceMeta
 
 TOPIC = "edgeloop/v1/s1/pump-1/telemetry"
-STORED = ("pump-1", "flow", 90.0)
+T0 = time.time() - 3600
 
 
-def reading(ts: float, dup: bool = False) -> Message:
-    return Message(TOPIC, orjson.dumps({"ts": ts, "metrics": {"flow": 1.0}}), False, None, dup)
+def reading(dt: float, dup: bool = False) -> Message:
+    return Message(TOPIC, orjson.dumps({"ts": T0 + dt, "metrics": {"flow": 1.0, "temp": 2.0}}), False, None, dup)
 
 
 def registry() -> DeviceRegistry:
     reg = DeviceRegistry()
-    reg.add(DeviceMeta.from_json({"device": "pump-1", "asset_type": "pump", "commands": {},
-                                  "metrics": {"flow": {"unit": "m3/h", "low": 0, "high": 300}}}))  # fmt: skip
+    metrics = {name: {"unit": "x", "low": 0, "high": 300} for name in ("flow", "temp")}
+    reg.add(DeviceMeta.from_json({"device": "pump-1", "asset_type": "pump", "commands": {}, "metrics": metrics}))
     return reg
 
 
-def test_a_repeat_of_what_was_stored_is_dropped_and_nothing_else() -> None:
-    """90 was stored: dropped. 95 is older than the newest but was never stored (NATS sends a dead session's
-    messages again after newer ones): taken. 110 is newer: taken. 80 is late and not sent again: taken."""
-    newest, stats, reg = Newest(), AgentStats(), registry()
-    newest.note(1, np.array([0]), np.array([100.0]))
-    batch = [reading(90.0, dup=True), reading(95.0, dup=True), reading(110.0, dup=True), reading(80.0)]
+def test_an_older_reading_is_dropped_only_if_the_store_holds_it() -> None:
+    """90 is stored: dropped (whether sent again as DUP or by the device). 95 is older than the newest but was
+    never stored (NATS sends a dead session's messages again after newer ones): taken. 110 is newer: taken."""
+    reg, newest, stats = registry(), Newest(), AgentStats()
+    newest.note(1, np.array([0]), np.array([T0 + 100.0]))
+    decoded = TelemetryDecoder("s1", reg).decode([reading(90, dup=True), reading(95, dup=True), reading(110),
+                                                  reading(90)], time.time())  # fmt: skip
 
-    kept = newest.drop_handled(batch, reg, stats, lambda device, metric, ts: (device, metric, ts) == STORED)
+    kept = newest.drop_stored(decoded, reg, stats, lambda device, metric, ts: ts == T0 + 90.0)
 
-    assert [orjson.loads(m.payload)["ts"] for m in kept] == [95.0, 110.0, 80.0]
-    assert stats.repeats_dropped == 1
+    assert (kept.msg_ts - T0).tolist() == [95.0, 110.0]
+    assert (kept.points.ts - T0).tolist() == [95.0, 95.0, 110.0, 110.0]
+    assert kept.msg_start.tolist() == [0, 2]
+    assert stats.repeats_dropped == 2
+
+
+def test_nothing_is_looked_up_while_every_reading_is_newer() -> None:
+    reg, newest, stats = registry(), Newest(), AgentStats()
+    newest.note(1, np.array([0]), np.array([T0]))
+    decoded = TelemetryDecoder("s1", reg).decode([reading(1), reading(2)], time.time())
+
+    def never(device: str, metric: str, ts: float) -> bool:
+        raise AssertionError("looked up")
+
+    assert newest.drop_stored(decoded, reg, stats, never) is decoded
 
 
 def test_a_copy_sent_again_while_the_first_waits_in_the_same_batch_is_dropped() -> None:
-    newest, stats, reg = Newest(), AgentStats(), registry()
+    stats = AgentStats()
 
-    kept = newest.drop_handled([reading(5.0), reading(6.0), reading(5.0, dup=True)], reg, stats, lambda *_: False)
+    kept = Newest.drop_copies([reading(5), reading(6), reading(5, dup=True), reading(6)], stats)
 
-    assert [orjson.loads(m.payload)["ts"] for m in kept] == [5.0, 6.0]
+    assert len(kept) == 3  # the DUP copy goes; a second copy without DUP is left to `drop_stored`
     assert stats.repeats_dropped == 1
