@@ -100,7 +100,8 @@ class RunResult:
     store_summary: str = ""
     fuzz_sent: int = 0
     quarantined: int = 0
-    crashes: int = 0  # agent exits nobody asked for
+    crashes: int = 0  # agent exits nobody asked for, but for those below
+    stopped_on_full_disk: int = 0  # exits while the disk was full: intake stops when nothing can be stored
     sigterm_s: float | None = None  # None: still running 15 s after SIGTERM (then killed)
     outbox_unsent: int = 0
     timeline: list[str] = field(default_factory=list)
@@ -128,7 +129,7 @@ async def run_site(plan: ChaosPlan, broker_url: str, data_dir: Path, faults: boo
         if agent.alive():
             agent.kill()
         await link.down()
-    result.crashes = agent.crashes
+    result.crashes = agent.crashes - result.stopped_on_full_disk
     result.telemetry_published = runner.stats.messages
     result.events_published = runner.stats.events
     result.commands_executed = runner.stats.executed_commands
@@ -216,14 +217,17 @@ async def _script(
             await wait(5)
             limit_file_size(agent.pid, 0)
             mark(f"disk full for {plan.disk_full_s:.0f} s")
+            exits = agent.crashes
             await wait(plan.disk_full_s)
+            result.stopped_on_full_disk = agent.crashes - exits
             if agent.alive():
                 limit_file_size(agent.pid, None)
             mark("disk space back")
             await wait(5)
-            for topic, payload, retain in fuzz_corpus(site, plant.devices, plan.fuzz):
-                observer.publish(topic, payload, qos=1, retain=retain)
-            await observer.flush(30)
+            async with MqttClient(broker_url, f"chaos-fuzzer-{site}") as fuzzer:  # the observer only listens
+                for topic, payload, retain in fuzz_corpus(site, plant.devices, plan.fuzz):
+                    fuzzer.publish(topic, payload, qos=1, retain=retain)
+                await fuzzer.flush(30)
             result.fuzz_sent = plan.fuzz
             mark(f"fuzz burst of {plan.fuzz} messages")
         await sim
@@ -398,6 +402,7 @@ def _figures(run: RunResult, base: Scores | None, plan: ChaosPlan) -> dict[str, 
                    "store_check": run.store_summary},
         "fuzz": {"sent": run.fuzz_sent, "quarantined_total": run.quarantined},
         "crashes": run.crashes,
+        "stopped_on_full_disk": run.stopped_on_full_disk,
         "sigterm_s": run.sigterm_s,
         "outbox_unsent_at_end": run.outbox_unsent,
         "lost": lost,
@@ -412,6 +417,7 @@ def _print(figures: dict[str, Any]) -> None:
                 "score_difference_vs_no_faults"):  # fmt: skip
         table.add_row(key, ", ".join(f"{k} {v}" for k, v in figures[key].items()))
     table.add_row("crashes", str(figures["crashes"]))
+    table.add_row("stopped_on_full_disk", str(figures["stopped_on_full_disk"]))
     table.add_row("sigterm_s", str(figures["sigterm_s"]))
     Console().print(table)
     for line in figures["timeline"]:
