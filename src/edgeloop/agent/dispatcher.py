@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import math
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -59,6 +60,10 @@ class PendingCommand:
     deadline: float
 
 
+#: timed-out commands remembered, so that an ack that comes late still settles them (the newest are kept)
+LATE_ACKS_KEPT = 10_000
+
+
 class Dispatcher:
     """Decisions and commands of one site; see the module's docstring."""
 
@@ -84,6 +89,8 @@ class Dispatcher:
         self.partitions = 1  # agents the site's devices are split over: each gets its share of site-wide limits
         self.approvals: Approvals | None = None  # set once the site's approval desk exists (it sends through us)
         self.pending: dict[str, PendingCommand] = {}
+        #: commands that timed out, latest last: an ack that comes after all still settles them (`on_ack`)
+        self.timed_out: OrderedDict[str, Command] = OrderedDict()
         self.last_decision: dict[str, str] = {}  # device -> id of its latest decision
         self.observers: list[Callable[[Decision], None]] = []  # told of each decision once it is recorded
         # The guardrails' rate limits count in the plant's data time, as the alarm stage's cooldown does: on a
@@ -199,7 +206,14 @@ class Dispatcher:
         """A device's ack settles its pending command; raises ValueError for one that settles nothing."""
         pending = self.pending.get(ack.command)
         if pending is None:
-            raise ValueError(f"ack for an unknown or already settled command {ack.command!r}")
+            late = self.timed_out.get(ack.command)
+            if late is None or late.device != ack.device or ack.status is AckStatus.TIMEOUT:
+                raise ValueError(f"ack for an unknown or already settled command {ack.command!r}")
+            del self.timed_out[ack.command]  # the device acted (or refused) after all: its row says so
+            self.stats.commands_timed_out -= 1
+            self.stats.commands_acked_late += 1
+            self._record_ack(late, ack.status, f"after its ack timeout: {ack.detail}", now)
+            return
         if pending.command.device != ack.device:
             raise ValueError(f"ack from {ack.device!r} for a command sent to {pending.command.device!r}")
         del self.pending[ack.command]
@@ -213,6 +227,9 @@ class Dispatcher:
         for cmd_id in [c for c, p in self.pending.items() if p.deadline <= now]:
             pending = self.pending.pop(cmd_id)
             self._record_ack(pending.command, AckStatus.TIMEOUT, f"no ack within {self.ack_timeout_s} s", now)
+            self.timed_out[cmd_id] = pending.command
+            while len(self.timed_out) > LATE_ACKS_KEPT:
+                self.timed_out.popitem(last=False)
 
     def _guard_ts(self, now: float) -> float:
         """The time the guardrails count in: the latest data time, or the wall clock before any decision."""

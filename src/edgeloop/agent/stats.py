@@ -16,6 +16,7 @@ class AgentStats:
     commands_acked: int = 0
     commands_rejected: int = 0
     commands_timed_out: int = 0
+    commands_acked_late: int = 0  # acked after their timeout: counted as acked or rejected, no more as timed out
     quarantined: int = 0
     failures: int = 0
     repairs_found_fault: int = 0

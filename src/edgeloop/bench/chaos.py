@@ -233,11 +233,20 @@ async def _script(
         await sim
         mark("devices done")
         await devices.flush(60)
-        await devices.close()
+
+        async def answer() -> None:  # the devices still act on what the agent decides from its backlog
+            while True:
+                runner.answer_commands()
+                await asyncio.sleep(0.2)
+
+        answering = asyncio.create_task(answer())
         # a broker sends what an agent that died left unacknowledged again: Mosquitto as soon as it is back, NATS
         # (the embedded broker) once its ack wait has passed, 30 s after it first sent it
         await _drained(data_dir / site / "edgeloop.db", agent, quiet_s=35.0)
         mark("agent drained")
+        answering.cancel()
+        await devices.flush(10)
+        await devices.close()
         result.sigterm_s = agent.terminate()
         mark("agent stopped")
         watcher.cancel()

@@ -126,6 +126,22 @@ def test_a_command_with_no_ack_in_time_is_recorded_as_timed_out() -> None:
     assert logged[-1] == "ack"
 
 
+def test_an_ack_that_comes_after_the_timeout_still_settles_the_command() -> None:
+    """A broker sends again, 30 s later, an ack the agent could not store: the device did act, and says so."""
+    d, records, _, _ = dispatcher(3)
+    decide(d)
+    command_id = next(iter(d.pending))
+    d.sweep(T0 + 11.0)
+
+    d.on_ack(CommandAck("pump-1", command_id, AckStatus.DONE, "maintenance in 0.5 h"), T0 + 40.0)
+
+    assert records.rows[-2] == ("ack", (command_id, "done"))
+    assert records.rows[-1] == ("outcome", "ack_done")
+    assert (d.stats.commands_timed_out, d.stats.commands_acked, d.stats.commands_acked_late) == (0, 1, 1)
+    with pytest.raises(ValueError, match="unknown or already settled"):  # once
+        d.on_ack(CommandAck("pump-1", command_id, AckStatus.DONE, ""), T0 + 41.0)
+
+
 def test_a_held_out_device_gets_a_decision_and_no_command() -> None:
     d, _, sent, _ = dispatcher(3)
 
