@@ -5,7 +5,8 @@ twice would skew the learners, so a reading already in the store is dropped.
 
 Only readings that could be in the store are looked up: the agent keeps each device's newest telemetry time, and
 an item newer than it is new (the vectorized fast path). An older item, a repeat or late data, is dropped if the
-store holds its device's reading at that time (the first reading of a time wins), and taken if not: NATS sends a
+store holds its device's reading at that time with the same value (another value is a correction: taken), and
+taken if not: NATS sends a
 dead session's unacknowledged messages again only after its ack wait, when newer ones have come, so "no newer
 than the newest" alone would drop readings never stored. A DUP copy of a message in the same micro-batch is
 dropped before decoding.
@@ -32,8 +33,8 @@ if TYPE_CHECKING:
     from edgeloop.io.registry import DeviceRegistry
     from edgeloop.io.transport import Message
 
-#: whether the store holds a reading of (device, metric) at a time
-Stored = Callable[[str, str, float], bool]
+#: whether the store holds a reading of (device, metric) at a time, with that value
+Stored = Callable[[str, str, float, float], bool]
 
 
 class Newest:
@@ -67,8 +68,8 @@ class Newest:
     def drop_stored(
         self, decoded: DecodedBatch, registry: DeviceRegistry, stats: AgentStats, stored: Stored
     ) -> DecodedBatch:
-        """`decoded` without the items no newer than their device's newest whose reading the store holds (counted
-        in `stats.repeats_dropped`); as it is when there are none."""
+        """`decoded` without the items no newer than their device's newest whose reading (time and value of its
+        first metric) the store holds (counted in `stats.repeats_dropped`); as it is when there are none."""
         device, ts = decoded.msg_device, decoded.msg_ts
         known = device < self.ts.shape[0]
         old = np.zeros(device.shape[0], dtype=bool)
@@ -78,8 +79,9 @@ class Newest:
         points = decoded.points
         keep = np.ones(device.shape[0], dtype=bool)
         for i in np.flatnonzero(old).tolist():
-            name, metric = registry.series_name(int(points.series[decoded.msg_start[i]]))
-            keep[i] = not stored(name, metric, float(ts[i]))
+            first = int(decoded.msg_start[i])
+            name, metric = registry.series_name(int(points.series[first]))
+            keep[i] = not stored(name, metric, float(ts[i]), float(points.values[first]))
         if keep.all():
             return decoded
         stats.repeats_dropped += int((~keep).sum())

@@ -179,8 +179,8 @@ class SiteAgent:
                 reason = f"internal error: {type(exc).__name__}: {exc}"
                 self._quarantine([Rejected(m.topic, reason, m.payload[:RAW_KEPT]) for m in inbound.telemetry], now)
 
-    def _stored(self, device: str, metric: str, ts: float) -> bool:
-        return len(self.store.read_series(device, metric, ts, ts)[0]) > 0
+    def _stored(self, device: str, metric: str, ts: float, value: float) -> bool:
+        return bool((self.store.read_series(device, metric, ts, ts)[1] == value).any())
 
     def _control(self, control: Control, now: float) -> None:
         if isinstance(control, MetaUpdate):

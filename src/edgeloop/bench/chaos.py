@@ -30,30 +30,21 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import orjson
 from rich.console import Console
 from rich.table import Table
 
-from edgeloop.agent.ledger_writer import LedgerWriter
-from edgeloop.agent.service import make_learner, make_policy
-from edgeloop.agent.site import SiteAgent
 from edgeloop.audit import LOG_FILE, Record, verify_file
 from edgeloop.audit.store_check import check_store
 from edgeloop.audit.trust import trust_anchor
 from edgeloop.bench.agent_process import AgentProcess
+from edgeloop.bench.chaos_replay import Recording, Scores, replay, score_difference
 from edgeloop.bench.faults import CuttableLink, fuzz_corpus, limit_file_size
 from edgeloop.io.broker import EmbeddedBroker
-from edgeloop.io.loopback import Loopback
 from edgeloop.io.mqtt import MqttClient, parse_url
-from edgeloop.io.store import SqliteOperatorStore, SqliteStore, StoreReads
-from edgeloop.io.transport import Message
-from edgeloop.settings import load_settings
+from edgeloop.io.store import SqliteOperatorStore
 from edgeloop.sim.factory import FactoryPlant
 from edgeloop.sim.runner import PlantRunner
-
-#: a run's scores by device, metric and timestamp
-Scores = dict[tuple[str, str, float], float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +99,7 @@ class RunResult:
     scores: Scores = field(default_factory=dict, repr=False)
     at_broker: set[tuple[str, float]] = field(default_factory=set, repr=False)  # (device, ts) the observer got
     #: what the broker delivered of the site (arrival time, topic, payload, retain), for the replay
-    recording: list[tuple[float, str, bytes, bool]] = field(default_factory=list, repr=False)
+    recording: Recording = field(default_factory=list, repr=False)
 
 
 async def run_site(plan: ChaosPlan, broker_url: str, data_dir: Path, faults: bool) -> RunResult:
@@ -317,56 +308,6 @@ def _measure(result: RunResult, data_dir: Path, site: str) -> None:
     result.store_ok, result.store_summary = checked.ok, checked.summary()
 
 
-def replay(
-    run: RunResult, site: str, data_dir: Path, batch_wait_s: float = 0.05
-) -> dict[tuple[str, str, float], float]:
-    """The scores of one agent that never stopped, given what the faulted run's broker delivered of the site:
-    its recording replayed in arrival order, in micro-batches as the agent would take them (a new batch after
-    `batch_wait_s` of arrival time or 5,000 messages), on the arrival clock."""
-    settings = load_settings(None, agent={"site": site, "data_dir": data_dir, "autonomy": 3})
-    store = SqliteStore(settings.agent.db_path, site)
-    clock = [run.recording[0][0] if run.recording else time.time()]
-    agent = SiteAgent(settings.agent, Loopback(), store, make_learner(settings.agent), make_policy(settings.agent),
-                      LedgerWriter.open(store, settings.ledger), clock=lambda: clock[0])  # fmt: skip
-    batch: list[Message] = []
-    for at, topic, payload, retain in run.recording:
-        if batch and (at - clock[0] > batch_wait_s or len(batch) >= 5000):
-            agent.handle_batch(batch)
-            batch = []
-        if not batch:
-            clock[0] = at
-        batch.append(Message(topic, payload, retain))
-    if batch:
-        agent.handle_batch(batch)
-    store.flush()
-    scores = _scores(store)
-    store.close()
-    return scores
-
-
-def _scores(store: StoreReads) -> Scores:
-    scores: Scores = {}
-    for device, metric in sorted(set(store.read_series_names().values())):
-        ts, _, scored = store.read_series(device, metric)
-        for t, s in zip(ts.tolist(), scored.tolist(), strict=True):
-            scores[(device, metric, t)] = s
-    return scores
-
-
-def score_difference(
-    run: dict[tuple[str, str, float], float], base: dict[tuple[str, str, float], float]
-) -> dict[str, Any]:
-    """Scores of the points both stored, compared: how many, the largest and the 99th percentile difference
-    (matched by device, metric and timestamp)."""
-    common = run.keys() & base.keys()
-    if not common:
-        return {"points_compared": 0}
-    diff = np.abs(np.array([run[k] - base[k] for k in common], dtype=np.float64))
-    return {"points_compared": len(common), "only_in_faulted_run": len(run.keys() - base.keys()),
-            "only_in_replay": len(base.keys() - run.keys()), "max": float(diff.max()),
-            "p99": float(np.quantile(diff, 0.99)), "within_1e-9": int((diff <= 1e-9).sum())}  # fmt: skip
-
-
 def chaos(broker: str | None, plan: ChaosPlan, baseline: bool, json_out: bool, keep: Path | None = None) -> int:
     """Run the fault script (and the same span without faults); print the figures. Returns the exit code.
     `keep`: leave the runs' data (stores, logs, the agent's stderr) there instead of a temporary directory."""
@@ -379,7 +320,7 @@ def chaos(broker: str | None, plan: ChaosPlan, baseline: bool, json_out: bool, k
         base = None
         if baseline:
             console.print(f"chaos: replaying {len(run.recording):,} messages into an agent that never stops")
-            base = replay(run, run.site, Path(tmp) / "replay")
+            base = replay(run.recording, run.site, Path(tmp) / "replay")
     figures = _figures(run, base, plan)
     if json_out:
         sys.stdout.write(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode() + "\n")

@@ -29,16 +29,20 @@ def agent_in(data_dir: Path, link: Loopback) -> tuple[Settings, SiteAgent]:
     return settings, agent
 
 
-def feed(agent: SiteAgent, link: Loopback, steps: range, dup: bool = False) -> None:
+def feed(agent: SiteAgent, link: Loopback, steps: range) -> list[tuple[str, bytes]]:
+    """Three pumps' readings of `steps`, handled 20 steps at a time; what was delivered."""
     rng = np.random.default_rng(steps.start)
+    sent = []
     for step in steps:
         for i in range(3):
             vibration = 3.0 + 0.2 * rng.standard_normal() + (20.0 if step % 97 in (5, 6, 7, 8, 9) else 0.0)
             body = {"ts": T0 + 15 * step, "metrics": {"vibration": vibration, "flow": 80 + rng.standard_normal()}}
-            link.deliver(f"edgeloop/v1/s1/pump-{i}/telemetry", orjson.dumps(body), dup=dup)
+            sent.append((f"edgeloop/v1/s1/pump-{i}/telemetry", orjson.dumps(body)))
+            link.deliver(*sent[-1])
         if step % 20 == 19:
             agent.handle_batch(link.drain(1000))
     agent.handle_batch(link.drain(1000))
+    return sent
 
 
 def announce(agent: SiteAgent, link: Loopback) -> None:
@@ -103,12 +107,14 @@ def test_after_a_kill_between_checkpoints_the_agent_learns_again_what_it_stored_
     announce(first, link)
     feed(first, link, range(0, 300))
     checkpoint.write(first.settings.checkpoint_path, checkpoint.encode(first.learnt_state()))
-    feed(first, link, range(300, 400))  # stored, then the agent dies: no checkpoint of these
+    stored = feed(first, link, range(300, 400))  # stored, then the agent dies: no checkpoint of these
     first.store.close()
     _, second = agent_in(tmp_path / "two", link)
     assert second.resume(checkpoint.load(first.settings.checkpoint_path) or {})
     announce(second, link)
-    feed(second, link, range(380, 400), dup=True)  # stored before the kill, not acknowledged: sent again
+    for topic, payload in stored[-3 * 20 :]:  # stored before the kill, not acknowledged: sent again
+        link.deliver(topic, payload, dup=True)
+    second.handle_batch(link.drain(1000))
     feed(second, link, range(400, 800))
 
     assert second.stats.repeats_dropped == 3 * 20

@@ -37,7 +37,7 @@ def test_an_older_reading_is_dropped_only_if_the_store_holds_it() -> None:
     decoded = TelemetryDecoder("s1", reg).decode([reading(90, dup=True), reading(95, dup=True), reading(110),
                                                   reading(90)], time.time())  # fmt: skip
 
-    kept = newest.drop_stored(decoded, reg, stats, lambda device, metric, ts: ts == T0 + 90.0)
+    kept = newest.drop_stored(decoded, reg, stats, lambda device, metric, ts, value: ts == T0 + 90.0 and value == 1)
 
     assert (kept.msg_ts - T0).tolist() == [95.0, 110.0]
     assert (kept.points.ts - T0).tolist() == [95.0, 95.0, 110.0, 110.0]
@@ -45,12 +45,23 @@ def test_an_older_reading_is_dropped_only_if_the_store_holds_it() -> None:
     assert stats.repeats_dropped == 2
 
 
+def test_another_value_at_a_stored_time_is_a_correction_and_taken() -> None:
+    reg, newest, stats = registry(), Newest(), AgentStats()
+    newest.note(1, np.array([0]), np.array([T0 + 100.0]))
+    decoded = TelemetryDecoder("s1", reg).decode([reading(90)], time.time())
+
+    kept = newest.drop_stored(decoded, reg, stats, lambda device, metric, ts, value: value == 7.5)
+
+    assert kept is decoded
+    assert stats.repeats_dropped == 0
+
+
 def test_nothing_is_looked_up_while_every_reading_is_newer() -> None:
     reg, newest, stats = registry(), Newest(), AgentStats()
     newest.note(1, np.array([0]), np.array([T0]))
     decoded = TelemetryDecoder("s1", reg).decode([reading(1), reading(2)], time.time())
 
-    def never(device: str, metric: str, ts: float) -> bool:
+    def never(device: str, metric: str, ts: float, value: float) -> bool:
         raise AssertionError("looked up")
 
     assert newest.drop_stored(decoded, reg, stats, never) is decoded

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import orjson
 
-from edgeloop.bench.chaos import RunResult, replay, score_difference
+from edgeloop.bench.chaos_replay import Recording, replay, score_difference
 from edgeloop.bench.faults import fuzz_corpus, limit_file_size
 from edgeloop.io.inbound import InboundSplitter
 from edgeloop.io.transport import Message
@@ -86,14 +86,14 @@ def test_the_replay_scores_every_point_the_broker_delivered(tmp_path: Path) -> N
     meta = {"device": "pump-1", "asset_type": "pump", "commands": {},
             "metrics": {"vibration": {"unit": "mm/s", "low": 0, "high": 50}}}  # fmt: skip
     t0 = time.time() - 3600
-    run = RunResult(True, "s1")
-    run.recording.append((t0, "edgeloop/v1/s1/pump-1/meta", orjson.dumps(meta), True))
+    recording: Recording = []
+    recording.append((t0, "edgeloop/v1/s1/pump-1/meta", orjson.dumps(meta), True))
     for i in range(300):
         value = 3.0 + 0.1 * (i % 7) + (25.0 if i >= 295 else 0.0)
         body = {"ts": t0 + 10 * i, "metrics": {"vibration": value}}
-        run.recording.append((t0 + 10 * i + 1, "edgeloop/v1/s1/pump-1/telemetry", orjson.dumps(body), False))
+        recording.append((t0 + 10 * i + 1, "edgeloop/v1/s1/pump-1/telemetry", orjson.dumps(body), False))
 
-    scores = replay(run, "s1", tmp_path)
+    scores = replay(recording, "s1", tmp_path)
 
     assert sorted(scores) == [("pump-1", "vibration", t0 + 10 * i) for i in range(300)]
     assert max(scores, key=lambda k: scores[k])[2] >= t0 + 10 * 295

@@ -1,0 +1,69 @@
+"""The baseline of `edgeloop bench chaos`: what the broker delivered of the faulted site, replayed into one agent
+that never stops, and the two runs' scores compared point by point (`docs/chaos.md`)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeloop.agent.ledger_writer import LedgerWriter
+from edgeloop.agent.service import make_learner, make_policy
+from edgeloop.agent.site import SiteAgent
+from edgeloop.io.loopback import Loopback
+from edgeloop.io.store import SqliteStore, StoreReads
+from edgeloop.io.transport import Message
+from edgeloop.settings import load_settings
+
+#: a run's scores by device, metric and timestamp
+Scores = dict[tuple[str, str, float], float]
+#: what an observer received: arrival time, topic, payload, retain
+Recording = list[tuple[float, str, bytes, bool]]
+
+
+def replay(recording: Recording, site: str, data_dir: Path, batch_wait_s: float = 0.05) -> Scores:
+    """The scores of one agent that never stopped, given what the faulted run's broker delivered of the site
+    (`recording`), replayed in arrival order, in micro-batches as the agent would take them (a new batch after
+    `batch_wait_s` of arrival time or 5,000 messages), on the arrival clock."""
+    settings = load_settings(None, agent={"site": site, "data_dir": data_dir, "autonomy": 3})
+    store = SqliteStore(settings.agent.db_path, site)
+    clock = [recording[0][0] if recording else time.time()]
+    agent = SiteAgent(settings.agent, Loopback(), store, make_learner(settings.agent), make_policy(settings.agent),
+                      LedgerWriter.open(store, settings.ledger), clock=lambda: clock[0])  # fmt: skip
+    batch: list[Message] = []
+    for at, topic, payload, retain in recording:
+        if batch and (at - clock[0] > batch_wait_s or len(batch) >= 5000):
+            agent.handle_batch(batch)
+            batch = []
+        if not batch:
+            clock[0] = at
+        batch.append(Message(topic, payload, retain))
+    if batch:
+        agent.handle_batch(batch)
+    store.flush()
+    scores = _scores(store)
+    store.close()
+    return scores
+
+
+def _scores(store: StoreReads) -> Scores:
+    scores: Scores = {}
+    for device, metric in sorted(set(store.read_series_names().values())):
+        ts, _, scored = store.read_series(device, metric)
+        for t, s in zip(ts.tolist(), scored.tolist(), strict=True):
+            scores[(device, metric, t)] = s
+    return scores
+
+
+def score_difference(run: Scores, base: Scores) -> dict[str, Any]:
+    """Scores of the points both stored, compared: how many, the largest and the 99th percentile difference
+    (matched by device, metric and timestamp)."""
+    common = run.keys() & base.keys()
+    if not common:
+        return {"points_compared": 0}
+    diff = np.abs(np.array([run[k] - base[k] for k in common], dtype=np.float64))
+    return {"points_compared": len(common), "only_in_faulted_run": len(run.keys() - base.keys()),
+            "only_in_replay": len(base.keys() - run.keys()), "max": float(diff.max()),
+            "p99": float(np.quantile(diff, 0.99)), "within_1e-9": int((diff <= 1e-9).sum())}  # fmt: skip
