@@ -36,7 +36,7 @@ from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 import gmqtt
 from gmqtt.mqtt.constants import UNLIMITED_RECONNECTS, MQTTv311
@@ -194,8 +194,10 @@ class MqttClient(Polled):
         self._client.set_config({"reconnect_retries": UNLIMITED_RECONNECTS, "reconnect_delay": 0.5})
         self._client.on_message = self._on_message
         self._client.on_connect = self._on_connect
+        #: gmqtt's packet handler: a part of the client since gmqtt 0.8, the client itself before
+        self._packets = cast(Any, getattr(self._client, "_package_handler", None) or self._client)
         if hold_acks:  # gmqtt would acknowledge each QoS 1 message as it arrives (under MQTT 3.1.1 always)
-            self._client._package_handler._handle_qos_1_publish_packet = self._on_held_message
+            self._packets._handle_qos_1_publish_packet = self._on_held_message
         self._connected = asyncio.Event()
         self.username = self.auth.username or self._address.username
         if self.username is not None:
@@ -293,7 +295,7 @@ class MqttClient(Polled):
     def acknowledge(self, taken: list[int]) -> None:
         """Send the acknowledgements `taken` handed out, in order. Those of an earlier connection are void: the
         broker sends their messages again on this one."""
-        send, session = self._client._package_handler._send_puback, self._current_session()
+        send, session = self._packets._send_puback, self._current_session()
         for token in taken:
             if token >> 16 != session or not self.connected:
                 self.acks_void += 1
