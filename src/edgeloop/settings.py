@@ -38,8 +38,8 @@ class BrokerSettings(BaseModel):
         "stored",
         description="when the agent acknowledges a QoS 1 message: once the store has committed what it caused "
         "(a crash or a full disk loses none: the broker sends it again), or as it arrives. With 'stored' the "
-        "broker's window of unacknowledged messages bounds the rate: raise Mosquitto's max_inflight_messages "
-        "(20 by default) for QoS 1 telemetry",
+        "broker's window of unacknowledged messages bounds the rate: for QoS 1 telemetry on Mosquitto raise "
+        "max_inflight_messages (20 by default) and max_queued_messages (1000) (docs/topics.md)",
     )
     username: str | None = Field(None, description="user name to log in to the broker with")
     password: SecretStr | None = Field(

@@ -6,10 +6,9 @@ twice would skew the learners, so a reading already in the store is dropped.
 Only readings that could be in the store are looked up: the agent keeps each device's newest telemetry time, and
 an item newer than it is new (the vectorized fast path). An older item, a repeat or late data, is dropped if the
 store holds its device's reading at that time with the same value (another value is a correction: taken), and
-taken if not: NATS sends a
-dead session's unacknowledged messages again only after its ack wait, when newer ones have come, so "no newer
-than the newest" alone would drop readings never stored. A DUP copy of a message in the same micro-batch is
-dropped before decoding.
+taken if not: NATS sends a dead session's unacknowledged messages again only after its ack wait, when newer ones
+have come, so "no newer than the newest" alone would drop readings never stored. A DUP copy of a message in the
+same micro-batch is dropped before decoding (`drop_copies`).
 
 >>> newest = Newest()
 >>> newest.note(2, np.array([0, 1, 0]), np.array([10.0, 5.0, 12.0]))
@@ -37,6 +36,20 @@ if TYPE_CHECKING:
 Stored = Callable[[str, str, float, float], bool]
 
 
+def drop_copies(messages: list[Message], stats: AgentStats) -> list[Message]:
+    """`messages` without a DUP message that came already in this batch (a broker that sends a message again
+    while the first copy still waits in the agent's queue); counted in `stats.repeats_dropped`."""
+    kept, seen = [], set()
+    for message in messages:
+        key = (message.topic, message.payload)
+        if message.dup and key in seen:
+            stats.repeats_dropped += 1
+            continue
+        kept.append(message)
+        seen.add(key)
+    return kept
+
+
 class Newest:
     """Per device (registry index), the newest telemetry time the agent has handled; kept in its checkpoint."""
 
@@ -50,20 +63,6 @@ class Newest:
             grown[: self.ts.shape[0]] = self.ts
             self.ts = grown
         np.maximum.at(self.ts, device, ts)
-
-    @staticmethod
-    def drop_copies(messages: list[Message], stats: AgentStats) -> list[Message]:
-        """`messages` without a DUP message that came already in this batch (a broker that sends a message again
-        while the first copy still waits in the agent's queue); counted in `stats.repeats_dropped`."""
-        kept, seen = [], set()
-        for message in messages:
-            key = (message.topic, message.payload)
-            if message.dup and key in seen:
-                stats.repeats_dropped += 1
-                continue
-            kept.append(message)
-            seen.add(key)
-        return kept
 
     def drop_stored(
         self, decoded: DecodedBatch, registry: DeviceRegistry, stats: AgentStats, stored: Stored

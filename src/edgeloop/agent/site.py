@@ -28,7 +28,7 @@ from edgeloop.agent.models import ModelBoard, Standing
 from edgeloop.agent.outbox import DurableOutbox
 from edgeloop.agent.outcomes import Outcomes
 from edgeloop.agent.partition import PartitionView
-from edgeloop.agent.repeats import Newest
+from edgeloop.agent.repeats import Newest, drop_copies
 from edgeloop.agent.stats import AgentStats
 from edgeloop.audit import AuditError, AuditLog
 from edgeloop.io.decode import NO_META, RAW_KEPT, DecodedBatch, Rejected, TelemetryDecoder
@@ -168,7 +168,7 @@ class SiteAgent:
             self.devices.assign_holdout(now)
             self.devices.regroup()
         if inbound.repeats:
-            inbound.telemetry = self.newest.drop_copies(inbound.telemetry, self.stats)
+            inbound.telemetry = drop_copies(inbound.telemetry, self.stats)
         if inbound.telemetry:
             try:
                 self._telemetry(inbound.telemetry, now)

@@ -2,8 +2,7 @@
 
 The agent runs as its own process (`edgeloop agent`, persistent session, QoS 1) and the simulated factory
 publishes through the same broker, telemetry at QoS 1. Both reach the broker through a TCP link this bench can
-cut (`bench/faults.py`). The script, on a fixed simulated span so that a run without faults publishes the same
-telemetry:
+cut (`bench/faults.py`). The script, on a fixed simulated span:
 
 1. kill -9 of the agent, restarted after a pause; twice;
 2. the broker unreachable for `broker_down_s` (the link cut and refused, for the agent and the devices);
@@ -68,7 +67,6 @@ class ChaosPlan:
 
 @dataclass(slots=True)
 class RunResult:
-    faults: bool
     site: str = ""
     telemetry_published: int = 0
     telemetry_at_broker: int = 0  # distinct (device, ts) a subscriber on the broker itself received
@@ -102,10 +100,10 @@ class RunResult:
     recording: Recording = field(default_factory=list, repr=False)
 
 
-async def run_site(plan: ChaosPlan, broker_url: str, data_dir: Path, faults: bool) -> RunResult:
-    """One run of the site, with the fault script or without; its figures."""
+async def run_site(plan: ChaosPlan, broker_url: str, data_dir: Path) -> RunResult:
+    """One run of the site through the fault script; its figures."""
     site = f"chaos{uuid.uuid4().hex[:6]}"
-    result = RunResult(faults, site)
+    result = RunResult(site)
     link = CuttableLink(*parse_url(broker_url))
     await link.up()
     agent = AgentProcess(link.url, site, data_dir)
@@ -115,7 +113,7 @@ async def run_site(plan: ChaosPlan, broker_url: str, data_dir: Path, faults: boo
         result.timeline.append(f"{time.monotonic() - t0:6.1f}s {what}")
 
     try:
-        runner = await _script(plan, broker_url, site, link, agent, result, mark, faults)
+        runner = await _script(plan, broker_url, site, link, agent, result, mark)
     finally:
         if agent.alive():
             agent.kill()
@@ -137,9 +135,8 @@ async def _script(
     agent: AgentProcess,
     result: RunResult,
     mark: Callable[[str], None],
-    faults: bool,
 ) -> PlantRunner:
-    """The run itself: agent up, devices publishing, the faults (when asked), drain, SIGTERM."""
+    """The run itself: agent up, devices publishing, the faults, drain, SIGTERM."""
     data_dir = Path(agent.args[agent.args.index("--data-dir") + 1])
     seen = {"stats": 0.0}
     async with MqttClient(broker_url, f"chaos-observer-{site}") as observer:
@@ -191,36 +188,35 @@ async def _script(
                 await asyncio.sleep(0.2)
 
         await wait(plan.warmup_s)
-        if faults:
-            for k in (1, 2):
-                agent.kill()
-                mark(f"kill -9 of the agent ({k})")
-                await wait(plan.kill_down_s)
-                agent.start()
-                await agent_up()
-                mark("agent up")
-                await wait(plan.warmup_s)
-            await link.down()
-            mark(f"broker unreachable for {plan.broker_down_s:.0f} s")
-            await wait(plan.broker_down_s)
-            await link.up()
-            mark("broker back")
-            await wait(5)
-            limit_file_size(agent.pid, 0)
-            mark(f"disk full for {plan.disk_full_s:.0f} s")
-            exits = agent.crashes
-            await wait(plan.disk_full_s)
-            result.stopped_on_full_disk = agent.crashes - exits
-            if agent.alive():
-                limit_file_size(agent.pid, None)
-            mark("disk space back")
-            await wait(5)
-            async with MqttClient(broker_url, f"chaos-fuzzer-{site}") as fuzzer:  # the observer only listens
-                for topic, payload, retain in fuzz_corpus(site, plant.devices, plan.fuzz):
-                    fuzzer.publish(topic, payload, qos=1, retain=retain)
-                await fuzzer.flush(30)
-            result.fuzz_sent = plan.fuzz
-            mark(f"fuzz burst of {plan.fuzz} messages")
+        for k in (1, 2):
+            agent.kill()
+            mark(f"kill -9 of the agent ({k})")
+            await wait(plan.kill_down_s)
+            agent.start()
+            await agent_up()
+            mark("agent up")
+            await wait(plan.warmup_s)
+        await link.down()
+        mark(f"broker unreachable for {plan.broker_down_s:.0f} s")
+        await wait(plan.broker_down_s)
+        await link.up()
+        mark("broker back")
+        await wait(5)
+        limit_file_size(agent.pid, 0)
+        mark(f"disk full for {plan.disk_full_s:.0f} s")
+        exits = agent.crashes
+        await wait(plan.disk_full_s)
+        result.stopped_on_full_disk = agent.crashes - exits
+        if agent.alive():
+            limit_file_size(agent.pid, None)
+        mark("disk space back")
+        await wait(5)
+        async with MqttClient(broker_url, f"chaos-fuzzer-{site}") as fuzzer:  # the observer only listens
+            for topic, payload, retain in fuzz_corpus(site, plant.devices, plan.fuzz):
+                fuzzer.publish(topic, payload, qos=1, retain=retain)
+            await fuzzer.flush(30)
+        result.fuzz_sent = plan.fuzz
+        mark(f"fuzz burst of {plan.fuzz} messages")
         await sim
         mark("devices done")
         await devices.flush(60)
@@ -309,14 +305,14 @@ def _measure(result: RunResult, data_dir: Path, site: str) -> None:
 
 
 def chaos(broker: str | None, plan: ChaosPlan, baseline: bool, json_out: bool, keep: Path | None = None) -> int:
-    """Run the fault script (and the same span without faults); print the figures. Returns the exit code.
+    """Run the fault script (then, with `baseline`, the replay); print the figures. Returns the exit code.
     `keep`: leave the runs' data (stores, logs, the agent's stderr) there instead of a temporary directory."""
     console = Console(stderr=True)
     console.print(f"chaos: about {plan.span_s:.0f} s with faults" + (", then the replay" if baseline else ""))
     with contextlib.ExitStack() as stack:
         tmp = str(keep) if keep else stack.enter_context(tempfile.TemporaryDirectory(prefix="edgeloop-chaos-"))
         url = broker or stack.enter_context(EmbeddedBroker()).url
-        run = asyncio.run(run_site(plan, url, Path(tmp) / "faults", faults=True))
+        run = asyncio.run(run_site(plan, url, Path(tmp) / "faults"))
         base = None
         if baseline:
             console.print(f"chaos: replaying {len(run.recording):,} messages into an agent that never stops")

@@ -22,7 +22,8 @@ acknowledgements of the messages drained so far, and `acknowledge(taken)` sends 
 caused is stored. A receiver that dies before that leaves them with the broker, which sends them again to the
 same persistent session. (gmqtt acknowledges on receipt under MQTT 3.1.1; Telegraf's MQTT consumer does the
 same with paho's auto-ack off.) The broker's window of unacknowledged messages per client bounds the rate then:
-Mosquitto's `max_inflight_messages` is 20 by default, the embedded broker's `max_ack_pending` 65,535.
+Mosquitto's `max_inflight_messages` is 20 by default, the embedded broker's `max_ack_pending` 1,024 a
+subscription.
 """
 
 from __future__ import annotations
@@ -271,11 +272,10 @@ class MqttClient(Polled):
     def _on_held_message(self, mid: int, payload: bytes, topic: str, properties: dict[str, Any]) -> None:
         """A QoS 1 message whose acknowledgement waits for `acknowledge` (not sent at all if the queue is full:
         the broker keeps it)."""
-        if len(self._queue) >= self.max_queue:
-            self.dropped_in += 1
-            return
-        self._holds.append((self.received, (self._current_session() << 16) | mid))
+        arrival = self.received
         self._on_message(self._client, topic, payload, 1, properties)
+        if self.received > arrival:  # queued, not dropped
+            self._holds.append((arrival, (self._current_session() << 16) | mid))
 
     def _current_session(self) -> int:
         """The number of the connection now open: packet ids of an earlier one mean nothing in it. (Counted by
@@ -316,12 +316,12 @@ class MqttClient(Polled):
         """Take up to `max_items` queued messages without waiting."""
         queue = self._queue
         n = min(max_items, len(queue))
-        taken = [queue.popleft() for _ in range(n)]
+        messages = [queue.popleft() for _ in range(n)]
         self._drained += n
         holds = self._holds
         while holds and holds[0][0] < self._drained:
             self._taken.append(holds.popleft()[1])
-        return taken
+        return messages
 
     async def wait(self, timeout: float) -> None:
         """Wait until a message is queued or `timeout` passes."""

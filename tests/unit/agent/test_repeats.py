@@ -7,7 +7,7 @@ import time
 import numpy as np
 import orjson
 
-from edgeloop.agent.repeats import Newest
+from edgeloop.agent.repeats import Newest, drop_copies
 from edgeloop.agent.stats import AgentStats
 from edgeloop.io.decode import TelemetryDecoder
 from edgeloop.io.registry import DeviceRegistry
@@ -70,7 +70,7 @@ def test_nothing_is_looked_up_while_every_reading_is_newer() -> None:
 def test_a_copy_sent_again_while_the_first_waits_in_the_same_batch_is_dropped() -> None:
     stats = AgentStats()
 
-    kept = Newest.drop_copies([reading(5), reading(6), reading(5, dup=True), reading(6)], stats)
+    kept = drop_copies([reading(5), reading(6), reading(5, dup=True), reading(6)], stats)
 
     assert len(kept) == 3  # the DUP copy goes; a second copy without DUP is left to `drop_stored`
     assert stats.repeats_dropped == 1
