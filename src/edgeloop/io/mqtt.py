@@ -271,7 +271,13 @@ class MqttClient(Polled):
 
     def _on_held_message(self, mid: int, payload: bytes, topic: str, properties: dict[str, Any]) -> None:
         """A QoS 1 message whose acknowledgement waits for `acknowledge` (not sent at all if the queue is full:
-        the broker keeps it)."""
+        the broker keeps it). A retained one sent for a new subscription is acknowledged at once: the broker keeps
+        it anyway and sends it again on the next subscription, and holding a burst of them (every device's meta at
+        start) filled Mosquitto's 20 in flight and 1,000 queued, and it dropped the rest."""
+        if properties["retain"]:
+            self._packets._send_puback(mid)
+            self._on_message(self._client, topic, payload, 1, properties)
+            return
         arrival = self.received
         self._on_message(self._client, topic, payload, 1, properties)
         if self.received > arrival:  # queued, not dropped
