@@ -44,9 +44,20 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def free_ports(n: int) -> list[int]:
+    """`n` distinct free ports: held open together while they are chosen (a port closed at once can be handed out
+    again by the next call: a cluster node once got one port for its clients and its routes)."""
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(n)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def find_nats_server() -> Path:
@@ -95,8 +106,9 @@ class EmbeddedBroker:
     ) -> None:
         self.host = host
         self.ack_wait_s = ack_wait_s
-        self.mqtt_port = mqtt_port or free_port()
-        self.nats_port = free_port()
+        ports = free_ports(2)
+        self.mqtt_port = mqtt_port or ports[0]
+        self.nats_port = ports[1] if ports[1] != self.mqtt_port else ports[0]
         self.start_timeout = start_timeout
         self._proc: subprocess.Popen[bytes] | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None

@@ -30,7 +30,7 @@ from edgeloop.io.broker import (
     BrokerError,
     _die_with_parent,
     find_nats_server,
-    free_port,
+    free_ports,
     stop_server,
 )
 
@@ -123,9 +123,9 @@ class BrokerCluster:
         self.host = host
         self.start_timeout = start_timeout
         self.ack_wait_s = ack_wait_s
-        self.nodes = [
-            ClusterNode(f"n{i}", host, free_port(), free_port(), free_port(), free_port()) for i in range(1, nodes + 1)
-        ]
+        ports = free_ports(4 * nodes)  # client, route, MQTT and monitoring port of each node, all distinct
+        self.nodes = [ClusterNode(f"n{i + 1}", host, ports[4 * i], ports[4 * i + 1], ports[4 * i + 2], ports[4 * i + 3])
+                      for i in range(nodes)]  # fmt: skip
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._given_dir = directory
         self.directory = directory or Path()
