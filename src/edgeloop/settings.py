@@ -41,6 +41,15 @@ class BrokerSettings(BaseModel):
         "broker's window of unacknowledged messages bounds the rate: for QoS 1 telemetry on Mosquitto raise "
         "max_inflight_messages (20 by default) and max_queued_messages (1000) (docs/topics.md)",
     )
+    redelivery_s: float = Field(
+        0.0,
+        ge=0,
+        le=600,
+        description="after a warm restart, hold telemetry this long, then take it in time order: NATS sends what "
+        "the agent that died had in flight again only after its MQTT ack_wait (30 s by default) while newer "
+        "messages come at once, so set it a little above that (32 s) on NATS; 0 for a broker that sends it "
+        "again at once, as Mosquitto does",
+    )
     username: str | None = Field(None, description="user name to log in to the broker with")
     password: SecretStr | None = Field(
         None, description="its password (EDGELOOP_BROKER__PASSWORD; never printed or logged)"

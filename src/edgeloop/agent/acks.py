@@ -16,6 +16,10 @@ agent's persistent session when it is back: a message the broker was told "recei
     2
     >>> marks.committed = 3; acks.release(); acks.held, Client.sent
     (0, [7, 8])
+    >>> acks.after_batch(park=True); marks.committed = 9; acks.release(); acks.held
+    2
+    >>> marks.queued = 9; acks.after_batch(); acks.held, Client.sent
+    (0, [7, 8, 7, 8, 7, 8])
 """
 
 from __future__ import annotations
@@ -41,14 +45,19 @@ class StoredAcks:
     def __init__(self, client: HoldsAcks, marks: WriteMarks) -> None:
         self.client, self.marks = client, marks
         self._pending: deque[tuple[int, list[int]]] = deque()  # (store mark, acknowledgements), oldest first
-        self.held = 0  # acknowledgements waiting for the store
+        self._parked: list[int] = []  # acknowledgements of messages not handled yet, in the order they came
+        self.held = 0  # acknowledgements waiting for the store (parked ones too)
 
-    def after_batch(self) -> None:
-        """The batch drained last is handled: its acknowledgements wait for the writes it queued."""
-        taken = self.client.taken()
-        if taken:
-            self._pending.append((self.marks.queued, taken))
-            self.held += len(taken)
+    def after_batch(self, park: bool = False) -> None:
+        """The batch drained last is handled: its acknowledgements wait for the writes it queued. With `park`,
+        some of its messages are not handled yet (`agent/holdback.py`): they wait, in order, for a later batch's
+        writes."""
+        fresh = self.client.taken()
+        self.held += len(fresh)
+        self._parked += fresh
+        if not park and self._parked:
+            self._pending.append((self.marks.queued, self._parked))
+            self._parked = []
         self.release()
 
     def release(self) -> None:

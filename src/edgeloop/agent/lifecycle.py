@@ -38,8 +38,8 @@ async def finish(agent: SiteAgent) -> None:
     client, acks, store = agent.client, agent.acks, agent.store
     while batch := client.drain(agent.settings.batch_max):
         agent.handle_batch(batch)
-        if acks is not None:
-            acks.after_batch()
+        if acks is not None:  # telemetry still held after a restart stays unacknowledged: it comes again
+            acks.after_batch(park=agent.holdback.held > 0)
     agent.publish(agent.partition.state_topic, b"offline", 1, retain=True)
     await agent.checkpoint()
     await agent.publish_audit_head()

@@ -105,6 +105,8 @@ async def open_agent(
             saved = checkpoint.load(cfg.checkpoint_path)
             if saved is not None and agent.resume(saved):
                 log.info("resumed from %s: %d devices", cfg.checkpoint_path, len(agent.registry))
+                if settings.broker.redelivery_s and hold:  # what the broker sends again late comes in order
+                    agent.holdback.start(until=agent.clock() + settings.broker.redelivery_s)
             elif saved is None and part is not None:  # a new partition (P changed): the old ones' learnt state
                 found = checkpoint.handover(cfg.data_dir / cfg.site, part, cfg.checkpoint_path)
                 if found is not None and agent.resume(found[0]):

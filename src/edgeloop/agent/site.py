@@ -23,6 +23,7 @@ from edgeloop.agent.acks import StoredAcks
 from edgeloop.agent.approvals import ApprovalDesk
 from edgeloop.agent.devices import SiteDevices
 from edgeloop.agent.dispatcher import Dispatcher
+from edgeloop.agent.holdback import Holdback
 from edgeloop.agent.ledger_writer import LedgerWriter
 from edgeloop.agent.models import ModelBoard, Standing
 from edgeloop.agent.outbox import DurableOutbox
@@ -70,12 +71,11 @@ class SiteAgent:
         self.telemetry_qos = 0  # QoS of the telemetry subscription (`broker.qos`, set where the agent is wired)
         #: the partition of the site's devices this agent runs (agent.partition): all of them when not split
         self.partition = PartitionView(self.site, settings.part, self.stats)
-        #: QoS 1 messages go through it when set (`agent/outbox.py`, set where the agent is wired): written to the
-        #: store before they are published, published again after a restart until the broker acknowledged them
+        #: QoS 1 messages go through it when set (`agent/outbox.py`): stored, then published until acknowledged
         self.outbox: DurableOutbox | None = None
-        #: set where the agent is wired with `broker.ack: stored`: QoS 1 messages are acknowledged to the broker
-        #: once the store has committed what they caused (`agent/acks.py`)
+        #: set with `broker.ack: stored`: QoS 1 messages acknowledged once stored (`agent/acks.py`)
         self.acks: StoredAcks | None = None
+        self.holdback: Holdback[Message] = Holdback()  # telemetry held after a restart (`agent/holdback.py`)
         #: champion and challengers per asset type (agent.selection, agent.challengers); plain: `learner` for all
         saved = {str(t): Standing(str(n), float(x), int(k)) for t, n, x, k in store.read_champions()}
         self.models = ModelBoard.from_settings(learner, settings, saved)
@@ -126,7 +126,7 @@ class SiteAgent:
         async for batch in client.batches(self.settings.batch_max, self.settings.batch_wait_s):
             self.handle_batch(batch)
             if acks is not None:
-                acks.after_batch()
+                acks.after_batch(park=self.holdback.held > 0)
             if stop.is_set():
                 break
             self.sweep_timeouts()
@@ -146,7 +146,7 @@ class SiteAgent:
     def handle_batch(self, messages: Sequence[Message]) -> None:
         self.store.check()
         messages = self.partition.mine(messages)
-        if not messages:
+        if not messages and not self.holdback.held:
             return
         now = self.clock()
         inbound = self.split(messages, now)
@@ -167,17 +167,18 @@ class SiteAgent:
                     self._quarantine([rejection(control, f"internal error: {type(exc).__name__}: {exc}")], now)
             self.devices.assign_holdout(now)
             self.devices.regroup()
-        if inbound.repeats:
-            inbound.telemetry = drop_copies(inbound.telemetry, self.stats)
-        if inbound.telemetry:
+        held, telemetry = self.holdback.held, self.holdback.take(inbound.telemetry, now)
+        if inbound.repeats or held:
+            telemetry = drop_copies(telemetry, self.stats)
+        if telemetry:
             try:
-                self._telemetry(inbound.telemetry, now)
+                self._telemetry(telemetry, now, in_time_order=held > 0)
             except (StoreError, AuditError):
                 raise  # a decision that cannot be logged is not taken: intake stops, the batch is not blamed
             except Exception as exc:  # the batch's messages go to quarantine whole, with the reason: none is lost
-                log.exception("handling a batch of %d telemetry messages failed", len(inbound.telemetry))
+                log.exception("handling a batch of %d telemetry messages failed", len(telemetry))
                 reason = f"internal error: {type(exc).__name__}: {exc}"
-                self._quarantine([Rejected(m.topic, reason, m.payload[:RAW_KEPT]) for m in inbound.telemetry], now)
+                self._quarantine([Rejected(m.topic, reason, m.payload[:RAW_KEPT]) for m in telemetry], now)
 
     def _stored(self, device: str, metric: str, ts: float, value: float) -> bool:
         return bool((self.store.read_series(device, metric, ts, ts)[1] == value).any())
@@ -200,8 +201,10 @@ class SiteAgent:
 
     # -- telemetry: the hot path --------------------------------------------------------------------------------
 
-    def _telemetry(self, messages: list[Message], now: float) -> None:
+    def _telemetry(self, messages: list[Message], now: float, in_time_order: bool = False) -> None:
         decoded = self.decoder.decode(messages, now)
+        if in_time_order:  # held after a restart: what the broker sent again late goes before what followed it
+            decoded = decoded.in_time_order()
         if decoded.rejected:
             self._quarantine(decoded.rejected, now)
             self.devices.missing_meta(r.device for r in decoded.rejected if r.device and r.reason == NO_META)

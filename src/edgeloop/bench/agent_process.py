@@ -13,11 +13,13 @@ from pathlib import Path
 class AgentProcess:
     """`edgeloop agent` as its own process, started, killed and restarted by the bench."""
 
-    def __init__(self, url: str, site: str, data_dir: Path) -> None:
+    def __init__(self, url: str, site: str, data_dir: Path, redelivery_s: float | None = None) -> None:
         self.args = [sys.executable, "-m", "edgeloop", "agent", "--broker", url, "--site", site,
                      "--data-dir", str(data_dir), "--autonomy", "3"]  # fmt: skip
         self.env = {**os.environ, "EDGELOOP_BROKER__PERSISTENT_SESSION": "true", "EDGELOOP_BROKER__QOS": "1",
                     "EDGELOOP_AGENT__CHECKPOINT_S": "5", "XDG_CONFIG_HOME": str(data_dir / "config")}  # fmt: skip
+        if redelivery_s is not None:
+            self.env["EDGELOOP_BROKER__REDELIVERY_S"] = f"{redelivery_s:g}"
         self.log = data_dir / "agent.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.crashes = 0

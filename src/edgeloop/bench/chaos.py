@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import sys
 import tempfile
 import time
@@ -45,6 +46,9 @@ from edgeloop.io.store import SqliteOperatorStore
 from edgeloop.sim.factory import FactoryPlant
 from edgeloop.sim.runner import PlantRunner
 
+#: the agent's `broker.redelivery_s` on the embedded broker: NATS sends a dead session's messages again after 30 s
+EMBEDDED_REDELIVERY_S = 32.0
+
 
 @dataclass(frozen=True, slots=True)
 class ChaosPlan:
@@ -57,6 +61,8 @@ class ChaosPlan:
     disk_full_s: float = 30.0
     fuzz: int = 2000
     settle_s: float = 10.0  # after the last fault, before the devices stop
+    #: the agent's `broker.redelivery_s`; None: 32 s on the embedded broker (NATS's ack wait and 2 s), else as set
+    redelivery_s: float | None = None
 
     @property
     def span_s(self) -> float:
@@ -106,7 +112,7 @@ async def run_site(plan: ChaosPlan, broker_url: str, data_dir: Path) -> RunResul
     result = RunResult(site)
     link = CuttableLink(*parse_url(broker_url))
     await link.up()
-    agent = AgentProcess(link.url, site, data_dir)
+    agent = AgentProcess(link.url, site, data_dir, plan.redelivery_s)
     t0 = time.monotonic()
 
     def mark(what: str) -> None:
@@ -312,6 +318,8 @@ def chaos(broker: str | None, plan: ChaosPlan, baseline: bool, json_out: bool, k
     with contextlib.ExitStack() as stack:
         tmp = str(keep) if keep else stack.enter_context(tempfile.TemporaryDirectory(prefix="edgeloop-chaos-"))
         url = broker or stack.enter_context(EmbeddedBroker()).url
+        if broker is None and plan.redelivery_s is None:
+            plan = dataclasses.replace(plan, redelivery_s=EMBEDDED_REDELIVERY_S)
         run = asyncio.run(run_site(plan, url, Path(tmp) / "faults"))
         base = None
         if baseline:

@@ -58,6 +58,14 @@ def chaos_command(
     disk_full_s: Annotated[float, typer.Option(min=0, help="seconds the agent's disk is full")] = 30.0,
     warmup_s: Annotated[float, typer.Option(min=1, help="seconds before the first fault and between kills")] = 15.0,
     fuzz: Annotated[int, typer.Option(min=0, help="hostile messages in the burst")] = 2000,
+    redelivery_s: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            help="the agent's broker.redelivery_s: after a restart, telemetry is held this long and then taken in "
+            "time order (default: 32 on the embedded broker, the agent's own setting on another)",
+        ),
+    ] = None,
     baseline: Annotated[
         bool,
         typer.Option(
@@ -77,7 +85,7 @@ def chaos_command(
     from edgeloop.bench.chaos import ChaosPlan, chaos
 
     plan = ChaosPlan(devices=devices, speed=speed, warmup_s=warmup_s, broker_down_s=broker_down_s,
-                     disk_full_s=disk_full_s, fuzz=fuzz)  # fmt: skip
+                     disk_full_s=disk_full_s, fuzz=fuzz, redelivery_s=redelivery_s)  # fmt: skip
     _exit(chaos(broker, plan, baseline, json_out, keep))
 
 

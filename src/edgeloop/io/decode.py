@@ -52,6 +52,25 @@ class DecodedBatch:
     def n_messages(self) -> int:
         return int(self.msg_device.shape[0])
 
+    def in_time_order(self) -> DecodedBatch:
+        """The same items sorted by time (stable: items at one time keep their order), each with its points.
+
+        >>> points = PointBatch.from_lists([0, 1, 0], [20.0, 20.0, 10.0], [1.0, 2.0, 3.0])
+        >>> batch = DecodedBatch(points, np.array([0, 0]), np.array([20.0, 10.0]), np.array([0, 2]))
+        >>> ordered = batch.in_time_order()
+        >>> ordered.msg_ts.tolist(), ordered.msg_start.tolist(), ordered.points.values.tolist()
+        ([10.0, 20.0], [0, 1], [3.0, 1.0, 2.0])
+        """
+        order = np.argsort(self.msg_ts, kind="stable")
+        if (np.diff(order) == 1).all():
+            return self
+        points = self.points
+        counts = np.diff(np.append(self.msg_start, len(points)))[order]
+        start = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
+        take = np.repeat(self.msg_start[order] - start, counts) + np.arange(len(points))
+        moved = PointBatch(points.series[take], points.ts[take], points.values[take])
+        return DecodedBatch(moved, self.msg_device[order], self.msg_ts[order], start, self.rejected)
+
 
 _NUMBER = (int, float)
 _NUMBERS = frozenset(_NUMBER)  # exactly these: a bool is an int to isinstance, not to type()

@@ -3,6 +3,7 @@ never stopped."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -21,15 +22,17 @@ METRICS = {"vibration": {"unit": "mm/s", "low": 0, "high": 50}, "flow": {"unit":
 METAS = [{"device": f"pump-{i}", "asset_type": "pump", "commands": {}, "metrics": METRICS} for i in range(3)]
 
 
-def agent_in(data_dir: Path, link: Loopback) -> tuple[Settings, SiteAgent]:
+def agent_in(
+    data_dir: Path, link: Loopback, clock: Callable[[], float] = lambda: T0 + 1e6
+) -> tuple[Settings, SiteAgent]:
     settings = load_settings(None, agent={"site": "s1", "data_dir": data_dir, "cooldown_s": 600})
     store = SqliteStore(settings.agent.db_path, "s1")
     agent = SiteAgent(settings.agent, link, store, make_learner(settings.agent), make_policy(settings.agent),
-                      LedgerWriter.open(store, settings.ledger), clock=lambda: T0 + 1e6)  # fmt: skip
+                      LedgerWriter.open(store, settings.ledger), clock=clock)  # fmt: skip
     return settings, agent
 
 
-def feed(agent: SiteAgent, link: Loopback, steps: range) -> list[tuple[str, bytes]]:
+def feed(agent: SiteAgent | SinkAgent, link: Loopback, steps: range) -> list[tuple[str, bytes]]:
     """Three pumps' readings of `steps`, handled 20 steps at a time; what was delivered."""
     rng = np.random.default_rng(steps.start)
     sent = []
@@ -123,3 +126,59 @@ def test_after_a_kill_between_checkpoints_the_agent_learns_again_what_it_stored_
     np.testing.assert_allclose(resumed, expected, rtol=0, atol=1e-9)
     for agent in (uninterrupted, second):
         agent.store.close()
+
+
+def in_flight_run(tmp_path: Path, redelivery_s: float) -> tuple[SiteAgent, SiteAgent]:
+    """The uninterrupted agent, and one killed with steps 380-400 stored but unacknowledged and 400-420 in
+    flight (delivered, never stored), whose broker sends newer steps (420-500) at once and those again only
+    30 s later, as NATS does; the second agent holds its telemetry `redelivery_s` after its restart."""
+    link = Loopback()
+    _, uninterrupted = agent_in(tmp_path / "one", link)
+    announce(uninterrupted, link)
+    for part in (range(0, 300), range(300, 400), range(400, 420), range(420, 500), range(500, 800)):
+        feed(uninterrupted, link, part)  # (each part's readings are drawn from its own seed)
+
+    _, first = agent_in(tmp_path / "two", link)
+    announce(first, link)
+    feed(first, link, range(0, 300))
+    checkpoint.write(first.settings.checkpoint_path, checkpoint.encode(first.learnt_state()))
+    stored = feed(first, link, range(300, 400))
+    in_flight = feed(SinkAgent(), link, range(400, 420))  # the dead agent had them, and stored nothing of them
+    first.store.close()
+    clock = [T0 + 1e6]
+    _, second = agent_in(tmp_path / "two", link, clock=lambda: clock[0])
+    assert second.resume(checkpoint.load(first.settings.checkpoint_path) or {})
+    second.holdback.start(until=clock[0] + redelivery_s)
+    announce(second, link)
+    feed(second, link, range(420, 500))  # newer ones first
+    clock[0] += 30.0
+    for topic, payload in stored[-3 * 20 :] + in_flight:  # the ack wait has passed: sent again
+        link.deliver(topic, payload, dup=True)
+    second.handle_batch(link.drain(1000))
+    clock[0] += 2.0
+    feed(second, link, range(500, 800))
+    return uninterrupted, second
+
+
+class SinkAgent:
+    def handle_batch(self, messages: object) -> None:
+        pass
+
+
+def test_what_was_in_flight_at_a_kill_and_comes_again_late_is_learnt_in_time_order_after_the_hold(
+    tmp_path: Path,
+) -> None:
+    uninterrupted, second = in_flight_run(tmp_path / "held", redelivery_s=32.0)
+
+    assert second.stats.repeats_dropped == 3 * 20
+    expected, resumed = scores_after(uninterrupted, T0 + 15 * 400), scores_after(second, T0 + 15 * 400)
+    assert expected.shape == resumed.shape == (6 * 400,)
+    np.testing.assert_allclose(resumed, expected, rtol=0, atol=1e-9)
+
+
+def test_without_the_hold_what_comes_again_late_is_learnt_out_of_order_and_the_scores_differ(tmp_path: Path) -> None:
+    uninterrupted, second = in_flight_run(tmp_path / "not held", redelivery_s=0.0)
+
+    expected, resumed = scores_after(uninterrupted, T0 + 15 * 400), scores_after(second, T0 + 15 * 400)
+    assert expected.shape == resumed.shape
+    assert np.abs(resumed - expected).max() > 1e-6
