@@ -45,10 +45,10 @@ class BrokerSettings(BaseModel):
         0.0,
         ge=0,
         le=600,
-        description="after a warm restart, hold telemetry this long, then take it in time order: NATS sends what "
-        "the agent that died had in flight again only after its MQTT ack_wait (30 s by default) while newer "
-        "messages come at once, so set it a little above that (32 s) on NATS; 0 for a broker that sends it "
-        "again at once, as Mosquitto does",
+        description="after a warm restart or a reconnection, hold telemetry this long, then take it in time order: "
+        "NATS sends what the agent had in flight again only after its MQTT ack_wait (30 s by default) while "
+        "newer messages come at once, so set it a little above that (32 s) on NATS; 0 for a broker that sends "
+        "it again at once, as Mosquitto does",
     )
     username: str | None = Field(None, description="user name to log in to the broker with")
     password: SecretStr | None = Field(

@@ -111,6 +111,8 @@ async def open_agent(
                 found = checkpoint.handover(cfg.data_dir / cfg.site, part, cfg.checkpoint_path)
                 if found is not None and agent.resume(found[0]):
                     log.info("partition %s took over the learnt state of %d devices from %s", part, found[2], found[1])
+            if settings.broker.redelivery_s and hold and isinstance(client, MqttClient):
+                agent.holdback.follow(lambda: client.connections, settings.broker.redelivery_s)
             if restored := agent.devices.restore(agent.partition.owns, agent.clock()):
                 log.info("%d devices known from the store", restored)
             source = cfg.policy.read_text(encoding="utf-8") if cfg.policy else "(default policy from the settings)"

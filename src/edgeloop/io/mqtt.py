@@ -182,6 +182,7 @@ class MqttClient(Polled):
         self._holds: deque[tuple[int, int]] = deque()  # (arrival number, ack token) of held messages still queued
         self._taken: list[int] = []  # ack tokens of held messages drained, not yet handed out
         self._drained = 0  # messages taken from the queue so far
+        self.connections = 0  # CONNACKs received: more than one, the client has reconnected
         self._session = 0  # connections seen: a token is (connection << 16) | packet id
         self._session_of: object = None  # gmqtt's connection object of `_session`
         will_message = (
@@ -252,6 +253,7 @@ class MqttClient(Polled):
         return bool(self._client.is_connected)
 
     def _on_connect(self, client: Any, flags: Any, rc: Any, properties: Any) -> None:
+        self.connections += 1
         self._connected.set()
         for topic, qos in self._subscriptions.items():  # resubscribe after a reconnect
             client.subscribe(topic, qos=qos)
