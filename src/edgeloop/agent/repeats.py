@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from edgeloop.io.registry import DeviceRegistry
     from edgeloop.io.transport import Message
 
+#: longest wait for the store's queued writes before looking repeats up (a failing store is not waited for)
+SETTLE_S = 2.0
+
 #: whether the store holds a reading of (device, metric) at a time, with that value
 Stored = Callable[[str, str, float, float], bool]
 
@@ -65,16 +68,24 @@ class Newest:
         np.maximum.at(self.ts, device, ts)
 
     def drop_stored(
-        self, decoded: DecodedBatch, registry: DeviceRegistry, stats: AgentStats, stored: Stored
+        self,
+        decoded: DecodedBatch,
+        registry: DeviceRegistry,
+        stats: AgentStats,
+        stored: Stored,
+        settle: Callable[[float], object] = lambda _: None,
     ) -> DecodedBatch:
         """`decoded` without the items no newer than their device's newest whose reading (time and value of its
-        first metric) the store holds (counted in `stats.repeats_dropped`); as it is when there are none."""
+        first metric) the store holds (counted in `stats.repeats_dropped`); as it is when there are none.
+        `settle(SETTLE_S)` is called once before the first look-up: the store's queued writes must be committed
+        for a look-up to find them (a repeat can come while its first copy still waits in the writer's queue)."""
         device, ts = decoded.msg_device, decoded.msg_ts
         known = device < self.ts.shape[0]
         old = np.zeros(device.shape[0], dtype=bool)
         old[known] = ts[known] <= self.ts[device[known]]
         if not old.any():
             return decoded
+        settle(SETTLE_S)
         points = decoded.points
         keep = np.ones(device.shape[0], dtype=bool)
         for i in np.flatnonzero(old).tolist():

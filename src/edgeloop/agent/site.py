@@ -208,7 +208,7 @@ class SiteAgent:
         if decoded.rejected:
             self._quarantine(decoded.rejected, now)
             self.devices.missing_meta(r.device for r in decoded.rejected if r.device and r.reason == NO_META)
-        decoded = self.newest.drop_stored(decoded, self.registry, self.stats, self._stored)
+        decoded = self.newest.drop_stored(decoded, self.registry, self.stats, self._stored, self.store.flush)
         points = decoded.points
         self.stats.messages += decoded.n_messages
         if len(points) == 0:

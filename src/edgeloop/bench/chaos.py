@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import sys
 import tempfile
 import time
@@ -68,7 +69,12 @@ class ChaosPlan:
     def span_s(self) -> float:
         """Real seconds the script takes (about): the simulated span is this times `speed`."""
         kills = 2 * (self.kill_down_s + self.warmup_s)
-        return self.warmup_s + kills + self.broker_down_s + 5 + self.disk_full_s + 5 + self.settle_s
+        return self.warmup_s + kills + self.broker_down_s + self.after_outage_s + self.disk_full_s + 5 + self.settle_s
+
+    @property
+    def after_outage_s(self) -> float:
+        """From the broker's return to the full disk: past the hold that follows a reconnection (redelivery_s)."""
+        return 5.0 + (self.redelivery_s or 0.0)
 
 
 @dataclass(slots=True)
@@ -207,7 +213,7 @@ async def _script(
         await wait(plan.broker_down_s)
         await link.up()
         mark("broker back")
-        await wait(5)
+        await wait(plan.after_outage_s)  # the agent holds telemetry after reconnecting: the disk fills once it stores
         limit_file_size(agent.pid, 0)
         mark(f"disk full for {plan.disk_full_s:.0f} s")
         exits = agent.crashes
@@ -313,13 +319,14 @@ def _measure(result: RunResult, data_dir: Path, site: str) -> None:
 def chaos(broker: str | None, plan: ChaosPlan, baseline: bool, json_out: bool, keep: Path | None = None) -> int:
     """Run the fault script (then, with `baseline`, the replay); print the figures. Returns the exit code.
     `keep`: leave the runs' data (stores, logs, the agent's stderr) there instead of a temporary directory."""
+    if broker is None and plan.redelivery_s is None:
+        plan = dataclasses.replace(plan, redelivery_s=EMBEDDED_REDELIVERY_S)
     console = Console(stderr=True)
+    logging.getLogger("gmqtt").setLevel(logging.CRITICAL)  # the devices' reconnect attempts while the link is cut
     console.print(f"chaos: about {plan.span_s:.0f} s with faults" + (", then the replay" if baseline else ""))
     with contextlib.ExitStack() as stack:
         tmp = str(keep) if keep else stack.enter_context(tempfile.TemporaryDirectory(prefix="edgeloop-chaos-"))
         url = broker or stack.enter_context(EmbeddedBroker()).url
-        if broker is None and plan.redelivery_s is None:
-            plan = dataclasses.replace(plan, redelivery_s=EMBEDDED_REDELIVERY_S)
         run = asyncio.run(run_site(plan, url, Path(tmp) / "faults"))
         base = None
         if baseline:

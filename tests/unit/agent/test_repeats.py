@@ -74,3 +74,27 @@ def test_a_copy_sent_again_while_the_first_waits_in_the_same_batch_is_dropped() 
 
     assert len(kept) == 3  # the DUP copy goes; a second copy without DUP is left to `drop_stored`
     assert stats.repeats_dropped == 1
+
+
+def test_the_store_settles_its_queued_writes_once_before_the_first_look_up() -> None:
+    """A repeat can come while its first copy still waits in the writer's queue: a look-up before the writes
+    are committed would miss it (the chaos bench's replay stored and learnt a device's resent readings twice)."""
+    reg, newest, stats = registry(), Newest(), AgentStats()
+    newest.note(1, np.array([0]), np.array([T0 + 100.0]))
+    committed: set[float] = set()
+    queued = {T0 + 90.0, T0 + 95.0}
+    calls: list[str] = []
+
+    def settle(timeout: float) -> None:
+        calls.append(f"settle {timeout:g}")
+        committed.update(queued)
+
+    def stored(device: str, metric: str, ts: float, value: float) -> bool:
+        calls.append("look-up")
+        return ts in committed
+
+    decoded = TelemetryDecoder("s1", reg).decode([reading(90), reading(95), reading(110)], time.time())
+    kept = newest.drop_stored(decoded, reg, stats, stored, settle)
+
+    assert (kept.msg_ts - T0).tolist() == [110.0]
+    assert calls == ["settle 2", "look-up", "look-up"]
