@@ -92,7 +92,14 @@ class Calibrated(Learner):
         self._tail = SpotTail(q=q, warmup=warmup, window=window, odds=_score_form(inner) == "likelihood")
         self._held_since = np.zeros(0, dtype=np.float64)  # data time the hold began; nan: learning
         self._free_until = np.zeros(0, dtype=np.float64)  # a re-based series may not hold before this time
+        self._newest = np.zeros(0, dtype=np.float64)  # data time of the newest point learnt
+        self._due = np.zeros(0, dtype=np.float64)  # a re-base told before its time came: its data time; nan: none
         self._rebases: list[Rebase] = []
+
+    def __setstate__(self, state: dict[str, Any]) -> None:  # a checkpoint pickled before the re-bases' data time
+        state.setdefault("_newest", np.zeros(0, dtype=np.float64))
+        state.setdefault("_due", np.zeros(0, dtype=np.float64))
+        self.__dict__.update(state)
 
     @property
     def n_series(self) -> int:
@@ -111,6 +118,8 @@ class Calibrated(Learner):
         self._tail.ensure(size)
         self._held_since = grow(self._held_since, size, np.nan)
         self._free_until = grow(self._free_until, size, -np.inf)
+        self._newest = grow(self._newest, size, -np.inf)
+        self._due = grow(self._due, size, np.nan)
 
     def held(self, keys: IntArray) -> np.ndarray:
         """Which of these series are on hold."""
@@ -118,16 +127,25 @@ class Calibrated(Learner):
         return np.asarray(~np.isnan(self._held_since[keys]))
 
     def rebase(self, keys: IntArray, ts: float, reason: str) -> list[Rebase]:
-        """The regime of these series is new: lift their hold and let them learn freely for `grace_s`."""
+        """The regime of these series is new from data time `ts` on: lift their hold and let them learn freely
+        for `grace_s`. It takes effect after the series' points up to `ts` and before the first one after it, in
+        whatever order the re-base and the points arrive (an event and telemetry come on topics of their own, and
+        a restart may hold telemetry back, `agent/holdback.py`): a series that has not learnt up to `ts` yet keeps
+        the re-base due until it does."""
         if reason not in REBASE_REASONS:
             raise ValueError(f"a re-base is for one of {', '.join(REBASE_REASONS)}, not {reason!r}")
         keys = np.asarray(keys, dtype=np.int64)
         self._ensure(int(keys.max(initial=-1)) + 1)
-        self._held_since[keys] = np.nan
-        self._free_until[keys] = ts + self.grace_s
+        now = self._newest[keys] >= ts
+        self._lift(keys[now], ts)
+        self._due[keys[~now]] = ts
         done = [Rebase(int(k), float(ts), reason) for k in keys.tolist()]
         self._rebases.extend(done)
         return done
+
+    def _lift(self, keys: IntArray, ts: float | FloatArray) -> None:
+        self._held_since[keys] = np.nan
+        self._free_until[keys] = ts + self.grace_s
 
     def take_rebases(self) -> list[Rebase]:
         """The re-bases since the last call (the timeouts the learner did itself included), oldest first."""
@@ -163,6 +181,12 @@ class Calibrated(Learner):
 
     def _step(self, k: IntArray, x: FloatArray, t: FloatArray, raw: FloatArray | None) -> FloatArray:
         """Points of distinct series: score (with the inner learner, unless `raw` is given), calibrate, learn."""
+        due = self._due[k]
+        if (t > due).any():  # re-bases whose time has come (nan compares False)
+            now = t > due
+            self._lift(k[now], due[now])
+            self._due[k[now]] = np.nan
+        self._newest[k] = np.maximum(self._newest[k], t)  # k: distinct series
         if raw is None:
             raw = self._inner_gated(k, x, t)
             held = ~np.isnan(self._held_since[k])
@@ -182,7 +206,8 @@ class Calibrated(Learner):
             late = t - since >= self.rebase_after_s  # False where not held (nan)
             if late.any():
                 for key, when in zip(k[late].tolist(), t[late].tolist(), strict=True):
-                    self.rebase(np.array([key]), when, "timeout")
+                    self._lift(np.array([key]), when)  # now: this point is the first after the timeout
+                    self._rebases.append(Rebase(key, when, "timeout"))
         held = ~np.isnan(self._held_since[k])
         if not held.any():
             return self.inner.score_learn(k, x, t)

@@ -85,3 +85,22 @@ def test_a_hold_past_the_timeout_is_rebased_and_recorded() -> None:
 def test_an_unknown_rebase_reason_is_refused() -> None:
     with pytest.raises(ValueError, match="re-base"):
         Calibrated(RobustEWMA()).rebase(np.array([0]), 0.0, "because")
+
+
+def test_a_rebase_takes_effect_at_its_data_time_whether_told_before_or_after_the_points_up_to_it() -> None:
+    """An event and telemetry come on topics of their own, and after a restart the agent holds telemetry back: the
+    re-base must not depend on which the learner meets first."""
+    keys, x, ts = lasting_fault()
+    told_after = Calibrated(RobustEWMA(), gate_at=GATE_AT, grace_s=1500.0)
+    first = told_after.score_learn(keys[:3600], x[:3600], ts[:3600])
+    told_after.rebase(np.array([0]), float(ts[3599]), "repaired")
+    after = told_after.score_learn(keys[3600:], x[3600:], ts[3600:])
+
+    told_before = Calibrated(RobustEWMA(), gate_at=GATE_AT, grace_s=1500.0)
+    told_before.score_learn(keys[:3500], x[:3500], ts[:3500])
+    told_before.rebase(np.array([0]), float(ts[3599]), "repaired")  # 100 points before its time
+    assert told_before.held(np.array([0]))[0]  # not yet: the points up to it are still scored on hold
+    rest = told_before.score_learn(keys[3500:], x[3500:], ts[3500:])
+
+    np.testing.assert_array_equal(np.r_[first[3500:], after], rest)
+    assert float(np.mean(after[-1000:] >= 0.99)) < 0.05
