@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from edgeloop.agent import learnt, lifecycle
+from edgeloop.agent import controls, learnt, lifecycle
 from edgeloop.agent.acks import StoredAcks
 from edgeloop.agent.approvals import ApprovalDesk
 from edgeloop.agent.devices import SiteDevices
@@ -33,7 +33,7 @@ from edgeloop.agent.repeats import Newest, drop_copies
 from edgeloop.agent.stats import AgentStats
 from edgeloop.audit import AuditError, AuditLog
 from edgeloop.io.decode import NO_META, RAW_KEPT, DecodedBatch, Rejected, TelemetryDecoder
-from edgeloop.io.inbound import Control, DeviceEvent, InboundSplitter, MetaUpdate, rejection
+from edgeloop.io.inbound import InboundSplitter
 from edgeloop.io.registry import DeviceRegistry
 from edgeloop.io.store import AgentStore, StoreError, chunk_rows
 from edgeloop.io.topics import Channel, device_topic
@@ -75,7 +75,7 @@ class SiteAgent:
         self.outbox: DurableOutbox | None = None
         #: set with `broker.ack: stored`: QoS 1 messages acknowledged once stored (`agent/acks.py`)
         self.acks: StoredAcks | None = None
-        self.holdback: Holdback[Message] = Holdback()  # telemetry held after a restart (`agent/holdback.py`)
+        self.holdback = Holdback()  # telemetry held after a restart (`agent/holdback.py`)
         #: champion and challengers per asset type (agent.selection, agent.challengers); plain: `learner` for all
         saved = {str(t): Standing(str(n), float(x), int(k)) for t, n, x, k in store.read_champions()}
         self.models = ModelBoard.from_settings(learner, settings, saved)
@@ -151,45 +151,26 @@ class SiteAgent:
         now = self.clock()
         inbound = self.split(messages, now)
         if inbound.rejected:
-            self._quarantine(inbound.rejected, now)
-        if inbound.controls:
-            for control in inbound.controls:
-                if not isinstance(control, MetaUpdate):
-                    self.devices.assign_holdout(now)
+            self.quarantine(inbound.rejected, now)
+        held, steps = self.holdback.held, self.holdback.take(inbound, now)  # takes the events it holds
+        controls.handle(self, inbound.controls, now)
+        for telemetry, event in steps:  # in time order: the readings before an event, then the event
+            if inbound.repeats or held:
+                telemetry = drop_copies(telemetry, self.stats)
+            if telemetry:
                 try:
-                    self._control(control, now)
-                except (ValueError, TypeError, KeyError) as exc:
-                    self._quarantine([rejection(control, str(exc))], now)
+                    self._telemetry(telemetry, now, in_time_order=held > 0)
                 except (StoreError, AuditError):
-                    raise  # no storage or no audit log: intake stops, visibly (the caller sees why)
-                except Exception as exc:  # a bug or an input nobody foresaw: this message only, never the agent
-                    log.exception("handling a %s of %s failed", type(control).__name__, control.device)
-                    self._quarantine([rejection(control, f"internal error: {type(exc).__name__}: {exc}")], now)
-            self.devices.assign_holdout(now)
-            self.devices.regroup()
-        held, telemetry = self.holdback.held, self.holdback.take(inbound.telemetry, now)
-        if inbound.repeats or held:
-            telemetry = drop_copies(telemetry, self.stats)
-        if telemetry:
-            try:
-                self._telemetry(telemetry, now, in_time_order=held > 0)
-            except (StoreError, AuditError):
-                raise  # a decision that cannot be logged is not taken: intake stops, the batch is not blamed
-            except Exception as exc:  # the batch's messages go to quarantine whole, with the reason: none is lost
-                log.exception("handling a batch of %d telemetry messages failed", len(telemetry))
-                reason = f"internal error: {type(exc).__name__}: {exc}"
-                self._quarantine([Rejected(m.topic, reason, m.payload[:RAW_KEPT]) for m in telemetry], now)
+                    raise  # a decision that cannot be logged is not taken: intake stops, the batch is not blamed
+                except Exception as exc:  # the batch's messages go to quarantine whole, with the reason: none lost
+                    log.exception("handling a batch of %d telemetry messages failed", len(telemetry))
+                    reason = f"internal error: {type(exc).__name__}: {exc}"
+                    self.quarantine([Rejected(m.topic, reason, m.payload[:RAW_KEPT]) for m in telemetry], now)
+            if event is not None:
+                controls.handle(self, [event], now)
 
     def _stored(self, device: str, metric: str, ts: float, value: float) -> bool:
         return bool((self.store.read_series(device, metric, ts, ts)[1] == value).any())
-
-    def _control(self, control: Control, now: float) -> None:
-        if isinstance(control, MetaUpdate):
-            self.devices.on_meta(control.meta, now)
-        elif isinstance(control, DeviceEvent):
-            self.outcomes.on_event(control, now)
-        else:
-            self.dispatcher.on_ack(control, now)
 
     def sweep_timeouts(self) -> None:
         """Commands whose ack is overdue are recorded as timed out (the device may still act on them); expired
@@ -206,7 +187,7 @@ class SiteAgent:
         if in_time_order:  # held after a restart: what the broker sent again late goes before what followed it
             decoded = decoded.in_time_order()
         if decoded.rejected:
-            self._quarantine(decoded.rejected, now)
+            self.quarantine(decoded.rejected, now)
             self.devices.missing_meta(r.device for r in decoded.rejected if r.device and r.reason == NO_META)
         decoded = self.newest.drop_stored(decoded, self.registry, self.stats, self._stored, self.store.flush)
         points = decoded.points
@@ -297,7 +278,7 @@ class SiteAgent:
             return None
         return self.audit.append(kind, body, ts=now).hash
 
-    def _quarantine(self, rejected: list[Rejected], now: float) -> None:
+    def quarantine(self, rejected: list[Rejected], now: float) -> None:
         for r in rejected:
             self.stats.count_reason(r.reason)
         self.store.write_quarantine([(now, r.topic, r.device, r.reason, r.raw) for r in rejected])

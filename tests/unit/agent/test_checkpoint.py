@@ -182,3 +182,33 @@ def test_without_the_hold_what_comes_again_late_is_learnt_out_of_order_and_the_s
     expected, resumed = scores_after(uninterrupted, T0 + 15 * 400), scores_after(second, T0 + 15 * 400)
     assert expected.shape == resumed.shape
     assert np.abs(resumed - expected).max() > 1e-6
+
+
+def test_a_repair_met_during_the_hold_is_handled_between_the_readings_before_and_after_it(tmp_path: Path) -> None:
+    """A repair gives the device fresh series: handled as it came while the readings before it were held, those
+    would be learnt by the fresh series. Held with them, it is handled in its place in time."""
+    repair = orjson.dumps({"kind": "repaired", "reason": "failure", "ts": T0 + 15 * 450})
+    link = Loopback()
+    _, uninterrupted = agent_in(tmp_path / "one", link)
+    announce(uninterrupted, link)
+    feed(uninterrupted, link, range(0, 400))
+    feed(uninterrupted, link, range(400, 450))
+    link.deliver("edgeloop/v1/s1/pump-0/event", repair)
+    for part in (range(450, 500), range(500, 800)):  # the same parts: each draws its readings from its own seed
+        feed(uninterrupted, link, part)
+
+    clock = [T0 + 1e6]
+    _, held = agent_in(tmp_path / "two", link, clock=lambda: clock[0])
+    announce(held, link)
+    feed(held, link, range(0, 400))
+    held.holdback.start(until=clock[0] + 32.0)
+    feed(held, link, range(400, 450))
+    link.deliver("edgeloop/v1/s1/pump-0/event", repair)
+    feed(held, link, range(450, 500))
+    assert held.holdback.held == 3 * 100 + 1
+    clock[0] += 33.0
+    feed(held, link, range(500, 800))
+
+    expected, got = scores_after(uninterrupted, T0 + 15 * 400), scores_after(held, T0 + 15 * 400)
+    assert expected.shape == got.shape == (6 * 400,)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9)
