@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from edgeloop.agent.repeats import SETTLE_S
 from edgeloop.audit import Kind
 from edgeloop.io.inbound import DeviceEvent
 from edgeloop.learn.calibrated import Rebase
@@ -44,6 +45,10 @@ class Outcomes:
         known = agent.registry.get(device)
         if known is None:
             raise ValueError("unknown device (no meta received for it)")
+        agent.store.flush(SETTLE_S)  # a repeat can come while its first copy still waits in the writer's queue
+        if agent.store.has_outcome(device, ts, kind):  # sent again (its ack was lost): booked once
+            agent.stats.repeats_dropped += 1
+            return
         decision = event.decision if event.decision is not None else agent.dispatcher.last_decision.get(device)
         usage = None
         if event.usage is not None:

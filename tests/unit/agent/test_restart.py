@@ -84,3 +84,23 @@ def test_a_simulated_device_runs_a_command_delivered_twice_once_and_acks_it_agai
     assert first == second
     assert actions >= 1
     assert len(plant.ground_truth()["actions"]) == actions
+
+
+def test_an_event_sent_again_after_its_ack_was_lost_is_booked_once(tmp_path: Path) -> None:
+    """A failure the agent handled and stored, whose ack the broker never got (a kill, a connection that broke), is
+    sent again: booked twice, the ledger would count the failure's cost twice."""
+    settings = load_settings(None, agent={"site": "s1", "data_dir": tmp_path}, ledger={"holdout_fraction": 0.0})
+    now, link = [T0], Loopback()
+    agent = agent_on(settings, link, now)
+    link.deliver("edgeloop/v1/s1/pump-1/meta", orjson.dumps(META), retain=True)
+    agent.handle_batch(link.drain(10))
+    failure = orjson.dumps({"kind": "failure", "ts": T0 - 100, "downtime_s": 3600})
+    for dup in (False, True):
+        link.deliver("edgeloop/v1/s1/pump-1/event", failure, dup=dup)
+        agent.handle_batch(link.drain(10))
+
+    agent.store.flush()
+    assert agent.store.count_outcomes("failure") == 1
+    assert agent.stats.failures == 1
+    assert agent.stats.repeats_dropped == 1
+    agent.store.close()

@@ -55,4 +55,7 @@ def test_a_device_s_events_come_newest_first_without_acks_or_usage(store_backend
     assert [(e["kind"], e["ts"], e["decision"]) for e in events] == [("repaired", 40.0, None), ("failure", 10.0, "d1")]
     assert events[1]["detail"] == {"reason": "bearing"}
     assert [e["kind"] for e in store.read_events("a", 1)] == ["repaired"]
+    assert store.has_outcome("a", 10.0, "failure")
+    assert not store.has_outcome("a", 10.0, "repaired")
+    assert not store.has_outcome("b", 10.0, "failure")
     store.close()

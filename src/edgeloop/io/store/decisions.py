@@ -167,6 +167,12 @@ def read_last_event(conn: sqlite3.Connection, device: str) -> tuple[str, float] 
     return None if row is None else (row[0], row[1])
 
 
+def has_outcome(conn: sqlite3.Connection, device: str, ts: float, kind: str) -> bool:
+    """Whether a device's event of this kind at this data time is stored (a repeat of it is dropped)."""
+    query = "SELECT 1 FROM outcomes WHERE device=? AND ts=? AND kind=? LIMIT 1"
+    return conn.execute(query, (device, ts, kind)).fetchone() is not None
+
+
 def read_events(conn: sqlite3.Connection, device: str, limit: int) -> list[dict[str, Any]]:
     """A device's newest events (failure, repaired, inspection, maintenance...; no acks, no usage reports),
     newest first, in data time: `{"kind", "ts", "at", "decision", "detail"}`."""

@@ -126,6 +126,9 @@ class SqliteReads:
     def read_last_event(self, device: str) -> tuple[str, float] | None:
         return decisions.read_last_event(self._reader, device)
 
+    def has_outcome(self, device: str, ts: float, kind: str) -> bool:
+        return decisions.has_outcome(self._reader, device, ts, kind)
+
     def read_events(self, device: str, limit: int) -> list[dict[str, Any]]:
         return decisions.read_events(self._reader, device, limit)
 

@@ -200,6 +200,10 @@ class PgReads:
                            "AND kind != 'usage' ORDER BY ts DESC LIMIT 1", (self.site, device))  # fmt: skip
         return (rows[0][0], rows[0][1]) if rows else None
 
+    def has_outcome(self, device: str, ts: float, kind: str) -> bool:
+        query = "SELECT 1 FROM outcomes WHERE site=%s AND device=%s AND ts=%s AND kind=%s LIMIT 1"
+        return bool(self._fetch(query, (self.site, device, ts, kind)))
+
     def read_events(self, device: str, limit: int) -> list[dict[str, Any]]:
         rows = self._fetch("SELECT kind, ts, at, decision, detail FROM outcomes WHERE site=%s AND device=%s AND kind "
                            "NOT LIKE 'ack_%%' AND kind != 'usage' ORDER BY ts DESC, id DESC LIMIT %s",
