@@ -14,9 +14,11 @@ import numpy as np
 import orjson
 
 from edgeloop.agent import checkpoint
+from edgeloop.agent.outcomes import RESTART_EVENTS
 from edgeloop.agent.repeats import Newest
 from edgeloop.audit.directory import write_atomic
 from edgeloop.audit.head import AUDIT_HEAD, sign_head
+from edgeloop.io.store import Chunk
 from edgeloop.io.topics import agent_topic
 from edgeloop.learn.catalog import gated_parts
 from edgeloop.policy import GuardState
@@ -66,6 +68,8 @@ def replay(agent: SiteAgent, run: int, skip: int) -> int:
     How many points were learnt."""
     known, learnt = agent.registry.n_series, 0
     for chunk in agent.store.read_run_chunks(run, skip):
+        if chunk.keys.shape[0] and int(chunk.keys.max()) >= known:
+            known = renew_as_before(agent, run, chunk, known)
         keep = chunk.keys < known
         keys = chunk.keys[keep].astype(np.int64)
         if keys.shape[0] == 0:
@@ -80,6 +84,33 @@ def replay(agent: SiteAgent, run: int, skip: int) -> int:
     if learnt:
         log.info("learnt again %d points stored after the checkpoint", learnt)
     return learnt
+
+
+def renew_as_before(agent: SiteAgent, run: int, chunk: Chunk, known: int) -> int:
+    """Keys of `chunk` that the checkpoint did not know, given by a repair (or a restart) the earlier run met after
+    its checkpoint: that event is in the store, not in the checkpoint, and the broker does not send it again. The
+    device is renewed here as it was then (fresh keys are numbered in the order given, so they come out the same),
+    its gated learners re-based at the event's time, and those keys are learnt again like the rest. Keys of a
+    device the checkpoint did not know, or numbered otherwise, stay left out. How many keys are now known."""
+    names = agent.store.read_series_names()
+    for key in np.unique(chunk.keys[chunk.keys >= known]).tolist():
+        if key < agent.registry.n_series:
+            continue  # renewed with an earlier key of its device
+        device, metric = names.get((run, key), ("", ""))
+        if agent.registry.get(device) is None or key != agent.registry.n_series:
+            break
+        renewed, _ = agent.devices.renew(device)
+        if renewed.keys.get(metric) != key:
+            log.warning("not learnt again: %s's series after its renewal are numbered otherwise", device)
+            break
+        first = float(chunk.ts[chunk.keys == key].min())
+        event = next((e for e in agent.store.read_events(device, 20) if e["kind"] in RESTART_EVENTS
+                      and e["ts"] <= first), None)  # fmt: skip
+        if event is not None and event["kind"] == "repaired":
+            reason = "maintenance" if event["detail"].get("reason") == "maintenance" else "repaired"
+            for gated in gated_parts(agent.learner):
+                gated.rebase(np.fromiter(renewed.keys.values(), dtype=np.int64), float(event["ts"]), reason)
+    return agent.registry.n_series
 
 
 def state_of(agent: SiteAgent) -> dict[str, Any]:

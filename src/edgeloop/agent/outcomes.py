@@ -67,7 +67,7 @@ class Outcomes:
             settle = prior_settle if seeded and prior_settle is not None else agent.settings.settle_s
             agent.stage.on_restart(known.index, ts, settle)
             if kind == "repaired":  # fresh series learn the new regime; a gated learner's re-base is logged
-                self.rebase(device, "maintenance" if doc.get("reason") == "maintenance" else "repaired", now)
+                self.rebase(device, "maintenance" if doc.get("reason") == "maintenance" else "repaired", now, ts)
         if kind == "failure":
             agent.stats.failures += 1
             self.grade(device, True, ts, now)
@@ -136,15 +136,16 @@ class Outcomes:
         since = float(decision["ts"]) - float(decision.get("on_delay_s") or 0.0)
         agent.act(agent.stage.answered(str(decision["id"]), device, right, "verdict", (key, since)), now)
 
-    def rebase(self, device: str, reason: str, now: float) -> None:
-        """The device's regime is new: its gated learners learn it (`edgeloop.learn.calibrated`), logged."""
+    def rebase(self, device: str, reason: str, now: float, ts: float | None = None) -> None:
+        """The device's regime is new from data time `ts` (the event's; an operator's verdict: the newest data
+        seen): its gated learners learn it (`edgeloop.learn.calibrated`), logged."""
         agent = self.agent
         known = agent.registry.get(device)
         if known is None:
             return
         keys = np.fromiter(known.keys.values(), dtype=np.int64)
         for gated in gated_parts(agent.learner):
-            gated.rebase(keys, agent.data_ts, reason)
+            gated.rebase(keys, agent.data_ts if ts is None else ts, reason)
             self.record_rebases(gated.take_rebases(), now)
 
     def record_rebases(self, rebases: Sequence[Rebase], now: float) -> None:

@@ -212,3 +212,36 @@ def test_a_repair_met_during_the_hold_is_handled_between_the_readings_before_and
     expected, got = scores_after(uninterrupted, T0 + 15 * 400), scores_after(held, T0 + 15 * 400)
     assert expected.shape == got.shape == (6 * 400,)
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9)
+
+
+def test_a_repair_between_the_checkpoint_and_a_kill_is_met_again_when_the_stored_readings_are_learnt_again(
+    tmp_path: Path,
+) -> None:
+    """The repair was stored and acknowledged, so the broker does not send it again, but the checkpoint is older:
+    learning the stored readings again, the restarted agent renews the device where the earlier run did."""
+    repair = orjson.dumps({"kind": "repaired", "reason": "failure", "ts": T0 + 15 * 350})
+    link = Loopback()
+    _, uninterrupted = agent_in(tmp_path / "one", link)
+    announce(uninterrupted, link)
+    feed(uninterrupted, link, range(0, 300))
+    feed(uninterrupted, link, range(300, 350))
+    link.deliver("edgeloop/v1/s1/pump-0/event", repair)
+    for part in (range(350, 400), range(400, 800)):
+        feed(uninterrupted, link, part)
+
+    _, first = agent_in(tmp_path / "two", link)
+    announce(first, link)
+    feed(first, link, range(0, 300))
+    checkpoint.write(first.settings.checkpoint_path, checkpoint.encode(first.learnt_state()))
+    feed(first, link, range(300, 350))
+    link.deliver("edgeloop/v1/s1/pump-0/event", repair)
+    feed(first, link, range(350, 400))  # stored, then the agent dies: the checkpoint knows neither these nor the repair
+    first.store.close()
+    _, second = agent_in(tmp_path / "two", link)
+    assert second.resume(checkpoint.load(first.settings.checkpoint_path) or {})
+    announce(second, link)
+    feed(second, link, range(400, 800))
+
+    expected, resumed = scores_after(uninterrupted, T0 + 15 * 400), scores_after(second, T0 + 15 * 400)
+    assert expected.shape == resumed.shape == (6 * 400,)
+    np.testing.assert_allclose(resumed, expected, rtol=0, atol=1e-9)
