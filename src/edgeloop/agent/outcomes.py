@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from edgeloop.agent.repeats import SETTLE_S
 from edgeloop.audit import Kind
 from edgeloop.io.inbound import DeviceEvent
 from edgeloop.learn.calibrated import Rebase
@@ -33,11 +32,28 @@ RESTART_EVENTS = {"repaired", "started"}
 DOWN_EVENTS = {"failure", "maintenance_started", "stopped"}
 
 
+#: events of this run remembered as handled (a repeat of an older one is found in the store)
+HANDLED_KEPT = 10_000
+
+
 class Outcomes:
     """What happens to a site's devices, as their events tell it."""
 
     def __init__(self, agent: SiteAgent) -> None:
         self.agent = agent
+        self._handled: dict[tuple[str, float, str], None] = {}  # this run's newest events, oldest first
+
+    def _repeat(self, device: str, ts: float, kind: str) -> bool:
+        """Whether this event was handled already: by this run (kept in memory: its first copy may still wait in
+        the store's queue) or by an earlier one (in the store: what an earlier run did not commit, it did not
+        book either, and the broker sends it again)."""
+        key = (device, ts, kind)
+        if key in self._handled or self.agent.store.has_outcome(device, ts, kind):
+            return True
+        self._handled[key] = None
+        if len(self._handled) > HANDLED_KEPT:
+            del self._handled[next(iter(self._handled))]
+        return False
 
     def on_event(self, event: DeviceEvent, now: float) -> None:
         """One device event; raises ValueError for a device the agent does not know."""
@@ -45,8 +61,7 @@ class Outcomes:
         known = agent.registry.get(device)
         if known is None:
             raise ValueError("unknown device (no meta received for it)")
-        agent.store.flush(SETTLE_S)  # a repeat can come while its first copy still waits in the writer's queue
-        if agent.store.has_outcome(device, ts, kind):  # sent again (its ack was lost): booked once
+        if self._repeat(device, ts, kind):  # sent again (its ack was lost): booked once
             agent.stats.repeats_dropped += 1
             return
         decision = event.decision if event.decision is not None else agent.dispatcher.last_decision.get(device)

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from edgeloop.io.transport import Message
 
 #: longest wait for the store's queued writes before looking repeats up (a failing store is not waited for)
-SETTLE_S = 2.0
+SETTLE_S = 0.5
 
 #: whether the store holds a reading of (device, metric) at a time, with that value
 Stored = Callable[[str, str, float, float], bool]

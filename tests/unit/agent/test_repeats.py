@@ -97,4 +97,4 @@ def test_the_store_settles_its_queued_writes_once_before_the_first_look_up() -> 
     kept = newest.drop_stored(decoded, reg, stats, stored, settle)
 
     assert (kept.msg_ts - T0).tolist() == [110.0]
-    assert calls == ["settle 2", "look-up", "look-up"]
+    assert calls == ["settle 0.5", "look-up", "look-up"]
