@@ -3,6 +3,7 @@ never stopped."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -184,18 +185,28 @@ def test_without_the_hold_what_comes_again_late_is_learnt_out_of_order_and_the_s
     assert np.abs(resumed - expected).max() > 1e-6
 
 
+def repair_at(step: int) -> bytes:
+    return orjson.dumps({"kind": "repaired", "reason": "failure", "ts": T0 + 15 * step})
+
+
+def repaired_run(data_dir: Path, link: Loopback, bounds: list[int], step: int) -> SiteAgent:
+    """An agent that never stops, fed the steps in the parts between `bounds` (each part draws its readings from
+    its own seed: a run compared with it must be fed the same parts), pump-0 repaired at `step`."""
+    _, agent = agent_in(data_dir, link)
+    announce(agent, link)
+    for start, end in itertools.pairwise(bounds):
+        if start == step:
+            link.deliver("edgeloop/v1/s1/pump-0/event", repair_at(step))
+        feed(agent, link, range(start, end))
+    return agent
+
+
 def test_a_repair_met_during_the_hold_is_handled_between_the_readings_before_and_after_it(tmp_path: Path) -> None:
     """A repair gives the device fresh series: handled as it came while the readings before it were held, those
     would be learnt by the fresh series. Held with them, it is handled in its place in time."""
-    repair = orjson.dumps({"kind": "repaired", "reason": "failure", "ts": T0 + 15 * 450})
+    repair = repair_at(450)
     link = Loopback()
-    _, uninterrupted = agent_in(tmp_path / "one", link)
-    announce(uninterrupted, link)
-    feed(uninterrupted, link, range(0, 400))
-    feed(uninterrupted, link, range(400, 450))
-    link.deliver("edgeloop/v1/s1/pump-0/event", repair)
-    for part in (range(450, 500), range(500, 800)):  # the same parts: each draws its readings from its own seed
-        feed(uninterrupted, link, part)
+    uninterrupted = repaired_run(tmp_path / "one", link, [0, 400, 450, 500, 800], 450)
 
     clock = [T0 + 1e6]
     _, held = agent_in(tmp_path / "two", link, clock=lambda: clock[0])
@@ -219,15 +230,9 @@ def test_a_repair_between_the_checkpoint_and_a_kill_is_met_again_when_the_stored
 ) -> None:
     """The repair was stored and acknowledged, so the broker does not send it again, but the checkpoint is older:
     learning the stored readings again, the restarted agent renews the device where the earlier run did."""
-    repair = orjson.dumps({"kind": "repaired", "reason": "failure", "ts": T0 + 15 * 350})
+    repair = repair_at(350)
     link = Loopback()
-    _, uninterrupted = agent_in(tmp_path / "one", link)
-    announce(uninterrupted, link)
-    feed(uninterrupted, link, range(0, 300))
-    feed(uninterrupted, link, range(300, 350))
-    link.deliver("edgeloop/v1/s1/pump-0/event", repair)
-    for part in (range(350, 400), range(400, 800)):
-        feed(uninterrupted, link, part)
+    uninterrupted = repaired_run(tmp_path / "one", link, [0, 300, 350, 400, 800], 350)
 
     _, first = agent_in(tmp_path / "two", link)
     announce(first, link)
