@@ -65,7 +65,7 @@ async def test_messages_put_while_the_broker_is_unreachable_arrive_when_it_is_ba
             await until(lambda: not client.connected, 5)
             for i in range(50):
                 outbox.put(topic, f"decision-{i}".encode())
-            assert await outbox.pump() == 50
+            assert await outbox.pump(wait=True) == 50
             store.flush()
             held_unsent = unsent(store)
             await link.up()  # back
@@ -95,7 +95,7 @@ async def test_what_a_killed_agent_never_got_acknowledged_is_published_at_the_ne
     outbox = DurableOutbox(first, client)
     for i in range(20):
         outbox.put(topic, f"command-{i}".encode())
-    await outbox.pump()  # committed, handed to a client that cannot reach the broker ...
+    await outbox.pump(wait=True)  # committed, handed to a client that cannot reach the broker ...
     first.close()  # ... and the process dies: the client's memory is gone
     for task in list(outbox._confirming):
         task.cancel()
@@ -148,7 +148,7 @@ async def test_an_agent_deciding_while_the_broker_is_unreachable_loses_no_decisi
         await link.down()
         await until(lambda: not agent.client.connected, 5)  # type: ignore[attr-defined]
         agent.handle_batch(inbound)  # decides and commands with no broker to publish to
-        await agent.outbox.pump()
+        await agent.outbox.pump(wait=True)
         decided, commanded = agent.stats.decisions, agent.stats.commands_sent
         await link.up()
         await until(lambda: sum(b'"decision"' in p or b'"within_h"' in p for p in got) >= decided + commanded)
@@ -183,7 +183,7 @@ async def test_a_commands_ack_clock_starts_when_it_leaves_the_outbox(tmp_path: P
     now[0] += 30  # the store was slow: the command waited in the outbox past its ack timeout
     agent.sweep_timeouts()
     held = agent.outbox.held
-    await agent.outbox.pump()
+    await agent.outbox.pump(wait=True)
     now[0] += 5
     agent.sweep_timeouts()
     store.close()

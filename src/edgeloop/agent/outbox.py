@@ -2,8 +2,8 @@
 broker outage, a lost connection and a restart.
 
 `put` writes the message to the store's `outbox` table (through the store's writer, in order with every other
-write) and holds it; `pump`, called from the agent's loop, waits until the store has committed it (at most
-`commit_s`, see `pump`) and then publishes. Once the client reports every QoS 1
+write) and holds it; `pump`, called from the agent's loop, publishes it once the store has committed it (or it
+has waited `commit_s`, see `pump`). Once the client reports every QoS 1
 message acknowledged by the broker, the rows are marked sent. A message never acknowledged (the broker down,
 the agent killed) stays unsent in the store, and `resend` publishes it again when the agent starts: delivery is
 at least once, so receivers settle repeats by id (commands carry one, devices execute an id once).
@@ -48,7 +48,8 @@ class DurableOutbox:
         self.clock = clock
         self.commit_s = commit_s
         self.stats = OutboxStats()
-        self._held: list[tuple[str, str, bytes, int, bool]] = []  # written, not yet known committed
+        #: written, not yet published: (the store's write mark, when held, id, topic, payload, qos, retain)
+        self._held: list[tuple[int, float, str, str, bytes, int, bool]] = []
         self._confirming: set[asyncio.Task[None]] = set()
         #: called with each (topic, payload) as it is published (the agent starts a command's ack clock then)
         self.on_published: Callable[[str, bytes], None] | None = None
@@ -61,30 +62,37 @@ class DurableOutbox:
         """Write a message to the outbox; `pump` publishes it once the store has it. Returns its id."""
         message_id = uuid.uuid4().hex
         self.store.write_outbox([(message_id, self.clock(), topic, payload, qos, retain)])
-        self._held.append((message_id, topic, payload, qos, retain))
+        self._held.append((self.store.marks.queued, time.monotonic(), message_id, topic, payload, qos, retain))
         self.stats.written += 1
         return message_id
 
-    async def pump(self) -> int:
-        """Publish what is held, once the store has committed it or after `commit_s`; how many went out.
-
-        The wait is bounded because the store's flush waits for every queued write: under a steady telemetry
-        load it may not come back for long, and commands must not wait for it. Past `commit_s` the messages go
-        out with their rows queued ahead of them but not yet known committed (counted in `stats.uncommitted`);
-        a failed store stops intake on its own (`AgentStore.check`)."""
-        if not self._held:
-            return 0
-        if self.store.failure is not None:
+    async def pump(self, wait: bool = False) -> int:
+        """Publish, in order, the held messages whose rows the store has committed (its `marks`), and those held
+        past `commit_s`; how many went out. It does not wait for the store (with `wait`, when closing, it waits up
+        to `commit_s` first): the agent's loop calls it between micro-batches, and waiting there for the writer's
+        commit delayed every batch behind a decision (bench throughput's p99 decision latency went from 6 to
+        28 ms). Past `commit_s` a message goes out with its row queued but not yet known committed (counted in
+        `stats.uncommitted`); a failed store stops intake on its own (`AgentStore.check`)."""
+        if not self._held or self.store.failure is not None:
             return 0  # no storage: nothing goes out that the site could not account for
-        if not await asyncio.to_thread(self.store.flush, self.commit_s):
-            self.stats.uncommitted += len(self._held)
-        batch, self._held = self._held, []
-        for _, topic, payload, qos, retain in batch:
+        if wait:
+            await asyncio.to_thread(self.store.flush, self.commit_s)
+        committed, now = self.store.marks.committed, time.monotonic()
+        due = 0
+        for mark, since, *_ in self._held:
+            if mark > committed and now - since < self.commit_s:
+                break
+            due += 1
+        if not due:
+            return 0
+        batch, self._held = self._held[:due], self._held[due:]
+        self.stats.uncommitted += sum(1 for mark, *_ in batch if mark > committed)
+        for _, _, _, topic, payload, qos, retain in batch:
             self.client.publish(topic, payload, qos=qos, retain=retain)
             if self.on_published is not None:
                 self.on_published(topic, payload)
         self.stats.published += len(batch)
-        self._confirm([message_id for message_id, *_ in batch])
+        self._confirm([message_id for _, _, message_id, *_ in batch])
         return len(batch)
 
     async def resend(self) -> int:
@@ -115,7 +123,7 @@ class DurableOutbox:
         """Publish what is held and wait (up to `timeout`) for the broker's acks; whether all came. What did not
         stays unsent in the store for the next start."""
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.pump(), timeout)
+            await asyncio.wait_for(self.pump(wait=True), timeout)
         pending = set(self._confirming)
         if pending:
             _, late = await asyncio.wait(pending, timeout=timeout)
