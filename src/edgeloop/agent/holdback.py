@@ -83,12 +83,12 @@ class Holdback:
         """What to handle of `inbound`'s telemetry, and of its device events while any are held (those are taken
         out of `inbound.controls`): nothing while holding; else the telemetry alone when nothing was held, or
         everything held and given, split at the events in time order."""
-        telemetry, events = inbound.telemetry, []
-        if self.held or self.holding(now):
+        telemetry, events, holding = inbound.telemetry, [], self.holding(now)
+        if self.held or holding:
             events = [c for c in inbound.controls if isinstance(c, DeviceEvent)]
             if events:
                 inbound.controls = [c for c in inbound.controls if not isinstance(c, DeviceEvent)]
-        if self.holding(now):
+        if holding:
             self._telemetry.extend(telemetry)
             self._events.extend(events)
             return []

@@ -14,11 +14,11 @@ import numpy as np
 import orjson
 
 from edgeloop.agent import checkpoint
-from edgeloop.agent.outcomes import RESTART_EVENTS
+from edgeloop.agent.outcomes import RESTART_EVENTS, rebase_reason
 from edgeloop.agent.repeats import Newest
 from edgeloop.audit.directory import write_atomic
 from edgeloop.audit.head import AUDIT_HEAD, sign_head
-from edgeloop.io.store import Chunk
+from edgeloop.io.store import Chunk, SeriesNames
 from edgeloop.io.topics import agent_topic
 from edgeloop.learn.catalog import gated_parts
 from edgeloop.policy import GuardState
@@ -67,9 +67,11 @@ def replay(agent: SiteAgent, run: int, skip: int) -> int:
     scores what follows as a run that never stopped would. Series the checkpoint did not know are left out.
     How many points were learnt."""
     known, learnt = agent.registry.n_series, 0
+    names: SeriesNames | None = None  # the store's series, read once if a chunk holds a key the checkpoint lacks
     for chunk in agent.store.read_run_chunks(run, skip):
         if chunk.keys.shape[0] and int(chunk.keys.max()) >= known:
-            known = renew_as_before(agent, run, chunk, known)
+            names = agent.store.read_series_names() if names is None else names
+            known = renew_as_before(agent, run, chunk, known, names)
         keep = chunk.keys < known
         keys = chunk.keys[keep].astype(np.int64)
         if keys.shape[0] == 0:
@@ -86,13 +88,13 @@ def replay(agent: SiteAgent, run: int, skip: int) -> int:
     return learnt
 
 
-def renew_as_before(agent: SiteAgent, run: int, chunk: Chunk, known: int) -> int:
+def renew_as_before(agent: SiteAgent, run: int, chunk: Chunk, known: int, names: SeriesNames) -> int:
     """Keys of `chunk` that the checkpoint did not know, given by a repair (or a restart) the earlier run met after
     its checkpoint: that event is in the store, not in the checkpoint, and the broker does not send it again. The
     device is renewed here as it was then (fresh keys are numbered in the order given, so they come out the same),
     its gated learners re-based at the event's time, and those keys are learnt again like the rest. Keys of a
-    device the checkpoint did not know, or numbered otherwise, stay left out. How many keys are now known."""
-    names = agent.store.read_series_names()
+    device the checkpoint did not know, or numbered otherwise, stay left out (`names`: the store's series). How
+    many keys are now known."""
     for key in np.unique(chunk.keys[chunk.keys >= known]).tolist():
         if key < agent.registry.n_series:
             continue  # renewed with an earlier key of its device
@@ -107,9 +109,9 @@ def renew_as_before(agent: SiteAgent, run: int, chunk: Chunk, known: int) -> int
         event = next((e for e in agent.store.read_events(device, 20) if e["kind"] in RESTART_EVENTS
                       and e["ts"] <= first), None)  # fmt: skip
         if event is not None and event["kind"] == "repaired":
-            reason = "maintenance" if event["detail"].get("reason") == "maintenance" else "repaired"
+            keys = np.fromiter(renewed.keys.values(), dtype=np.int64)
             for gated in gated_parts(agent.learner):
-                gated.rebase(np.fromiter(renewed.keys.values(), dtype=np.int64), float(event["ts"]), reason)
+                gated.rebase(keys, float(event["ts"]), rebase_reason(event["detail"]))
     return agent.registry.n_series
 
 

@@ -32,6 +32,11 @@ RESTART_EVENTS = {"repaired", "started"}
 DOWN_EVENTS = {"failure", "maintenance_started", "stopped"}
 
 
+def rebase_reason(doc: dict[str, Any]) -> str:
+    """Why a `repaired` event re-bases its device: a maintenance, or a repair after a failure."""
+    return "maintenance" if doc.get("reason") == "maintenance" else "repaired"
+
+
 #: events of this run remembered as handled (a repeat of an older one is found in the store)
 HANDLED_KEPT = 10_000
 
@@ -82,7 +87,7 @@ class Outcomes:
             settle = prior_settle if seeded and prior_settle is not None else agent.settings.settle_s
             agent.stage.on_restart(known.index, ts, settle)
             if kind == "repaired":  # fresh series learn the new regime; a gated learner's re-base is logged
-                self.rebase(device, "maintenance" if doc.get("reason") == "maintenance" else "repaired", now, ts)
+                self.rebase(device, rebase_reason(doc), now, ts)
         if kind == "failure":
             agent.stats.failures += 1
             self.grade(device, True, ts, now)

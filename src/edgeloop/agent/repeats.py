@@ -25,7 +25,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from edgeloop.io.decode import DecodedBatch
-from edgeloop.model.points import PointBatch
 
 if TYPE_CHECKING:
     from edgeloop.agent.stats import AgentStats
@@ -95,8 +94,4 @@ class Newest:
         if keep.all():
             return decoded
         stats.repeats_dropped += int((~keep).sum())
-        counts = np.diff(np.append(decoded.msg_start, len(points)))
-        on = np.repeat(keep, counts)
-        start = np.concatenate(([0], np.cumsum(counts[keep])[:-1])).astype(np.int64)
-        kept = PointBatch(points.series[on], points.ts[on], points.values[on])
-        return DecodedBatch(kept, device[keep], ts[keep], start, decoded.rejected)
+        return decoded.items(np.flatnonzero(keep))

@@ -62,14 +62,23 @@ class DecodedBatch:
         ([10.0, 20.0], [0, 1], [3.0, 1.0, 2.0])
         """
         order = np.argsort(self.msg_ts, kind="stable")
-        if (np.diff(order) == 1).all():
-            return self
+        return self if (np.diff(order) == 1).all() else self.items(order)
+
+    def items(self, index: NDArray[np.int64]) -> DecodedBatch:
+        """The items at `index` (a selection, a new order), each with its points.
+
+        >>> points = PointBatch.from_lists([0, 1, 0], [20.0, 20.0, 10.0], [1.0, 2.0, 3.0])
+        >>> batch = DecodedBatch(points, np.array([0, 0]), np.array([20.0, 10.0]), np.array([0, 2]))
+        >>> kept = batch.items(np.array([1]))
+        >>> kept.msg_start.tolist(), kept.points.values.tolist(), batch.items(np.array([], dtype=np.int64)).n_messages
+        ([0], [3.0], 0)
+        """
         points = self.points
-        counts = np.diff(np.append(self.msg_start, len(points)))[order]
-        start = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
-        take = np.repeat(self.msg_start[order] - start, counts) + np.arange(len(points))
+        counts = np.diff(np.append(self.msg_start, len(points)))[index]
+        start = (np.cumsum(counts) - counts).astype(np.int64)
+        take = np.repeat(self.msg_start[index] - start, counts) + np.arange(int(counts.sum()))
         moved = PointBatch(points.series[take], points.ts[take], points.values[take])
-        return DecodedBatch(moved, self.msg_device[order], self.msg_ts[order], start, self.rejected)
+        return DecodedBatch(moved, self.msg_device[index], self.msg_ts[index], start, self.rejected)
 
 
 _NUMBER = (int, float)

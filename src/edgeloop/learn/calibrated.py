@@ -182,8 +182,8 @@ class Calibrated(Learner):
     def _step(self, k: IntArray, x: FloatArray, t: FloatArray, raw: FloatArray | None) -> FloatArray:
         """Points of distinct series: score (with the inner learner, unless `raw` is given), calibrate, learn."""
         due = self._due[k]
-        if (t > due).any():  # re-bases whose time has come (nan compares False)
-            now = t > due
+        now = t > due  # re-bases whose time has come (nan compares False)
+        if now.any():
             self._lift(k[now], due[now])
             self._due[k[now]] = np.nan
         self._newest[k] = np.maximum(self._newest[k], t)  # k: distinct series
