@@ -104,3 +104,32 @@ def test_an_event_sent_again_after_its_ack_was_lost_is_booked_once(tmp_path: Pat
     assert agent.stats.failures == 1
     assert agent.stats.repeats_dropped == 1
     agent.store.close()
+
+
+def test_hostile_telemetry_held_after_a_restart_is_quarantined_with_its_reason_when_the_hold_ends(
+    tmp_path: Path,
+) -> None:
+    """Held messages are ordered by a time read from their bytes; one with no readable time loses nothing: it is
+    handed over with the rest and the decoder rejects it, with its reason."""
+    settings = load_settings(None, agent={"site": "s1", "data_dir": tmp_path})
+    now, link = [T0], Loopback()
+    agent = agent_on(settings, link, now)
+    link.deliver("edgeloop/v1/s1/pump-1/meta", orjson.dumps(META), retain=True)
+    agent.handle_batch(link.drain(10))
+    agent.holdback.start(until=T0 + 32)
+    for payload in (b"{", orjson.dumps({"ts": "soon", "metrics": {}}), orjson.dumps([]),
+                    orjson.dumps({"ts": T0 - 15, "metrics": {"vibration": 3.0}})):  # fmt: skip
+        link.deliver("edgeloop/v1/s1/pump-1/telemetry", payload)
+    agent.handle_batch(link.drain(10))
+    assert agent.holdback.held == 4
+    assert agent.stats.points == 0
+    now[0] += 33
+    agent.handle_batch([])
+
+    agent.store.flush()
+    assert agent.holdback.held == 0
+    assert agent.stats.points == 1
+    reasons = agent.stats.quarantine_reasons
+    assert sum(reasons.values()) == 3
+    assert any(r.startswith("malformed JSON") for r in reasons)
+    agent.store.close()
