@@ -91,6 +91,7 @@ class Newest:
             first = int(decoded.msg_start[i])
             name, metric = registry.series_name(int(points.series[first]))
             keep[i] = not stored(name, metric, float(ts[i]), float(points.values[first]))
+        stats.late_readings += int(keep[old].sum())
         if keep.all():
             return decoded
         stats.repeats_dropped += int((~keep).sum())

@@ -43,6 +43,7 @@ def test_an_older_reading_is_dropped_only_if_the_store_holds_it() -> None:
     assert (kept.points.ts - T0).tolist() == [95.0, 95.0, 110.0, 110.0]
     assert kept.msg_start.tolist() == [0, 2]
     assert stats.repeats_dropped == 2
+    assert stats.late_readings == 1  # 95: taken, after a newer reading of its device
 
 
 def test_another_value_at_a_stored_time_is_a_correction_and_taken() -> None:
@@ -54,6 +55,7 @@ def test_another_value_at_a_stored_time_is_a_correction_and_taken() -> None:
 
     assert kept is decoded
     assert stats.repeats_dropped == 0
+    assert stats.late_readings == 1
 
 
 def test_nothing_is_looked_up_while_every_reading_is_newer() -> None:
