@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sys
 import threading
 import time
@@ -23,6 +24,7 @@ import orjson
 
 from edgeloop.agent.service import open_agent
 from edgeloop.agent.site import SiteAgent
+from edgeloop.io.mqtt import quiet_client_teardown
 from edgeloop.io.signals import stop_on_signals
 from edgeloop.settings import load_settings
 
@@ -32,14 +34,25 @@ async def serve(spec: dict[str, Any]) -> dict[str, Any]:
     stall_s, deadline = float(spec.get("stall_s", 3.0)), time.monotonic() + float(spec.get("deadline_s", 300.0))
     stop = asyncio.Event()
     stop_on_signals(stop)
+    quiet_client_teardown(asyncio.get_running_loop())
     async with contextlib.AsyncExitStack() as stack:
         agents: list[SiteAgent] = []
         for site in spec["sites"]:
             settings = load_settings(
                 None,
-                broker={"url": url, "persistent_session": bool(spec.get("qos")), "qos": int(spec.get("qos", 0))},
-                agent={"site": site, "autonomy": 0, "data_dir": Path(spec["data_dir"]), "batch_max": 20_000},
-                ledger={"economics": spec["economics"]},
+                broker={
+                    "url": url,
+                    "persistent_session": bool(spec.get("qos")),
+                    "qos": int(spec.get("qos", 0)),
+                    "redelivery_s": float(spec.get("redelivery_s", 0.0)),
+                },
+                agent={
+                    "site": site,
+                    "autonomy": int(spec.get("autonomy", 0)),
+                    "data_dir": Path(spec["data_dir"]),
+                    "batch_max": 20_000,
+                },
+                ledger={k: spec[k] for k in ("economics", "holdout_draw") if spec.get(k)},
                 store={"url": spec["store"]} if spec.get("store") else {},
             )
             agents.append(await stack.enter_async_context(open_agent(settings, url)))
@@ -53,7 +66,7 @@ async def serve(spec: dict[str, Any]) -> dict[str, Any]:
             await asyncio.sleep(0.05)
         sys.stdout.write("ready\n")
         sys.stdout.flush()
-        expected: list[int] = []
+        expected: list[dict[str, int]] = []
         threading.Thread(target=_read_expected, args=(expected,), daemon=True).start()
         seen, first, last, checked = 0, 0.0, 0.0, 0.0
         while not stop.is_set() and time.monotonic() < deadline:
@@ -64,17 +77,18 @@ async def serve(spec: dict[str, Any]) -> dict[str, Any]:
                 first, seen, last = first or now, points, now
             elif seen and time.time() - last > stall_s:
                 break
-            elif expected and seen >= expected[0] and time.time() - max(last, checked) > 2.0:
+            elif expected and seen >= expected[0]["points"] and time.time() - max(last, checked) > 2.0:
                 checked = time.time()  # as many points as were sent, or more: QoS 1 may deliver some twice while
                 for a in agents:  # others still wait for redelivery, so the distinct ones are what count
                     await asyncio.to_thread(a.store.flush, 10.0)
-                if sum(_distinct_points(a) for a in agents) >= expected[0]:
+                if _arrived(agents, expected[0]):
                     break
         stop.set()
         await asyncio.gather(*tasks)
         for a in agents:
             await asyncio.to_thread(a.store.flush, 10.0)
         distinct = sum(_distinct_points(a) for a in agents)
+        records = {a.site: _records(a) for a in agents} if spec.get("records") else {}
         return {
             "sites": list(spec["sites"]),
             "points": sum(a.stats.points for a in agents),
@@ -85,14 +99,34 @@ async def serve(spec: dict[str, Any]) -> dict[str, Any]:
             "first": first,
             "last": last,
             "latency_s": [x for a in agents for x in a.stats.decision_latency_s],
+            "records": records,
+            "repeats_dropped": sum(a.stats.repeats_dropped for a in agents),
+            "late_readings": sum(a.stats.late_readings for a in agents),
+            "reconnections": sum(max(getattr(a.client, "connections", 1) - 1, 0) for a in agents),
         }
 
 
-def _read_expected(into: list[int]) -> None:
-    """The bench's `{"expect_points": N}` line, when it comes (a blocking read: on its own thread)."""
+def _read_expected(into: list[dict[str, int]]) -> None:
+    """The bench's `{"expect_points": N, "expect_usage": M}` line, when it comes (a blocking read: on its own
+    thread). `expect_usage`, optional: the usage reports a plant sends last, after all its telemetry."""
     line = sys.stdin.readline()
     with contextlib.suppress(ValueError, KeyError, TypeError):
-        into.append(int(orjson.loads(line)["expect_points"]))
+        doc = orjson.loads(line)
+        into.append({"points": int(doc["expect_points"]), "usage": int(doc.get("expect_usage", 0))})
+
+
+def _arrived(agents: list[SiteAgent], expected: dict[str, int]) -> bool:
+    """Every point sent is stored (each once), and so is every usage report."""
+    if sum(_distinct_points(a) for a in agents) < expected["points"]:
+        return False
+    return sum(a.store.count_outcomes("usage") for a in agents) >= expected["usage"]
+
+
+def _records(agent: SiteAgent) -> dict[str, Any]:
+    """What the site's agent decided and booked: its decision records and its ledger's rows."""
+    store = agent.store
+    return {"decisions": store.read_decisions(), "holdout": store.read_holdout(), "entries": store.read_entries(),
+            "days": store.read_days()}  # fmt: skip
 
 
 def _distinct_points(agent: SiteAgent) -> int:
@@ -105,6 +139,7 @@ def _distinct_points(agent: SiteAgent) -> int:
 
 
 def main() -> None:
+    logging.getLogger("gmqtt").setLevel(logging.CRITICAL)  # a lost connection is counted (`reconnections`)
     result = asyncio.run(serve(orjson.loads(sys.argv[1])))
     sys.stdout.write(orjson.dumps(result).decode() + "\n")
     sys.stdout.flush()

@@ -297,3 +297,25 @@ def scale_command(
 
     counts = tuple(int(a) for a in agents.split(",") if a.strip())
     _exit(scale(sites, devices, counts, seconds, rate, json_out, store, kill))
+
+
+@bench_app.command("fleet")
+def fleet_command(
+    sites: Annotated[int, typer.Option(min=1, help="sites, each its own seeded factory and publisher")] = 20,
+    devices: Annotated[int, typer.Option(min=1, help="devices per site")] = 50,
+    agents: Annotated[int, typer.Option(min=1, help="agent processes the sites are dealt to")] = 2,
+    hours: Annotated[float, typer.Option(min=0.5, help="hours of plant data per site (a step a minute)")] = 6.0,
+    json_out: Annotated[bool, typer.Option("--json", help="print the figures as one JSON object")] = False,
+    store: Annotated[
+        str | None, typer.Option("--store", help="postgresql://… to store in, a fresh schema per run (default: SQLite)")
+    ] = None,
+    records: Annotated[
+        Path | None, typer.Option("--records", help="write each run's decisions and ledger rows per site here")
+    ] = None,
+) -> None:
+    """The same fleet through one broker and through a three-node NATS cluster, at QoS 1: prints the sites whose
+    decisions or ledger differ between the two runs, and each run's fleet ROI report against the sum of its
+    sites' reports. Exit code 1 when anything differs."""
+    from edgeloop.bench.scale_fleet import fleet
+
+    _exit(fleet(sites, devices, agents, hours, store, json_out, records))

@@ -212,6 +212,22 @@ class BrokerCluster:
             data: dict[str, Any] = json.loads(r.read())
         return data
 
+    def redelivered(self) -> int:
+        """QoS 1 messages the cluster has sent again so far (its consumers' `num_redelivered`, each counted on the
+        node that leads it): messages a client had not acknowledged within the ack wait."""
+        total = 0
+        for i, node in enumerate(self.nodes):
+            if not self.running(i):
+                continue
+            url = f"http://{node.host}:{node.http_port}/jsz?accounts=true&streams=true&consumers=true"
+            with contextlib.suppress(OSError, ValueError), urllib.request.urlopen(url, timeout=5) as r:
+                for account in json.loads(r.read()).get("account_details") or []:
+                    for stream in account.get("stream_detail") or []:
+                        for consumer in stream.get("consumer_detail") or []:
+                            if (consumer.get("cluster") or {}).get("leader") == node.name:
+                                total += int(consumer.get("num_redelivered", 0))
+        return total
+
     def meta_leader(self) -> int | None:
         """The index of the node that leads JetStream's meta layer (as a running node sees it), if any.
 
