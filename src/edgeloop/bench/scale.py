@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ from rich.table import Table
 from edgeloop.bench.loadgen import Load, bench_economics, metas, start_load
 from edgeloop.io.cluster import BrokerCluster
 from edgeloop.io.mqtt import MqttClient
+from edgeloop.model import DeviceMeta
 
 #: messages/s per publisher in the phase that kills a node (QoS 1 through JetStream R3 is the cluster's slow path)
 KILL_RATE = 1000.0
@@ -70,21 +72,49 @@ def site_names(sites: int, tag: str = "") -> list[str]:
     return [f"scale{tag}-{i:03d}" for i in range(sites)]
 
 
+async def retain_metas(url: str, site_metas: Iterable[tuple[str, DeviceMeta]], clear: bool = False) -> None:
+    """Publish each (site, meta) retained, so agents started later know the devices; `clear` removes them."""
+    async with MqttClient(url, f"edgeloop-bench-metas-{os.getpid()}") as client:
+        for site, meta in site_metas:
+            payload = b"" if clear else orjson.dumps(meta.to_json())
+            client.publish(f"edgeloop/v1/{site}/{meta.device}/meta", payload, qos=1, retain=True)
+        await client.flush(timeout=60)
+
+
 async def _retained_metas(url: str, sites: list[str], devices: int, clear: bool = False) -> None:
-    async with MqttClient(url, f"edgeloop-bench-scale-metas-{os.getpid()}") as client:
-        for site in sites:
-            for meta in metas(Load(url, site, devices, 1, 0.0)):
-                payload = b"" if clear else orjson.dumps(meta.to_json())
-                client.publish(f"edgeloop/v1/{site}/{meta.device}/meta", payload, qos=1, retain=True)
-            await client.flush(timeout=60)
+    await retain_metas(url, ((site, m) for site in sites for m in metas(Load(url, site, devices, 1, 0.0))), clear)
 
 
-def _start_worker(spec: dict[str, Any]) -> subprocess.Popen[bytes]:
+def start_worker(spec: dict[str, Any]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "edgeloop.bench.scale_worker", orjson.dumps(spec).decode()],
         stdout=subprocess.PIPE,
         stdin=subprocess.PIPE,  # the bench tells it how many points to expect (see scale_worker)
     )
+
+
+def start_workers(specs: Iterable[dict[str, Any]], workers: list[subprocess.Popen[bytes]]) -> None:
+    """Start an agent process per spec, adding each to `workers` at once (for the caller's `stop_all` if this
+    fails), and wait until every one has said `ready`."""
+    for spec in specs:
+        workers.append(start_worker(spec))
+    for w in workers:
+        assert w.stdout is not None
+        line = w.stdout.readline().decode().strip()
+        if line != "ready":
+            raise RuntimeError(f"an agent process did not get ready: {line or 'it exited'}")
+
+
+def stop_all(workers: list[subprocess.Popen[bytes]], publishers: Iterable[Any]) -> None:
+    """Kill what still runs of a phase's agent processes and publisher processes (a failed or interrupted run)."""
+    for w in workers:
+        if w.poll() is None:
+            w.kill()
+            w.wait(10)
+    for proc in publishers:
+        if proc.is_alive():
+            proc.kill()
+        proc.join(5)
 
 
 class NodeKiller:
@@ -157,16 +187,11 @@ def run_phase(
     loads: list[Any] = []
     asyncio.run(_retained_metas(cluster.url, sites, devices))
     try:
-        for j, group in enumerate(g for g in groups if g):
-            spec = {"url": cluster.url, "sites": group, "devices": devices, "economics": economics, "store": store,
-                    "data_dir": str(root / f"a{agents}-w{j}-{int(kill)}"), "deadline_s": seconds + 240,
-                    "qos": 1 if kill else 0, "stall_s": 40.0 if kill else 3.0}  # fmt: skip
-            workers.append(_start_worker(spec))
-        for w in workers:
-            assert w.stdout is not None
-            line = w.stdout.readline().decode().strip()
-            if line != "ready":
-                raise RuntimeError(f"an agent process did not get ready: {line or 'it exited'}")
+        specs = [{"url": cluster.url, "sites": group, "devices": devices, "economics": economics, "store": store,
+                  "data_dir": str(root / f"a{agents}-w{j}-{int(kill)}"), "deadline_s": seconds + 240,
+                  "qos": 1 if kill else 0, "stall_s": 40.0 if kill else 3.0}
+                 for j, group in enumerate(g for g in groups if g)]  # fmt: skip
+        start_workers(specs, workers)
         per_publisher = rate or (KILL_RATE if kill else 0.0)
         for i, site in enumerate(sites):
             load = Load(cluster.url, site, devices, 1, seconds, rate=per_publisher, anomaly_every=97,
@@ -192,14 +217,7 @@ def run_phase(
                 killer.step()
             cluster.wait_healthy(range(len(cluster.nodes)))
     finally:
-        for w in workers:
-            if w.poll() is None:
-                w.kill()
-                w.wait(10)
-        for proc, _ in loads:
-            if proc.is_alive():
-                proc.kill()
-                proc.join(5)
+        stop_all(workers, (proc for proc, _ in loads))
         with contextlib.suppress(Exception):  # leave no retained metas behind on the cluster
             asyncio.run(_retained_metas(cluster.url, sites, devices, clear=True))
     errors = [r["error"] for r in results if "error" in r]

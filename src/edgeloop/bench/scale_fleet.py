@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing as mp
-import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -38,7 +38,7 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from edgeloop.bench.scale import _start_worker
+from edgeloop.bench.scale import retain_metas, start_workers, stop_all
 from edgeloop.io.broker import EmbeddedBroker
 from edgeloop.io.cluster import BrokerCluster
 from edgeloop.io.mqtt import MqttClient, quiet_client_teardown
@@ -112,12 +112,7 @@ def _publisher_main(load: PlantLoad, result: mp.Queue[dict[str, int]]) -> None:
 
 
 async def _retained_metas(url: str, loads: list[PlantLoad], clear: bool = False) -> None:
-    async with MqttClient(url, f"edgeloop-bench-fleet-metas-{os.getpid()}") as client:
-        for load in loads:
-            for meta in load.plant().metas():
-                payload = b"" if clear else orjson.dumps(meta.to_json())
-                client.publish(f"edgeloop/v1/{load.site}/{meta.device}/meta", payload, qos=1, retain=True)
-        await client.flush(timeout=60)
+    await retain_metas(url, ((load.site, meta) for load in loads for meta in load.plant().metas()), clear)
 
 
 @dataclass(slots=True)
@@ -148,21 +143,16 @@ def run_fleet(broker: str, url: str, loads: list[PlantLoad], agents: int, root: 
     run, started = FleetRun(broker), time.monotonic()
     sites = [load.site for load in loads]
     groups = [g for g in (sites[j::agents] for j in range(agents)) if g]
-    workers = []
+    workers: list[subprocess.Popen[bytes]] = []
     asyncio.run(_retained_metas(url, loads))
     ctx = mp.get_context("spawn")
     publishers: list[tuple[Any, mp.Queue[dict[str, int]]]] = []
     try:
-        for j, group in enumerate(groups):
-            spec = {"url": url, "sites": group, "devices": loads[0].devices, "store": store, "autonomy": 3,
-                    "holdout_draw": "device", "qos": 1, "redelivery_s": REDELIVERY_S, "records": True, "stall_s": 60.0,
-                    "deadline_s": 1800.0, "data_dir": str(root / f"{broker.replace(' ', '-')}-w{j}")}  # fmt: skip
-            workers.append(_start_worker(spec))
-        for w in workers:
-            assert w.stdout is not None
-            line = w.stdout.readline().decode().strip()
-            if line != "ready":
-                raise RuntimeError(f"an agent process did not get ready: {line or 'it exited'}")
+        specs = [{"url": url, "sites": group, "devices": loads[0].devices, "store": store, "autonomy": 3,
+                  "holdout_draw": "device", "qos": 1, "redelivery_s": REDELIVERY_S, "records": True, "stall_s": 60.0,
+                  "deadline_s": 1800.0, "data_dir": str(root / f"{broker.replace(' ', '-')}-w{j}")}
+                 for j, group in enumerate(groups)]  # fmt: skip
+        start_workers(specs, workers)
         for load in loads:
             queue: mp.Queue[dict[str, int]] = ctx.Queue()
             proc = ctx.Process(target=_publisher_main, args=(load, queue), daemon=True)
@@ -186,14 +176,7 @@ def run_fleet(broker: str, url: str, loads: list[PlantLoad], agents: int, root: 
             run.late_readings += int(result["late_readings"])
             run.records.update(result["records"])
     finally:
-        for w in workers:
-            if w.poll() is None:
-                w.kill()
-                w.wait(10)
-        for proc, _ in publishers:
-            if proc.is_alive():
-                proc.kill()
-            proc.join(5)
+        stop_all(workers, (proc for proc, _ in publishers))
         with contextlib.suppress(Exception):  # leave no retained metas behind
             asyncio.run(_retained_metas(url, loads, clear=True))
     run.decisions = sum(len(r["decisions"]) for r in run.records.values())
