@@ -18,6 +18,7 @@ same micro-batch is dropped before decoding (`drop_copies`).
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -57,6 +58,20 @@ class Newest:
 
     def __init__(self, ts: NDArray[np.float64] | None = None) -> None:
         self.ts: NDArray[np.float64] = np.full(0, -np.inf) if ts is None else np.asarray(ts, dtype=np.float64)
+        #: readings handed to the store and not yet committed: (the store's write mark, device, time, first value)
+        self._uncommitted: deque[tuple[int, NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]] = deque()
+
+    def handled(
+        self, mark: int, committed: int, device: NDArray[np.int64], ts: NDArray[np.float64], first: NDArray[np.float64]
+    ) -> None:
+        """Readings just handed to the store, at its write mark `mark` (`committed`: its writer's mark now): a copy
+        that comes before they are committed is known for one without the store. A broker sends a message again
+        when its ack has not come within its ack wait, and the agent acknowledges only once the store has
+        committed, so with a store more than that behind the copy comes while the first still waits."""
+        pending = self._uncommitted
+        while pending and pending[0][0] <= committed:
+            pending.popleft()
+        pending.append((mark, device, ts, first))
 
     def note(self, n_devices: int, device: NDArray[np.int64], ts: NDArray[np.float64]) -> None:
         """Readings handled: `device` holds the registry index of each, of `n_devices` known."""
@@ -73,6 +88,7 @@ class Newest:
         stats: AgentStats,
         stored: Stored,
         settle: Callable[[float], object] = lambda _: None,
+        committed: Callable[[], int] = lambda: 0,
     ) -> DecodedBatch:
         """`decoded` without the items no newer than their device's newest whose reading (time and value of its
         first metric) the store holds (counted in `stats.repeats_dropped`); as it is when there are none.
@@ -85,14 +101,26 @@ class Newest:
         if not old.any():
             return decoded
         settle(SETTLE_S)
+        queued = self._queued(committed())
         points = decoded.points
         keep = np.ones(device.shape[0], dtype=bool)
         for i in np.flatnonzero(old).tolist():
             first = int(decoded.msg_start[i])
+            value = float(points.values[first])
+            if (int(device[i]), float(ts[i]), value) in queued:
+                keep[i] = False
+                continue
             name, metric = registry.series_name(int(points.series[first]))
-            keep[i] = not stored(name, metric, float(ts[i]), float(points.values[first]))
+            keep[i] = not stored(name, metric, float(ts[i]), value)
         stats.late_readings += int(keep[old].sum())
         if keep.all():
             return decoded
         stats.repeats_dropped += int((~keep).sum())
         return decoded.items(np.flatnonzero(keep))
+
+    def _queued(self, committed: int) -> set[tuple[int, float, float]]:
+        """(device, time, first value) of the readings handed to the store and not committed by mark `committed`."""
+        pending = self._uncommitted
+        while pending and pending[0][0] <= committed:
+            pending.popleft()
+        return {key for _, d, t, v in pending for key in zip(d.tolist(), t.tolist(), v.tolist(), strict=True)}

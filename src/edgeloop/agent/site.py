@@ -189,7 +189,9 @@ class SiteAgent:
         if decoded.rejected:
             self.quarantine(decoded.rejected, now)
             self.devices.missing_meta(r.device for r in decoded.rejected if r.device and r.reason == NO_META)
-        decoded = self.newest.drop_stored(decoded, self.registry, self.stats, self._stored, self.store.flush)
+        marks = self.store.marks
+        decoded = self.newest.drop_stored(decoded, self.registry, self.stats, self._stored, self.store.flush,
+                                          lambda: marks.committed)  # fmt: skip
         points = decoded.points
         self.stats.messages += decoded.n_messages
         if len(points) == 0:
@@ -205,6 +207,8 @@ class SiteAgent:
             rows = chunk_rows(device_of_point, points.series, points.ts, points.values, scores)
             self.chunks_written += len(rows)
             self.store.write_telemetry(rows)
+            first = points.values[decoded.msg_start]
+            self.newest.handled(marks.queued, marks.committed, decoded.msg_device, decoded.msg_ts, first)
         if self.books is not None:
             self.books.on_data(float(decoded.msg_ts.min()))
             self.books.on_data(float(decoded.msg_ts.max()))

@@ -41,7 +41,8 @@ from rich.table import Table
 from edgeloop.bench.scale import retain_metas, start_workers, stop_all
 from edgeloop.io.broker import EmbeddedBroker
 from edgeloop.io.cluster import BrokerCluster
-from edgeloop.io.mqtt import MqttClient, quiet_client_teardown
+from edgeloop.io.mqtt import MqttClient
+from edgeloop.io.mqtt_teardown import quiet_client_teardown
 from edgeloop.ledger.fleet import fleet_ledger
 from edgeloop.ledger.site_ledger import LedgerRows, SiteLedger, site_ledger
 from edgeloop.sim.factory import FactoryPlant

@@ -24,7 +24,7 @@ import orjson
 
 from edgeloop.agent.service import open_agent
 from edgeloop.agent.site import SiteAgent
-from edgeloop.io.mqtt import quiet_client_teardown
+from edgeloop.io.mqtt_teardown import quiet_client_teardown
 from edgeloop.io.signals import stop_on_signals
 from edgeloop.settings import load_settings
 

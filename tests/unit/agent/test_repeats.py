@@ -100,3 +100,26 @@ def test_the_store_settles_its_queued_writes_once_before_the_first_look_up() -> 
 
     assert (kept.msg_ts - T0).tolist() == [110.0]
     assert calls == ["settle 0.5", "look-up", "look-up"]
+
+
+def test_a_copy_that_comes_before_the_store_committed_the_first_is_dropped() -> None:
+    """The broker sends a message again when its ack is late, and the agent acknowledges only once the store has
+    committed: with a store far behind, the copy comes while the first waits in the writer's queue. The store
+    does not hold it yet; the readings handed to it since its last commit do."""
+    reg, newest, stats = registry(), Newest(), AgentStats()
+    first = TelemetryDecoder("s1", reg).decode([reading(90), reading(100)], time.time())
+    newest.note(1, first.msg_device, first.msg_ts)
+    newest.handled(5, 3, first.msg_device, first.msg_ts, first.points.values[first.msg_start])
+    copy = TelemetryDecoder("s1", reg).decode([reading(90, dup=True), reading(95)], time.time())
+
+    def nothing_committed(device: str, metric: str, ts: float, value: float) -> bool:
+        return False
+
+    kept = newest.drop_stored(copy, reg, stats, nothing_committed, committed=lambda: 4)
+
+    assert (kept.msg_ts - T0).tolist() == [95.0]  # 95 was never sent before: late, taken
+    assert stats.repeats_dropped == 1
+    assert stats.late_readings == 1
+    # once the writer has passed the mark, the store is asked instead (here: it lost it, so it is taken again)
+    again = newest.drop_stored(copy, reg, AgentStats(), nothing_committed, committed=lambda: 5)
+    assert (again.msg_ts - T0).tolist() == [90.0, 95.0]
