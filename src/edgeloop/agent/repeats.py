@@ -112,11 +112,35 @@ class Newest:
                 continue
             name, metric = registry.series_name(int(points.series[first]))
             keep[i] = not stored(name, metric, float(ts[i]), value)
-        stats.late_readings += int(keep[old].sum())
         if keep.all():
             return decoded
         stats.repeats_dropped += int((~keep).sum())
         return decoded.items(np.flatnonzero(keep))
+
+    def split_late(self, decoded: DecodedBatch, stats: AgentStats) -> tuple[DecodedBatch, DecodedBatch | None]:
+        """`decoded` as (the items in time order for their device, the late ones or None). An item is late when it
+        is no newer than its device's newest reading before it: the newest handled, or an earlier item of this
+        batch. A learner only moves forward in time: a reading an hour late, learnt after newer ones, would make
+        the next reading look like an hour's change in one step, and alarm. Late items are counted in
+        `stats.late_readings`; the agent stores them and does not learn them."""
+        device, ts = decoded.msg_device, decoded.msg_ts
+        if device.shape[0] == 0:
+            return decoded, None
+        before = np.full(device.shape[0], -np.inf)
+        known = device < self.ts.shape[0]
+        before[known] = self.ts[device[known]]
+        order = np.argsort(device, kind="stable")
+        d, t = device[order], ts[order]
+        if ((d[1:] == d[:-1]) & (t[1:] <= t[:-1])).any():  # out of order within the batch (rare): item by item
+            newest: dict[int, float] = {}
+            for i, (dev, at) in enumerate(zip(device.tolist(), ts.tolist(), strict=True)):
+                before[i] = max(before[i], newest.get(dev, -np.inf))
+                newest[dev] = max(newest.get(dev, -np.inf), at)
+        late = ts <= before
+        if not late.any():
+            return decoded, None
+        stats.late_readings += int(late.sum())
+        return decoded.items(np.flatnonzero(~late)), decoded.items(np.flatnonzero(late))
 
     def _queued(self, committed: int) -> set[tuple[int, float, float]]:
         """(device, time, first value) of the readings handed to the store and not committed by mark `committed`."""
