@@ -5,10 +5,11 @@ twice would skew the learners, so a reading already in the store is dropped.
 
 Only readings that could be in the store are looked up: the agent keeps each device's newest telemetry time, and
 an item newer than it is new (the vectorized fast path). An older item, a repeat or late data, is dropped if the
-store holds its device's reading at that time with the same value (another value is a correction: taken), and
-taken if not: NATS sends a dead session's unacknowledged messages again only after its ack wait, when newer ones
-have come, so "no newer than the newest" alone would drop readings never stored. A DUP copy of a message in the
-same micro-batch is dropped before decoding (`drop_copies`).
+store holds its device's reading at that time with the same value (another value is a correction), or was given
+it and has not committed it yet (`handled`), and kept if not: NATS sends a dead session's unacknowledged messages
+again only after its ack wait, when newer ones have come, so "no newer than the newest" alone would drop readings
+never stored. What is kept of the older items is late (`split_late`): stored, not learnt. A DUP copy of a message
+in the same micro-batch is dropped before decoding (`drop_copies`).
 
 >>> newest = Newest()
 >>> newest.note(2, np.array([0, 1, 0]), np.array([10.0, 5.0, 12.0]))
