@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from edgeloop.bench.scale_fleet import FleetRun, differences, stable_entries
+from edgeloop.bench.scale_fleet import FleetRun, decided_alike, differences, stable_entries
 
 DECISION = {"id": "d1", "at": 100.0, "device": "pump-001", "ts": 50.0, "status": "sent", "score": 0.99,
             "action": {"id": "c1", "decision": "d1", "name": "stop", "args": {}}}  # fmt: skip
@@ -54,3 +54,15 @@ def test_a_site_missing_from_one_run_is_named() -> None:
 def test_an_entry_names_its_decision_by_device_and_data_time() -> None:
     assert stable_entries([ENTRY], [DECISION])[0]["decision"] == "pump-001@50.0"
     assert "seq" not in stable_entries([ENTRY], [DECISION])[0]
+
+
+def test_the_same_decision_with_another_score_is_decided_alike_and_counted_apart() -> None:
+    """Readings that came late are not learnt: the scores that follow differ in their last digits."""
+    d, e = fresh_ids(DECISION, ENTRY)
+    d["score"] = 0.9901
+
+    diff = differences(run_of([DECISION], [ENTRY]), run_of([d], [e]))
+
+    assert diff == {"s": {"scores": 1}}
+    assert decided_alike(diff)
+    assert not decided_alike({"s": {"scores": 1, "entries": 2}})
