@@ -123,7 +123,9 @@ class Newest:
         is no newer than its device's newest reading before it: the newest handled, or an earlier item of this
         batch. A learner only moves forward in time: a reading an hour late, learnt after newer ones, would make
         the next reading look like an hour's change in one step, and alarm. Late items are counted in
-        `stats.late_readings`; the agent stores them and does not learn them."""
+        `stats.late_readings`; the agent stores them and does not learn them. A second copy of an item of this
+        batch (same device, time and first value, not marked DUP: a device that sent it again) is dropped and
+        counted in `stats.repeats_dropped`."""
         device, ts = decoded.msg_device, decoded.msg_ts
         if device.shape[0] == 0:
             return decoded, None
@@ -132,16 +134,23 @@ class Newest:
         before[known] = self.ts[device[known]]
         order = np.argsort(device, kind="stable")
         d, t = device[order], ts[order]
+        copy = np.zeros(device.shape[0], dtype=bool)
         if ((d[1:] == d[:-1]) & (t[1:] <= t[:-1])).any():  # out of order within the batch (rare): item by item
+            first = decoded.points.values[decoded.msg_start].tolist()
             newest: dict[int, float] = {}
+            seen: set[tuple[int, float, float]] = set()
             for i, (dev, at) in enumerate(zip(device.tolist(), ts.tolist(), strict=True)):
                 before[i] = max(before[i], newest.get(dev, -np.inf))
                 newest[dev] = max(newest.get(dev, -np.inf), at)
-        late = ts <= before
+                copy[i] = (dev, at, first[i]) in seen  # sent again, not as DUP, while the first is in this batch
+                seen.add((dev, at, first[i]))
+        late = (ts <= before) & ~copy
+        if copy.any():
+            stats.repeats_dropped += int(copy.sum())
         if not late.any():
-            return decoded, None
+            return (decoded.items(np.flatnonzero(~copy)) if copy.any() else decoded), None
         stats.late_readings += int(late.sum())
-        return decoded.items(np.flatnonzero(~late)), decoded.items(np.flatnonzero(late))
+        return decoded.items(np.flatnonzero(~late & ~copy)), decoded.items(np.flatnonzero(late))
 
     def _queued(self, committed: int) -> set[tuple[int, float, float]]:
         """(device, time, first value) of the readings handed to the store and not committed by mark `committed`."""

@@ -145,3 +145,18 @@ def test_readings_in_order_are_not_split() -> None:
 
     assert newest.split_late(decoded, stats) == (decoded, None)
     assert stats.late_readings == 0
+
+
+def test_a_copy_sent_again_without_dup_in_the_same_batch_is_dropped_not_stored_twice() -> None:
+    """A device that resends after reconnecting sends new messages, not DUP ones: the copy of 105 that comes in
+    the batch of its first is a repeat (dropped), not a late reading (which would be stored a second time)."""
+    reg, newest, stats = registry(), Newest(), AgentStats()
+    newest.note(1, np.array([0]), np.array([T0 + 100.0]))
+    decoded = TelemetryDecoder("s1", reg).decode([reading(105), reading(110), reading(105), reading(101)], time.time())
+
+    in_order, late = newest.split_late(decoded, stats)
+
+    assert (in_order.msg_ts - T0).tolist() == [105.0, 110.0]
+    assert late is not None
+    assert (late.msg_ts - T0).tolist() == [101.0]
+    assert (stats.repeats_dropped, stats.late_readings) == (1, 1)
