@@ -72,7 +72,7 @@ def replay(agent: SiteAgent, run: int, skip: int) -> int:
         if chunk.keys.shape[0] and int(chunk.keys.max()) >= known:
             names = agent.store.read_series_names() if names is None else names
             known = renew_as_before(agent, run, chunk, known, names)
-        keep = (chunk.keys < known) & ~np.isnan(chunk.scores)  # NaN: a late reading, stored and never learnt
+        keep = chunk.keys < known
         keys = chunk.keys[keep].astype(np.int64)
         if keys.shape[0] == 0:
             continue

@@ -5,11 +5,10 @@ twice would skew the learners, so a reading already in the store is dropped.
 
 Only readings that could be in the store are looked up: the agent keeps each device's newest telemetry time, and
 an item newer than it is new (the vectorized fast path). An older item, a repeat or late data, is dropped if the
-store holds its device's reading at that time with the same value (another value is a correction), or was given
-it and has not committed it yet (`handled`), and kept if not: NATS sends a dead session's unacknowledged messages
-again only after its ack wait, when newer ones have come, so "no newer than the newest" alone would drop readings
-never stored. What is kept of the older items is late (`split_late`): stored, not learnt. A DUP copy of a message
-in the same micro-batch is dropped before decoding (`drop_copies`).
+store holds its device's reading at that time with the same value (another value is a correction: taken), and
+taken if not: NATS sends a dead session's unacknowledged messages again only after its ack wait, when newer ones
+have come, so "no newer than the newest" alone would drop readings never stored. A DUP copy of a message in the
+same micro-batch is dropped before decoding (`drop_copies`).
 
 >>> newest = Newest()
 >>> newest.note(2, np.array([0, 1, 0]), np.array([10.0, 5.0, 12.0]))
@@ -113,44 +112,11 @@ class Newest:
                 continue
             name, metric = registry.series_name(int(points.series[first]))
             keep[i] = not stored(name, metric, float(ts[i]), value)
+        stats.late_readings += int(keep[old].sum())
         if keep.all():
             return decoded
         stats.repeats_dropped += int((~keep).sum())
         return decoded.items(np.flatnonzero(keep))
-
-    def split_late(self, decoded: DecodedBatch, stats: AgentStats) -> tuple[DecodedBatch, DecodedBatch | None]:
-        """`decoded` as (the items in time order for their device, the late ones or None). An item is late when it
-        is no newer than its device's newest reading before it: the newest handled, or an earlier item of this
-        batch. A learner only moves forward in time: a reading an hour late, learnt after newer ones, would make
-        the next reading look like an hour's change in one step, and alarm. Late items are counted in
-        `stats.late_readings`; the agent stores them and does not learn them. A second copy of an item of this
-        batch (same device, time and first value, not marked DUP: a device that sent it again) is dropped and
-        counted in `stats.repeats_dropped`."""
-        device, ts = decoded.msg_device, decoded.msg_ts
-        if device.shape[0] == 0:
-            return decoded, None
-        before = np.full(device.shape[0], -np.inf)
-        known = device < self.ts.shape[0]
-        before[known] = self.ts[device[known]]
-        order = np.argsort(device, kind="stable")
-        d, t = device[order], ts[order]
-        copy = np.zeros(device.shape[0], dtype=bool)
-        if ((d[1:] == d[:-1]) & (t[1:] <= t[:-1])).any():  # out of order within the batch (rare): item by item
-            first = decoded.points.values[decoded.msg_start].tolist()
-            newest: dict[int, float] = {}
-            seen: set[tuple[int, float, float]] = set()
-            for i, (dev, at) in enumerate(zip(device.tolist(), ts.tolist(), strict=True)):
-                before[i] = max(before[i], newest.get(dev, -np.inf))
-                newest[dev] = max(newest.get(dev, -np.inf), at)
-                copy[i] = (dev, at, first[i]) in seen  # sent again, not as DUP, while the first is in this batch
-                seen.add((dev, at, first[i]))
-        late = (ts <= before) & ~copy
-        if copy.any():
-            stats.repeats_dropped += int(copy.sum())
-        if not late.any():
-            return (decoded.items(np.flatnonzero(~copy)) if copy.any() else decoded), None
-        stats.late_readings += int(late.sum())
-        return decoded.items(np.flatnonzero(~late & ~copy)), decoded.items(np.flatnonzero(late))
 
     def _queued(self, committed: int) -> set[tuple[int, float, float]]:
         """(device, time, first value) of the readings handed to the store and not committed by mark `committed`."""

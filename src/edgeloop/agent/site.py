@@ -192,15 +192,6 @@ class SiteAgent:
         marks = self.store.marks
         decoded = self.newest.drop_stored(decoded, self.registry, self.stats, self._stored, self.store.flush,
                                           lambda: marks.committed)  # fmt: skip
-        decoded, late = self.newest.split_late(decoded, self.stats)
-        if late is not None:  # kept, not learnt (`Newest.split_late`)
-            lp = late.points
-            self.stats.messages, self.stats.points = self.stats.messages + late.n_messages, self.stats.points + len(lp)
-            if self.settings.store_telemetry:  # a restart's replay counts these rows, and leaves them out (NaN)
-                rows = chunk_rows(self.registry.device_of[lp.series], lp.series, lp.ts, lp.values, lp.ts * np.nan)
-                self.chunks_written += len(rows)
-                self.store.write_telemetry(rows)
-            self.newest.handled(marks.queued, marks.committed, late.msg_device, late.msg_ts, lp.values[late.msg_start])
         points = decoded.points
         self.stats.messages += decoded.n_messages
         if len(points) == 0:
