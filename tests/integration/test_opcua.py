@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+import orjson
 import pytest
 from asyncua import ua
 
@@ -92,6 +93,32 @@ async def test_the_factory_over_opcua_gets_decisions_method_calls_and_acks(tmp_p
     assert set(stats.quarantine_reasons) <= {"server unreachable", "data gap"}
     assert runner.stats.commands == stats.commands_acked, "each ack is a method call the plant acted on"
     assert source.changes > 0.9 * server.writes, "data by subscription: the changes the server made reach us"
+
+
+async def test_each_message_is_one_time_of_one_device_in_time_order(tmp_path: Path) -> None:
+    """A publish response groups notifications by node, so a device's metrics at one source time come apart and
+    out of order: the source puts them back together, one message per device and time, oldest first, each point
+    at its own source time. A node with no value yet (BadWaitingForInitialData, stamped by the server's clock) is
+    not a reading."""
+    site, url = f"opc{uuid.uuid4().hex[:6]}", endpoint()
+    plant = FactoryPlant(n_devices=3, seed=0, start_ts=1_700_000_000.0, site=site)
+    steps = {plant.start_ts + i * plant.interval_s for i in range(1_000)}
+    async with FactoryOpcUaServer(url, site) as server:
+        runner = PlantRunner(plant, server, speed=600.0)
+        await runner.start()
+        async with OpcUaSource(browsing(url), site) as source:
+            await runner.run(asyncio.Event(), sim_seconds=0.5 * HOUR)
+            await asyncio.sleep(1.0)
+            sent = [(m.topic.split("/")[3], orjson.loads(m.payload)) for m in source.drain(100_000)
+                    if m.topic.endswith("/telemetry")]  # fmt: skip
+    assert source.waiting > 0  # each variable's state before its first sample
+    assert len(sent) > 100
+    assert {doc["ts"] for _, doc in sent} <= steps, "every reading at a time the plant stepped, none at the server's"
+    for device in {device for device, _ in sent}:
+        times = [doc["ts"] for name, doc in sent if name == device]
+        assert times == sorted(set(times)), f"{device}: one message per time, oldest first"
+    together = [len(doc["metrics"]) for _, doc in sent]
+    assert sum(n >= 4 for n in together) > 0.9 * len(together), "a device's metrics at one time, in one message"
 
 
 async def test_bad_status_and_a_vanishing_server_land_in_quarantine(tmp_path: Path) -> None:

@@ -1,9 +1,11 @@
 """`OpcUaSource`: an OPC UA server's devices as the site agent's `Transport`.
 
 Data comes by subscription (monitored items with sampling interval, queue size and an absolute deadband), not
-by polling. Each notification becomes a point of its device's v1 telemetry (a device's changes that arrive
-together make one message; a metric changing again starts the next). A value with a bad or uncertain
-StatusCode is not used as data but kept: it goes to the agent's quarantine with the status's name. Commands are
+by polling. Each notification becomes a point of its device's v1 telemetry (a device's changes at one source time
+that arrive together make one message, sent in time order). A value with a bad or uncertain
+StatusCode is not used as data but kept: it goes to the agent's quarantine with the status's name; a node that
+has no value yet (BadWaitingForInitialData, what a server reports before its device's first sample) is skipped
+and counted in `waiting`: it holds no reading, and its server-side stamp would put a reading out of time. Commands are
 method calls or writes; the StatusCode of the call is the ack (`done` for Good, `rejected` with the code's name
 otherwise). When the server vanishes, the devices go `offline` and the loss is quarantined; the source
 reconnects with backoff, re-creates the subscription, and records the gap it had (quarantine, and `gaps`).
@@ -58,10 +60,11 @@ class OpcUaSource(Polled):
         self.devices: dict[str, DeviceNodes] = dict(config.devices)
         self.gaps: list[tuple[float, float]] = []  # (lost at, data again at) per reconnect
         self.changes = 0
+        self.waiting = 0  # notifications of a node with no value yet (BadWaitingForInitialData): not data
         self.unrouted: deque[Message] = deque(maxlen=10_000)
         self._by_node: dict[str, tuple[str, str]] = {}
         self._ready: deque[Message] = deque()
-        self._pending: dict[str, tuple[float, dict[str, float]]] = {}
+        self._pending: dict[str, dict[float, dict[str, float]]] = {}  # device -> source time -> metrics
         self._tseq: dict[str, int] = {}
         self._wakeup = asyncio.Event()
         self._connected = asyncio.Event()
@@ -188,23 +191,16 @@ class OpcUaSource(Polled):
         device, metric = where
         self.changes += 1
         status = data.StatusCode
-        if status is not None and not status.is_good():
+        if status is not None and status.value == ua.StatusCodes.BadWaitingForInitialData:
+            self.waiting += 1
+        elif status is not None and not status.is_good():
             kind = "uncertain" if status.is_uncertain() else "bad"
             reason = f"OPC UA {kind} status {status.name} on {metric}: value not used"
             self._ready.append(rejected_message(self.site, device, node, reason, repr(value).encode()[:200]))
         elif isinstance(value, bool | int | float):
             stamp = data.SourceTimestamp or data.ServerTimestamp
             ts = stamp.replace(tzinfo=UTC).timestamp() if isinstance(stamp, datetime) else self.clock()
-            pending = self._pending.get(device)
-            if pending is not None and metric in pending[1]:
-                self._flush_device(device)
-                pending = None
-            if pending is None:
-                self._pending[device] = (ts, {metric: float(value)})
-            else:
-                pending[1][metric] = float(value)
-                if ts > pending[0]:
-                    self._pending[device] = (ts, pending[1])
+            self._pending.setdefault(device, {}).setdefault(ts, {})[metric] = float(value)
         else:
             reason = f"wrong type: {metric} is a {type(value).__name__}, not a number"
             self._ready.append(rejected_message(self.site, device, node, reason, repr(value).encode()[:200]))
@@ -212,13 +208,13 @@ class OpcUaSource(Polled):
             self._wakeup.set()
 
     def _flush_device(self, device: str) -> None:
-        pending = self._pending.pop(device, None)
-        if pending is None:
-            return
-        seq = self._tseq.get(device, 0)
-        self._tseq[device] = seq + 1
-        doc = orjson.dumps({"ts": pending[0], "seq": seq, "metrics": pending[1]})
-        self._ready.append(Message(device_topic(self.site, device, Channel.TELEMETRY), doc, False))
+        """The device's pending changes as v1 telemetry: one message per source time, oldest first (a publish
+        response groups notifications by node, so a device's metrics at one time come apart and out of order)."""
+        for ts, metrics in sorted(self._pending.pop(device, {}).items()):
+            seq = self._tseq.get(device, 0)
+            self._tseq[device] = seq + 1
+            doc = orjson.dumps({"ts": ts, "seq": seq, "metrics": metrics})
+            self._ready.append(Message(device_topic(self.site, device, Channel.TELEMETRY), doc, False))
 
     # -- the Transport surface ------------------------------------------------------------------------------------
 

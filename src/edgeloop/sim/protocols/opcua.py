@@ -33,6 +33,9 @@ from edgeloop.io.transport import Message, Polled
 from edgeloop.model import CommandSpec, DeviceMeta
 
 NAMESPACE = "urn:edgeloop:factory"
+#: a variable's value before its device's first sample
+NO_VALUE_YET = ua.DataValue(ua.Variant(0.0, ua.VariantType.Double),
+                            StatusCode=ua.StatusCode(ua.StatusCodes.BadWaitingForInitialData))  # fmt: skip
 FOLDER, TYPE = "Factory", "FactoryDeviceType"
 
 
@@ -132,6 +135,7 @@ class FactoryOpcUaServer(Polled):
             base = f"{meta.device}.{spec.name}"
             node = ua.NodeId(base, idx)
             var = await obj.add_variable(node, f"{idx}:{spec.name}", 0.0, varianttype=ua.VariantType.Double)
+            await var.write_value(NO_VALUE_YET)  # as a real server before its device's first sample
             eu_range = ua.Range(spec.low, spec.high)
             await var.add_property(ua.NodeId(f"{base}.EURange", idx), "0:EURange", eu_range)
             units = ua.EUInformation(DisplayName=ua.LocalizedText(spec.unit))
