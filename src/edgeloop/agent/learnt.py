@@ -72,13 +72,13 @@ def replay(agent: SiteAgent, run: int, skip: int) -> int:
         if chunk.keys.shape[0] and int(chunk.keys.max()) >= known:
             names = agent.store.read_series_names() if names is None else names
             known = renew_as_before(agent, run, chunk, known, names)
-        keep = chunk.keys < known
+        keep = (chunk.keys < known) & ~np.isnan(chunk.scores)  # NaN: a late reading, stored and never learnt
         keys = chunk.keys[keep].astype(np.int64)
         if keys.shape[0] == 0:
             continue
         ts, values = chunk.ts[keep], chunk.vals[keep]
         agent.learner.score_learn(keys, values, ts)
-        agent.newest.note(len(agent.registry), agent.registry.device_of[keys], ts)
+        agent.newest.note(len(agent.registry), agent.registry.device_of[keys], ts, keys, ts)
         agent.data_ts = max(agent.data_ts, float(ts.max()))
         learnt += int(keys.shape[0])
     for gated in gated_parts(agent.learner):
@@ -119,6 +119,7 @@ def state_of(agent: SiteAgent) -> dict[str, Any]:
     """What a restart needs to resume warm (`agent/checkpoint.py`): registry, learner and alarm stage."""
     return {"site": agent.site, "registry": agent.registry, "learner": agent.learner, "stage": agent.stage.snapshot(),
             "guard": agent.dispatcher.guard.to_json(), "newest": agent.newest.ts.copy(),
+            "newest_series": agent.newest.series.copy(),
             "written": (agent.store.run, agent.chunks_written)}  # fmt: skip
 
 
@@ -132,7 +133,7 @@ def resume(agent: SiteAgent, state: dict[str, Any]) -> bool:
     agent.stage.restore(state["stage"])
     agent.devices.regroup()
     if "newest" in state:
-        agent.newest = Newest(state["newest"])
+        agent.newest = Newest(state["newest"], state.get("newest_series"))
     if "written" in state:
         replay(agent, *state["written"])
     if "guard" in state and agent.store.read_guard_state() is None:  # handed over from another partitioning

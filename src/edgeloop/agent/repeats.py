@@ -5,10 +5,12 @@ twice would skew the learners, so a reading already in the store is dropped.
 
 Only readings that could be in the store are looked up: the agent keeps each device's newest telemetry time, and
 an item newer than it is new (the vectorized fast path). An older item, a repeat or late data, is dropped if the
-store holds its device's reading at that time with the same value (another value is a correction: taken), and
-taken if not: NATS sends a dead session's unacknowledged messages again only after its ack wait, when newer ones
-have come, so "no newer than the newest" alone would drop readings never stored. A DUP copy of a message in the
-same micro-batch is dropped before decoding (`drop_copies`).
+store holds its device's reading at that time with the same value (another value is a correction), or was given
+it and has not committed it yet (`handled`), and kept if not: NATS sends a dead session's unacknowledged messages
+again only after its ack wait, when newer ones have come, so "no newer than the newest" alone would drop readings
+never stored. What is kept of the older items is late when a newer reading of one of its series came before it
+(`split_late`): stored, not learnt. A DUP copy of a message in the same micro-batch is dropped before decoding
+(`drop_copies`).
 
 >>> newest = Newest()
 >>> newest.note(2, np.array([0, 1, 0]), np.array([10.0, 5.0, 12.0]))
@@ -53,33 +55,66 @@ def drop_copies(messages: list[Message], stats: AgentStats) -> list[Message]:
     return kept
 
 
+def _newest_at(newest: NDArray[np.float64], index: NDArray[np.int64], ts: NDArray[np.float64]) -> NDArray[np.float64]:
+    """`newest` grown to hold `index` (-inf where new), with `ts` taken where newer."""
+    if index.shape[0] and int(index.max()) >= newest.shape[0]:
+        newest = np.concatenate([newest, np.full(int(index.max()) + 1 - newest.shape[0], -np.inf)])
+    np.maximum.at(newest, index, ts)
+    return newest
+
+
+#: what names a reading for the repeat checks: the series key of its first point, its time and that point's value
+Key = tuple[int, float, float]
+
+
+def reading_keys(decoded: DecodedBatch) -> list[Key]:
+    """The key of each item of `decoded`. The series, not the device: OPC UA sends a device's metrics in
+    messages of their own, at one time, and two of them may hold the same value."""
+    first = decoded.msg_start
+    points = decoded.points
+    return list(zip(points.series[first].tolist(), decoded.msg_ts.tolist(), points.values[first].tolist(), strict=True))
+
+
 class Newest:
-    """Per device (registry index), the newest telemetry time the agent has handled; kept in its checkpoint."""
+    """Per device (registry index) and per series (key), the newest telemetry time the agent has handled; kept in
+    its checkpoint."""
 
-    def __init__(self, ts: NDArray[np.float64] | None = None) -> None:
+    def __init__(self, ts: NDArray[np.float64] | None = None, series: NDArray[np.float64] | None = None) -> None:
         self.ts: NDArray[np.float64] = np.full(0, -np.inf) if ts is None else np.asarray(ts, dtype=np.float64)
-        #: readings handed to the store and not yet committed: (the store's write mark, device, time, first value)
-        self._uncommitted: deque[tuple[int, NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]] = deque()
+        self.series: NDArray[np.float64] = np.full(0, -np.inf) if series is None else np.asarray(series, np.float64)
+        #: readings handed to the store and not yet committed: (the store's write mark, their keys)
+        self._uncommitted: deque[tuple[int, list[Key]]] = deque()
 
-    def handled(
-        self, mark: int, committed: int, device: NDArray[np.int64], ts: NDArray[np.float64], first: NDArray[np.float64]
-    ) -> None:
+    def handled(self, mark: int, committed: int, decoded: DecodedBatch) -> None:
         """Readings just handed to the store, at its write mark `mark` (`committed`: its writer's mark now): a copy
         that comes before they are committed is known for one without the store. A broker sends a message again
         when its ack has not come within its ack wait, and the agent acknowledges only once the store has
         committed, so with a store more than that behind the copy comes while the first still waits."""
+        self._forget_committed(committed)
+        self._uncommitted.append((mark, reading_keys(decoded)))
+
+    def _forget_committed(self, committed: int) -> None:
         pending = self._uncommitted
         while pending and pending[0][0] <= committed:
             pending.popleft()
-        pending.append((mark, device, ts, first))
 
-    def note(self, n_devices: int, device: NDArray[np.int64], ts: NDArray[np.float64]) -> None:
-        """Readings handled: `device` holds the registry index of each, of `n_devices` known."""
+    def note(
+        self,
+        n_devices: int,
+        device: NDArray[np.int64],
+        ts: NDArray[np.float64],
+        series: NDArray[np.int64] | None = None,
+        series_ts: NDArray[np.float64] | None = None,
+    ) -> None:
+        """Readings handled: `device` holds the registry index of each, of `n_devices` known; `series` and
+        `series_ts` the series key and time of each of their points."""
         if self.ts.shape[0] < n_devices:
             grown = np.full(n_devices, -np.inf)
             grown[: self.ts.shape[0]] = self.ts
             self.ts = grown
         np.maximum.at(self.ts, device, ts)
+        if series is not None and series_ts is not None:
+            self.series = _newest_at(self.series, series, series_ts)
 
     def drop_stored(
         self,
@@ -101,26 +136,80 @@ class Newest:
         if not old.any():
             return decoded
         settle(SETTLE_S)
-        queued = self._queued(committed())
-        points = decoded.points
+        self._forget_committed(committed())
+        queued = {key for _, keys in self._uncommitted for key in keys}
+        keys = reading_keys(decoded)
         keep = np.ones(device.shape[0], dtype=bool)
         for i in np.flatnonzero(old).tolist():
-            first = int(decoded.msg_start[i])
-            value = float(points.values[first])
-            if (int(device[i]), float(ts[i]), value) in queued:
+            series, at, value = keys[i]
+            if keys[i] in queued:
                 keep[i] = False
                 continue
-            name, metric = registry.series_name(int(points.series[first]))
-            keep[i] = not stored(name, metric, float(ts[i]), value)
-        stats.late_readings += int(keep[old].sum())
+            name, metric = registry.series_name(series)
+            keep[i] = not stored(name, metric, at, value)
         if keep.all():
             return decoded
         stats.repeats_dropped += int((~keep).sum())
         return decoded.items(np.flatnonzero(keep))
 
-    def _queued(self, committed: int) -> set[tuple[int, float, float]]:
-        """(device, time, first value) of the readings handed to the store and not committed by mark `committed`."""
-        pending = self._uncommitted
-        while pending and pending[0][0] <= committed:
-            pending.popleft()
-        return {key for _, d, t, v in pending for key in zip(d.tolist(), t.tolist(), v.tolist(), strict=True)}
+    def split_late(self, decoded: DecodedBatch, stats: AgentStats) -> tuple[DecodedBatch, DecodedBatch | None]:
+        """`decoded` as (the items in time order for their series, the late ones or None). An item is late when one
+        of its points is older than its series' newest reading before it: the newest handled, or an earlier point
+        of this batch. A learner only moves forward in time: a reading an hour late, learnt after newer ones, would
+        make the next reading look like an hour's change in one step, and alarm. Lateness is judged per series, not
+        per device: OPC UA reports each metric of a device at its own time. Late items are counted in
+        `stats.late_readings`; the agent stores them and does not learn them. A second copy of an item of this
+        batch (its key again, not marked DUP: a device that sent it again) is dropped and counted in
+        `stats.repeats_dropped`.
+
+        >>> from edgeloop.agent.stats import AgentStats
+        >>> from edgeloop.io.decode import PointBatch
+        >>> newest, stats = Newest(), AgentStats()
+        >>> newest.note(1, np.array([0]), np.array([20.0]), np.array([0]), np.array([20.0]))
+        >>> points = PointBatch.from_lists([1, 0, 0], [10.0, 10.0, 30.0], [1.0, 2.0, 3.0])
+        >>> batch = DecodedBatch(points, np.array([0, 0, 0]), np.array([10.0, 10.0, 30.0]), np.array([0, 1, 2]))
+        >>> kept, late = newest.split_late(batch, stats)
+        >>> kept.points.values.tolist(), late.points.values.tolist(), stats.late_readings
+        ([1.0, 3.0], [2.0], 1)
+        """
+        n, points = decoded.n_messages, decoded.points
+        if n == 0:
+            return decoded, None
+        keys, at = points.series, points.ts
+        before = np.full(keys.shape[0], -np.inf)
+        known = keys < self.series.shape[0]
+        before[known] = self.series[keys[known]]
+        late_point = at < before
+        order = np.argsort(keys, kind="stable")
+        k, t = keys[order], at[order]
+        if ((k[1:] == k[:-1]) & (t[1:] < t[:-1])).any():  # out of order within the batch (rare): point by point
+            newest: dict[int, float] = {}
+            for i, (key, when) in enumerate(zip(keys.tolist(), at.tolist(), strict=True)):
+                prior = newest.get(key, -np.inf)
+                late_point[i] |= when < prior
+                newest[key] = max(prior, when)
+        item_of = np.repeat(np.arange(n), np.diff(np.append(decoded.msg_start, keys.shape[0])))
+        late = np.zeros(n, dtype=bool)
+        np.logical_or.at(late, item_of, late_point)
+        copy = _copies(decoded)
+        late &= ~copy
+        stats.repeats_dropped += int(copy.sum())
+        if not late.any():
+            return (decoded.items(np.flatnonzero(~copy)) if copy.any() else decoded), None
+        stats.late_readings += int(late.sum())
+        return decoded.items(np.flatnonzero(~late & ~copy)), decoded.items(np.flatnonzero(late))
+
+
+def _copies(decoded: DecodedBatch) -> NDArray[np.bool_]:
+    """Per item, whether an earlier item of the batch has its key."""
+    copy = np.zeros(decoded.n_messages, dtype=bool)
+    first = decoded.points.series[decoded.msg_start]
+    order = np.lexsort((decoded.msg_ts, first))
+    s, t = first[order], decoded.msg_ts[order]
+    if not ((s[1:] == s[:-1]) & (t[1:] == t[:-1])).any():
+        return copy
+    seen: set[Key] = set()
+    for i, key in enumerate(reading_keys(decoded)):
+        copy[i] = key in seen
+        seen.add(key)
+    return copy

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from edgeloop.agent import controls, learnt, lifecycle
 from edgeloop.agent.acks import StoredAcks
@@ -192,23 +193,22 @@ class SiteAgent:
         marks = self.store.marks
         decoded = self.newest.drop_stored(decoded, self.registry, self.stats, self._stored, self.store.flush,
                                           lambda: marks.committed)  # fmt: skip
+        decoded, late = self.newest.split_late(decoded, self.stats)
+        if late is not None:  # stored, not learnt (`Newest.split_late`): a restart's replay leaves out NaN scores
+            self.stats.messages += late.n_messages
+            self.stats.points += len(late.points)
+            self._store_points(late, late.points.ts * np.nan)
         points = decoded.points
         self.stats.messages += decoded.n_messages
         if len(points) == 0:
             return
-        self.newest.note(len(self.registry), decoded.msg_device, decoded.msg_ts)
+        self.newest.note(len(self.registry), decoded.msg_device, decoded.msg_ts, points.series, points.ts)
         scores = self.learner.score_learn(points.series, points.values, points.ts)
         self.data_ts = max(self.data_ts, float(points.ts.max()))
         for gated in gated_parts(self.learner):
             self.outcomes.record_rebases(gated.take_rebases(), now)
         self.stats.points += len(points)
-        if self.settings.store_telemetry:
-            device_of_point = self.registry.device_of[points.series]
-            rows = chunk_rows(device_of_point, points.series, points.ts, points.values, scores)
-            self.chunks_written += len(rows)
-            self.store.write_telemetry(rows)
-            first = points.values[decoded.msg_start]
-            self.newest.handled(marks.queued, marks.committed, decoded.msg_device, decoded.msg_ts, first)
+        self._store_points(decoded, scores)
         if self.books is not None:
             self.books.on_data(float(decoded.msg_ts.min()))
             self.books.on_data(float(decoded.msg_ts.max()))
@@ -217,6 +217,16 @@ class SiteAgent:
         self.act(alarms.events, now)
         if not self.models.plain:
             self._shadow(decoded, now)
+
+    def _store_points(self, decoded: DecodedBatch, scores: NDArray[np.float64]) -> None:
+        """Hand `decoded`'s points to the store with their scores, and note them as not committed yet."""
+        if not self.settings.store_telemetry:
+            return
+        points, marks = decoded.points, self.store.marks
+        rows = chunk_rows(self.registry.device_of[points.series], points.series, points.ts, points.values, scores)
+        self.chunks_written += len(rows)
+        self.store.write_telemetry(rows)
+        self.newest.handled(marks.queued, marks.committed, decoded)
 
     def act(self, events: Sequence[Alarm | Note], now: float) -> None:
         """Decide on the stage's alarms and log its notes, in the order they came."""

@@ -43,7 +43,6 @@ def test_an_older_reading_is_dropped_only_if_the_store_holds_it() -> None:
     assert (kept.points.ts - T0).tolist() == [95.0, 95.0, 110.0, 110.0]
     assert kept.msg_start.tolist() == [0, 2]
     assert stats.repeats_dropped == 2
-    assert stats.late_readings == 1  # 95: taken, after a newer reading of its device
 
 
 def test_another_value_at_a_stored_time_is_a_correction_and_taken() -> None:
@@ -55,7 +54,6 @@ def test_another_value_at_a_stored_time_is_a_correction_and_taken() -> None:
 
     assert kept is decoded
     assert stats.repeats_dropped == 0
-    assert stats.late_readings == 1
 
 
 def test_nothing_is_looked_up_while_every_reading_is_newer() -> None:
@@ -109,7 +107,7 @@ def test_a_copy_that_comes_before_the_store_committed_the_first_is_dropped() -> 
     reg, newest, stats = registry(), Newest(), AgentStats()
     first = TelemetryDecoder("s1", reg).decode([reading(90), reading(100)], time.time())
     newest.note(1, first.msg_device, first.msg_ts)
-    newest.handled(5, 3, first.msg_device, first.msg_ts, first.points.values[first.msg_start])
+    newest.handled(5, 3, first)
     copy = TelemetryDecoder("s1", reg).decode([reading(90, dup=True), reading(95)], time.time())
 
     def nothing_committed(device: str, metric: str, ts: float, value: float) -> bool:
@@ -119,7 +117,67 @@ def test_a_copy_that_comes_before_the_store_committed_the_first_is_dropped() -> 
 
     assert (kept.msg_ts - T0).tolist() == [95.0]  # 95 was never sent before: late, taken
     assert stats.repeats_dropped == 1
-    assert stats.late_readings == 1
     # once the writer has passed the mark, the store is asked instead (here: it lost it, so it is taken again)
     again = newest.drop_stored(copy, reg, AgentStats(), nothing_committed, committed=lambda: 5)
     assert (again.msg_ts - T0).tolist() == [90.0, 95.0]
+
+
+def seen(newest: Newest, dt: float) -> None:
+    """pump-1's flow and temp (series 0 and 1) handled up to T0 + dt."""
+    newest.note(1, np.array([0]), np.array([T0 + dt]), np.array([0, 1]), np.array([T0 + dt, T0 + dt]))
+
+
+def test_a_reading_older_than_its_series_newest_is_split_off_as_late() -> None:
+    """Late: older than the newest handled (95 after 100), or than an earlier item of the same batch (97 after
+    105). In order: 105, 110."""
+    reg, newest, stats = registry(), Newest(), AgentStats()
+    seen(newest, 100.0)
+    decoded = TelemetryDecoder("s1", reg).decode([reading(105), reading(95), reading(97), reading(110)], time.time())
+
+    in_order, late = newest.split_late(decoded, stats)
+
+    assert (in_order.msg_ts - T0).tolist() == [105.0, 110.0]
+    assert late is not None
+    assert (late.msg_ts - T0).tolist() == [95.0, 97.0]
+    assert (late.points.ts - T0).tolist() == [95.0, 95.0, 97.0, 97.0]
+    assert stats.late_readings == 2
+
+
+def test_readings_in_order_are_not_split() -> None:
+    reg, newest, stats = registry(), Newest(), AgentStats()
+    seen(newest, 0.0)
+    decoded = TelemetryDecoder("s1", reg).decode([reading(1), reading(2)], time.time())
+
+    assert newest.split_late(decoded, stats) == (decoded, None)
+    assert stats.late_readings == 0
+
+
+def test_a_copy_sent_again_without_dup_in_the_same_batch_is_dropped_not_stored_twice() -> None:
+    """A device that resends after reconnecting sends new messages, not DUP ones: the copy of 105 that comes in
+    the batch of its first is a repeat (dropped), not a late reading (which would be stored a second time)."""
+    reg, newest, stats = registry(), Newest(), AgentStats()
+    seen(newest, 100.0)
+    decoded = TelemetryDecoder("s1", reg).decode([reading(105), reading(110), reading(105), reading(101)], time.time())
+
+    in_order, late = newest.split_late(decoded, stats)
+
+    assert (in_order.msg_ts - T0).tolist() == [105.0, 110.0]
+    assert late is not None
+    assert (late.msg_ts - T0).tolist() == [101.0]
+    assert (stats.repeats_dropped, stats.late_readings) == (1, 1)
+
+
+def test_a_devices_metrics_reported_each_at_its_own_time_are_not_late() -> None:
+    """OPC UA reports each metric when it changes, stamped by its source: a device's flow at 101 can come after
+    its temp at 102. Each series is in order, so nothing is late; a series going back in time is."""
+    reg, newest, stats = registry(), Newest(), AgentStats()
+    seen(newest, 100.0)
+    sent = ((102, "temp", 1.0), (101, "flow", 1.0), (102, "flow", 1.0), (102, "temp", 2.0), (101, "temp", 3.0))
+    one = [Message(TOPIC, orjson.dumps({"ts": T0 + t, "metrics": {m: v}}), False) for t, m, v in sent]
+
+    in_order, late = newest.split_late(TelemetryDecoder("s1", reg).decode(one, time.time()), stats)
+
+    assert (in_order.msg_ts - T0).tolist() == [102.0, 101.0, 102.0, 102.0]  # temp at 102 twice: a correction, in order
+    assert late is not None
+    assert (late.msg_ts - T0).tolist() == [101.0]
+    assert stats.late_readings == 1
