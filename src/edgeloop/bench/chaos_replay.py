@@ -59,11 +59,18 @@ def _scores(store: StoreReads) -> Scores:
 
 def score_difference(run: Scores, base: Scores) -> dict[str, Any]:
     """Scores of the points both stored, compared: how many, the largest and the 99th percentile difference
-    (matched by device, metric and timestamp)."""
+    (matched by device, metric and timestamp). A late reading is stored unscored (NaN): two NaNs are equal, a NaN
+    against a score differs by infinity.
+
+    >>> score_difference({("p", "m", 1.0): 0.5, ("p", "m", 2.0): float("nan")},
+    ...                  {("p", "m", 1.0): 0.5, ("p", "m", 2.0): float("nan")})["within_1e-9"]
+    2
+    """
     common = run.keys() & base.keys()
     if not common:
         return {"points_compared": 0}
-    diff = np.abs(np.array([run[k] - base[k] for k in common], dtype=np.float64))
+    a, b = (np.array([scores[k] for k in common], dtype=np.float64) for scores in (run, base))
+    diff = np.where(np.isnan(a) & np.isnan(b), 0.0, np.nan_to_num(np.abs(a - b), nan=np.inf))
     return {"points_compared": len(common), "only_in_faulted_run": len(run.keys() - base.keys()),
             "only_in_replay": len(base.keys() - run.keys()), "max": float(diff.max()),
             "p99": float(np.quantile(diff, 0.99)), "within_1e-9": int((diff <= 1e-9).sum())}  # fmt: skip
