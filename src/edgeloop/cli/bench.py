@@ -23,6 +23,27 @@ def _exit(code: int) -> None:
         raise typer.Exit(code)
 
 
+def _check_store(store: str | None) -> None:
+    """A `--store` the bench can use, or a clear error (exit code 2) before any broker or agent starts."""
+    if store is None:
+        return
+    from rich.console import Console
+
+    from edgeloop.io.store import StoreError
+
+    if not store.startswith(("postgresql://", "postgres://")):
+        Console(stderr=True).print(f"[red]error:[/red] --store takes a postgresql://… URL (leave it out for "
+                                   f"SQLite), not {store!r}")  # fmt: skip
+        raise typer.Exit(2)
+    from edgeloop.io.store.postgres.schema import connect  # psycopg only when asked for
+
+    try:
+        connect(store).close()
+    except StoreError as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
 @bench_app.command("throughput")
 def throughput_command(
     broker: Annotated[
@@ -296,6 +317,7 @@ def scale_command(
     from edgeloop.bench.scale import scale
 
     counts = tuple(int(a) for a in agents.split(",") if a.strip())
+    _check_store(store)
     _exit(scale(sites, devices, counts, seconds, rate, json_out, store, kill))
 
 
@@ -318,4 +340,5 @@ def fleet_command(
     sites' reports. Exit code 1 when anything differs."""
     from edgeloop.bench.scale_fleet import fleet
 
+    _check_store(store)
     _exit(fleet(sites, devices, agents, hours, store, json_out, records))
