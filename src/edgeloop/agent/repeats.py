@@ -67,12 +67,20 @@ def _newest_at(newest: NDArray[np.float64], index: NDArray[np.int64], ts: NDArra
 Key = tuple[int, float, float]
 
 
-def reading_keys(decoded: DecodedBatch) -> list[Key]:
+#: the keys of a batch's items as arrays (series, time, value), turned into `Key`s only when looked up
+KeyArrays = tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]
+
+
+def key_arrays(decoded: DecodedBatch) -> KeyArrays:
     """The key of each item of `decoded`. The series, not the device: OPC UA sends a device's metrics in
     messages of their own, at one time, and two of them may hold the same value."""
     first = decoded.msg_start
-    points = decoded.points
-    return list(zip(points.series[first].tolist(), decoded.msg_ts.tolist(), points.values[first].tolist(), strict=True))
+    return decoded.points.series[first], decoded.msg_ts, decoded.points.values[first]
+
+
+def reading_keys(arrays: KeyArrays) -> list[Key]:
+    series, ts, value = arrays
+    return list(zip(series.tolist(), ts.tolist(), value.tolist(), strict=True))
 
 
 class Newest:
@@ -83,7 +91,7 @@ class Newest:
         self.ts: NDArray[np.float64] = np.full(0, -np.inf) if ts is None else np.asarray(ts, dtype=np.float64)
         self.series: NDArray[np.float64] = np.full(0, -np.inf) if series is None else np.asarray(series, np.float64)
         #: readings handed to the store and not yet committed: (the store's write mark, their keys)
-        self._uncommitted: deque[tuple[int, list[Key]]] = deque()
+        self._uncommitted: deque[tuple[int, KeyArrays]] = deque()
 
     def handled(self, mark: int, committed: int, decoded: DecodedBatch) -> None:
         """Readings just handed to the store, at its write mark `mark` (`committed`: its writer's mark now): a copy
@@ -91,7 +99,7 @@ class Newest:
         when its ack has not come within its ack wait, and the agent acknowledges only once the store has
         committed, so with a store more than that behind the copy comes while the first still waits."""
         self._forget_committed(committed)
-        self._uncommitted.append((mark, reading_keys(decoded)))
+        self._uncommitted.append((mark, key_arrays(decoded)))
 
     def _forget_committed(self, committed: int) -> None:
         pending = self._uncommitted
@@ -137,8 +145,8 @@ class Newest:
             return decoded
         settle(SETTLE_S)
         self._forget_committed(committed())
-        queued = {key for _, keys in self._uncommitted for key in keys}
-        keys = reading_keys(decoded)
+        queued = {key for _, arrays in self._uncommitted for key in reading_keys(arrays)}
+        keys = reading_keys(key_arrays(decoded))
         keep = np.ones(device.shape[0], dtype=bool)
         for i in np.flatnonzero(old).tolist():
             series, at, value = keys[i]
@@ -180,17 +188,16 @@ class Newest:
         known = keys < self.series.shape[0]
         before[known] = self.series[keys[known]]
         late_point = at < before
-        order = np.argsort(keys, kind="stable")
-        k, t = keys[order], at[order]
-        if ((k[1:] == k[:-1]) & (t[1:] < t[:-1])).any():  # out of order within the batch (rare): point by point
+        if not _in_order_per_series(keys, at):  # out of order within the batch (rare): point by point
             newest: dict[int, float] = {}
             for i, (key, when) in enumerate(zip(keys.tolist(), at.tolist(), strict=True)):
                 prior = newest.get(key, -np.inf)
                 late_point[i] |= when < prior
                 newest[key] = max(prior, when)
-        item_of = np.repeat(np.arange(n), np.diff(np.append(decoded.msg_start, keys.shape[0])))
         late = np.zeros(n, dtype=bool)
-        np.logical_or.at(late, item_of, late_point)
+        if late_point.any():
+            item_of = np.repeat(np.arange(n), np.diff(np.append(decoded.msg_start, keys.shape[0])))
+            np.logical_or.at(late, item_of, late_point)
         copy = _copies(decoded)
         late &= ~copy
         stats.repeats_dropped += int(copy.sum())
@@ -198,6 +205,16 @@ class Newest:
             return (decoded.items(np.flatnonzero(~copy)) if copy.any() else decoded), None
         stats.late_readings += int(late.sum())
         return decoded.items(np.flatnonzero(~late & ~copy)), decoded.items(np.flatnonzero(late))
+
+
+def _in_order_per_series(keys: NDArray[np.int64], at: NDArray[np.float64]) -> bool:
+    """Whether no point of the batch is older than an earlier point of its series. A batch in time order (the
+    usual case) is, without sorting by series."""
+    if bool((at[1:] >= at[:-1]).all()):
+        return True
+    order = np.argsort(keys, kind="stable")
+    k, t = keys[order], at[order]
+    return not bool(((k[1:] == k[:-1]) & (t[1:] < t[:-1])).any())
 
 
 def _copies(decoded: DecodedBatch) -> NDArray[np.bool_]:
@@ -209,7 +226,7 @@ def _copies(decoded: DecodedBatch) -> NDArray[np.bool_]:
     if not ((s[1:] == s[:-1]) & (t[1:] == t[:-1])).any():
         return copy
     seen: set[Key] = set()
-    for i, key in enumerate(reading_keys(decoded)):
+    for i, key in enumerate(reading_keys(key_arrays(decoded))):
         copy[i] = key in seen
         seen.add(key)
     return copy
