@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import httpx
+import orjson
 from tests.conftest import fail_the_pending_device
 from typer.testing import CliRunner
 
 from edgeloop.agent.site import SiteAgent
 from edgeloop.cli import app
+from edgeloop.io.loopback import Loopback
 from edgeloop.settings import Settings
 
 Auth = Callable[[str], dict[str, str]]
@@ -192,3 +194,35 @@ def test_the_signed_audit_head_is_served_as_the_agent_published_it(
     assert served.status_code == 200
     head = read_head(served.content, trust_anchor(settings.agent.audit_dir).key)
     assert head.records == agent.audit.records if agent.audit else False
+
+
+def test_a_late_reading_stored_unscored_leaves_the_telemetry_buckets_readable(
+    api_site: tuple[Settings, SiteAgent, str], auth: Auth
+) -> None:
+    """A reading that comes after newer ones is stored without a score (NaN, `Newest.split_late`): a bucket of
+    only such readings has no score (null), and one with scored readings too keeps their highest."""
+    _, agent, url = api_site
+    busy = next(d["device"] for d in httpx.get(f"{url}/devices", headers=auth("viewer")).json()["items"]
+                if d["last_decision"] is not None)  # fmt: skip
+    link = agent.client
+    assert isinstance(link, Loopback)
+    first = float(agent.store.read_series(busy, "vibration")[0][0])
+    for ts in (first - 3600, first + 7):
+        link.deliver(f"edgeloop/v1/{agent.site}/{busy}/telemetry",
+                     orjson.dumps({"ts": ts, "metrics": {"vibration": 5.0}}))  # fmt: skip
+    agent.handle_batch(link.drain(10))
+    agent.store.flush()
+    assert agent.stats.late_readings == 2
+
+    alone = httpx.get(f"{url}/devices/{busy}/telemetry/vibration?points=2", headers=auth("viewer"))
+    mixed = httpx.get(f"{url}/devices/{busy}/telemetry/vibration?points=2&from={first}", headers=auth("viewer"))
+
+    assert alone.status_code == 200, alone.text
+    buckets = alone.json()["buckets"]
+    assert sum(b["n"] for b in buckets) == 108
+    assert buckets[0]["n"] == 1  # the late reading alone, an hour before the others
+    assert buckets[0]["score"] is None
+    assert buckets[-1]["score"] > 0.9
+    first_half = mixed.json()["buckets"][0]
+    assert first_half["n"] > 2
+    assert first_half["score"] is not None  # the scored readings' highest, not NaN

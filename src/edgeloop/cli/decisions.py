@@ -8,6 +8,7 @@ guardrail checked, the reason, the command and its ack, and operators' verdicts.
 
 from __future__ import annotations
 
+import math
 import sys
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -128,7 +129,8 @@ def show(
     for col in ("time", "value", "score"):
         evidence.add_column(col, justify="right")
     for t, v, s in readings:
-        evidence.add_row(datetime.fromtimestamp(t, UTC).strftime("%H:%M:%S"), f"{v:g}", f"{s:.3f}")
+        score = "- (came late: not scored)" if math.isnan(s) else f"{s:.3f}"
+        evidence.add_row(datetime.fromtimestamp(t, UTC).strftime("%H:%M:%S"), f"{v:g}", score)
     out.print(evidence if readings else "no stored readings around it (agent.store_telemetry off?)")
     for c in commands:
         out.print(f"command: {orjson.dumps(c).decode()}")

@@ -71,8 +71,10 @@ def telemetry(
     buckets = []
     for b in np.unique(idx):
         m = idx == b
+        scored = s[m][~np.isnan(s[m])]  # a late reading is stored unscored (NaN): `Newest.split_late`
         buckets.append({"t": float(t[m][0]), "min": float(v[m].min()), "mean": float(v[m].mean()),
-                        "max": float(v[m].max()), "score": float(s[m].max()), "n": int(m.sum())})  # fmt: skip
+                        "max": float(v[m].max()), "score": float(scored.max()) if scored.size else None,
+                        "n": int(m.sum())})  # fmt: skip
     return {"device": device, "metric": metric, "buckets": buckets}
 
 
