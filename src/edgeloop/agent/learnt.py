@@ -78,7 +78,7 @@ def replay(agent: SiteAgent, run: int, skip: int) -> int:
             continue
         ts, values = chunk.ts[keep], chunk.vals[keep]
         agent.learner.score_learn(keys, values, ts)
-        agent.newest.note(len(agent.registry), agent.registry.device_of[keys], ts, keys, ts)
+        agent.newest.note(agent.registry.device_of[keys], ts, keys, ts)
         agent.data_ts = max(agent.data_ts, float(ts.max()))
         learnt += int(keys.shape[0])
     for gated in gated_parts(agent.learner):

@@ -13,7 +13,7 @@ never stored. What is kept of the older items is late when a newer reading of on
 (`drop_copies`).
 
 >>> newest = Newest()
->>> newest.note(2, np.array([0, 1, 0]), np.array([10.0, 5.0, 12.0]))
+>>> newest.note(np.array([0, 1, 0]), np.array([10.0, 5.0, 12.0]))
 >>> newest.ts.tolist()
 [12.0, 5.0]
 """
@@ -108,19 +108,14 @@ class Newest:
 
     def note(
         self,
-        n_devices: int,
         device: NDArray[np.int64],
         ts: NDArray[np.float64],
         series: NDArray[np.int64] | None = None,
         series_ts: NDArray[np.float64] | None = None,
     ) -> None:
-        """Readings handled: `device` holds the registry index of each, of `n_devices` known; `series` and
-        `series_ts` the series key and time of each of their points."""
-        if self.ts.shape[0] < n_devices:
-            grown = np.full(n_devices, -np.inf)
-            grown[: self.ts.shape[0]] = self.ts
-            self.ts = grown
-        np.maximum.at(self.ts, device, ts)
+        """Readings handled: `device` holds the registry index of each; `series` and `series_ts` the series key and
+        time of each of their points."""
+        self.ts = _newest_at(self.ts, device, ts)
         if series is not None and series_ts is not None:
             self.series = _newest_at(self.series, series, series_ts)
 
@@ -173,7 +168,7 @@ class Newest:
         >>> from edgeloop.agent.stats import AgentStats
         >>> from edgeloop.io.decode import PointBatch
         >>> newest, stats = Newest(), AgentStats()
-        >>> newest.note(1, np.array([0]), np.array([20.0]), np.array([0]), np.array([20.0]))
+        >>> newest.note(np.array([0]), np.array([20.0]), np.array([0]), np.array([20.0]))
         >>> points = PointBatch.from_lists([1, 0, 0], [10.0, 10.0, 30.0], [1.0, 2.0, 3.0])
         >>> batch = DecodedBatch(points, np.array([0, 0, 0]), np.array([10.0, 10.0, 30.0]), np.array([0, 1, 2]))
         >>> kept, late = newest.split_late(batch, stats)
@@ -220,13 +215,14 @@ def _in_order_per_series(keys: NDArray[np.int64], at: NDArray[np.float64]) -> bo
 def _copies(decoded: DecodedBatch) -> NDArray[np.bool_]:
     """Per item, whether an earlier item of the batch has its key."""
     copy = np.zeros(decoded.n_messages, dtype=bool)
-    first = decoded.points.series[decoded.msg_start]
-    order = np.lexsort((decoded.msg_ts, first))
-    s, t = first[order], decoded.msg_ts[order]
+    arrays = key_arrays(decoded)
+    first, ts, _ = arrays
+    order = np.lexsort((ts, first))
+    s, t = first[order], ts[order]
     if not ((s[1:] == s[:-1]) & (t[1:] == t[:-1])).any():
         return copy
     seen: set[Key] = set()
-    for i, key in enumerate(reading_keys(key_arrays(decoded))):
+    for i, key in enumerate(reading_keys(arrays)):
         copy[i] = key in seen
         seen.add(key)
     return copy

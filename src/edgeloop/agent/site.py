@@ -202,7 +202,7 @@ class SiteAgent:
         self.stats.messages += decoded.n_messages
         if len(points) == 0:
             return
-        self.newest.note(len(self.registry), decoded.msg_device, decoded.msg_ts, points.series, points.ts)
+        self.newest.note(decoded.msg_device, decoded.msg_ts, points.series, points.ts)
         scores = self.learner.score_learn(points.series, points.values, points.ts)
         self.data_ts = max(self.data_ts, float(points.ts.max()))
         for gated in gated_parts(self.learner):

@@ -27,14 +27,18 @@ def _check_store(store: str | None) -> None:
     """A `--store` the bench can use, or a clear error (exit code 2) before any broker or agent starts."""
     if store is None:
         return
+    from pydantic import ValidationError
     from rich.console import Console
 
     from edgeloop.io.store import StoreError
+    from edgeloop.settings import StoreSettings
 
-    if not store.startswith(("postgresql://", "postgres://")):
+    try:
+        StoreSettings(url=store)  # the settings' own rule for a store URL
+    except ValidationError:
         Console(stderr=True).print(f"[red]error:[/red] --store takes a postgresql://… URL (leave it out for "
                                    f"SQLite), not {store!r}")  # fmt: skip
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     from edgeloop.io.store.postgres.schema import connect  # psycopg only when asked for
 
     try:

@@ -33,7 +33,7 @@ def test_an_older_reading_is_dropped_only_if_the_store_holds_it() -> None:
     """90 is stored: dropped (whether sent again as DUP or by the device). 95 is older than the newest but was
     never stored (NATS sends a dead session's messages again after newer ones): taken. 110 is newer: taken."""
     reg, newest, stats = registry(), Newest(), AgentStats()
-    newest.note(1, np.array([0]), np.array([T0 + 100.0]))
+    newest.note(np.array([0]), np.array([T0 + 100.0]))
     decoded = TelemetryDecoder("s1", reg).decode([reading(90, dup=True), reading(95, dup=True), reading(110),
                                                   reading(90)], time.time())  # fmt: skip
 
@@ -47,7 +47,7 @@ def test_an_older_reading_is_dropped_only_if_the_store_holds_it() -> None:
 
 def test_another_value_at_a_stored_time_is_a_correction_and_taken() -> None:
     reg, newest, stats = registry(), Newest(), AgentStats()
-    newest.note(1, np.array([0]), np.array([T0 + 100.0]))
+    newest.note(np.array([0]), np.array([T0 + 100.0]))
     decoded = TelemetryDecoder("s1", reg).decode([reading(90)], time.time())
 
     kept = newest.drop_stored(decoded, reg, stats, lambda device, metric, ts, value: value == 7.5)
@@ -58,7 +58,7 @@ def test_another_value_at_a_stored_time_is_a_correction_and_taken() -> None:
 
 def test_nothing_is_looked_up_while_every_reading_is_newer() -> None:
     reg, newest, stats = registry(), Newest(), AgentStats()
-    newest.note(1, np.array([0]), np.array([T0]))
+    newest.note(np.array([0]), np.array([T0]))
     decoded = TelemetryDecoder("s1", reg).decode([reading(1), reading(2)], time.time())
 
     def never(device: str, metric: str, ts: float, value: float) -> bool:
@@ -80,7 +80,7 @@ def test_the_store_settles_its_queued_writes_once_before_the_first_look_up() -> 
     """A repeat can come while its first copy still waits in the writer's queue: a look-up before the writes
     are committed would miss it (the chaos bench's replay stored and learnt a device's resent readings twice)."""
     reg, newest, stats = registry(), Newest(), AgentStats()
-    newest.note(1, np.array([0]), np.array([T0 + 100.0]))
+    newest.note(np.array([0]), np.array([T0 + 100.0]))
     committed: set[float] = set()
     queued = {T0 + 90.0, T0 + 95.0}
     calls: list[str] = []
@@ -106,7 +106,7 @@ def test_a_copy_that_comes_before_the_store_committed_the_first_is_dropped() -> 
     does not hold it yet; the readings handed to it since its last commit do."""
     reg, newest, stats = registry(), Newest(), AgentStats()
     first = TelemetryDecoder("s1", reg).decode([reading(90), reading(100)], time.time())
-    newest.note(1, first.msg_device, first.msg_ts)
+    newest.note(first.msg_device, first.msg_ts)
     newest.handled(5, 3, first)
     copy = TelemetryDecoder("s1", reg).decode([reading(90, dup=True), reading(95)], time.time())
 
@@ -124,7 +124,7 @@ def test_a_copy_that_comes_before_the_store_committed_the_first_is_dropped() -> 
 
 def seen(newest: Newest, dt: float) -> None:
     """pump-1's flow and temp (series 0 and 1) handled up to T0 + dt."""
-    newest.note(1, np.array([0]), np.array([T0 + dt]), np.array([0, 1]), np.array([T0 + dt, T0 + dt]))
+    newest.note(np.array([0]), np.array([T0 + dt]), np.array([0, 1]), np.array([T0 + dt, T0 + dt]))
 
 
 def test_a_reading_older_than_its_series_newest_is_split_off_as_late() -> None:
