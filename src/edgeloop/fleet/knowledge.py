@@ -4,7 +4,10 @@ A summary holds, per metric of an asset type, statistics over the site's warm se
 how many devices, the median level, the median noise sigma in the metric's unit (`scale`) and relative to the
 level (`rel_scale`), and how much each of those two varies between the site's devices (`spread_abs`,
 `spread_rel`: the MAD of the logarithm). The spreads decide whether a new device's noise should be expected
-in absolute terms or in proportion to its level.
+in absolute terms or in proportion to its level. A site whose learner is calibrated adds the median
+calibration of its warm series (`tail`, `edgeloop.learn.prior.TailPrior`), merged field by field with the same
+capped weighted median when all the sites that send one run the same learner (a calibration is of one
+learner's scores).
 
 The merge assumes an honest majority and bounds what any one site can do:
 - a summary that fails the schema (wrong version, non-finite or negative numbers, absurd device counts) is
@@ -38,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from edgeloop.learn.prior import SeriesPrior, SeriesStats
+from edgeloop.learn.prior import SeriesPrior, SeriesStats, TailPrior
 from edgeloop.model import is_valid_id
 
 SCHEMA = "edgeloop.knowledge/1"
@@ -68,10 +71,12 @@ class MetricSummary:
     rel_scale: float
     spread_abs: float
     spread_rel: float
+    tail: TailPrior | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"devices": self.devices, "level": self.level, "scale": self.scale, "rel_scale": self.rel_scale,
-                "spread_abs": self.spread_abs, "spread_rel": self.spread_rel}  # fmt: skip
+        doc = {"devices": self.devices, "level": self.level, "scale": self.scale, "rel_scale": self.rel_scale,
+               "spread_abs": self.spread_abs, "spread_rel": self.spread_rel}  # fmt: skip
+        return doc if self.tail is None else {**doc, "tail": self.tail._asdict()}
 
     @classmethod
     def from_json(cls, doc: Any, where: str) -> MetricSummary:
@@ -90,7 +95,23 @@ class MetricSummary:
             raise KnowledgeError(f"{where}: 'scale' and 'rel_scale' must be > 0")
         if values["spread_abs"] < 0 or values["spread_rel"] < 0:
             raise KnowledgeError(f"{where}: spreads must be >= 0")
-        return cls(devices, **values)
+        return cls(devices, **values, tail=_tail(doc.get("tail"), where))
+
+
+def _tail(doc: Any, where: str) -> TailPrior | None:
+    """A summary's optional calibration, checked (`TailPrior.is_usable`)."""
+    if doc is None:
+        return None
+    fields = TailPrior._fields
+    if not isinstance(doc, dict) or set(doc) != set(fields):
+        raise KnowledgeError(f"{where}: 'tail' must be an object of {', '.join(fields)}")
+    values = [doc[name] for name in fields]
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        raise KnowledgeError(f"{where}: 'tail' holds numbers only")
+    tail = TailPrior(*(float(v) for v in values))
+    if not tail.is_usable():
+        raise KnowledgeError(f"{where}: 'tail' is not a calibration (finite, >= 0, m1 > 0, m2 >= m1²)")
+    return tail
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,8 +169,14 @@ def summarize_metric(stats: SeriesStats, min_points: int) -> MetricSummary | Non
         return None
     level, scale = stats.level[warm], stats.scale[warm]
     rel = scale / np.abs(level)
+    tail = None
+    if stats.tail is not None:
+        rows = stats.tail[warm]
+        rows = rows[np.isfinite(rows).all(axis=1)]
+        found = TailPrior(*np.median(rows, axis=0).tolist()) if rows.shape[0] else None
+        tail = found if found is not None and found.is_usable() else None
     return MetricSummary(int(warm.sum()), float(np.median(level)), float(np.median(scale)), float(np.median(rel)),
-                         log_mad(scale), log_mad(rel))  # fmt: skip
+                         log_mad(scale), log_mad(rel), tail)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,12 +252,21 @@ def merge(summaries: Sequence[KnowledgeSummary], k: float = OUTLIER_K) -> Merged
         w = [min(float(m.devices), cap) for m in chosen]
         spread_abs = weighted_median([m.spread_abs for m in chosen], w)
         spread_rel = weighted_median([m.spread_rel for m in chosen], w)
+        tails = [(m.tail, wi) for m, wi in zip(chosen, w, strict=True) if m.tail is not None]
+        learners = {latest[site].learner for (site, m), ok in zip(sites, keep.tolist(), strict=True)
+                    if ok and m.tail is not None}  # fmt: skip
+        tail = None
+        if tails and len(learners) == 1:  # calibrations of different learners' scores do not mix
+            fields = zip(*(t for t, _ in tails), strict=True)
+            tail = TailPrior(*(weighted_median(list(v), [wi for _, wi in tails]) for v in fields))
         priors[metric] = SeriesPrior(
             level=weighted_median([m.level for m in chosen], w),
             scale=weighted_median([m.scale for m in chosen], w),
             rel_scale=weighted_median([m.rel_scale for m in chosen], w),
             relative=spread_rel < spread_abs,
             devices=sum(m.devices for m in chosen),
+            tail=tail if tail is not None and tail.is_usable() else None,
+            tail_of=learners.pop() if tail is not None else "",
         )
         used[metric] = [site for (site, _), ok in zip(sites, keep.tolist(), strict=True) if ok]
     return MergedKnowledge(priors, used, rejected)

@@ -178,7 +178,8 @@ def describe(merged: MergedKnowledge) -> dict[str, Any]:
     """A JSON-ready view of a merge: the priors, the sites used and those left out with their reasons."""
     return {
         "priors": {m: {"level": p.level, "scale": p.scale, "rel_scale": p.rel_scale, "relative": p.relative,
-                       "devices": p.devices} for m, p in merged.priors.items()},
+                       "devices": p.devices, "tail": None if p.tail is None else p.tail._asdict()}
+                   for m, p in merged.priors.items()},
         "used": merged.used,
         "rejected": [{"site": s, "metric": m, "reason": r} for s, m, r in merged.rejected],
     }  # fmt: skip

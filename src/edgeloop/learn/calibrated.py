@@ -38,6 +38,7 @@ memory, which makes some (noise ratios, short means) score on the state they had
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -45,6 +46,7 @@ import numpy as np
 
 from edgeloop.learn.base import FloatArray, IntArray, Learner, grow, occurrence_rank
 from edgeloop.learn.combine import MaxOf
+from edgeloop.learn.prior import SeriesPrior, SeriesStats, prior_part
 from edgeloop.learn.spot import SpotTail
 
 REBASE_REASONS = ("new_normal", "maintenance", "repaired", "timeout")
@@ -120,6 +122,40 @@ class Calibrated(Learner):
         self._free_until = grow(self._free_until, size, -np.inf)
         self._newest = grow(self._newest, size, -np.inf)
         self._due = grow(self._due, size, np.nan)
+
+    def summarize(self, keys: IntArray) -> SeriesStats:
+        """The inner learner's level and noise per key, and this calibration's state (the prior protocol,
+        `edgeloop.learn.prior`); TypeError if the inner learner cannot summarize."""
+        part = prior_part(self.inner)
+        if part is None:
+            raise TypeError(f"{self.inner.name} cannot summarize what it learnt")
+        self._ensure(int(keys.max(initial=-1)) + 1)
+        return part.summarize(keys)._replace(tail=self._tail.stats(keys))
+
+    def seed(self, keys: IntArray, priors: Sequence[SeriesPrior]) -> None:
+        """Seed the inner learner, and start the unseen keys whose prior has a calibration of this learner's raw
+        scores calibrated from it (weighing as half the calibration's memory of excesses), so they score from
+        their first points.
+
+        >>> from edgeloop.learn.ewma import RobustEWMA
+        >>> from edgeloop.learn.prior import TailPrior
+        >>> fleet = TailPrior(t=0.06, mean=0.03, mad=0.03, m1=0.06, m2=0.008)
+        >>> learner = Calibrated(RobustEWMA(warmup=60))
+        >>> learner.seed(np.array([0]), [SeriesPrior(10.0, 1.0, 0.1, False, 5, fleet, learner.name)])
+        >>> s = learner.score_learn(np.zeros(3, dtype=np.int64), np.array([10.0, 10.5, 16.0]), np.arange(3.0))
+        >>> bool(s[1] < 0.9), bool(s[2] > 0.999)
+        (True, True)
+        """
+        part = prior_part(self.inner)
+        if part is not None:
+            part.seed(keys, priors)
+        self._ensure(int(keys.max(initial=-1)) + 1)
+        fresh = self._tail.seen(keys) == 0
+        chosen = [(k, p.tail) for k, p, f in zip(keys.tolist(), priors, fresh.tolist(), strict=True)
+                  if f and p.tail is not None and p.tail_of == self.name and p.tail.is_usable()]  # fmt: skip
+        if chosen:
+            rows = np.array([t for _, t in chosen], dtype=np.float64)
+            self._tail.start(np.array([k for k, _ in chosen], dtype=np.int64), rows, max(2, self.window // 2))
 
     def held(self, keys: IntArray) -> np.ndarray:
         """Which of these series are on hold."""

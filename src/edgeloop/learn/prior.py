@@ -11,6 +11,12 @@ series takes its level from its own first point. The noise scale is either absol
 +-0.3 degC) or relative to the level (a current transformer's 0.8%); `relative` says which one was the more
 stable across the fleet's devices.
 
+A calibrated learner (`edgeloop.learn.calibrated`) also shares its calibration, `TailPrior`: the tail of its
+inner learner's raw surprise, which is in units of each series' own noise and so alike across devices of one
+type. A series seeded with it scores calibrated tail probabilities from its first points, instead of scoring
+nothing for the calibration's warm-up and then a tail fitted on a few excesses; its own excesses take over as
+they come (the prior weighs as much as half the calibration's memory of excesses).
+
 >>> prior = SeriesPrior(level=40.0, scale=0.3, rel_scale=0.008, relative=True, devices=12)
 >>> round(prior.scale_at(50.0), 6)
 0.4
@@ -28,6 +34,31 @@ from typing import NamedTuple, Protocol, runtime_checkable
 from edgeloop.learn.base import FloatArray, IntArray
 
 
+class TailPrior(NamedTuple):
+    """A calibration to start a series from (`spot.SpotTail`'s state): the tracked quantile `t` of the raw
+    surprise, the surprise's mean and mean absolute deviation, and the first two moments of its excesses over t.
+
+    >>> TailPrior(1.2, 0.5, 0.4, 0.3, 0.2).is_usable(), TailPrior(1.2, 0.5, 0.4, 0.0, 0.2).is_usable()
+    (True, False)
+    """
+
+    t: float
+    mean: float
+    mad: float
+    m1: float
+    m2: float
+
+    def is_usable(self) -> bool:
+        """Finite, non-negative, with excesses to fit a tail to (m1 > 0, m2 >= m1²) and within sane bounds."""
+        if not all(math.isfinite(v) and 0.0 <= v <= TAIL_MAX for v in self):
+            return False
+        return self.m1 > 0 and self.m2 >= self.m1 * self.m1 * (1 - 1e-9)
+
+
+#: the largest value a shared calibration may hold: raw surprises of a calibrated learner are far below it
+TAIL_MAX = 1e6
+
+
 @dataclass(frozen=True, slots=True)
 class SeriesPrior:
     """What a fleet knows about one metric of an asset type: its typical level and noise scale (sigma)."""
@@ -37,6 +68,8 @@ class SeriesPrior:
     rel_scale: float  # noise sigma / |level|
     relative: bool  # the noise grows with the level: use rel_scale x |level| rather than scale
     devices: int  # how many devices it was learnt from
+    tail: TailPrior | None = None  # a calibrated learner's calibration, when the fleet's learner has one
+    tail_of: str = ""  # the name of the learner whose raw scores `tail` calibrates: only that one may use it
 
     def scale_at(self, level: float) -> float:
         """The noise sigma to expect of a series running at `level`."""
@@ -58,11 +91,13 @@ class SeriesPrior:
 
 
 class SeriesStats(NamedTuple):
-    """Per key, what a learner learnt: level, noise sigma and the number of points seen (`points`, 0: nothing)."""
+    """Per key, what a learner learnt: level, noise sigma and the number of points seen (`points`, 0: nothing);
+    a calibrated learner adds each key's calibration, one `TailPrior` row per key (NaN: not calibrated yet)."""
 
     level: FloatArray
     scale: FloatArray
     points: IntArray
+    tail: FloatArray | None = None
 
 
 @runtime_checkable
@@ -95,6 +130,9 @@ def prior_part(learner: object) -> PriorLearner | None:
     >>> type(prior_part(Both())).__name__, prior_part(Cusum())
     ('RobustEWMA', None)
     """
+    inner = getattr(learner, "inner", None)  # a wrapper (`Calibrated`) takes priors if what it wraps does
+    if inner is not None and isinstance(learner, PriorLearner):
+        return learner if prior_part(inner) is not None else None
     if isinstance(learner, PriorLearner):
         return learner
     for part in getattr(learner, "learners", ()):

@@ -43,6 +43,7 @@ from edgeloop.learn.base import FloatArray, IntArray, grow
 BoolArray = np.ndarray[tuple[int, ...], np.dtype[np.bool_]]
 
 _TINY = 1e-12
+_STATE = ("_t", "_mean", "_mad", "_m1", "_m2")  # a series' calibration, as `prior.TailPrior` orders it
 LOW_GAMMA = -0.45
 
 
@@ -81,6 +82,20 @@ class SpotTail:
         """Start these series over (a re-base to a regime whose scores are not those learnt)."""
         for name in ("_n", "_ne", "_t", "_mean", "_mad", "_m1", "_m2"):
             getattr(self, name)[k] = 0
+
+    def stats(self, k: IntArray) -> FloatArray:
+        """Each series' calibration as rows of `prior.TailPrior` (t, mean, mad, m1, m2); NaN where the series has
+        not finished its warm-up or has fewer than 2 excesses."""
+        rows = np.stack([getattr(self, name)[k] for name in _STATE], axis=1).astype(np.float64)
+        rows[(self._n[k] < self.warmup) | (self._ne[k] < 2)] = np.nan
+        return rows
+
+    def start(self, k: IntArray, rows: FloatArray, excesses: int) -> None:
+        """Start these series calibrated, from `rows` (as `stats` gives them), weighing as `excesses` excesses."""
+        for j, name in enumerate(_STATE):
+            getattr(self, name)[k] = rows[:, j]
+        self._n[k] = self.warmup
+        self._ne[k] = excesses
 
     def seen(self, k: IntArray) -> IntArray:
         return np.asarray(self._n[k], dtype=np.int64)

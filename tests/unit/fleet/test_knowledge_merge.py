@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from edgeloop.fleet.envelope import Trust, public_hex, seal
 from edgeloop.fleet.knowledge import KnowledgeError, KnowledgeSummary, MetricSummary, merge
 from edgeloop.fleet.share import FleetKnowledge, knowledge_topic
+from edgeloop.learn.prior import TailPrior
 
 HONEST = {  # site -> (devices, vibration sigma, level)
     "north": (20, 0.095, 2.4),
@@ -183,3 +184,51 @@ def taken(summaries: list[KnowledgeSummary]) -> FleetKnowledge:
         key = Ed25519PrivateKey.generate()
         assert fleet.take(knowledge_topic(s.asset_type, s.site), seal(s.to_json(), key)) is None
     return fleet
+
+
+TAIL = TailPrior(t=0.57, mean=0.24, mad=0.23, m1=0.15, m2=0.04)
+
+
+def calibrated(site: str, learner: str, t: float) -> KnowledgeSummary:
+    s = summary(site, *HONEST[site], tail=TAIL._replace(t=t))
+    return KnowledgeSummary(s.site, s.asset_type, s.ts, s.metrics, learner)
+
+
+def test_a_calibration_round_trips_and_merges_to_the_weighted_median_of_the_sites() -> None:
+    sites = [calibrated(site, "ewma_noise@spot", t) for site, t in zip(HONEST, (0.5, 0.57, 0.6), strict=True)]
+    for s in sites:
+        assert KnowledgeSummary.from_json(orjson.loads(orjson.dumps(s.to_json()))) == s
+    prior = merge(sites).priors["vibration"]
+
+    assert prior.tail == TAIL
+    assert prior.tail_of == "ewma_noise@spot"
+
+
+def test_calibrations_of_different_learners_do_not_mix() -> None:
+    sites = [calibrated("north", "ewma_noise@spot", 0.5), calibrated("south", "robust_ewma@spot", 0.57)]
+
+    prior = merge(sites).priors["vibration"]
+
+    assert prior.tail is None
+    assert prior.tail_of == ""
+    assert within_honest(prior.scale, "scale")
+
+
+@pytest.mark.parametrize(
+    ("tail", "expected"),
+    [
+        ({"t": 1.0}, "must be an object of t, mean, mad, m1, m2"),
+        ({**TAIL._asdict(), "m1": 0.0}, "not a calibration"),
+        ({**TAIL._asdict(), "t": -1.0}, "not a calibration"),
+        ({**TAIL._asdict(), "t": 1e300}, "not a calibration"),
+        ({**TAIL._asdict(), "mad": "0.2"}, "numbers only"),
+        ({**TAIL._asdict(), "m2": True}, "numbers only"),
+        ([1, 2, 3, 4, 5], "must be an object"),
+    ],
+)
+def test_a_malformed_calibration_is_refused_with_its_reason(tail: Any, expected: str) -> None:
+    doc = calibrated("north", "ewma_noise@spot", 0.5).to_json()
+    doc["metrics"]["vibration"]["tail"] = tail
+
+    with pytest.raises(KnowledgeError, match=expected):
+        KnowledgeSummary.from_json(doc)

@@ -8,6 +8,7 @@ import pytest
 from edgeloop.learn.calibrated import GATE_AT, Calibrated
 from edgeloop.learn.catalog import LEARNERS
 from edgeloop.learn.ewma import RobustEWMA
+from edgeloop.learn.prior import SeriesPrior, TailPrior
 
 SERIES = 40
 POINTS = 3000
@@ -104,3 +105,33 @@ def test_a_rebase_takes_effect_at_its_data_time_whether_told_before_or_after_the
 
     np.testing.assert_array_equal(np.r_[first[3500:], after], rest)
     assert float(np.mean(after[-1000:] >= 0.99)) < 0.05
+
+
+def test_a_series_seeded_with_the_fleets_calibration_scores_calibrated_from_its_first_points() -> None:
+    keys, x, t = fault_free()
+    fleet_part, new_part = keys < SERIES // 2, keys >= SERIES // 2
+    fleet = Calibrated(RobustEWMA())
+    fleet.score_learn(keys[fleet_part], x[fleet_part], t[fleet_part])
+    stats = fleet.summarize(np.arange(SERIES // 2))
+    assert stats.tail is not None
+    assert np.isfinite(stats.tail).all()
+    tail = TailPrior(*np.median(stats.tail, axis=0).tolist())
+    prior = SeriesPrior(float(np.median(stats.level)), float(np.median(stats.scale)), 0.1, False, 20, tail, fleet.name)
+    first = 300  # five hours at a point a minute: the cold calibration's warm-up and then some
+    seeded, cold = Calibrated(RobustEWMA()), Calibrated(RobustEWMA())
+    seeded.seed(np.arange(SERIES // 2, SERIES), [prior] * (SERIES // 2))
+    k, v, when = keys[new_part][: first * 20], x[new_part][: first * 20], t[new_part][: first * 20]
+    with_prior = seeded.score_learn(k, v, when).reshape(first, 20)
+    without = cold.score_learn(k, v, when).reshape(first, 20)
+    assert not without[:200].any()  # the cold calibration scores nothing for its warm-up
+    for tau in (0.9, 0.99):
+        ratio = float(np.mean(with_prior[2:] >= tau)) / (1 - tau)
+        assert 0.5 <= ratio <= 2.0, (tau, ratio)
+
+
+def test_a_calibration_of_another_learners_scores_is_not_taken() -> None:
+    tail = TailPrior(0.06, 0.03, 0.03, 0.06, 0.008)
+    learner = Calibrated(RobustEWMA())
+    learner.seed(np.array([0]), [SeriesPrior(10.0, 1.0, 0.1, False, 5, tail, "noise_ratio@spot")])
+    scores = learner.score_learn(np.zeros(50, dtype=np.int64), np.full(50, 10.0), np.arange(50.0))
+    assert not scores.any()  # not calibrated: it scores nothing until its own warm-up is over
