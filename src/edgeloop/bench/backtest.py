@@ -31,6 +31,7 @@ from edgeloop.sim.runner import apply_command, encode_events, encode_step
 
 DAY = 86_400.0
 START_TS = 19_676 * DAY  # midnight UTC, 2023-11-15: runs cover whole days
+FAULT_FREE_S = 4 * 3600.0  # the factory plant's fault-free start (`FactoryPlant`'s warmup_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +41,16 @@ class PlantSpec:
     days: int
     interval_s: float = 15.0
     site: str = "factory"
+    fault_free_s: float = FAULT_FREE_S  # no fault starts before this much of the plant's life has passed
+    running_s: float = 0.0  # how long the plant ran before the run (and its agent) starts: faults may be under way
 
     def build(self) -> FactoryPlant:
-        return FactoryPlant(self.devices, self.seed, START_TS, self.interval_s, self.site)
+        """The plant at the run's start, `START_TS`: it was built `running_s` earlier and has run since."""
+        plant = FactoryPlant(self.devices, self.seed, START_TS - self.running_s, self.interval_s, self.site,
+                             warmup_s=self.fault_free_s)  # fmt: skip
+        while plant.now < START_TS - 1e-6:
+            plant.step()
+        return plant
 
     @property
     def steps(self) -> int:
