@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 import subprocess
 import sys
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import pytest
+
+from edgeloop.io.store.telemetry import read_series
 
 FIELDS = {
     "points",
@@ -72,6 +77,12 @@ def test_demo_runs_the_loop_over_another_protocol(protocol: str, tmp_path: Path)
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     summary = orjson.loads(done.stdout)
     assert summary["points"] > 1_000, summary
+    with contextlib.closing(sqlite3.connect(summary["database"])) as conn:
+        t, _, _ = read_series(conn, "pump-001", "speed")
+    # the plant samples at --interval, served or not, and the agent keeps up: a served plant once ignored it
+    # and sampled every 15 s, its server fell hours behind the plant, and the agent saw 5 of its 36 hours
+    assert float(np.median(np.diff(t))) == 60.0
+    assert t[-1] - t[0] > 86_400, f"the agent saw {(t[-1] - t[0]) / 3600:.1f} h of the plant's time"
     assert summary["decisions"] >= 1, summary
     left = subprocess.run(["pgrep", "-f", f"edgeloop sim factory .*--site {site} "], capture_output=True, check=False)
     assert left.returncode == 1, f"a simulator still runs: {left.stdout.decode()}"

@@ -39,7 +39,15 @@ class PlantNotServedError(RuntimeError):
 
 @contextlib.asynccontextmanager
 async def serve_plant(
-    protocol: str, url: str, site: str, devices: int, seed: int, speed: float, truth: Path, tmp: Path
+    protocol: str,
+    url: str,
+    site: str,
+    devices: int,
+    seed: int,
+    speed: float,
+    truth: Path,
+    tmp: Path,
+    interval: float = 15.0,
 ) -> AsyncIterator[tuple[asyncio.subprocess.Process | None, Path | None]]:
     """Start the simulator serving `protocol` and wait until it has written the map it serves; kill it on the
     way out if it still runs (the demo stops it itself when all goes well)."""
@@ -47,9 +55,10 @@ async def serve_plant(
     with socket.socket() as s:  # a free port for the first server (the simulator takes the next ones too)
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
-    poll_s = max(0.05, 15.0 / speed)  # a new sample every poll where the machine allows, at most 20 polls/s
+    poll_s = max(0.05, interval / speed)  # a new sample every poll where the machine allows, at most 20 polls/s
     extra = ["--protocol", protocol, "--port", str(port), "--map-out", str(map_path), "--poll-s", str(poll_s)]
-    sim = await asyncio.create_subprocess_exec(*simulator_command(url, site, devices, seed, speed, truth, extra),
+    sim = await asyncio.create_subprocess_exec(*simulator_command(url, site, devices, seed, speed, truth, extra,
+                                                                  interval=interval),
                                                stdin=asyncio.subprocess.DEVNULL)  # fmt: skip
     deadline = time.monotonic() + 30
     try:

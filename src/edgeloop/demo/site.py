@@ -54,7 +54,7 @@ async def run_demo(
         stop = asyncio.Event()
         stop_on_signals(stop)
         # a served plant (modbus, opcua) comes up first: the agent reads it with the map the simulator writes
-        serving = (serve_plant(protocol, url, site, devices, seed, speed, truth_path, Path(tmp))
+        serving = (serve_plant(protocol, url, site, devices, seed, speed, truth_path, Path(tmp), interval)
                    if protocol in SERVED else contextlib.nullcontext((None, None)))  # fmt: skip
         async with serving as (served, map_path), \
                 open_agent(settings, url, protocol=protocol, protocol_map=map_path) as agent, \
