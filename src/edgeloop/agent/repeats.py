@@ -140,8 +140,8 @@ class Newest:
             return decoded
         settle(SETTLE_S)
         self._forget_committed(committed())
-        queued = {key for _, arrays in self._uncommitted for key in reading_keys(arrays)}
         keys = reading_keys(key_arrays(decoded))
+        queued = self._queued_at(ts[old])
         keep = np.ones(device.shape[0], dtype=bool)
         for i in np.flatnonzero(old).tolist():
             series, at, value = keys[i]
@@ -154,6 +154,16 @@ class Newest:
             return decoded
         stats.repeats_dropped += int((~keep).sum())
         return decoded.items(np.flatnonzero(keep))
+
+    def _queued_at(self, times: NDArray[np.float64]) -> set[Key]:
+        """The keys handed to the store and not committed yet, of readings at one of `times`: only those can be a
+        copy of an old item, and a redelivery's batch should not cost a set of every reading since the commit."""
+        queued: set[Key] = set()
+        for _, (series, ts, value) in self._uncommitted:
+            at = np.isin(ts, times)
+            if at.any():
+                queued.update(reading_keys((series[at], ts[at], value[at])))
+        return queued
 
     def split_late(self, decoded: DecodedBatch, stats: AgentStats) -> tuple[DecodedBatch, DecodedBatch | None]:
         """`decoded` as (the items in time order for their series, the late ones or None). An item is late when one
