@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 import subprocess
 import sys
 import tempfile
@@ -258,10 +259,15 @@ class BrokerCluster:
         return counts
 
     def stop(self) -> None:
-        for i, proc in enumerate(self._procs):
-            self._procs[i] = None
-            if proc is not None:
-                stop_server(proc)
+        """SIGTERM every node at once, then wait for each: stopped one after the other, with up to 10 s each before
+        a kill, three nodes once took over 30 s to stop on a busy machine; at once, the slowest bounds it."""
+        procs = [proc for proc in self._procs if proc is not None]
+        self._procs = [None] * len(self._procs)
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            stop_server(proc)  # already told: waits for it, and kills it if it has not gone in 10 s
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
