@@ -31,13 +31,13 @@ class BrokerError(RuntimeError):
     """The embedded broker could not be found or started; the message says why and what to do."""
 
 
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM a broker process and wait for it; killed when it has not gone in 10 s."""
+def stop_server(proc: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:
+    """SIGTERM a broker process and wait for it; killed when it has not gone in `timeout_s`."""
     if proc.poll() is not None:
         return
     proc.send_signal(signal.SIGTERM)
     try:
-        proc.wait(timeout=10)
+        proc.wait(timeout=max(timeout_s, 0.0))
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=5)

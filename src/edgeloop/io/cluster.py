@@ -260,14 +260,16 @@ class BrokerCluster:
 
     def stop(self) -> None:
         """SIGTERM every node at once, then wait for each: stopped one after the other, with up to 10 s each before
-        a kill, three nodes once took over 30 s to stop on a busy machine; at once, the slowest bounds it."""
+        a kill, three nodes once took over 30 s to stop on a busy machine; at once, with one 10 s deadline for all
+        before the rest are killed, the slowest bounds it."""
         procs = [proc for proc in self._procs if proc is not None]
         self._procs = [None] * len(self._procs)
         for proc in procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10.0
         for proc in procs:
-            stop_server(proc)  # already told: waits for it, and kills it if it has not gone in 10 s
+            stop_server(proc, deadline - time.monotonic())  # already told: waits, and kills it past the deadline
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
