@@ -173,8 +173,7 @@ def summarize_metric(stats: SeriesStats, min_points: int) -> MetricSummary | Non
     if stats.tail is not None:
         rows = stats.tail[warm]
         rows = rows[np.isfinite(rows).all(axis=1)]
-        found = TailPrior(*np.median(rows, axis=0).tolist()) if rows.shape[0] else None
-        tail = found if found is not None and found.is_usable() else None
+        tail = TailPrior.usable(np.median(rows, axis=0).tolist()) if rows.shape[0] else None
     return MetricSummary(int(warm.sum()), float(np.median(level)), float(np.median(scale)), float(np.median(rel)),
                          log_mad(scale), log_mad(rel), tail)  # fmt: skip
 
@@ -258,15 +257,15 @@ def merge(summaries: Sequence[KnowledgeSummary], k: float = OUTLIER_K) -> Merged
         tail = None
         if tails and len(learners) == 1:  # calibrations of different learners' scores do not mix
             fields = zip(*(t for t, _ in tails), strict=True)
-            tail = TailPrior(*(weighted_median(list(v), [wi for _, wi in tails]) for v in fields))
+            tail = TailPrior.usable(weighted_median(list(v), [wi for _, wi in tails]) for v in fields)
         priors[metric] = SeriesPrior(
             level=weighted_median([m.level for m in chosen], w),
             scale=weighted_median([m.scale for m in chosen], w),
             rel_scale=weighted_median([m.rel_scale for m in chosen], w),
             relative=spread_rel < spread_abs,
             devices=sum(m.devices for m in chosen),
-            tail=tail if tail is not None and tail.is_usable() else None,
-            tail_of=learners.pop() if tail is not None else "",
+            tail=tail,
+            tail_of=learners.pop() if tail is not None else "",  # no learner is named for a tail it cannot use
         )
         used[metric] = [site for (site, _), ok in zip(sites, keep.tolist(), strict=True) if ok]
     return MergedKnowledge(priors, used, rejected)

@@ -27,7 +27,7 @@ they come (the prior weighs as much as half the calibration's memory of excesses
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol, runtime_checkable
 
@@ -53,6 +53,16 @@ class TailPrior(NamedTuple):
         if not all(math.isfinite(v) and 0.0 <= v <= TAIL_MAX for v in self):
             return False
         return self.m1 > 0 and self.m2 >= self.m1 * self.m1 * (1 - 1e-9)
+
+    @classmethod
+    def usable(cls, values: Iterable[float]) -> TailPrior | None:
+        """The calibration of these five values if `is_usable`, else None.
+
+        >>> TailPrior.usable([1.2, 0.5, 0.4, 0.3, 0.2]), TailPrior.usable([1.2, 0.5, 0.4, 0.0, 0.2])
+        (TailPrior(t=1.2, mean=0.5, mad=0.4, m1=0.3, m2=0.2), None)
+        """
+        tail = cls(*(float(v) for v in values))
+        return tail if tail.is_usable() else None
 
 
 #: the largest value a shared calibration may hold: raw surprises of a calibrated learner are far below it

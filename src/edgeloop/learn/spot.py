@@ -75,12 +75,12 @@ class SpotTail:
     def ensure(self, size: int) -> None:
         for name in ("_n", "_ne"):
             setattr(self, name, grow(getattr(self, name), size, 0))
-        for name in ("_t", "_mean", "_mad", "_m1", "_m2"):
+        for name in _STATE:
             setattr(self, name, grow(getattr(self, name), size, 0.0))
 
     def forget(self, k: IntArray) -> None:
         """Start these series over (a re-base to a regime whose scores are not those learnt)."""
-        for name in ("_n", "_ne", "_t", "_mean", "_mad", "_m1", "_m2"):
+        for name in ("_n", "_ne", *_STATE):
             getattr(self, name)[k] = 0
 
     def stats(self, k: IntArray) -> FloatArray:
