@@ -170,6 +170,14 @@ class AgentSettings(BaseModel):
         None,
         description="file of the audit keys pinned at creation; empty: $XDG_CONFIG_HOME/edgeloop/audit-pins.json",
     )
+    late_window_s: float = Field(
+        600.0,
+        ge=0,
+        le=86_400,
+        description="wall seconds a late reading may come after a newer one of its series and still be put in its "
+        "place: the learner goes back to a copy of itself and learns again (agent/rewind.py; copies every quarter "
+        "of it, in memory and in the checkpoint); 0: late readings are stored and not learnt",
+    )
     checkpoint_s: float = Field(
         60.0, ge=0, description="wall seconds between two checkpoints of the learnt state (0: only when stopping)"
     )

@@ -77,6 +77,12 @@ def replay(agent: SiteAgent, run: int, skip: int) -> int:
         if keys.shape[0] == 0:
             continue
         ts, values = chunk.ts[keep], chunk.vals[keep]
+        late = ts < agent.newest.of_series(keys)  # late readings the run put in place: put in place again
+        if late.any():
+            agent.rewind.place(agent, keys[late], ts[late], values[late])
+            keys, ts, values = keys[~late], ts[~late], values[~late]
+            if keys.shape[0] == 0:
+                continue
         agent.learner.score_learn(keys, values, ts)
         agent.newest.note(agent.registry.device_of[keys], ts, keys, ts)
         agent.data_ts = max(agent.data_ts, float(ts.max()))
@@ -110,6 +116,7 @@ def renew_as_before(agent: SiteAgent, run: int, chunk: Chunk, known: int, names:
                       and e["ts"] <= first), None)  # fmt: skip
         if event is not None and event["kind"] == "repaired":
             keys = np.fromiter(renewed.keys.values(), dtype=np.int64)
+            agent.rewind.touch(keys)
             for gated in gated_parts(agent.learner):
                 gated.rebase(keys, float(event["ts"]), rebase_reason(event["detail"]))
     return agent.registry.n_series
@@ -119,7 +126,7 @@ def state_of(agent: SiteAgent) -> dict[str, Any]:
     """What a restart needs to resume warm (`agent/checkpoint.py`): registry, learner and alarm stage."""
     return {"site": agent.site, "registry": agent.registry, "learner": agent.learner, "stage": agent.stage.snapshot(),
             "guard": agent.dispatcher.guard.to_json(), "newest": agent.newest.ts.copy(),
-            "newest_series": agent.newest.series.copy(),
+            "newest_series": agent.newest.series.copy(), "snapshots": agent.rewind.snapshots,
             "written": (agent.store.run, agent.chunks_written)}  # fmt: skip
 
 
@@ -134,6 +141,7 @@ def resume(agent: SiteAgent, state: dict[str, Any]) -> bool:
     agent.devices.regroup()
     if "newest" in state:
         agent.newest = Newest(state["newest"], state.get("newest_series"))
+    agent.rewind.snapshots = list(state.get("snapshots", [])) if agent.rewind.window_s > 0 else []
     if "written" in state:
         replay(agent, *state["written"])
     if "guard" in state and agent.store.read_guard_state() is None:  # handed over from another partitioning

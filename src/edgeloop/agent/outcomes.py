@@ -164,6 +164,7 @@ class Outcomes:
         if known is None:
             return
         keys = np.fromiter(known.keys.values(), dtype=np.int64)
+        agent.rewind.touch(keys)  # learning again from an earlier copy would not repeat this re-base
         for gated in gated_parts(agent.learner):
             gated.rebase(keys, agent.data_ts if ts is None else ts, reason)
             self.record_rebases(gated.take_rebases(), now)

@@ -93,6 +93,13 @@ class Newest:
         #: readings handed to the store and not yet committed: (the store's write mark, their keys)
         self._uncommitted: deque[tuple[int, KeyArrays]] = deque()
 
+    def of_series(self, keys: NDArray[np.int64]) -> NDArray[np.float64]:
+        """The newest time handled of each series of `keys` (-inf: none yet)."""
+        out = np.full(keys.shape[0], -np.inf)
+        known = keys < self.series.shape[0]
+        out[known] = self.series[keys[known]]
+        return out
+
     def handled(self, mark: int, committed: int, decoded: DecodedBatch) -> None:
         """Readings just handed to the store, at its write mark `mark` (`committed`: its writer's mark now): a copy
         that comes before they are committed is known for one without the store. A broker sends a message again
@@ -189,10 +196,7 @@ class Newest:
         if n == 0:
             return decoded, None
         keys, at = points.series, points.ts
-        before = np.full(keys.shape[0], -np.inf)
-        known = keys < self.series.shape[0]
-        before[known] = self.series[keys[known]]
-        late_point = at < before
+        late_point = at < self.of_series(keys)
         if not _in_order_per_series(keys, at):  # out of order within the batch (rare): point by point
             newest: dict[int, float] = {}
             for i, (key, when) in enumerate(zip(keys.tolist(), at.tolist(), strict=True)):

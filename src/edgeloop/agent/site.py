@@ -31,6 +31,7 @@ from edgeloop.agent.outbox import DurableOutbox
 from edgeloop.agent.outcomes import Outcomes
 from edgeloop.agent.partition import PartitionView
 from edgeloop.agent.repeats import Newest, drop_copies
+from edgeloop.agent.rewind import Rewind
 from edgeloop.agent.stats import AgentStats
 from edgeloop.audit import AuditError, AuditLog
 from edgeloop.io.decode import NO_META, RAW_KEPT, DecodedBatch, Rejected, TelemetryDecoder
@@ -86,6 +87,7 @@ class SiteAgent:
                                 budget=None if budget is None else (budget, settings.sample_s))  # fmt: skip
         self.data_ts = -np.inf  # the latest data time seen: a re-base an operator asks for starts there
         self.newest = Newest()  # each device's newest telemetry time: what the broker sends again is dropped
+        self.rewind = Rewind(settings.late_window_s)  # copies of the learner, to put late readings in place
         self.chunks_written = 0  # telemetry rows this run of the store has been given: a checkpoint notes it
         self.devices = SiteDevices(store, self.stage, learner, self.models, books, self.record)
         self.split = InboundSplitter(self.site, settings.max_future_s, settings.max_past_s)
@@ -194,10 +196,13 @@ class SiteAgent:
         decoded = self.newest.drop_stored(decoded, self.registry, self.stats, self._stored, self.store.flush,
                                           lambda: marks.committed)  # fmt: skip
         decoded, late = self.newest.split_late(decoded, self.stats)
-        if late is not None:  # stored, not learnt (`Newest.split_late`): a restart's replay leaves out NaN scores
-            self.stats.messages += late.n_messages
+        if late is not None:  # put in place where the learner can go back to before them (`agent/rewind.py`),
+            self.stats.messages += late.n_messages  # else stored unscored, not learnt
             self.stats.points += len(late.points)
-            self._store_points(late, late.points.ts * np.nan)
+            lp = late.points
+            scores = self.rewind.place(self, lp.series, lp.ts, lp.values)
+            self.stats.late_placed += int(np.logical_and.reduceat(~np.isnan(scores), late.msg_start).sum())
+            self._store_points(late, scores)
         points = decoded.points
         self.stats.messages += decoded.n_messages
         if len(points) == 0:
@@ -217,6 +222,7 @@ class SiteAgent:
         self.act(alarms.events, now)
         if not self.models.plain:
             self._shadow(decoded, now)
+        self.rewind.keep(self.learner, self.newest.series, now)
 
     def _store_points(self, decoded: DecodedBatch, scores: NDArray[np.float64]) -> None:
         """Hand `decoded`'s points to the store with their scores, and note them as not committed yet."""

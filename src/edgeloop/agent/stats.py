@@ -27,7 +27,8 @@ class AgentStats:
     alarms_delayed: int = 0  # held for their class's on-delay (feedback)
     alarms_lapsed: int = 0  # of those, gone before the delay was over: never raised
     repeats_dropped: int = 0  # telemetry the broker sent again that the agent had handled (after a restart)
-    late_readings: int = 0  # telemetry older than its series' newest handled, not a repeat: stored, not learnt
+    late_readings: int = 0  # telemetry older than its series' newest handled, not a repeat
+    late_placed: int = 0  # of those, readings put in their place and learnt (`agent/rewind.py`); the rest not learnt
     other_partitions: int = 0  # messages of devices another partition of the site runs (agent.partition)
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
     decision_latency_s: list[float] = field(default_factory=list)

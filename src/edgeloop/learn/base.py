@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import pickle
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from typing import Any, Self
 
 import numpy as np
@@ -73,6 +74,22 @@ class Learner(ABC):
         """Learn one point."""
         self.score_learn(*_one(key, value, ts))
 
+    def take_rows(self, earlier: Learner, keys: IntArray) -> bool:
+        """Set these series' state back to what `earlier`, a copy of this learner taken before, held for them: a
+        late reading is put in its place by going back to before it and learning again (`agent/rewind.py`).
+        Whether it could: only a learner whose state is all per series (`PER_SERIES_ROWS`) can.
+
+        >>> from edgeloop.learn.ewma import RobustEWMA
+        >>> learner, keys = RobustEWMA(warmup=2), np.array([0, 1])
+        >>> learner.score_learn(keys, np.array([1.0, 5.0]), np.array([0.0, 0.0])).shape
+        (2,)
+        >>> earlier = learner.clone_state()
+        >>> _ = learner.score_learn(keys, np.array([2.0, 6.0]), np.array([1.0, 1.0]))
+        >>> learner.take_rows(earlier, np.array([1])), learner._last.tolist()[:2]
+        (True, [2.0, 5.0])
+        """
+        return take_rows(self, earlier, keys)
+
     def frozen_rows(self, keys: IntArray) -> list[tuple[object, str, IntArray]] | None:
         """Where the normal model of these keys lives, as (object, array attribute, rows): what a gate freezes
         (`calibrated.py`). None: the learner does not say (by default, unless it declares `normal_state`)."""
@@ -104,6 +121,47 @@ class Learner(ABC):
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
         return f"{type(self).__name__}({args})"
+
+
+#: classes whose state is all arrays indexed by series key on their first axis, or parts that are: a series' rows
+#: can then be taken from an earlier copy (`Learner.take_rows`). Each is listed by hand, once read: a learner that
+#: keeps anything else per series (a dict, state per device) must not be here
+PER_SERIES_ROWS: set[str] = {"RobustEWMA", "NoiseRatio", "MaxOf", "Calibrated", "SpotTail"}
+
+
+def take_rows(into: object, earlier: object, keys: IntArray) -> bool:
+    """Copy the rows `keys` of every state array of `earlier` into `into` (same class, `PER_SERIES_ROWS`), parts
+    included; False, with nothing copied, when a part is not per series or `earlier` did not know a key."""
+    pairs = [(dst, src) for dst, src in _row_arrays(into, earlier) if dst is not None and src is not None]
+    if len(pairs) != sum(1 for _ in _row_arrays(into, earlier)):
+        return False
+    top = int(keys.max()) if keys.shape[0] else -1
+    if any(src.shape[0] <= top or dst.shape[0] <= top for dst, src in pairs):
+        return False
+    for dst, src in pairs:
+        dst[keys] = src[keys]
+    return True
+
+
+def _row_arrays(into: object, earlier: object) -> Iterator[tuple[NDArray[Any] | None, NDArray[Any] | None]]:
+    """The (into, earlier) pairs of state arrays of two objects of one `PER_SERIES_ROWS` class, parts included;
+    (None, None) for a part that is not per series."""
+    if type(into) is not type(earlier) or type(into).__name__ not in PER_SERIES_ROWS:
+        yield None, None
+        return
+    theirs = vars(earlier)
+    for name, mine in vars(into).items():
+        other = theirs.get(name)
+        if isinstance(mine, np.ndarray) and name.startswith("_"):
+            yield (mine, other) if isinstance(other, np.ndarray) else (None, None)
+        elif isinstance(mine, list) and mine and all(isinstance(x, Learner) for x in mine):
+            if not isinstance(other, list) or len(other) != len(mine):
+                yield None, None
+                continue
+            for a, b in zip(mine, other, strict=True):
+                yield from _row_arrays(a, b)
+        elif isinstance(mine, Learner) or type(mine).__name__ in PER_SERIES_ROWS:
+            yield from _row_arrays(mine, other)
 
 
 def _one(key: int, value: float, ts: float) -> tuple[IntArray, FloatArray, FloatArray]:

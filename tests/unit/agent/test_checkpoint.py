@@ -24,9 +24,10 @@ METAS = [{"device": f"pump-{i}", "asset_type": "pump", "commands": {}, "metrics"
 
 
 def agent_in(
-    data_dir: Path, link: Loopback, clock: Callable[[], float] = lambda: T0 + 1e6
+    data_dir: Path, link: Loopback, clock: Callable[[], float] = lambda: T0 + 1e6, late_window_s: float = 600.0
 ) -> tuple[Settings, SiteAgent]:
-    settings = load_settings(None, agent={"site": "s1", "data_dir": data_dir, "cooldown_s": 600})
+    settings = load_settings(None, agent={"site": "s1", "data_dir": data_dir, "cooldown_s": 600,
+                                          "late_window_s": late_window_s})  # fmt: skip
     store = SqliteStore(settings.agent.db_path, "s1")
     agent = SiteAgent(settings.agent, link, store, make_learner(settings.agent), make_policy(settings.agent),
                       LedgerWriter.open(store, settings.ledger), clock=clock)  # fmt: skip
@@ -129,7 +130,7 @@ def test_after_a_kill_between_checkpoints_the_agent_learns_again_what_it_stored_
         agent.store.close()
 
 
-def in_flight_run(tmp_path: Path, redelivery_s: float) -> tuple[SiteAgent, SiteAgent]:
+def in_flight_run(tmp_path: Path, redelivery_s: float, late_window_s: float = 600.0) -> tuple[SiteAgent, SiteAgent]:
     """The uninterrupted agent, and one killed with steps 380-400 stored but unacknowledged and 400-420 in
     flight (delivered, never stored), whose broker sends newer steps (420-500) at once and those again only
     30 s later, as NATS does; the second agent holds its telemetry `redelivery_s` after its restart."""
@@ -139,7 +140,7 @@ def in_flight_run(tmp_path: Path, redelivery_s: float) -> tuple[SiteAgent, SiteA
     for part in (range(0, 300), range(300, 400), range(400, 420), range(420, 500), range(500, 800)):
         feed(uninterrupted, link, part)  # (each part's readings are drawn from its own seed)
 
-    _, first = agent_in(tmp_path / "two", link)
+    _, first = agent_in(tmp_path / "two", link, late_window_s=late_window_s)
     announce(first, link)
     feed(first, link, range(0, 300))
     checkpoint.write(first.settings.checkpoint_path, checkpoint.encode(first.learnt_state()))
@@ -147,7 +148,7 @@ def in_flight_run(tmp_path: Path, redelivery_s: float) -> tuple[SiteAgent, SiteA
     in_flight = feed(SinkAgent(), link, range(400, 420))  # the dead agent had them, and stored nothing of them
     first.store.close()
     clock = [T0 + 1e6]
-    _, second = agent_in(tmp_path / "two", link, clock=lambda: clock[0])
+    _, second = agent_in(tmp_path / "two", link, clock=lambda: clock[0], late_window_s=late_window_s)
     assert second.resume(checkpoint.load(first.settings.checkpoint_path) or {})
     second.holdback.start(until=clock[0] + redelivery_s)
     announce(second, link)
@@ -177,10 +178,26 @@ def test_what_was_in_flight_at_a_kill_and_comes_again_late_is_learnt_in_time_ord
     np.testing.assert_allclose(resumed, expected, rtol=0, atol=1e-9)
 
 
-def test_without_the_hold_what_comes_again_late_is_not_learnt_and_the_scores_differ(tmp_path: Path) -> None:
-    """Without the hold the readings that were in flight come after newer ones: late. They are stored, neither
-    scored nor learnt (`Newest.split_late`), so the learners miss them and the scores that follow differ."""
+def test_without_the_hold_what_comes_again_late_is_put_in_place_and_what_follows_scored_as_without_a_kill(
+    tmp_path: Path,
+) -> None:
+    """Without the hold the readings that were in flight come after newer ones: late. The learner goes back to its
+    copy from before them (kept in the checkpoint) and learns again with them in place (`agent/rewind.py`): the
+    scores given before they came differ from the uninterrupted run's, and those given after equal them."""
     uninterrupted, second = in_flight_run(tmp_path / "not held", redelivery_s=0.0)
+
+    assert second.stats.late_readings == second.stats.late_placed == 3 * 20
+    before = scores_after(uninterrupted, T0 + 15 * 400), scores_after(second, T0 + 15 * 400)
+    assert np.abs(before[0] - before[1]).max() > 1e-6  # steps 420-500, scored without them
+    expected, resumed = scores_after(uninterrupted, T0 + 15 * 500), scores_after(second, T0 + 15 * 500)
+    assert expected.shape == resumed.shape == (6 * 300,)
+    np.testing.assert_allclose(resumed, expected, rtol=0, atol=1e-9)
+
+
+def test_without_the_hold_or_copies_what_comes_again_late_is_not_learnt_and_the_scores_differ(tmp_path: Path) -> None:
+    """Without copies of the learner (`agent.late_window_s: 0`) the late readings are stored, neither scored nor
+    learnt (`Newest.split_late`), so the learners miss them and the scores that follow differ."""
+    uninterrupted, second = in_flight_run(tmp_path / "not held", redelivery_s=0.0, late_window_s=0.0)
 
     expected, resumed = scores_after(uninterrupted, T0 + 15 * 400), scores_after(second, T0 + 15 * 400)
     assert expected.shape == resumed.shape
