@@ -39,7 +39,7 @@ from edgeloop.audit import LOG_FILE, Record, verify_file
 from edgeloop.audit.store_check import check_store
 from edgeloop.audit.trust import trust_anchor
 from edgeloop.bench.agent_process import AgentProcess
-from edgeloop.bench.chaos_replay import Recording, Scores, replay, score_difference
+from edgeloop.bench.chaos_replay import Recording, Scores, late_came, replay, score_difference
 from edgeloop.bench.faults import CuttableLink, fuzz_corpus, limit_file_size
 from edgeloop.io.broker import EmbeddedBroker
 from edgeloop.io.mqtt import MqttClient, parse_url
@@ -107,6 +107,8 @@ class RunResult:
     outbox_unsent: int = 0
     timeline: list[str] = field(default_factory=list)
     scores: Scores = field(default_factory=dict, repr=False)
+    #: per series with late readings, the data time the last one came at (`chaos_replay.late_came`)
+    late_came: dict[tuple[str, str], float] = field(default_factory=dict, repr=False)
     at_broker: set[tuple[str, float]] = field(default_factory=set, repr=False)  # (device, ts) the observer got
     #: what the broker delivered of the site (arrival time, topic, payload, retain), for the replay
     recording: Recording = field(default_factory=list, repr=False)
@@ -280,6 +282,7 @@ def _measure(result: RunResult, data_dir: Path, site: str) -> None:
     site_dir = data_dir / site
     with SqliteOperatorStore.open(site_dir / "edgeloop.db", read_only=True) as store:
         names = store.read_series_names()
+        result.late_came = late_came(store.read_chunks_after(0), names)
         seen: set[tuple[str, float]] = set()
         first_metric: dict[str, str] = {}
         for device, metric in sorted(set(names.values())):
@@ -346,7 +349,9 @@ def _figures(run: RunResult, base: Scores | None, plan: ChaosPlan) -> dict[str, 
         "events": run.events_published - run.events_stored,
         "decisions_not_in_store": run.decisions_logged - run.decisions_stored,
     }
-    scores = {"not_measured": "run with --baseline"} if base is None else score_difference(run.scores, base)
+    scores = (
+        {"not_measured": "run with --baseline"} if base is None else score_difference(run.scores, base, run.late_came)
+    )
     return {
         "plan": asdict(plan),
         "telemetry": {"published": run.telemetry_published, "at_broker": run.telemetry_at_broker,

@@ -4,6 +4,7 @@ that never stops, and the two runs' scores compared point by point (`docs/chaos.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from edgeloop.agent.ledger_writer import LedgerWriter
 from edgeloop.agent.service import make_learner, make_policy
 from edgeloop.agent.site import SiteAgent
 from edgeloop.io.loopback import Loopback
-from edgeloop.io.store import SqliteStore, StoreReads
+from edgeloop.io.store import Chunk, SeriesNames, SqliteStore, StoreReads
 from edgeloop.io.transport import Message
 from edgeloop.settings import load_settings
 
@@ -57,7 +58,31 @@ def _scores(store: StoreReads) -> Scores:
     return scores
 
 
-def score_difference(run: Scores, base: Scores) -> dict[str, Any]:
+def late_came(chunks: Iterable[Chunk], names: SeriesNames) -> dict[tuple[str, str], float]:
+    """Per series that had late readings, the data time its last one came at: the newest of the series' points
+    stored before it (chunks in the order written). The agent scored the points up to it without that reading.
+
+    >>> from edgeloop.io.store import Chunk
+    >>> c = Chunk(1, np.array([0, 0, 0, 0]), np.array([1.0, 3.0, 2.0, 4.0]), np.zeros(4), np.zeros(4, np.float32))
+    >>> late_came([c], {(1, 0): ("p", "m")})
+    {('p', 'm'): 3.0}
+    """
+    newest: dict[tuple[str, str], float] = {}
+    came: dict[tuple[str, str], float] = {}
+    for chunk in chunks:
+        for key, t in zip(chunk.keys.tolist(), chunk.ts.tolist(), strict=True):
+            name = names.get((chunk.run, key))
+            if name is None:
+                continue
+            prior = newest.get(name, -np.inf)
+            if t < prior:
+                came[name] = prior
+            else:
+                newest[name] = t
+    return came
+
+
+def score_difference(run: Scores, base: Scores, came: dict[tuple[str, str], float] | None = None) -> dict[str, Any]:
     """Scores of the points both stored, compared: how many, the largest and the 99th percentile difference
     (matched by device, metric and timestamp). A late reading is stored unscored (NaN): two NaNs are equal; a
     point scored in one run only is counted apart (`unscored_in_one`) and left out of the largest and the 99th
@@ -68,14 +93,23 @@ def score_difference(run: Scores, base: Scores) -> dict[str, Any]:
     >>> d["within_1e-9"], d["unscored_in_one"], d["max"]
     (2, 1, 0.0)
     """
-    common = run.keys() & base.keys()
+    common = sorted(run.keys() & base.keys())
     if not common:
         return {"points_compared": 0}
     a, b = (np.array([scores[k] for k in common], dtype=np.float64) for scores in (run, base))
     one = np.isnan(a) != np.isnan(b)
     diff = np.where(np.isnan(a) & np.isnan(b), 0.0, np.abs(a - b))
     both = diff[~one]
-    return {"points_compared": len(common), "only_in_faulted_run": len(run.keys() - base.keys()),
-            "only_in_replay": len(base.keys() - run.keys()), "unscored_in_one": int(one.sum()),
-            "max": float(both.max()) if both.size else 0.0, "p99": float(np.quantile(both, 0.99)) if both.size else 0.0,
-            "within_1e-9": int((both <= 1e-9).sum())}  # fmt: skip
+    out: dict[str, Any] = {"points_compared": len(common), "only_in_faulted_run": len(run.keys() - base.keys()),
+           "only_in_replay": len(base.keys() - run.keys()), "unscored_in_one": int(one.sum()),
+           "max": float(both.max()) if both.size else 0.0, "p99": float(np.quantile(both, 0.99)) if both.size else 0.0,
+           "within_1e-9": int((both <= 1e-9).sum())}  # fmt: skip
+    if came is not None:  # scored before a late reading of the series came (without it), or after
+        before = np.array([t <= came.get((d, m), -np.inf) for d, m, t in common], dtype=bool)
+        equal = (diff <= 1e-9) & ~one
+        out["scored_before_a_late_reading_came"] = {
+            "points": int(before.sum()),
+            "within_1e-9": int(equal[before].sum()),
+        }
+        out["scored_after"] = {"points": int((~before).sum()), "within_1e-9": int(equal[~before].sum())}
+    return out
