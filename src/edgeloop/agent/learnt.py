@@ -79,7 +79,7 @@ def replay(agent: SiteAgent, run: int, skip: int) -> int:
         ts, values = chunk.ts[keep], chunk.vals[keep]
         late = ts < agent.newest.of_series(keys)  # late readings the run put in place: put in place again
         if late.any():
-            agent.rewind.place(agent, keys[late], ts[late], values[late])
+            agent.rewind.place(agent, keys[late], ts[late], values[late], agent.clock())
             keys, ts, values = keys[~late], ts[~late], values[~late]
             if keys.shape[0] == 0:
                 continue

@@ -16,7 +16,7 @@ points after it stay as they were stored: decisions were taken on them.
 
 A late reading is stored unscored and not learnt, as before, when no copy is old enough (it came later than the
 window), when the learner's state is not all per series (`learn.base.PER_SERIES_ROWS`), when its series was
-re-based or renewed since the copy (`touch`), or when more than `MAX_RELEARN` points would be learnt again.
+re-based or renewed since the copy (`touch`), or when the points to learn again would pass `RELEARN_PER_MINUTE`.
 `stats.late_readings` counts late readings, `stats.late_placed` those put in place.
 """
 
@@ -36,9 +36,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: points learnt again for one batch's late readings at most (a device sending old readings on purpose must not
-#: make the agent learn its history again and again); beyond it they are stored and not learnt
-MAX_RELEARN = 100_000
+#: points learnt again per minute of the agent's clock at most (some 5 s of its work here): a device sending old
+#: readings on purpose must not make the agent learn history again and again; beyond it they are not learnt
+RELEARN_PER_MINUTE = 2_000_000
 
 
 @dataclass(slots=True)
@@ -58,6 +58,7 @@ class Rewind:
     def __init__(self, window_s: float) -> None:
         self.window_s = window_s
         self.snapshots: list[Snapshot] = []
+        self._spent: list[tuple[float, int]] = []  # (agent's clock, points learnt again) over the last minute
 
     def keep(self, learner: Learner, newest: NDArray[np.float64], now: float) -> None:
         """Copy the learner if a quarter of the window went by since the last copy; drop the copies older than
@@ -93,7 +94,12 @@ class Rewind:
         return None
 
     def place(
-        self, agent: SiteAgent, keys: NDArray[np.int64], ts: NDArray[np.float64], values: NDArray[np.float64]
+        self,
+        agent: SiteAgent,
+        keys: NDArray[np.int64],
+        ts: NDArray[np.float64],
+        values: NDArray[np.float64],
+        now: float,
     ) -> NDArray[np.float64]:
         """Put these late points in place where they can be, learnt; their scores there (NaN: not placed). Points
         the store already holds (a restart's replay of readings placed before) are not taken twice."""
@@ -118,9 +124,11 @@ class Rewind:
                             dtype=bool)  # fmt: skip
             parts.append((np.full(int(keep.sum()), key, dtype=np.int64), st[keep], sv[keep]))
         k_all = np.concatenate([p[0] for p in parts] + [keys[np.isin(keys, list(chosen))]])
-        if k_all.shape[0] > MAX_RELEARN:
-            log.warning("late readings not put in place: %d points to learn again", k_all.shape[0])
+        self._spent = [(at, n) for at, n in self._spent if now - at < 60.0]
+        if k_all.shape[0] + sum(n for _, n in self._spent) > RELEARN_PER_MINUTE:
+            log.warning("late readings not put in place: %d points to learn again, over the budget", k_all.shape[0])
             return scores
+        self._spent.append((now, int(k_all.shape[0])))
         placed = np.isin(keys, list(chosen))
         t_all = np.concatenate([p[1] for p in parts] + [ts[placed]])
         v_all = np.concatenate([p[2] for p in parts] + [values[placed]])

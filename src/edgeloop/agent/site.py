@@ -200,7 +200,7 @@ class SiteAgent:
             self.stats.messages += late.n_messages  # else stored unscored, not learnt
             self.stats.points += len(late.points)
             lp = late.points
-            scores = self.rewind.place(self, lp.series, lp.ts, lp.values)
+            scores = self.rewind.place(self, lp.series, lp.ts, lp.values, now)
             self.stats.late_placed += int(np.logical_and.reduceat(~np.isnan(scores), late.msg_start).sum())
             self._store_points(late, scores)
         points = decoded.points

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import orjson
+import pytest
 
+from edgeloop.agent import rewind
 from edgeloop.agent.ledger_writer import LedgerWriter
 from edgeloop.agent.service import make_learner, make_policy
 from edgeloop.agent.site import SiteAgent
@@ -97,3 +99,19 @@ def test_a_learner_with_state_per_device_keeps_no_copies_and_does_not_go_back(tm
     assert site.agent.stats.late_placed == 0
     assert np.isnan(site.late_score(100))
     assert site.agent.rewind.snapshots == []
+
+
+def test_late_readings_past_the_budget_of_points_to_learn_again_are_stored_and_not_learnt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rewind, "RELEARN_PER_MINUTE", 250)  # each needs some 180 points learnt again
+    site = Site(tmp_path)
+    site.send(range(0, 100))
+    site.send(range(120, 200))
+    site.send(range(100, 101))
+    site.send(range(101, 102))
+
+    assert site.agent.stats.late_readings == 2
+    assert site.agent.stats.late_placed == 1
+    assert np.isfinite(site.late_score(100))
+    assert np.isnan(site.late_score(101))
