@@ -39,7 +39,7 @@ from edgeloop.audit import LOG_FILE, Record, verify_file
 from edgeloop.audit.store_check import check_store
 from edgeloop.audit.trust import trust_anchor
 from edgeloop.bench.agent_process import AgentProcess
-from edgeloop.bench.chaos_replay import Recording, Scores, late_came, replay, score_difference
+from edgeloop.bench.chaos_replay import Came, Recording, Scores, late_came, replay, score_difference
 from edgeloop.bench.faults import CuttableLink, fuzz_corpus, limit_file_size
 from edgeloop.io.broker import EmbeddedBroker
 from edgeloop.io.mqtt import MqttClient, parse_url
@@ -108,7 +108,7 @@ class RunResult:
     timeline: list[str] = field(default_factory=list)
     scores: Scores = field(default_factory=dict, repr=False)
     #: per series with late readings, the data time the last one came at (`chaos_replay.late_came`)
-    late_came: dict[tuple[str, str], float] = field(default_factory=dict, repr=False)
+    late_came: Came = field(default_factory=dict, repr=False)
     at_broker: set[tuple[str, float]] = field(default_factory=set, repr=False)  # (device, ts) the observer got
     #: what the broker delivered of the site (arrival time, topic, payload, retain), for the replay
     recording: Recording = field(default_factory=list, repr=False)
@@ -331,7 +331,7 @@ def chaos(broker: str | None, plan: ChaosPlan, baseline: bool, json_out: bool, k
         tmp = str(keep) if keep else stack.enter_context(tempfile.TemporaryDirectory(prefix="edgeloop-chaos-"))
         url = broker or stack.enter_context(EmbeddedBroker()).url
         run = asyncio.run(run_site(plan, url, Path(tmp) / "faults"))
-        base = None
+        base: tuple[Scores, Came] | None = None
         if baseline:
             console.print(f"chaos: replaying {len(run.recording):,} messages into an agent that never stops")
             base = replay(run.recording, run.site, Path(tmp) / "replay")
@@ -343,14 +343,16 @@ def chaos(broker: str | None, plan: ChaosPlan, baseline: bool, json_out: bool, k
     return 0
 
 
-def _figures(run: RunResult, base: Scores | None, plan: ChaosPlan) -> dict[str, Any]:
+def _figures(run: RunResult, base: tuple[Scores, Came] | None, plan: ChaosPlan) -> dict[str, Any]:
     lost = {
         "telemetry": run.telemetry_published - run.telemetry_stored,
         "events": run.events_published - run.events_stored,
         "decisions_not_in_store": run.decisions_logged - run.decisions_stored,
     }
     scores = (
-        {"not_measured": "run with --baseline"} if base is None else score_difference(run.scores, base, run.late_came)
+        {"not_measured": "run with --baseline"}
+        if base is None
+        else score_difference(run.scores, base[0], (run.late_came, base[1]))
     )
     return {
         "plan": asdict(plan),

@@ -20,14 +20,17 @@ from edgeloop.settings import load_settings
 
 #: a run's scores by device, metric and timestamp
 Scores = dict[tuple[str, str, float], float]
+#: per series with late readings, the data time the last one came at (`late_came`)
+Came = dict[tuple[str, str], float]
 #: what an observer received: arrival time, topic, payload, retain
 Recording = list[tuple[float, str, bytes, bool]]
 
 
-def replay(recording: Recording, site: str, data_dir: Path, batch_wait_s: float = 0.05) -> Scores:
+def replay(recording: Recording, site: str, data_dir: Path, batch_wait_s: float = 0.05) -> tuple[Scores, Came]:
     """The scores of one agent that never stopped, given what the faulted run's broker delivered of the site
     (`recording`), replayed in arrival order, in micro-batches as the agent would take them (a new batch after
-    `batch_wait_s` of arrival time or 5,000 messages), on the arrival clock."""
+    `batch_wait_s` of arrival time or 5,000 messages), on the arrival clock; and when its late readings came
+    (`late_came`: the observer too may get a reading after newer ones)."""
     settings = load_settings(None, agent={"site": site, "data_dir": data_dir, "autonomy": 3})
     store = SqliteStore(settings.agent.db_path, site)
     clock = [recording[0][0] if recording else time.time()]
@@ -44,9 +47,9 @@ def replay(recording: Recording, site: str, data_dir: Path, batch_wait_s: float 
     if batch:
         agent.handle_batch(batch)
     store.flush()
-    scores = _scores(store)
+    scores, came = _scores(store), late_came(store.read_chunks_after(0), store.read_series_names())
     store.close()
-    return scores
+    return scores, came
 
 
 def _scores(store: StoreReads) -> Scores:
@@ -58,7 +61,7 @@ def _scores(store: StoreReads) -> Scores:
     return scores
 
 
-def late_came(chunks: Iterable[Chunk], names: SeriesNames) -> dict[tuple[str, str], float]:
+def late_came(chunks: Iterable[Chunk], names: SeriesNames) -> Came:
     """Per series that had late readings, the data time its last one came at: the newest of the series' points
     stored before it (chunks in the order written). The agent scored the points up to it without that reading.
 
@@ -68,7 +71,7 @@ def late_came(chunks: Iterable[Chunk], names: SeriesNames) -> dict[tuple[str, st
     {('p', 'm'): 3.0}
     """
     newest: dict[tuple[str, str], float] = {}
-    came: dict[tuple[str, str], float] = {}
+    came: Came = {}
     for chunk in chunks:
         for key, t in zip(chunk.keys.tolist(), chunk.ts.tolist(), strict=True):
             name = names.get((chunk.run, key))
@@ -82,7 +85,7 @@ def late_came(chunks: Iterable[Chunk], names: SeriesNames) -> dict[tuple[str, st
     return came
 
 
-def score_difference(run: Scores, base: Scores, came: dict[tuple[str, str], float] | None = None) -> dict[str, Any]:
+def score_difference(run: Scores, base: Scores, came: tuple[Came, Came] | None = None) -> dict[str, Any]:
     """Scores of the points both stored, compared: how many, the largest and the 99th percentile difference
     (matched by device, metric and timestamp). A late reading is stored unscored (NaN): two NaNs are equal; a
     point scored in one run only is counted apart (`unscored_in_one`) and left out of the largest and the 99th
@@ -104,8 +107,9 @@ def score_difference(run: Scores, base: Scores, came: dict[tuple[str, str], floa
            "only_in_replay": len(base.keys() - run.keys()), "unscored_in_one": int(one.sum()),
            "max": float(both.max()) if both.size else 0.0, "p99": float(np.quantile(both, 0.99)) if both.size else 0.0,
            "within_1e-9": int((both <= 1e-9).sum())}  # fmt: skip
-    if came is not None:  # scored before a late reading of the series came (without it), or after
-        before = np.array([t <= came.get((d, m), -np.inf) for d, m, t in common], dtype=bool)
+    if came is not None:  # scored before a late reading of the series came to either run (without it), or after
+        late = {k: max(came[0].get(k, -np.inf), came[1].get(k, -np.inf)) for k in came[0].keys() | came[1].keys()}
+        before = np.array([t <= late.get((d, m), -np.inf) for d, m, t in common], dtype=bool)
         equal = (diff <= 1e-9) & ~one
         out["scored_before_a_late_reading_came"] = {
             "points": int(before.sum()),

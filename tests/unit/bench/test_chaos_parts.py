@@ -93,7 +93,8 @@ def test_the_replay_scores_every_point_the_broker_delivered(tmp_path: Path) -> N
         body = {"ts": t0 + 10 * i, "metrics": {"vibration": value}}
         recording.append((t0 + 10 * i + 1, "edgeloop/v1/s1/pump-1/telemetry", orjson.dumps(body), False))
 
-    scores = replay(recording, "s1", tmp_path)
+    scores, came = replay(recording, "s1", tmp_path)
 
     assert sorted(scores) == [("pump-1", "vibration", t0 + 10 * i) for i in range(300)]
     assert max(scores, key=lambda k: scores[k])[2] >= t0 + 10 * 295
+    assert came == {}  # nothing came late
