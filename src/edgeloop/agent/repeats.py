@@ -93,6 +93,11 @@ class Newest:
         #: readings handed to the store and not yet committed: (the store's write mark, their keys)
         self._uncommitted: deque[tuple[int, KeyArrays]] = deque()
 
+    def start(self, keys: NDArray[np.int64], ts: float) -> None:
+        """Fresh series of a device renewed at data time `ts` (a repair): a reading older than it belongs to the
+        regime before it, so it is late for them, not their first point."""
+        self.series = _newest_at(self.series, keys, np.full(keys.shape[0], ts))
+
     def of_series(self, keys: NDArray[np.int64]) -> NDArray[np.float64]:
         """The newest time handled of each series of `keys` (-inf: none yet)."""
         out = np.full(keys.shape[0], -np.inf)

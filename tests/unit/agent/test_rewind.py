@@ -115,3 +115,21 @@ def test_late_readings_past_the_budget_of_points_to_learn_again_are_stored_and_n
     assert site.agent.stats.late_placed == 1
     assert np.isfinite(site.late_score(100))
     assert np.isnan(site.late_score(101))
+
+
+def test_a_reading_from_before_a_repair_that_comes_after_it_is_not_learnt_by_the_fresh_series(tmp_path: Path) -> None:
+    site = Site(tmp_path)
+    site.send(range(0, 100))
+    repair = {"kind": "repaired", "reason": "failure", "ts": T0 + 15 * 100}
+    site.link.deliver("edgeloop/v1/s1/pump-0/event", orjson.dumps(repair))
+    site.agent.handle_batch(site.link.drain(10))
+    late = {"ts": T0 + 15 * 99 + 7, "metrics": {"flow": 80.0}}  # sent before the repair, come after it
+    site.link.deliver("edgeloop/v1/s1/pump-0/telemetry", orjson.dumps(late))
+    site.agent.handle_batch(site.link.drain(10))
+
+    assert site.agent.stats.late_readings == 1
+    assert site.agent.stats.late_placed == 0  # no copy knows the fresh series
+    site.agent.store.flush()
+    ts, _, scores = site.agent.store.read_series("pump-0", "flow", T0 + 15 * 99 + 7, T0 + 15 * 99 + 7)
+    assert ts.shape == (1,)
+    assert np.isnan(scores[0])
