@@ -72,7 +72,11 @@ def replay(agent: SiteAgent, run: int, skip: int) -> int:
         if chunk.keys.shape[0] and int(chunk.keys.max()) >= known:
             names = agent.store.read_series_names() if names is None else names
             known = renew_as_before(agent, run, chunk, known, names)
-        keep = (chunk.keys < known) & ~np.isnan(chunk.scores)  # NaN: a late reading, stored and never learnt
+        handled = chunk.keys < known  # a late reading's too, stored unlearnt: it is looked up if it comes again
+        if handled.any():
+            at = chunk.ts[handled]
+            agent.newest.note(agent.registry.device_of[chunk.keys[handled].astype(np.int64)], at)
+        keep = handled & ~np.isnan(chunk.scores)  # NaN: a late reading, stored and never learnt
         keys = chunk.keys[keep].astype(np.int64)
         if keys.shape[0] == 0:
             continue
@@ -114,6 +118,8 @@ def renew_as_before(agent: SiteAgent, run: int, chunk: Chunk, known: int, names:
         first = float(chunk.ts[chunk.keys == key].min())
         event = next((e for e in agent.store.read_events(device, 20) if e["kind"] in RESTART_EVENTS
                       and e["ts"] <= first), None)  # fmt: skip
+        if event is not None:
+            agent.newest.start(renewed.index, np.fromiter(renewed.keys.values(), dtype=np.int64), float(event["ts"]))
         if event is not None and event["kind"] == "repaired":
             keys = np.fromiter(renewed.keys.values(), dtype=np.int64)
             agent.rewind.touch(keys)

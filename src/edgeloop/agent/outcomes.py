@@ -85,7 +85,7 @@ class Outcomes:
             renewed, seeded = agent.devices.renew(device)
             # a reading from before the restart that comes after it is the old regime's: not learnt by the fresh
             # series (a repair met before the readings that preceded it once had them learn those)
-            agent.newest.start(np.fromiter(renewed.keys.values(), dtype=np.int64), ts)
+            agent.newest.start(renewed.index, np.fromiter(renewed.keys.values(), dtype=np.int64), ts)
             prior_settle = agent.devices.prior_settle_s
             settle = prior_settle if seeded and prior_settle is not None else agent.settings.settle_s
             agent.stage.on_restart(known.index, ts, settle)

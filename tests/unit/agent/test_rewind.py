@@ -133,3 +133,6 @@ def test_a_reading_from_before_a_repair_that_comes_after_it_is_not_learnt_by_the
     ts, _, scores = site.agent.store.read_series("pump-0", "flow", T0 + 15 * 99 + 7, T0 + 15 * 99 + 7)
     assert ts.shape == (1,)
     assert np.isnan(scores[0])
+    site.link.deliver("edgeloop/v1/s1/pump-0/telemetry", orjson.dumps(late), dup=True)  # it comes again
+    site.agent.handle_batch(site.link.drain(10))
+    assert site.agent.stats.repeats_dropped == 1
