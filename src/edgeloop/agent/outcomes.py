@@ -84,8 +84,10 @@ class Outcomes:
         elif kind in RESTART_EVENTS:
             renewed, seeded = agent.devices.renew(device)
             # a reading from before the restart that comes after it is the old regime's: not learnt by the fresh
-            # series (a repair met before the readings that preceded it once had them learn those)
+            # series (a repair met before the readings that preceded it once had them learn those); readings from
+            # its time on that came before it are learnt again by the fresh series (`agent/rewind.py`)
             agent.newest.start(renewed.index, np.fromiter(renewed.keys.values(), dtype=np.int64), ts)
+            agent.rewind.renewed(agent, device, ts, now)
             prior_settle = agent.devices.prior_settle_s
             settle = prior_settle if seeded and prior_settle is not None else agent.settings.settle_s
             agent.stage.on_restart(known.index, ts, settle)

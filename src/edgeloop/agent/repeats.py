@@ -99,6 +99,10 @@ class Newest:
         up in the store when it comes again, like any reading no newer than its device's newest."""
         self.note(np.array([device]), np.array([ts]), keys, np.full(keys.shape[0], ts))
 
+    def of_device(self, device: int) -> float:
+        """The newest telemetry time handled of a device (registry index; -inf: none yet)."""
+        return float(self.ts[device]) if device < self.ts.shape[0] else -np.inf
+
     def of_series(self, keys: NDArray[np.int64]) -> NDArray[np.float64]:
         """The newest time handled of each series of `keys` (-inf: none yet)."""
         out = np.full(keys.shape[0], -np.inf)

@@ -93,6 +93,34 @@ class Rewind:
                 return snap
         return None
 
+    def _within_budget(self, points: int, now: float) -> bool:
+        self._spent = [(at, n) for at, n in self._spent if now - at < 60.0]
+        if points + sum(n for _, n in self._spent) > RELEARN_PER_MINUTE:
+            log.warning("not learnt again: %d points, over the budget of %d a minute", points, RELEARN_PER_MINUTE)
+            return False
+        self._spent.append((now, points))
+        return True
+
+    def renewed(self, agent: SiteAgent, device: str, ts: float, now: float) -> int:
+        """A restart event (a repair) at data time `ts` met after readings of the device from `ts` on, which the
+        old series learnt: the fresh series learn them now (stored under the old ones), in time order, as they
+        would have had the event come first. How many points."""
+        known = agent.registry.get(device)
+        if self.window_s <= 0 or known is None or agent.newest.of_device(known.index) < ts:
+            return 0
+        agent.store.flush()
+        parts = []
+        for metric, key in known.keys.items():
+            st, sv, _ = agent.store.read_series(device, metric, ts, agent.newest.of_device(known.index))
+            parts.append((np.full(st.shape[0], key, dtype=np.int64), st, sv))
+        keys, at, values = (np.concatenate([p[i] for p in parts]) for i in range(3))
+        if keys.shape[0] == 0 or not self._within_budget(int(keys.shape[0]), now):
+            return 0
+        order = np.argsort(at, kind="stable")
+        agent.learner.score_learn(keys[order], values[order], at[order])
+        agent.newest.note(np.full(keys.shape[0], known.index), at, keys, at)
+        return int(keys.shape[0])
+
     def place(
         self,
         agent: SiteAgent,
@@ -124,11 +152,8 @@ class Rewind:
                             dtype=bool)  # fmt: skip
             parts.append((np.full(int(keep.sum()), key, dtype=np.int64), st[keep], sv[keep]))
         k_all = np.concatenate([p[0] for p in parts] + [keys[np.isin(keys, list(chosen))]])
-        self._spent = [(at, n) for at, n in self._spent if now - at < 60.0]
-        if k_all.shape[0] + sum(n for _, n in self._spent) > RELEARN_PER_MINUTE:
-            log.warning("late readings not put in place: %d points to learn again, over the budget", k_all.shape[0])
+        if not self._within_budget(int(k_all.shape[0]), now):
             return scores
-        self._spent.append((now, int(k_all.shape[0])))
         placed = np.isin(keys, list(chosen))
         t_all = np.concatenate([p[1] for p in parts] + [ts[placed]])
         v_all = np.concatenate([p[2] for p in parts] + [values[placed]])

@@ -136,3 +136,32 @@ def test_a_reading_from_before_a_repair_that_comes_after_it_is_not_learnt_by_the
     site.link.deliver("edgeloop/v1/s1/pump-0/telemetry", orjson.dumps(late), dup=True)  # it comes again
     site.agent.handle_batch(site.link.drain(10))
     assert site.agent.stats.repeats_dropped == 1
+
+
+def repair(site: Site, step: int) -> None:
+    event = {"kind": "repaired", "reason": "failure", "ts": T0 + 15 * step}
+    site.link.deliver("edgeloop/v1/s1/pump-0/event", orjson.dumps(event))
+    site.agent.handle_batch(site.link.drain(10))
+
+
+@pytest.mark.parametrize("learner", ["ewma_noise", "ewma_noise_timed_spot"])
+def test_a_repair_that_comes_after_the_readings_that_followed_it_has_the_fresh_series_learn_them(
+    tmp_path: Path, learner: str
+) -> None:
+    """The old series learnt steps 100-119 before the repair at step 100 came; the fresh series learn them then,
+    and from there the pump scores as it does where the repair came in its place."""
+    in_order, late = Site(tmp_path / "in-order", learner), Site(tmp_path / "late", learner)
+    in_order.send(range(0, 100))
+    repair(in_order, 100)
+    in_order.send(range(100, 200))
+    late.send(range(0, 100))
+    late.send(range(100, 120))
+    repair(late, 100)
+    late.send(range(120, 200))
+
+    scores = []
+    for site in (in_order, late):
+        site.agent.store.flush()
+        scores.append(site.agent.store.read_series("pump-0", "flow", T0 + 15 * 120)[2])
+    assert scores[0].shape == scores[1].shape == (80,)
+    np.testing.assert_allclose(scores[1], scores[0], rtol=0, atol=1e-9)
