@@ -87,7 +87,8 @@ class SiteAgent:
                                 budget=None if budget is None else (budget, settings.sample_s))  # fmt: skip
         self.data_ts = -np.inf  # the latest data time seen: a re-base an operator asks for starts there
         self.newest = Newest()  # each device's newest telemetry time: what the broker sends again is dropped
-        self.rewind = Rewind(settings.late_window_s)  # copies of the learner, to put late readings in place
+        #: copies of the learner, to put late readings in place: learning again needs the stored readings
+        self.rewind = Rewind(settings.late_window_s if settings.store_telemetry else 0.0)
         self.chunks_written = 0  # telemetry rows this run of the store has been given: a checkpoint notes it
         self.devices = SiteDevices(store, self.stage, learner, self.models, books, self.record)
         self.split = InboundSplitter(self.site, settings.max_future_s, settings.max_past_s)
