@@ -39,7 +39,7 @@ from edgeloop.audit import LOG_FILE, Record, verify_file
 from edgeloop.audit.store_check import check_store
 from edgeloop.audit.trust import trust_anchor
 from edgeloop.bench.agent_process import AgentProcess
-from edgeloop.bench.chaos_replay import Came, Recording, Scores, late_came, replay, score_difference
+from edgeloop.bench.chaos_replay import Came, Recording, Scores, late, replay, score_difference
 from edgeloop.bench.faults import CuttableLink, fuzz_corpus, limit_file_size
 from edgeloop.io.broker import EmbeddedBroker
 from edgeloop.io.mqtt import MqttClient, parse_url
@@ -282,7 +282,7 @@ def _measure(result: RunResult, data_dir: Path, site: str) -> None:
     site_dir = data_dir / site
     with SqliteOperatorStore.open(site_dir / "edgeloop.db", read_only=True) as store:
         names = store.read_series_names()
-        result.late_came = late_came(store.read_chunks_after(0), names)
+        result.late_came = late(store)
         seen: set[tuple[str, float]] = set()
         first_metric: dict[str, str] = {}
         for device, metric in sorted(set(names.values())):

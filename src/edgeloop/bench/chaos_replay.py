@@ -47,7 +47,7 @@ def replay(recording: Recording, site: str, data_dir: Path, batch_wait_s: float 
     if batch:
         agent.handle_batch(batch)
     store.flush()
-    scores, came = _scores(store), late_came(store.read_chunks_after(0), store.read_series_names())
+    scores, came = _scores(store), late(store)
     store.close()
     return scores, came
 
@@ -59,6 +59,14 @@ def _scores(store: StoreReads) -> Scores:
         for t, s in zip(ts.tolist(), scored.tolist(), strict=True):
             scores[(device, metric, t)] = s
     return scores
+
+
+def late(store: StoreReads) -> Came:
+    """Per series, the newest point the agent scored before a late reading or a late restart of it came."""
+    came = late_came(store.read_chunks_after(0), store.read_series_names())
+    for name, t in late_restarts(store).items():
+        came[name] = max(came.get(name, -np.inf), t)
+    return came
 
 
 def late_came(chunks: Iterable[Chunk], names: SeriesNames) -> Came:
@@ -82,6 +90,35 @@ def late_came(chunks: Iterable[Chunk], names: SeriesNames) -> Came:
                 came[name] = prior
             else:
                 newest[name] = t
+    return came
+
+
+def late_restarts(store: StoreReads, restart_kinds: Iterable[str] = ("repaired", "started")) -> Came:
+    """Per series of a device whose restart (a repair) came after readings from its time on, the newest of those:
+    the old series scored them, where a run that got the restart in time scored them with the fresh series.
+    Found in the store alone: readings from the restart's time on, stored under a key that holds readings from
+    before it (keys stay with their series across the agent's restarts; a renewal hands out new ones)."""
+    chunks, names = store.read_chunks_after(0), store.read_series_names()
+    restarts: dict[str, list[float]] = {}
+    for device in {d for d, _ in names.values()}:
+        restarts[device] = [float(e["ts"]) for e in store.read_events(device, 1000) if e["kind"] in restart_kinds]
+    first: dict[tuple[int, int], float] = {}  # (run, key) -> its oldest reading
+    for chunk in chunks:
+        for key, t in zip(chunk.keys.tolist(), chunk.ts.tolist(), strict=True):
+            first[(chunk.run, key)] = min(first.get((chunk.run, key), np.inf), t)
+    oldest: dict[tuple[str, str, int], float] = {}  # a key's oldest reading over every run
+    for (run, key), t in first.items():
+        name = names.get((run, key))
+        if name is not None:
+            oldest[(*name, key)] = min(oldest.get((*name, key), np.inf), t)
+    came: Came = {}
+    for chunk in chunks:
+        for key, t in zip(chunk.keys.tolist(), chunk.ts.tolist(), strict=True):
+            name = names.get((chunk.run, key))
+            if name is None:
+                continue
+            if any(oldest[(*name, key)] < r <= t for r in restarts.get(name[0], ())):
+                came[name] = max(came.get(name, -np.inf), t)
     return came
 
 
@@ -111,7 +148,7 @@ def score_difference(run: Scores, base: Scores, came: tuple[Came, Came] | None =
         late = {k: max(came[0].get(k, -np.inf), came[1].get(k, -np.inf)) for k in came[0].keys() | came[1].keys()}
         before = np.array([t <= late.get((d, m), -np.inf) for d, m, t in common], dtype=bool)
         equal = (diff <= 1e-9) & ~one
-        out["scored_before_a_late_reading_came"] = {
+        out["scored_before_a_late_reading_or_restart_came"] = {
             "points": int(before.sum()),
             "within_1e-9": int(equal[before].sum()),
         }

@@ -98,3 +98,23 @@ def test_the_replay_scores_every_point_the_broker_delivered(tmp_path: Path) -> N
     assert sorted(scores) == [("pump-1", "vibration", t0 + 10 * i) for i in range(300)]
     assert max(scores, key=lambda k: scores[k])[2] >= t0 + 10 * 295
     assert came == {}  # nothing came late
+
+
+def test_the_replay_tells_which_points_were_scored_before_a_late_repair_came(tmp_path: Path) -> None:
+    """A repair at step 100 that comes after steps 100-119: the old series scored those (the fresh series learn
+    them when it comes), so they count as scored before the late restart came."""
+    meta = {"device": "pump-1", "asset_type": "pump", "commands": {},
+            "metrics": {"vibration": {"unit": "mm/s", "low": 0, "high": 50}}}  # fmt: skip
+    t0 = time.time() - 3600
+    recording: Recording = [(t0, "edgeloop/v1/s1/pump-1/meta", orjson.dumps(meta), True)]
+    repair = (t0 + 10 * 120, "edgeloop/v1/s1/pump-1/event",
+              orjson.dumps({"kind": "repaired", "reason": "failure", "ts": t0 + 10 * 100}), False)  # fmt: skip
+    for i in range(200):
+        body = {"ts": t0 + 10 * i, "metrics": {"vibration": 3.0 + 0.1 * (i % 7)}}
+        recording.append((t0 + 10 * i + 1, "edgeloop/v1/s1/pump-1/telemetry", orjson.dumps(body), False))
+        if i == 119:
+            recording.append(repair)
+
+    _, came = replay(recording, "s1", tmp_path)
+
+    assert came == {("pump-1", "vibration"): t0 + 10 * 119}
