@@ -32,11 +32,14 @@ browser:
 	@command -v mbpoll >/dev/null || { echo "installing mbpoll for the Modbus tests"; \
 	  export DEBIAN_FRONTEND=noninteractive; (apt-get install -y -qq mbpoll || (apt-get update -qq && apt-get install -y -qq mbpoll)) >/dev/null; }
 
+# the integration and e2e tests (by mark or folder) share the brokers and the database: one at a time, after the
+# rest, which run on both cores (pytest-xdist); exit code 5 is "no test selected" (PYTEST_ARGS="-k ...")
 test: lint typecheck browser
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not integration and not e2e" -n 2 $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(BIN)/pytest -m "integration or e2e" $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 unit: $(STAMP)
-	$(BIN)/pytest -m "not integration and not e2e" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not integration and not e2e" -n 2 $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/edgeloop bench throughput

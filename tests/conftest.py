@@ -47,6 +47,19 @@ os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="edgeloop-test-config-")
 POSTGRES = os.environ.get("EDGELOOP_TEST_POSTGRES", "postgresql://root@127.0.0.1:5432/test")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test under tests/integration or tests/e2e carries its folder's mark even where its module does not set
+    it: `make test` runs those one at a time (they share the brokers and the database), after the rest, which it
+    runs on both cores (pytest-xdist)."""
+    root = config.rootpath / "tests"
+    for item in items:
+        if not item.path.is_relative_to(root):
+            continue
+        folder = item.path.relative_to(root).parts[0]
+        if folder in ("integration", "e2e") and item.get_closest_marker(folder) is None:
+            item.add_marker(getattr(pytest.mark, folder))
+
+
 def _reachable(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=1):
