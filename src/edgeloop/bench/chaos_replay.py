@@ -4,7 +4,7 @@ that never stops, and the two runs' scores compared point by point (`docs/chaos.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,17 +80,22 @@ def late_came(chunks: Iterable[Chunk], names: SeriesNames) -> Came:
     """
     newest: dict[tuple[str, str], float] = {}
     came: Came = {}
+    for name, _, t in _named_points(chunks, names):
+        prior = newest.get(name, -np.inf)
+        if t < prior:
+            came[name] = prior
+        else:
+            newest[name] = t
+    return came
+
+
+def _named_points(chunks: Iterable[Chunk], names: SeriesNames) -> Iterator[tuple[tuple[str, str], int, float]]:
+    """Each stored point of a series the store names, in the order written: ((device, metric), key, time)."""
     for chunk in chunks:
         for key, t in zip(chunk.keys.tolist(), chunk.ts.tolist(), strict=True):
             name = names.get((chunk.run, key))
-            if name is None:
-                continue
-            prior = newest.get(name, -np.inf)
-            if t < prior:
-                came[name] = prior
-            else:
-                newest[name] = t
-    return came
+            if name is not None:
+                yield name, key, t
 
 
 def late_restarts(store: StoreReads, restart_kinds: Iterable[str] = ("repaired", "started")) -> Came:
@@ -112,13 +117,9 @@ def late_restarts(store: StoreReads, restart_kinds: Iterable[str] = ("repaired",
         if name is not None:
             oldest[(*name, key)] = min(oldest.get((*name, key), np.inf), t)
     came: Came = {}
-    for chunk in chunks:
-        for key, t in zip(chunk.keys.tolist(), chunk.ts.tolist(), strict=True):
-            name = names.get((chunk.run, key))
-            if name is None:
-                continue
-            if any(oldest[(*name, key)] < r <= t for r in restarts.get(name[0], ())):
-                came[name] = max(came.get(name, -np.inf), t)
+    for name, key, t in _named_points(chunks, names):
+        if any(oldest[(*name, key)] < r <= t for r in restarts.get(name[0], ())):
+            came[name] = max(came.get(name, -np.inf), t)
     return came
 
 

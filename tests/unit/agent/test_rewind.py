@@ -48,6 +48,12 @@ class Site:
                 self.now += 30.0
         self.agent.handle_batch(self.link.drain(1000))
 
+    def with_a_gap(self) -> Site:
+        """Steps 0-99, then 120-199: steps 100-119 come late, if at all."""
+        self.send(range(0, 100))
+        self.send(range(120, 200))
+        return self
+
     def late_score(self, step: int) -> float:
         self.agent.store.flush()
         ts, _, scores = self.agent.store.read_series("pump-0", "flow", T0 + 15 * step, T0 + 15 * step)
@@ -57,8 +63,7 @@ class Site:
 
 def test_a_late_reading_within_the_window_is_put_in_place(tmp_path: Path) -> None:
     site = Site(tmp_path)
-    site.send(range(0, 100))
-    site.send(range(120, 200))
+    site.with_a_gap()
     site.send(range(100, 101))  # 100 steps late, some 2 minutes of the agent's clock
 
     assert site.agent.stats.late_readings == site.agent.stats.late_placed == 1
@@ -79,8 +84,7 @@ def test_a_reading_later_than_the_window_is_stored_and_not_learnt(tmp_path: Path
 
 def test_a_device_re_based_since_the_copy_is_not_put_back(tmp_path: Path) -> None:
     site = Site(tmp_path, learner="ewma_noise_timed_spot")
-    site.send(range(0, 100))
-    site.send(range(120, 200))
+    site.with_a_gap()
     site.agent.outcomes.rebase("pump-0", "new_normal", site.now)  # learning again would not repeat it
     site.send(range(100, 101))
 
@@ -91,8 +95,7 @@ def test_a_device_re_based_since_the_copy_is_not_put_back(tmp_path: Path) -> Non
 
 def test_a_learner_with_state_per_device_keeps_no_copies_and_does_not_go_back(tmp_path: Path) -> None:
     site = Site(tmp_path, learner="device_pca")
-    site.send(range(0, 100))
-    site.send(range(120, 200))
+    site.with_a_gap()
     site.send(range(100, 101))
 
     assert site.agent.stats.late_readings == 1
@@ -106,8 +109,7 @@ def test_late_readings_past_the_budget_of_points_to_learn_again_are_stored_and_n
 ) -> None:
     monkeypatch.setattr(rewind, "RELEARN_PER_MINUTE", 250)  # each needs some 180 points learnt again
     site = Site(tmp_path)
-    site.send(range(0, 100))
-    site.send(range(120, 200))
+    site.with_a_gap()
     site.send(range(100, 101))
     site.send(range(101, 102))
 
