@@ -119,7 +119,7 @@ def renew_as_before(agent: SiteAgent, run: int, chunk: Chunk, known: int, names:
         event = next((e for e in agent.store.read_events(device, 20) if e["kind"] in RESTART_EVENTS
                       and e["ts"] <= first), None)  # fmt: skip
         if event is not None:
-            agent.newest.start(renewed.index, np.fromiter(renewed.keys.values(), dtype=np.int64), float(event["ts"]))
+            agent.newest.start(np.fromiter(renewed.keys.values(), dtype=np.int64), float(event["ts"]))
         if event is not None and event["kind"] == "repaired":
             keys = np.fromiter(renewed.keys.values(), dtype=np.int64)
             agent.rewind.touch(keys)

@@ -86,7 +86,7 @@ class Outcomes:
             # a reading from before the restart that comes after it is the old regime's: not learnt by the fresh
             # series (a repair met before the readings that preceded it once had them learn those); readings from
             # its time on that came before it are learnt again by the fresh series (`agent/rewind.py`)
-            agent.newest.start(renewed.index, np.fromiter(renewed.keys.values(), dtype=np.int64), ts)
+            agent.newest.start(np.fromiter(renewed.keys.values(), dtype=np.int64), ts)
             agent.rewind.renewed(agent, device, ts, now)
             prior_settle = agent.devices.prior_settle_s
             settle = prior_settle if seeded and prior_settle is not None else agent.settings.settle_s

@@ -93,11 +93,11 @@ class Newest:
         #: readings handed to the store and not yet committed: (the store's write mark, their keys)
         self._uncommitted: deque[tuple[int, KeyArrays]] = deque()
 
-    def start(self, device: int, keys: NDArray[np.int64], ts: float) -> None:
-        """Fresh series `keys` of a device (registry index) renewed at data time `ts` (a repair): a reading older
-        than it belongs to the regime before it, so it is late for them, not their first point; and it is looked
-        up in the store when it comes again, like any reading no newer than its device's newest."""
-        self.note(np.array([device]), np.array([ts]), keys, np.full(keys.shape[0], ts))
+    def start(self, keys: NDArray[np.int64], ts: float) -> None:
+        """Fresh series `keys` of a device renewed at data time `ts` (a repair): a reading older than it belongs to
+        the regime before it, so it is late for them, not their first point. (The device's own newest time stays:
+        raised to `ts`, every reading at the repair's time was looked up in the store as a possible repeat.)"""
+        self.series = _newest_at(self.series, keys, np.full(keys.shape[0], ts))
 
     def of_device(self, device: int) -> float:
         """The newest telemetry time handled of a device (registry index; -inf: none yet)."""

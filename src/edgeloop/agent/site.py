@@ -201,6 +201,7 @@ class SiteAgent:
             self.stats.messages += late.n_messages  # else stored unscored, not learnt
             self.stats.points += len(late.points)
             lp = late.points
+            self.newest.note(late.msg_device, late.msg_ts)  # handled: a copy that comes again is looked up
             scores = self.rewind.place(self, lp.series, lp.ts, lp.values, now)
             self.stats.late_placed += int(np.logical_and.reduceat(~np.isnan(scores), late.msg_start).sum())
             self._store_points(late, scores)
