@@ -33,6 +33,7 @@ from edgeloop.learn.base import Learner
 
 if TYPE_CHECKING:
     from edgeloop.agent.site import SiteAgent
+    from edgeloop.io.decode import DecodedBatch
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,17 @@ class Rewind:
             if key < snap.newest.shape[0] and -np.inf < snap.newest[key] < oldest and key not in snap.stale:
                 return snap
         return None
+
+    def take_late(self, agent: SiteAgent, late: DecodedBatch, now: float) -> NDArray[np.float64]:
+        """Count `late`'s items as taken, note them as handled (a copy that comes again is looked up in the store)
+        and put their points in place where they can be; their scores (NaN: not placed, stored unlearnt)."""
+        agent.stats.messages += late.n_messages
+        agent.stats.points += len(late.points)
+        agent.newest.note(late.msg_device, late.msg_ts)
+        points = late.points
+        scores = self.place(agent, points.series, points.ts, points.values, now)
+        agent.stats.late_placed += int(np.logical_and.reduceat(~np.isnan(scores), late.msg_start).sum())
+        return scores
 
     def _within_budget(self, points: int, now: float) -> bool:
         self._spent = [(at, n) for at, n in self._spent if now - at < 60.0]

@@ -197,14 +197,8 @@ class SiteAgent:
         decoded = self.newest.drop_stored(decoded, self.registry, self.stats, self._stored, self.store.flush,
                                           lambda: marks.committed)  # fmt: skip
         decoded, late = self.newest.split_late(decoded, self.stats)
-        if late is not None:  # put in place where the learner can go back to before them (`agent/rewind.py`),
-            self.stats.messages += late.n_messages  # else stored unscored, not learnt
-            self.stats.points += len(late.points)
-            lp = late.points
-            self.newest.note(late.msg_device, late.msg_ts)  # handled: a copy that comes again is looked up
-            scores = self.rewind.place(self, lp.series, lp.ts, lp.values, now)
-            self.stats.late_placed += int(np.logical_and.reduceat(~np.isnan(scores), late.msg_start).sum())
-            self._store_points(late, scores)
+        if late is not None:  # put in place where the learner can go back to before them, else stored unscored
+            self._store_points(late, self.rewind.take_late(self, late, now))
         points = decoded.points
         self.stats.messages += decoded.n_messages
         if len(points) == 0:
