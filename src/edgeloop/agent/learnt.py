@@ -118,10 +118,10 @@ def renew_as_before(agent: SiteAgent, run: int, chunk: Chunk, known: int, names:
         first = float(chunk.ts[chunk.keys == key].min())
         event = next((e for e in agent.store.read_events(device, 20) if e["kind"] in RESTART_EVENTS
                       and e["ts"] <= first), None)  # fmt: skip
+        keys = np.fromiter(renewed.keys.values(), dtype=np.int64)
         if event is not None:
-            agent.newest.start(np.fromiter(renewed.keys.values(), dtype=np.int64), float(event["ts"]))
+            agent.newest.start(keys, float(event["ts"]))
         if event is not None and event["kind"] == "repaired":
-            keys = np.fromiter(renewed.keys.values(), dtype=np.int64)
             agent.rewind.touch(keys)
             for gated in gated_parts(agent.learner):
                 gated.rebase(keys, float(event["ts"]), rebase_reason(event["detail"]))

@@ -118,12 +118,13 @@ class Rewind:
         old series learnt: the fresh series learn them now (stored under the old ones), in time order, as they
         would have had the event come first. How many points."""
         known = agent.registry.get(device)
-        if self.window_s <= 0 or known is None or agent.newest.of_device(known.index) < ts:
+        newest = agent.newest.of_device(known.index) if known is not None else -np.inf
+        if self.window_s <= 0 or known is None or newest < ts:
             return 0
         agent.store.flush()
         parts = []
         for metric, key in known.keys.items():
-            st, sv, _ = agent.store.read_series(device, metric, ts, agent.newest.of_device(known.index))
+            st, sv, _ = agent.store.read_series(device, metric, ts, newest)
             parts.append((np.full(st.shape[0], key, dtype=np.int64), st, sv))
         keys, at, values = (np.concatenate([p[i] for p in parts]) for i in range(3))
         if keys.shape[0] == 0 or not self._within_budget(int(keys.shape[0]), now):
@@ -163,10 +164,10 @@ class Rewind:
             keep = np.array([t > lo and (key, t, v) not in late for t, v in zip(st.tolist(), sv.tolist(), strict=True)],
                             dtype=bool)  # fmt: skip
             parts.append((np.full(int(keep.sum()), key, dtype=np.int64), st[keep], sv[keep]))
-        k_all = np.concatenate([p[0] for p in parts] + [keys[np.isin(keys, list(chosen))]])
+        placed = np.isin(keys, list(chosen))
+        k_all = np.concatenate([p[0] for p in parts] + [keys[placed]])
         if not self._within_budget(int(k_all.shape[0]), now):
             return scores
-        placed = np.isin(keys, list(chosen))
         t_all = np.concatenate([p[1] for p in parts] + [ts[placed]])
         v_all = np.concatenate([p[2] for p in parts] + [values[placed]])
         if not agent.learner.take_rows(agent.learner, np.fromiter(chosen, dtype=np.int64)):  # all or nothing

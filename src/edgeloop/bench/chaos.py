@@ -107,7 +107,7 @@ class RunResult:
     outbox_unsent: int = 0
     timeline: list[str] = field(default_factory=list)
     scores: Scores = field(default_factory=dict, repr=False)
-    #: per series with late readings, the data time the last one came at (`chaos_replay.late_came`)
+    #: per series, the newest point scored before a late reading or repair of it came (`chaos_replay.late`)
     late_came: Came = field(default_factory=dict, repr=False)
     at_broker: set[tuple[str, float]] = field(default_factory=set, repr=False)  # (device, ts) the observer got
     #: what the broker delivered of the site (arrival time, topic, payload, retain), for the replay

@@ -63,8 +63,9 @@ def _scores(store: StoreReads) -> Scores:
 
 def late(store: StoreReads) -> Came:
     """Per series, the newest point the agent scored before a late reading or a late restart of it came."""
-    came = late_came(store.read_chunks_after(0), store.read_series_names())
-    for name, t in late_restarts(store).items():
+    chunks, names = store.read_chunks_after(0), store.read_series_names()  # read once, for both
+    came = late_came(chunks, names)
+    for name, t in late_restarts(store, chunks, names).items():
         came[name] = max(came.get(name, -np.inf), t)
     return came
 
@@ -98,24 +99,23 @@ def _named_points(chunks: Iterable[Chunk], names: SeriesNames) -> Iterator[tuple
                 yield name, key, t
 
 
-def late_restarts(store: StoreReads, restart_kinds: Iterable[str] = ("repaired", "started")) -> Came:
+def late_restarts(
+    store: StoreReads,
+    chunks: list[Chunk],
+    names: SeriesNames,
+    restart_kinds: Iterable[str] = ("repaired", "started"),
+) -> Came:
     """Per series of a device whose restart (a repair) came after readings from its time on, the newest of those:
     the old series scored them, where a run that got the restart in time scored them with the fresh series.
-    Found in the store alone: readings from the restart's time on, stored under a key that holds readings from
-    before it (keys stay with their series across the agent's restarts; a renewal hands out new ones)."""
-    chunks, names = store.read_chunks_after(0), store.read_series_names()
+    Found in the store alone (`chunks` and `names` as it holds them): readings from the restart's time on, stored
+    under a key that holds readings from before it (keys stay with their series across the agent's restarts; a
+    renewal hands out new ones)."""
     restarts: dict[str, list[float]] = {}
     for device in {d for d, _ in names.values()}:
         restarts[device] = [float(e["ts"]) for e in store.read_events(device, 1000) if e["kind"] in restart_kinds]
-    first: dict[tuple[int, int], float] = {}  # (run, key) -> its oldest reading
-    for chunk in chunks:
-        for key, t in zip(chunk.keys.tolist(), chunk.ts.tolist(), strict=True):
-            first[(chunk.run, key)] = min(first.get((chunk.run, key), np.inf), t)
     oldest: dict[tuple[str, str, int], float] = {}  # a key's oldest reading over every run
-    for (run, key), t in first.items():
-        name = names.get((run, key))
-        if name is not None:
-            oldest[(*name, key)] = min(oldest.get((*name, key), np.inf), t)
+    for name, key, t in _named_points(chunks, names):
+        oldest[(*name, key)] = min(oldest.get((*name, key), np.inf), t)
     came: Came = {}
     for name, key, t in _named_points(chunks, names):
         if any(oldest[(*name, key)] < r <= t for r in restarts.get(name[0], ())):

@@ -132,9 +132,11 @@ PER_SERIES_ROWS: set[str] = {"RobustEWMA", "NoiseRatio", "MaxOf", "Calibrated", 
 def take_rows(into: object, earlier: object, keys: IntArray) -> bool:
     """Copy the rows `keys` of every state array of `earlier` into `into` (same class, `PER_SERIES_ROWS`), parts
     included; False, with nothing copied, when a part is not per series or `earlier` did not know a key."""
-    pairs = [(dst, src) for dst, src in _row_arrays(into, earlier) if dst is not None and src is not None]
-    if len(pairs) != sum(1 for _ in _row_arrays(into, earlier)):
-        return False
+    pairs = []
+    for dst, src in _row_arrays(into, earlier):
+        if dst is None or src is None:
+            return False
+        pairs.append((dst, src))
     top = int(keys.max()) if keys.shape[0] else -1
     if any(src.shape[0] <= top or dst.shape[0] <= top for dst, src in pairs):
         return False
