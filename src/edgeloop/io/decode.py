@@ -83,6 +83,7 @@ class DecodedBatch:
 
 _NUMBER = (int, float)
 _NUMBERS = frozenset(_NUMBER)  # exactly these: a bool is an int to isinstance, not to type()
+_INTS = frozenset((int,))
 
 
 class BadInputError(ValueError):
@@ -142,6 +143,8 @@ class TelemetryDecoder:
 
     def _sync_topics(self) -> None:
         known = self.registry.by_index
+        if len(known) == self._registered:
+            return
         for device in known[self._registered :]:
             self._by_topic[device_topic(self.site, device.meta.device, Channel.TELEMETRY)] = device
         self._registered = len(known)
@@ -156,6 +159,66 @@ class TelemetryDecoder:
         return parsed.device
 
     def decode(self, messages: Sequence[Message], now: float) -> DecodedBatch:
+        """The batch's accepted points, and its rejections with their reasons."""
+        return self._decode_plain(messages, now) or self._decode_checked(messages, now)
+
+    def _decode_plain(self, messages: Sequence[Message], now: float) -> DecodedBatch | None:
+        """The common batch, checked a batch at a time: every message one JSON object from a known device, with
+        the metric names of its last message. None at the first message that is anything else: the batch is then
+        decoded message by message (`_decode_checked`), which accepts the same and says why it refuses.
+
+        Per message this only parses and gathers; the types of every `ts`, `seq` and value are checked in one C
+        call each, their ranges as arrays (values in `_finish`, as both paths do). It takes about 1 us a message
+        off the 20-metric message (`edgeloop bench throughput -k 20`)."""
+        self._sync_topics()
+        by_topic, max_payload, loads = self._by_topic, self.max_payload, orjson.loads
+        keys_out: list[int] = []
+        values_out: list[float] = []
+        msg_device: list[int] = []
+        msg_start: list[int] = []
+        stamps: list[Any] = []
+        seqs: list[Any] = []
+        try:
+            for topic, payload, _retain, doc, _dup in messages:
+                known = by_topic.get(topic)
+                if known is None or doc is not None or len(payload) > max_payload:
+                    return None
+                parsed = loads(payload)
+                if type(parsed) is not dict:
+                    return None
+                metrics = parsed.get("metrics")
+                if type(metrics) is not dict or not metrics:
+                    return None
+                names, keys = known.shape
+                msg_start.append(len(keys_out))
+                if list(metrics) == names:
+                    keys_out.extend(keys)
+                elif metrics.keys() <= known.keys.keys():
+                    known.shape = (list(metrics), [known.keys[name] for name in metrics])
+                    keys_out.extend(known.shape[1])
+                else:
+                    return None
+                values_out.extend(metrics.values())
+                msg_device.append(known.index)
+                stamps.append(parsed.get("ts"))
+                seqs.append(parsed.get("seq", 0))
+        except orjson.JSONDecodeError:
+            return None
+        numbers = _NUMBERS
+        if not (numbers.issuperset(map(type, values_out)) and numbers.issuperset(map(type, stamps))):
+            return None
+        if not _INTS.issuperset(map(type, seqs)):
+            return None
+        try:
+            ts = np.asarray(stamps, dtype=np.float64)
+            seq = np.asarray(seqs, dtype=np.int64)  # 2**63 and more raise: refused by the checked path
+        except OverflowError:
+            return None
+        if not ((ts >= now - self.max_past_s).all() and (ts <= now + self.max_future_s).all() and (seq >= 0).all()):
+            return None  # a NaN is neither: refused by the checked path too
+        return self._finish(messages, keys_out, values_out, msg_device, ts, msg_start, range(len(messages)), [])
+
+    def _decode_checked(self, messages: Sequence[Message], now: float) -> DecodedBatch:
         keys_out: list[int] = []
         values_out: list[float] = []
         msg_device: list[int] = []
@@ -165,8 +228,7 @@ class TelemetryDecoder:
         rejected: list[Rejected] = []
         horizon, memory = self.max_future_s, self.max_past_s
         earliest, latest = now - memory, now + horizon
-        if len(self.registry.by_index) != self._registered:
-            self._sync_topics()
+        self._sync_topics()
         by_topic = self._by_topic
         max_payload = self.max_payload
         numbers = _NUMBERS
@@ -257,9 +319,9 @@ class TelemetryDecoder:
         keys_out: list[int],
         values_out: list[float],
         msg_device: list[int],
-        msg_ts: list[float],
+        msg_ts: list[float] | NDArray[np.float64],
         msg_start: list[int],
-        msg_source: list[int],
+        msg_source: Sequence[int],
         rejected: list[Rejected],
     ) -> DecodedBatch:
         keys = np.asarray(keys_out, dtype=np.int64)

@@ -43,6 +43,7 @@ import gmqtt
 from gmqtt.mqtt.constants import UNLIMITED_RECONNECTS, MQTTv311
 
 from edgeloop.io.broker_url import BrokerAddress, BrokerAuth, parse_broker, parse_brokers, parse_url, shown_url
+from edgeloop.io.gmqtt_client import FailoverClient
 from edgeloop.io.transport import Message, Polled, Transport
 
 __all__ = ["BrokerAddress", "BrokerAuth", "Message", "MqttClient", "MqttError", "Transport", "Will", "parse_broker",
@@ -52,7 +53,6 @@ log = logging.getLogger(__name__)
 
 #: QoS 1 messages in flight (sent, not acknowledged) at most; more wait in the outbox (MQTT has 65,535 packet ids)
 MAX_INFLIGHT = 10_000
-PUBLISH, DUP = 0x30, 0x08  # a fixed header's packet type (high nibble), and its flag "sent before"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,53 +93,6 @@ def _refusal(exc: BaseException, username: str | None, tls_without_cert: bool) -
             who = f"user {username!r}" if username else "no user name"
             return f"the broker refused the login ({who}): wrong user name or password, or not authorized"
     return f"cannot connect ({str(exc) or type(exc).__name__})"
-
-
-class _FailoverClient(gmqtt.Client):  # type: ignore[misc]
-    """gmqtt's client, connecting to the first of its nodes that answers; after a loss, starting at the next."""
-
-    def __init__(self, addresses: list[BrokerAddress], *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.addresses = addresses
-        self.node = 0  # index of the node connected to (or last tried)
-        self.failovers = 0  # connections opened to another node than the one before (the session may still fail)
-        self._connected_once = False
-
-    async def _create_connection(self, host: str, port: int, ssl: Any, clean_session: bool, keepalive: int) -> Any:
-        n = len(self.addresses)
-        start = (self.node + 1) % n if self._connected_once else 0  # the node we lost may be the one that failed
-        error: OSError | None = None
-        for k in range(n):
-            i = (start + k) % n
-            address = self.addresses[i]
-            try:
-                connection = await asyncio.wait_for(
-                    super()._create_connection(address.host, address.port, ssl, clean_session, keepalive), 5.0
-                )
-            except OSError as exc:  # refused, unreachable, or no answer in time (TimeoutError is an OSError)
-                error = exc
-                continue
-            if self._connected_once and i != self.node:
-                self.failovers += 1
-            self.node, self._connected_once = i, True
-            self._host, self._port = address.host, address.port
-            return connection
-        assert error is not None
-        raise error
-
-    def _clear_resend_qos_queue(self) -> None:
-        """The broker has no session for us: gmqtt would drop every QoS 1 publish not yet acknowledged, and `flush`
-        report them delivered (a cluster node that dropped a publisher lost 180 points so, issue 18). They are sent
-        again marked DUP; each PUBACK in the new session removes one; a duplicate is one more copy of a point."""
-        storage = self._persistent_storage
-        for mid, package in storage.get_all():
-            if package[0] & 0xF0 != PUBLISH:  # a QoS 2 PUBREL belongs to the lost session: nothing to continue
-                storage.remove_message_by_mid(mid)
-                continue
-            again = bytearray(package)
-            again[0] |= DUP
-            storage.push_message(mid, again)
-            self._connection.send_package(again)
 
 
 class MqttClient(Polled):
@@ -190,7 +143,7 @@ class MqttClient(Polled):
         )
         #: False: the broker keeps this client id's subscriptions and queues its QoS 1 messages while it is away
         self.clean_session = clean_session
-        self._client = _FailoverClient(
+        self._client = FailoverClient(
             self._addresses, self.client_id, clean_session=clean_session, will_message=will_message
         )
         self._client.set_config({"reconnect_retries": UNLIMITED_RECONNECTS, "reconnect_delay": 0.5})
@@ -200,6 +153,7 @@ class MqttClient(Polled):
         self._packets = cast(Any, getattr(self._client, "_package_handler", None) or self._client)
         if hold_acks:  # gmqtt would acknowledge each QoS 1 message as it arrives (under MQTT 3.1.1 always)
             self._packets._handle_qos_1_publish_packet = self._on_held_message
+        self._client.take = self._take
         self._connected = asyncio.Event()
         self.username = self.auth.username or self._address.username
         if self.username is not None:
@@ -262,14 +216,17 @@ class MqttClient(Polled):
     # -- receiving ------------------------------------------------------------------------------------------
 
     def _on_message(self, client: Any, topic: str, payload: bytes, qos: int, properties: Any) -> int:
+        self._take(topic, payload, bool(properties["retain"]), bool(properties["dup"]))
+        return 0
+
+    def _take(self, topic: str, payload: bytes, retain: bool, dup: bool) -> None:
         if len(self._queue) >= self.max_queue:
             self.dropped_in += 1
-            return 0
-        self._queue.append(Message(topic, payload, bool(properties["retain"]), None, bool(properties["dup"])))
+            return
+        self._queue.append(Message(topic, payload, retain, None, dup))
         self.received += 1
         if not self._wakeup.is_set():
             self._wakeup.set()
-        return 0
 
     def _on_held_message(self, mid: int, payload: bytes, topic: str, properties: dict[str, Any]) -> None:
         """A QoS 1 message whose acknowledgement waits for `acknowledge` (not sent at all if the queue is full:

@@ -22,6 +22,9 @@ class KnownDevice:
     keys: dict[str, int] = field(default_factory=dict)  # metric name -> current series key
     #: the keys of typed items' name tuples (`transport.Typed`), kept by the decoder; emptied when keys change
     typed: dict[tuple[str, ...], list[int]] = field(default_factory=dict)
+    #: the metric names of the device's last JSON message, in their order, and their keys (kept by the decoder:
+    #: a device sends the same names message after message); emptied when keys change
+    shape: tuple[list[str], list[int]] = ([], [])
 
 
 class DeviceRegistry:
@@ -62,6 +65,7 @@ class DeviceRegistry:
             self.by_index.append(known)
         known.meta = meta
         known.typed.clear()
+        known.shape = ([], [])
         for spec in meta.metrics:
             key = known.keys.get(spec.name)
             if key is None:
@@ -73,6 +77,7 @@ class DeviceRegistry:
     def renew(self, device: str) -> KnownDevice:
         known = self.devices[device]
         known.typed.clear()
+        known.shape = ([], [])
         for metric in list(known.keys):
             spec = known.meta.metric(metric)
             key = self._new_key(known, metric)

@@ -3,7 +3,8 @@ session for it (issue 18: a cluster node dropped a clean-session publisher and t
 
 from __future__ import annotations
 
-from edgeloop.io.mqtt import DUP, _FailoverClient, parse_brokers
+from edgeloop.io.gmqtt_client import DUP, FailoverClient
+from edgeloop.io.mqtt import parse_brokers
 
 
 class _Wire:
@@ -14,8 +15,8 @@ class _Wire:
         self.sent.append(bytes(package))
 
 
-def _client_with_inflight(*packages: bytes) -> tuple[_FailoverClient, _Wire]:
-    client = _FailoverClient(parse_brokers("mqtt://a:1883,mqtt://b:1883"), "device-1", clean_session=True)
+def _client_with_inflight(*packages: bytes) -> tuple[FailoverClient, _Wire]:
+    client = FailoverClient(parse_brokers("mqtt://a:1883,mqtt://b:1883"), "device-1", clean_session=True)
     wire = _Wire()
     client._connection = wire
     for mid, package in enumerate(packages, 1):
