@@ -53,6 +53,10 @@ log = logging.getLogger(__name__)
 
 #: QoS 1 messages in flight (sent, not acknowledged) at most; more wait in the outbox (MQTT has 65,535 packet ids)
 MAX_INFLIGHT = 10_000
+#: how long a batch may wait to fill while a backlog keeps coming; the turns of the event loop, each bringing fewer
+#: than `BACKLOG` messages, after which the socket is taken as drained (a steady trickle brings one or two a turn,
+#: a backlog a socket read of 64 KiB: about 100 messages of 20 metrics)
+LINGER_S, QUIET_TURNS, BACKLOG = 0.01, 2, 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +275,23 @@ class MqttClient(Polled):
                 self.acks_void += 1
                 continue
             self.acked += 1
+
+    async def batches(self, max_items: int = 5000, max_wait: float = 0.05) -> AsyncIterator[list[Message]]:
+        """Micro-batches: what is queued once the first message came (waiting at most `max_wait` for it), topped up
+        while the socket keeps bringing a backlog, turn after turn of the event loop, up to `max_items` or `LINGER_S`.
+
+        A receiver that keeps up gets each message at once. One that fell behind gets its backlog as one batch, not
+        a socket read at a time: the agent's cost per batch (about 0.7 ms) made a batch of 30 messages of 20
+        metrics cost twice as much a message as one of 300, and at full load on 2 cores its batches were 30."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await self.wait(max_wait)
+            seen, until, quiet = len(self._queue), loop.time() + LINGER_S, 0
+            while 0 < seen < max_items and quiet < QUIET_TURNS and loop.time() < until:
+                await asyncio.sleep(0)  # the reader runs: a read wakes it in one turn, it queues in the next
+                quiet = quiet + 1 if len(self._queue) - seen < BACKLOG else 0
+                seen = len(self._queue)
+            yield self.drain(max_items)
 
     async def subscribe(self, *topics: str, qos: int = 0) -> None:
         for topic in topics:

@@ -33,6 +33,7 @@ import numpy as np
 
 from edgeloop.learn.base import FloatArray, IntArray, Learner, grow, occurrence_rank
 from edgeloop.learn.prior import SeriesPrior, SeriesStats
+from edgeloop.learn.stepwise import in_blocks
 
 # A deviation of z robust sigmas maps to 1 - exp(-z² / (2 Z_SCALE²)): z=3 gives 0.39, z=5 0.75, z=6.4 0.9.
 Z_SCALE = 3.0
@@ -140,47 +141,49 @@ class RobustEWMA(Learner):
         top = int(rank.max())
         for r in range(top + 1):
             idx = np.flatnonzero(rank == r) if top else np.arange(keys.shape[0])
-            scores[idx] = self._step(keys[idx], values[idx], ts[idx])
+            scores[idx] = in_blocks(self._step, keys[idx], values[idx], ts[idx])  # each point its own series
         return scores
 
-    def _alpha(self, k: IntArray, t: FloatArray) -> FloatArray | float:
+    def _alpha(self, dt: FloatArray | float) -> FloatArray | float:
+        """The learning rate of a step `dt` seconds after the series' last point (fixed without a half-life)."""
         if self.half_life_s is None:
             return self.alpha
-        dt = np.nan_to_num(t - self._last_ts[k], nan=0.0)
         return np.asarray(-np.expm1(np.log(0.5) * np.maximum(dt, 0.0) / self.half_life_s), dtype=np.float64)
 
     def _step(self, k: IntArray, x: FloatArray, t: FloatArray) -> FloatArray:
         """Score then learn one point for each of the distinct series `k`."""
-        mean, dev, count = self._mean[k], self._dev[k], self._count[k]
+        mean, dev, count, last, trend = self._mean[k], self._dev[k], self._count[k], self._last[k], self._trend[k]
         dt = np.nan_to_num(t - self._last_ts[k], nan=0.0) if self.half_life_s is not None else 1.0
-        drift = self._trend[k] * dt
+        drift = trend * dt
         pred = mean + drift
-        scale = np.maximum(dev * DIFF_TO_SIGMA, self.rel_floor * np.abs(mean) + 1e-9)
+        floor = self.rel_floor * np.abs(mean)
+        scale = np.maximum(dev * DIFF_TO_SIGMA, floor + 1e-9)
         z = np.abs(x - pred) / scale
         score = -np.expm1(-0.5 * (z / Z_SCALE) ** 2)
-        same = np.where(x == self._last[k], self._same[k] + 1, 0)
-        stuck = np.where((dev > self.rel_floor * np.abs(mean)) & (same >= self.stuck_after), 0.95, 0.0)
+        same = np.where(x == last, self._same[k] + 1, 0)
+        stuck = np.where((dev > floor) & (same >= self.stuck_after), 0.95, 0.0)
         warm = count >= self.warmup
         score = np.where(warm, np.maximum(score, stuck), 0.0)
 
         # warm-up learns fast and unclipped (alpha 1/n); then outliers only nudge the mean
         err = x - pred
         inlier = ~warm | (z <= self.clip)
-        alpha = self._alpha(k, t)
+        alpha = self._alpha(dt)
         a = np.where(warm, np.where(inlier, alpha, self.outlier_rate * alpha), 1.0 / (count + 1.0))
         limit = np.where(warm, self.clip * scale, np.inf)
         correction = a * np.clip(err, -limit, limit)
         new_mean = np.where(warm, pred, mean) + correction
         if self.reanchor_s is not None:
-            since = np.where(inlier, np.nan, np.where(np.isnan(self._out_since[k]), t, self._out_since[k]))
+            out_since = self._out_since[k]
+            since = np.where(inlier, np.nan, np.where(np.isnan(out_since), t, out_since))
             moved = t - since >= self.reanchor_s  # False where since is nan
             new_mean = np.where(moved, x, new_mean)
             self._out_since[k] = np.where(moved, np.nan, since)
         self._mean[k] = new_mean
         if self.beta:
             slope = np.divide(correction, dt, out=np.zeros_like(correction), where=dt > 0)
-            self._trend[k] = np.where(warm, self._trend[k] + self.beta * slope, 0.0)
-        step = np.abs(x - self._last[k] - drift)
+            self._trend[k] = np.where(warm, trend + self.beta * slope, 0.0)
+        step = np.abs(x - last - drift)
         first = np.isnan(step)
         a_dev = np.where(warm, alpha, 1.0 / np.maximum(count, 1.0))
         self._dev[k] = np.where(inlier & ~first, dev + a_dev * (np.where(first, 0.0, step) - dev), dev)

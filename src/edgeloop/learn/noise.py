@@ -35,7 +35,7 @@ import numpy as np
 
 from edgeloop.learn.base import FloatArray, IntArray
 from edgeloop.learn.calibrate import likelihood
-from edgeloop.learn.stepwise import StepwiseLearner, grow
+from edgeloop.learn.stepwise import STEP_BLOCK, StepwiseLearner, grow
 
 
 class NoiseRatio(StepwiseLearner):
@@ -44,6 +44,7 @@ class NoiseRatio(StepwiseLearner):
     name = "noise_ratio"
     #: the usual roughness and level, frozen while a series is on hold (`calibrated.py`); the fast mean follows
     normal_state = ("_slow", "_mean")
+    step_block = STEP_BLOCK  # a step reads each point's own series only
 
     def __init__(
         self,

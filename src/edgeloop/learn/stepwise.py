@@ -23,6 +23,7 @@ state (the metrics of one device) ranks on the shared unit instead of the key, t
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,29 @@ from numpy.typing import NDArray
 
 from edgeloop.learn.base import FloatArray, IntArray, Learner, grow, occurrence_rank
 
-__all__ = ["StepwiseLearner", "grow", "grow_rows"]
+__all__ = ["STEP_BLOCK", "StepwiseLearner", "grow", "grow_rows", "in_blocks"]
+
+#: points per call of a learner's vectorized step. A step makes some 40 temporary arrays; at 8,192 points (64 KiB
+#: each) they stay in the core's cache, at 100,000 (a batch of 5,000 messages of 20 metrics) they went out to
+#: memory, and the agent's learner took 345-370 ns a point instead of 186. The points of one step belong to
+#: distinct series, so cutting a step changes no score.
+STEP_BLOCK = 8192
+
+
+def in_blocks(step: Callable[[IntArray, FloatArray, FloatArray], FloatArray], k: IntArray, x: FloatArray,
+              t: FloatArray, block: int = STEP_BLOCK) -> FloatArray:  # fmt: skip
+    """`step(k, x, t)` for points of distinct series, `block` points at a time.
+
+    >>> in_blocks(lambda k, x, t: x * 2, np.arange(5), np.arange(5.0), np.zeros(5), block=2).tolist()
+    [0.0, 2.0, 4.0, 6.0, 8.0]
+    """
+    n = k.shape[0]
+    if n <= block:
+        return step(k, x, t)
+    out = np.empty(n, dtype=np.float64)
+    for i in range(0, n, block):
+        out[i : i + block] = step(k[i : i + block], x[i : i + block], t[i : i + block])
+    return out
 
 
 def grow_rows(array: NDArray[Any], size: int, fill: float) -> NDArray[Any]:
@@ -44,6 +67,10 @@ def grow_rows(array: NDArray[Any], size: int, fill: float) -> NDArray[Any]:
 
 class StepwiseLearner(Learner):
     """A learner defined by one vectorized step over points of distinct series (or distinct `_rank_on` units)."""
+
+    #: points per call of `_step` (`in_blocks`), or 0 for a whole rank at once: a learner whose step reads only
+    #: each point's own series may set `STEP_BLOCK`
+    step_block: int = 0
 
     @abstractmethod
     def _ensure(self, size: int) -> None:
@@ -68,11 +95,12 @@ class StepwiseLearner(Learner):
         if size > self.__dict__.get("_capacity", 0):
             self._ensure(size)
             self._capacity = size
+        step = self._step if not self.step_block else lambda k, x, t: in_blocks(self._step, k, x, t, self.step_block)
         if n == 1:
             return self._step(keys, values, ts)
         units = np.sort(self._rank_on(keys))
         if not np.any(units[1:] == units[:-1]):  # one point per unit: a single step
-            return self._step(keys, values, ts)
+            return step(keys, values, ts)
         rank = occurrence_rank(self._rank_on(keys))
         top = int(rank.max())
         scores = np.empty(n, dtype=np.float64)
@@ -80,5 +108,5 @@ class StepwiseLearner(Learner):
         bounds = np.searchsorted(rank[order], np.arange(top + 2)).tolist()
         for r in range(top + 1):
             idx = order[bounds[r] : bounds[r + 1]]
-            scores[idx] = self._step(keys[idx], values[idx], ts[idx])
+            scores[idx] = step(keys[idx], values[idx], ts[idx])
         return scores
