@@ -3,8 +3,8 @@ after a session is lost, and the receive side cut short for telemetry: QoS 0 PUB
 socket's bytes and handed on here; every other packet goes to gmqtt's handler as before.
 
 gmqtt reads each packet into a `Package`, passes it through three calls that each log at debug level or read the
-clock, and its PUBLISH handler builds two struct formats and asks `inspect` whether the callback is a coroutine.
-At 20 metrics a message that came to about 4 us a message, a fifth of what the agent spends on one. The framing
+clock, and its PUBLISH handler builds two struct formats and asks `inspect` whether the callback is a coroutine:
+5.7-7.1 us a message of 20 metrics from its reader to our queue, against 1.8-3.0 us here (docs/speed.md). The framing
 is MQTT 3.1.1 section 2.2 (a type byte, then the remaining length in 1 to 4 bytes of 7 bits, least significant
 first) and 3.3 (at QoS 0 a PUBLISH's variable header is its topic alone: a 2-byte length and UTF-8, the payload
 the rest); the client speaks 3.1.1 only, so there are no properties.
