@@ -140,6 +140,8 @@ class TelemetryDecoder:
         #: per message, where a large site's topics are each seen too rarely for a cache of parsed topics
         self._by_topic: dict[str, KnownDevice] = {}
         self._registered = 0
+        #: one copy of each tuple of metric names the devices send (a large site's devices send a few between them)
+        self._shared_names: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     def _sync_topics(self) -> None:
         known = self.registry.by_index
@@ -189,13 +191,16 @@ class TelemetryDecoder:
                 metrics = parsed.get("metrics")
                 if type(metrics) is not dict or not metrics:
                     return None
-                names, keys = known.shape
+                names = tuple(metrics)
                 msg_start.append(len(keys_out))
-                if list(metrics) == names:
-                    keys_out.extend(keys)
+                if names == known.names:
+                    keys_out.extend(known.names_keys)
                 elif metrics.keys() <= known.keys.keys():
-                    known.shape = (list(metrics), [known.keys[name] for name in metrics])
-                    keys_out.extend(known.shape[1])
+                    known.names = (
+                        self._shared_names.setdefault(names, names) if len(self._shared_names) < 4096 else names
+                    )
+                    known.names_keys = tuple(map(known.keys.__getitem__, names))
+                    keys_out.extend(known.names_keys)
                 else:
                     return None
                 values_out.extend(metrics.values())

@@ -24,7 +24,8 @@ class KnownDevice:
     typed: dict[tuple[str, ...], list[int]] = field(default_factory=dict)
     #: the metric names of the device's last JSON message, in their order, and their keys (kept by the decoder:
     #: a device sends the same names message after message); emptied when keys change
-    shape: tuple[list[str], list[int]] = ([], [])
+    names: tuple[str, ...] = ()
+    names_keys: tuple[int, ...] = ()
 
 
 class DeviceRegistry:
@@ -65,7 +66,7 @@ class DeviceRegistry:
             self.by_index.append(known)
         known.meta = meta
         known.typed.clear()
-        known.shape = ([], [])
+        known.names = known.names_keys = ()
         for spec in meta.metrics:
             key = known.keys.get(spec.name)
             if key is None:
@@ -77,7 +78,7 @@ class DeviceRegistry:
     def renew(self, device: str) -> KnownDevice:
         known = self.devices[device]
         known.typed.clear()
-        known.shape = ([], [])
+        known.names = known.names_keys = ()
         for metric in list(known.keys):
             spec = known.meta.metric(metric)
             key = self._new_key(known, metric)
