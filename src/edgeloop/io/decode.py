@@ -162,7 +162,8 @@ class TelemetryDecoder:
 
     def decode(self, messages: Sequence[Message], now: float) -> DecodedBatch:
         """The batch's accepted points, and its rejections with their reasons."""
-        return self._decode_plain(messages, now) or self._decode_checked(messages, now)
+        plain = self._decode_plain(messages, now)
+        return plain if plain is not None else self._decode_checked(messages, now)
 
     def _decode_plain(self, messages: Sequence[Message], now: float) -> DecodedBatch | None:
         """The common batch, checked a batch at a time: every message one JSON object from a known device, with

@@ -116,7 +116,7 @@ class FailoverClient(gmqtt.Client):  # type: ignore[misc]
         raise error
 
     def _read_packets(self, connection: Any, take: Take, data: bytes) -> int:
-        """gmqtt's reader, with QoS 0 PUBLISH packets handed to `take` directly (`edgeloop.io.mqtt_packets`)."""
+        """gmqtt's reader, with QoS 0 PUBLISH packets handed to `take` directly (`split_packets`)."""
         if self._package_handler.current_connection is not connection:
             take = _superseded  # gmqtt drops what a replaced connection still delivers
         connection._last_data_in = time.monotonic()  # the keep-alive's clock, as gmqtt's reader sets it
