@@ -66,6 +66,10 @@ def calibrated(learner: Learner, gate: bool = True) -> Calibrated:
     return Calibrated(learner, gate_at=GATE_AT if gate else None)
 
 
+#: whole rows a commissioned device learns before its model is held fixed (a day of a device reporting every
+#: 15 s is 5,760)
+COMMISSION_ROWS = 5_760
+
 LEARNERS: dict[str, Callable[[], Learner]] = {
     "robust_ewma": lambda: RobustEWMA(),
     "range_novelty": lambda: RangeNovelty(),
@@ -88,6 +92,9 @@ VARIANTS: dict[str, Callable[[], Learner]] = {
     #: alarms stops learning until it recovers or is re-based): docs/learners.md, "Calibration and gating"
     "ewma_noise_spot": lambda: calibrated(MaxOf([RobustEWMA(), NoiseRatio()])),
     "ewma_noise_timed_spot": lambda: calibrated(ewma_noise_timed()),
+    #: PCA monitoring as plants commission it: each device's first rows (`COMMISSION_ROWS`, or a training run a
+    #: bench names) are its normal model, held fixed afterwards; whole rows only, T² and Q by their laws
+    "device_pca_trained": lambda: DevicePCA(forget=0.0, learn_rows=COMMISSION_ROWS, whole_only=True),
 }
 
 CATALOG: dict[str, Callable[[], Learner]] = {**LEARNERS, **VARIANTS}
@@ -125,6 +132,19 @@ def gated_parts(learner: Learner) -> list[Calibrated]:
     if isinstance(learner, PerAssetType):
         parts = [*learner.parts.values(), *([learner.default] if learner.default is not None else [])]
     return [g for part in parts for g in gated_parts(part)]
+
+
+def commissioned_parts(learner: Learner) -> list[DevicePCA]:
+    """The learners inside a learner that hold a commissioned model (`DevicePCA` with `learn_rows`): a re-base
+    makes them learn afresh (`DevicePCA.restart`)."""
+    if isinstance(learner, DevicePCA):
+        return [learner] if learner.learn_rows is not None else []
+    parts: list[Learner] = list(getattr(learner, "learners", []))
+    if isinstance(learner, PerAssetType):
+        parts = [*learner.parts.values(), *([learner.default] if learner.default is not None else [])]
+    if isinstance(learner, Calibrated):
+        parts = [learner.inner]
+    return [c for part in parts for c in commissioned_parts(part)]
 
 
 def default_learner() -> Learner:

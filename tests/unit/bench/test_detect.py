@@ -8,8 +8,8 @@ import numpy as np
 import orjson
 import pytest
 
-from edgeloop.bench.detect.corpus import CorpusError, read_csv_dir
-from edgeloop.bench.detect.run import detect
+from edgeloop.bench.detect.corpus import CorpusError, Run, read_csv_dir
+from edgeloop.bench.detect.run import detect, make_learner, matched_rates, score_run
 from edgeloop.bench.detect.score import RunScores, figures
 
 
@@ -60,3 +60,23 @@ def test_bench_detect_prints_one_json_document(tmp_path: Path, capsys: pytest.Ca
     assert code == 0
     assert learner["learner"] == "robust_ewma@spot"
     assert learner["operating_point"]["events_found"] == 2
+
+
+def test_rates_at_an_equal_false_alarm_rate_set_the_threshold_on_the_normal_run() -> None:
+    rng = np.random.default_rng(5)
+    normal_scores, fault_scores = rng.uniform(0, 1, 1000), rng.uniform(0.5, 1, 1000)
+    normal = Run.build("d00_te", np.arange(1000.0), np.zeros(1000), ["x"], np.zeros(1000))
+    fault = Run.build("d01_te", np.arange(1000.0), np.zeros(1000), ["x"], np.ones(1000))
+    scored = [RunScores(normal_scores[:, None], normal.label, 0, 180.0),
+              RunScores(fault_scores[:, None], fault.label, 0, 180.0)]  # fmt: skip
+    rates = matched_rates([normal, fault], scored, 0.2)
+    assert rates["d00_te"] == pytest.approx(0.2, abs=0.002)
+    assert rates["d01_te"] == pytest.approx(0.4, abs=0.05)  # uniform on [0.5, 1] above the 0.8 quantile
+
+
+def test_a_commissioned_learner_learns_the_warm_up_rows_and_no_more(tmp_path: Path) -> None:
+    write_runs(tmp_path, n_runs=1)
+    (run,) = read_csv_dir(tmp_path, ["fault"], warmup=300).runs
+    learner = make_learner("device_pca_trained")
+    score_run(learner, run)
+    assert int(learner._seen[0]) == 300  # type: ignore[attr-defined]

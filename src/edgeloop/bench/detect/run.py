@@ -33,6 +33,7 @@ from edgeloop.bench.detect.pca_reference import PcaReference
 from edgeloop.bench.detect.score import Figures, RunScores, alarms, best_in_hindsight, figures
 from edgeloop.learn.alarm.budget import BUDGET_SUSTAIN, budget_threshold
 from edgeloop.learn.base import Learner
+from edgeloop.learn.calibrate import likelihood
 from edgeloop.learn.catalog import CALIBRATED_SUFFIX, CATALOG, calibrated
 from edgeloop.settings import AgentSettings
 
@@ -57,11 +58,24 @@ def is_calibrated(name: str) -> bool:
     return name.endswith(SPOT) or name.endswith(CALIBRATED_SUFFIX)
 
 
+def commissioned(learner: Learner) -> Any:
+    """The part of a learner that learns a commissioning period and then holds its model, or None."""
+    for part in (learner, getattr(learner, "inner", None)):
+        if part is not None and hasattr(part, "commission"):
+            return part
+    return None
+
+
 def score_run(learner: Learner, run: Run) -> RunScores:
+    """The run's rows through a fresh learner told that its metrics are one device; a commissioned learner
+    learns the warm-up rows (a training run) as its normal model."""
     m = run.values.shape[1]
     for part in (learner, getattr(learner, "inner", None)):
         if part is not None and hasattr(part, "set_groups"):
             part.set_groups(np.zeros(m, dtype=np.int64))
+    trained = commissioned(learner)
+    if trained is not None and run.warmup >= 2:
+        trained.commission(run.warmup)
     keys = np.tile(np.arange(m, dtype=np.int64), run.n_rows)
     ts = np.repeat(run.ts, m)
     scores = learner.score_learn(keys, run.values.ravel(), ts).reshape(run.n_rows, m)
@@ -75,12 +89,16 @@ class LearnerResult:
     hindsight: Figures
     scored: list[RunScores] = field(repr=False)
     tep_rates: dict[str, float] | None = None
+    #: the same rates at the threshold that flags as many rows of the normal test run as PCA T² + Q does
+    tep_matched: dict[str, float] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"learner": self.learner, "operating_point": self.at_budget.as_dict(),
                                "hindsight": self.hindsight.as_dict()}  # fmt: skip
         if self.tep_rates is not None:
             out["tep_detection_rate_at_1pct"] = self.tep_rates
+        if self.tep_matched is not None:
+            out["tep_detection_rate_at_pca_false_alarm_rate"] = self.tep_matched
         return out
 
 
@@ -91,6 +109,13 @@ def operating_point(name: str, runs: Sequence[Run], budget: float) -> tuple[list
     return [agent.threshold] * len(runs), agent.sustain
 
 
+def law_threshold(learner: Learner, tail: float) -> float:
+    """The raw score of a learner whose scores come from its statistic's law (`likelihood` of the surprise,
+    -log10 of the tail over `level`) at that tail probability: PCA T² and Q limits at 1 - `tail`."""
+    level = float(getattr(commissioned(learner), "level", 6.0))
+    return float(likelihood(np.array(-np.log10(tail) / level)))
+
+
 def tep_rates(runs: Sequence[Run], scored: Sequence[RunScores], threshold: float) -> dict[str, float]:
     """Per run: the fraction of its fault rows flagged (or, for the normal run, of its rows) at sustain 1."""
     out = {}
@@ -99,6 +124,16 @@ def tep_rates(runs: Sequence[Run], scored: Sequence[RunScores], threshold: float
         lab = run.label[run.warmup :]
         out[run.name] = float(hit[lab].mean()) if lab.any() else float(hit.mean())
     return out
+
+
+def matched_rates(runs: Sequence[Run], scored: Sequence[RunScores], false_alarms: float) -> dict[str, float]:
+    """`tep_rates` at the threshold that flags the fraction `false_alarms` of the normal test run's rows: the
+    comparison at an equal measured false-alarm rate (the threshold is set on d00_te, so that run's rate is
+    matched by construction and the faults' rates are the figures)."""
+    normal = next(s for run, s in zip(runs, scored, strict=True) if not run.label.any())
+    rows = normal.device[normal.warmup :]
+    threshold = float(np.quantile(rows, 1.0 - false_alarms, method="inverted_cdf"))
+    return tep_rates(runs, scored, threshold)
 
 
 def pca_rates(corpus: Corpus) -> dict[str, float]:
@@ -142,6 +177,8 @@ def evaluate(
         result = LearnerResult(name, figures(scored, thresholds, sustain), best_in_hindsight(scored), scored)
         if corpus.name == "tep" and is_calibrated(name):
             result.tep_rates = tep_rates(corpus.runs, scored, 1.0 - PUBLISHED_FAR / corpus.runs[0].values.shape[1])
+        elif corpus.name == "tep" and commissioned(make_learner(name)) is not None:
+            result.tep_rates = tep_rates(corpus.runs, scored, law_threshold(make_learner(name), PUBLISHED_FAR))
         results.append(result)
     return results
 
@@ -179,6 +216,9 @@ def tep_table(results: Sequence[LearnerResult], pca: dict[str, float]) -> Table:
     count = [sum(1 for n in faults if rates[n] >= DETECTED_RATE) for rates in
              [pca, *(r.tep_rates for r in shown if r.tep_rates is not None)]]  # fmt: skip
     t.add_row(f"faults with rate >= {DETECTED_RATE}", *(str(c) for c in count))
+    matched = [sum(1 for n in faults if rates[n] >= DETECTED_RATE) for rates in
+               [pca, *(r.tep_matched for r in shown if r.tep_matched is not None)]]  # fmt: skip
+    t.add_row("the same, at PCA's rate on d00_te", *(str(c) for c in matched))
     return t
 
 
@@ -257,6 +297,10 @@ def detect(
 
         results = evaluate(corpus, names, budget, tick)
     pca = pca_rates(corpus) if corpus.name == "tep" else None
+    if pca is not None:
+        for result in results:
+            if result.tep_rates is not None:
+                result.tep_matched = matched_rates(corpus.runs, result.scored, pca["d00_te"])
     if plot is not None:
         for result in results:
             for path in plot_runs(corpus, result, budget, plot / result.learner.replace("@", "_")):
