@@ -17,7 +17,7 @@ import numpy as np
 from edgeloop.audit import Kind
 from edgeloop.io.inbound import DeviceEvent
 from edgeloop.learn.calibrated import Rebase
-from edgeloop.learn.catalog import gated_parts
+from edgeloop.learn.catalog import commissioned_parts, gated_parts
 from edgeloop.learn.ondelay import alarm_class
 from edgeloop.ledger import Usage
 from edgeloop.model import Outcome
@@ -163,16 +163,21 @@ class Outcomes:
 
     def rebase(self, device: str, reason: str, now: float, ts: float | None = None) -> None:
         """The device's regime is new from data time `ts` (the event's; an operator's verdict: the newest data
-        seen): its gated learners learn it (`edgeloop.learn.calibrated`), logged."""
+        seen): its gated learners learn it (`edgeloop.learn.calibrated`), a commissioned model learns it afresh
+        (`edgeloop.learn.pca`), logged."""
         agent = self.agent
         known = agent.registry.get(device)
         if known is None:
             return
         keys = np.fromiter(known.keys.values(), dtype=np.int64)
         agent.rewind.touch(keys)  # learning again from an earlier copy would not repeat this re-base
+        at = agent.data_ts if ts is None else ts
         for gated in gated_parts(agent.learner):
-            gated.rebase(keys, agent.data_ts if ts is None else ts, reason)
+            gated.rebase(keys, at, reason)
             self.record_rebases(gated.take_rebases(), now)
+        for commissioned in commissioned_parts(agent.learner):  # learns its commissioning period again from now
+            commissioned.restart(keys)
+            self.record_rebases([Rebase(int(k), at, reason) for k in keys.tolist()], now)
 
     def record_rebases(self, rebases: Sequence[Rebase], now: float) -> None:
         """One audit record per device and re-base: which metrics, when (data time) and why."""
