@@ -133,6 +133,12 @@ class AgentSettings(BaseModel):
         "needs a calibrated learner (a name ending in _spot); empty: threshold and sustain as set",
     )
     sample_s: float = Field(15.0, gt=0, description="the devices' usual sampling period, for the false-alarm budget")
+    rebase_after_h: float | None = Field(
+        None,
+        gt=0,
+        description="a gated learner's series on hold this many data-time hours is re-based (the timeout of "
+        "docs/learners.md, logged); empty: only a new_normal verdict, a repair or maintenance re-bases",
+    )
     cooldown_s: float = Field(6 * 3600, ge=0, description="data-time seconds after a decision before the next")
     on_delay_max_s: float = Field(
         1800.0,

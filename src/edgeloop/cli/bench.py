@@ -224,10 +224,17 @@ def nab_command(
     _exit(evaluate.nab(data, windows, learner, check_rows, hst_rows, wide, wide_rows, plot, series, json_out))
 
 
+CORPUS_HELP = (
+    "tep, nab (../shared/benchmarks/nab), nab:FOLDER, batadal:FILE_OR_FOLDER (BATADAL's CSV files, "
+    "fetched as docs/learners.md says), or a folder of CSV files, one a run"
+)
+
+
 @bench_app.command("detect")
 def detect_command(
     corpus: Annotated[
-        str, typer.Argument(help="tep, nab (../shared/benchmarks/nab), nab:FOLDER, or a folder of CSV files, one a run")
+        str,
+        typer.Argument(help=CORPUS_HELP),
     ] = "tep",
     learner: Annotated[
         list[str] | None,
@@ -238,15 +245,25 @@ def detect_command(
         list[str] | None, typer.Option("--label", help="label column of a CSV folder (repeatable)")
     ] = None,
     ts_column: Annotated[str, typer.Option(help="timestamp column of a CSV folder (unix s or ISO 8601)")] = "timestamp",
-    warmup: Annotated[int, typer.Option(min=0, help="rows of each CSV run learnt but not scored")] = 0,
+    warmup: Annotated[
+        int, typer.Option(min=0, help="rows of each CSV run (or BATADAL's dataset 2 alone) learnt but not scored")
+    ] = 0,
     runs: Annotated[int | None, typer.Option(min=1, help="only the first N runs (a short bench)")] = None,
     plot: Annotated[Path | None, typer.Option(help="write a PNG per run and learner to this folder")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON document, nothing else on stdout")] = False,
+    rebase_after_h: Annotated[
+        float | None,
+        typer.Option(
+            min=1e-6,
+            help="re-base a gated series after this many hours on hold (as the "
+            "agent's agent.rebase_after_h); default: never",
+        ),
+    ] = None,
 ) -> None:
     """Learners on a labelled corpus: P/R/F1, events, delay, false alarms per device-day, calibration."""
     from edgeloop.bench.detect import detect
 
-    _exit(detect(corpus, learner, budget, label or [], ts_column, warmup, runs, plot, json_out))
+    _exit(detect(corpus, learner, budget, label or [], ts_column, warmup, runs, plot, json_out, rebase_after_h))
 
 
 @bench_app.command("powercap")

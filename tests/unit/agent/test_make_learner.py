@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from edgeloop.agent.service import make_learner, make_policy
@@ -9,6 +10,7 @@ from edgeloop.agent.site import SiteAgent
 from edgeloop.io.loopback import Loopback
 from edgeloop.io.store import SqliteStore
 from edgeloop.learn import RobustEWMA
+from edgeloop.learn.catalog import gated_parts
 from edgeloop.learn.combine import MaxOf
 from edgeloop.learn.ensemble import NoveltyEnsemble
 from edgeloop.learn.noise import NoiseRatio
@@ -73,3 +75,14 @@ def test_the_agent_tells_a_device_learner_which_keys_are_one_device(tmp_path: Pa
 
     assert isinstance(learner, NoveltyEnsemble)
     assert learner.groups == [0, 1]
+
+
+def test_the_settings_timeout_reaches_every_gated_part_and_re_bases_a_lasting_hold() -> None:
+    learner = make_learner(AgentSettings(learner="ewma_noise_timed_spot", rebase_after_h=2.0))
+    (gated,) = gated_parts(learner)
+    keys, ts = np.zeros(3000, dtype=np.int64), 15.0 * np.arange(3000)
+    x = np.r_[np.random.default_rng(1).normal(0, 1, 2000), np.full(1000, 40.0)]  # a jump that lasts 4 h
+    learner.score_learn(keys, x, ts)
+    assert gated.rebase_after_s == 7200.0
+    assert [r.reason for r in gated.take_rebases()] == ["timeout"]
+    assert not gated_parts(make_learner(AgentSettings(learner="ewma_noise_timed_spot")))[0].rebase_after_s

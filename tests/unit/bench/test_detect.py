@@ -8,7 +8,7 @@ import numpy as np
 import orjson
 import pytest
 
-from edgeloop.bench.detect.corpus import CorpusError, Run, read_csv_dir
+from edgeloop.bench.detect.corpus import CorpusError, Run, read_batadal, read_csv_dir
 from edgeloop.bench.detect.run import detect, make_learner, matched_rates, score_run
 from edgeloop.bench.detect.score import RunScores, figures
 
@@ -80,3 +80,29 @@ def test_a_commissioned_learner_learns_the_warm_up_rows_and_no_more(tmp_path: Pa
     learner = make_learner("device_pca_trained")
     score_run(learner, run)
     assert int(learner._seen[0]) == 300  # type: ignore[attr-defined]
+
+
+def write_batadal(path: Path, rows: int, start_day: int, attack: range = range(0)) -> None:
+    lines = ["DATETIME,L_T1,F_PU1,ATT_FLAG"]
+    for i in range(rows):
+        day, hour = start_day + i // 24, i % 24
+        flag = 1 if i in attack else -999
+        lines.append(f"{day:02d}/07/16 {hour:02d},{2 + 0.01 * i:.2f},{90 + i % 3},{flag}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_batadal_is_read_with_its_normal_year_as_the_warm_up_when_it_is_given(tmp_path: Path) -> None:
+    write_batadal(tmp_path / "BATADAL_dataset04.csv", 48, 3, attack=range(30, 36))
+    (alone,) = read_batadal(tmp_path / "BATADAL_dataset04.csv", warmup=10).runs
+    write_batadal(tmp_path / "BATADAL_dataset03.csv", 24, 1)
+    (trained,) = read_batadal(tmp_path).runs
+    assert alone.metrics == ("L_T1", "F_PU1")
+    assert (alone.warmup, alone.events(), alone.sample_s) == (10, [(30, 35)], 3600.0)
+    assert (trained.n_rows, trained.warmup, trained.events()) == (72, 24, [(54, 59)])
+    assert np.all(np.diff(trained.ts) > 0)
+
+
+def test_a_file_that_is_not_batadal_is_refused(tmp_path: Path) -> None:
+    write_runs(tmp_path, n_runs=1)
+    with pytest.raises(CorpusError, match="DATETIME"):
+        read_batadal(tmp_path / "run0.csv")

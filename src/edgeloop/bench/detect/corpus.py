@@ -8,7 +8,9 @@ NAB's probationary period). Readers:
   per metric, and label column(s) whose non-zero values mark fault rows;
 - `read_nab`: the NAB corpus (one metric per run, the anomaly windows as labels, the probation as warm-up);
 - `read_tep`: the Tennessee Eastman process data of Braatz et al. (52 metrics every 3 min; the normal
-  training run d00.dat as every run's warm-up, then a test run whose fault starts at row 160).
+  training run d00.dat as every run's warm-up, then a test run whose fault starts at row 160);
+- `read_batadal`: BATADAL's water distribution SCADA data (43 metrics every hour, attacks labelled in
+  `ATT_FLAG`), its normal year as the warm-up where it is given.
 
 >>> run = Run.build("r1", np.arange(6.0) * 60, np.zeros((6, 2)), ["a", "b"], [0, 0, 0, 1, 1, 0], warmup=2)
 >>> run.n_rows, run.events(), run.sample_s
@@ -20,7 +22,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -133,6 +135,47 @@ def read_nab(folder: Path) -> Corpus:
         ts = f.timestamps.astype("datetime64[s]").astype(np.int64).astype(np.float64)
         runs.append(Run.build(f.name, ts, f.values, ["value"], f.in_window(), f.probation))
     return Corpus("nab", tuple(runs), "Numenta Anomaly Benchmark v1.1 (../shared/benchmarks/nab/SOURCE.md)")
+
+
+BATADAL_TRAIN, BATADAL_TEST = "BATADAL_dataset03.csv", "BATADAL_dataset04.csv"
+
+
+def _read_batadal_csv(path: Path) -> tuple[FloatArray, FloatArray, list[str], BoolArray]:
+    """One of BATADAL's CSV files: `DATETIME` as dd/mm/yy HH (UTC), `ATT_FLAG` 1 in an attack (-999 or 0
+    otherwise), every other column a metric."""
+    with path.open(newline="") as fh:
+        rows = [r for r in csv.reader(fh) if r]
+    header = [h.strip() for h in rows[0]]
+    if "DATETIME" not in header:
+        raise CorpusError(f"{path}: no DATETIME column; is it one of BATADAL's files?")
+    ti = header.index("DATETIME")
+    li = header.index("ATT_FLAG") if "ATT_FLAG" in header else None
+    mi = [i for i in range(len(header)) if i not in (ti, li)]
+    when = [datetime.strptime(r[ti].strip(), "%d/%m/%y %H").replace(tzinfo=UTC).timestamp() for r in rows[1:]]
+    values = np.array([[float(r[i]) for i in mi] for r in rows[1:]], dtype=np.float64)
+    label = np.array([li is not None and float(r[li]) == 1.0 for r in rows[1:]], dtype=bool)
+    return np.array(when), values, [header[i] for i in mi], label
+
+
+def read_batadal(path: Path, warmup: int = 0) -> Corpus:
+    """BATADAL (Taormina et al., J. Water Resour. Plann. Manage. 144(8), 2018): `path` is training dataset 2
+    (`BATADAL_dataset04.csv`, attacks labelled) with its first `warmup` rows as the warm-up, or a folder holding
+    it, where the normal year `BATADAL_dataset03.csv`, if present, is the warm-up instead (TE's protocol: a
+    model of the normal run only). Its labels are partial by design (some attacks of dataset 2 were left
+    unlabelled for the competition), so false alarms on its "normal" rows are an upper bound."""
+    test_path = path / BATADAL_TEST if path.is_dir() else path
+    if not test_path.exists():
+        raise CorpusError(f"{test_path}: missing (docs/learners.md says where BATADAL comes from)")
+    ts, values, metrics, label = _read_batadal_csv(test_path)
+    train_path = test_path.parent / BATADAL_TRAIN
+    if path.is_dir() and train_path.exists():
+        t0, v0, m0, _ = _read_batadal_csv(train_path)
+        if m0 != metrics:
+            raise CorpusError(f"{train_path}: its columns differ from {test_path.name}'s")
+        ts, values = np.r_[t0 - (t0[-1] - ts[0]) - 3600.0, ts], np.vstack([v0, values])
+        label, warmup = np.r_[np.zeros(t0.shape[0], dtype=bool), label], t0.shape[0]
+    run = Run.build(test_path.stem, ts, values, metrics, label, min(warmup, ts.shape[0]))
+    return Corpus("batadal", (run,), "BATADAL, Taormina et al. 2018 (docs/learners.md)")
 
 
 def read_tep(folder: Path = TEP_DEFAULT_DIR, faults: Sequence[int] | None = None) -> Corpus:

@@ -28,13 +28,22 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from edgeloop.bench.detect.corpus import TEP_DEFAULT_DIR, Corpus, CorpusError, Run, read_csv_dir, read_nab, read_tep
+from edgeloop.bench.detect.corpus import (
+    TEP_DEFAULT_DIR,
+    Corpus,
+    CorpusError,
+    Run,
+    read_batadal,
+    read_csv_dir,
+    read_nab,
+    read_tep,
+)
 from edgeloop.bench.detect.pca_reference import PcaReference
 from edgeloop.bench.detect.score import Figures, RunScores, alarms, best_in_hindsight, figures
 from edgeloop.learn.alarm.budget import BUDGET_SUSTAIN, budget_threshold
 from edgeloop.learn.base import Learner
 from edgeloop.learn.calibrate import likelihood
-from edgeloop.learn.catalog import CALIBRATED_SUFFIX, CATALOG, calibrated
+from edgeloop.learn.catalog import CALIBRATED_SUFFIX, CATALOG, calibrated, gated_parts
 from edgeloop.settings import AgentSettings
 
 SPOT = "@spot"
@@ -45,13 +54,18 @@ DETECTED_RATE = 0.5
 DEFAULT_LEARNERS = ("ewma_noise", "ewma_noise_spot", "device_mahalanobis@spot", "novelty_ensemble")
 
 
-def make_learner(name: str) -> Learner:
-    """A catalog name, or a catalog name followed by `@spot`: that learner calibrated and gated."""
+def make_learner(name: str, rebase_after_h: float | None = None) -> Learner:
+    """A catalog name, or a catalog name followed by `@spot`: that learner calibrated and gated; its gated parts
+    re-based after `rebase_after_h` hours on hold, as the agent's `agent.rebase_after_h` does."""
     base = name.removesuffix(SPOT)
     if base not in CATALOG:
         raise CorpusError(f"unknown learner {name!r}; known: {', '.join(sorted(CATALOG))}, each also with {SPOT}")
     learner = CATALOG[base]()
-    return calibrated(learner) if name.endswith(SPOT) else learner
+    learner = calibrated(learner) if name.endswith(SPOT) else learner
+    if rebase_after_h is not None:
+        for gated in gated_parts(learner):
+            gated.rebase_after_s = rebase_after_h * 3600.0
+    return learner
 
 
 def is_calibrated(name: str) -> bool:
@@ -154,6 +168,8 @@ def load(corpus: str, labels: Sequence[str], ts_column: str, warmup: int, runs: 
         loaded = read_nab(Path("../shared/benchmarks/nab"))
     elif corpus.startswith("nab:"):
         loaded = read_nab(Path(corpus[4:]))
+    elif corpus.startswith("batadal:"):
+        loaded = read_batadal(Path(corpus[8:]), warmup)
     else:
         if not labels:
             raise CorpusError("a CSV folder needs --label (the label column, repeatable)")
@@ -164,13 +180,17 @@ def load(corpus: str, labels: Sequence[str], ts_column: str, warmup: int, runs: 
 
 
 def evaluate(
-    corpus: Corpus, names: Sequence[str], budget: float, tick: Callable[[str], None] | None = None
+    corpus: Corpus,
+    names: Sequence[str],
+    budget: float,
+    tick: Callable[[str], None] | None = None,
+    rebase_after_h: float | None = None,
 ) -> list[LearnerResult]:
     results = []
     for name in names:
         scored = []
         for run in corpus.runs:
-            scored.append(score_run(make_learner(name), run))
+            scored.append(score_run(make_learner(name, rebase_after_h), run))
             if tick is not None:
                 tick(name)
         thresholds, sustain = operating_point(name, corpus.runs, budget)
@@ -277,6 +297,7 @@ def detect(
     runs: int | None = None,
     plot: Path | None = None,
     json_out: bool = False,
+    rebase_after_h: float | None = None,
 ) -> int:
     """Score the learners on a corpus and print the figures; exit code 0 done, 2 bad input."""
     console = Console(stderr=True)
@@ -295,7 +316,7 @@ def detect(
         def tick(name: str) -> None:
             progress.update(task, advance=1, description=f"{corpus.name}: {name}")
 
-        results = evaluate(corpus, names, budget, tick)
+        results = evaluate(corpus, names, budget, tick, rebase_after_h)
     pca = pca_rates(corpus) if corpus.name == "tep" else None
     if pca is not None:
         for result in results:
@@ -308,6 +329,8 @@ def detect(
     if json_out:
         doc: dict[str, Any] = {"corpus": corpus.name, "source": corpus.source, "budget": budget,
                                "runs": len(corpus.runs), "learners": [r.as_dict() for r in results]}  # fmt: skip
+        if rebase_after_h is not None:
+            doc["rebase_after_h"] = rebase_after_h
         if pca is not None:
             doc["tep_pca_reference"] = pca
             doc["tep_published_source"] = TEP_SOURCE
