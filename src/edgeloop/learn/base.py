@@ -145,6 +145,15 @@ def take_rows(into: object, earlier: object, keys: IntArray) -> bool:
     return True
 
 
+def make_room(learner: object, size: int) -> None:
+    """Make room for keys `0 .. size - 1` in a learner and in its parts (`StepwiseLearner._ensure`)."""
+    ensure = getattr(learner, "_ensure", None)
+    if ensure is not None:
+        ensure(size)
+    for part in getattr(learner, "learners", []):
+        make_room(part, size)
+
+
 def _row_arrays(into: object, earlier: object) -> Iterator[tuple[NDArray[Any] | None, NDArray[Any] | None]]:
     """The (into, earlier) pairs of state arrays of two objects of one `PER_SERIES_ROWS` class, parts included;
     (None, None) for a part that is not per series."""

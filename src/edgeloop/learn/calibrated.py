@@ -19,6 +19,13 @@ so a fault that lasts hours would still be learnt; a freeze needs no number to j
   timeout). A re-based series learns freely for `grace_s`, so its model moves to the new regime before it can
   hold again. Every re-base is kept as a `Rebase` until `take_rebases()`, for the audit log.
 
+What a re-base keeps depends on why. After a repair or maintenance the normal learnt before the fault is the
+one to come back to: the model is kept. A `new_normal` verdict or a timeout says the old normal is gone: the
+series starts over (`RESTART_REASONS`), its model and its calibration as a fresh learner's (a learner whose
+state is not all per series restarts its device, `DevicePCA.restart`, or keeps its model if it cannot). Kept,
+a model fails where the old normal was degenerate: a pump off through the whole warm-up, a constant, has no
+spread, and every reading once it runs scored at the top for months (BATADAL, docs/learners.md).
+
 The point that opens a hold is learnt (scoring and learning it are one step). A learner says where its normal
 model lives (`normal_state`, or `frozen_rows` for state kept per device); only that is frozen, while the rest
 (a last value, a fast mean) follows the data, so the score stays a score of the present. A learner that does
@@ -44,12 +51,14 @@ from typing import Any, Self
 
 import numpy as np
 
-from edgeloop.learn.base import FloatArray, IntArray, Learner, grow, occurrence_rank
+from edgeloop.learn.base import FloatArray, IntArray, Learner, grow, make_room, occurrence_rank, take_rows
 from edgeloop.learn.combine import MaxOf
 from edgeloop.learn.prior import SeriesPrior, SeriesStats, prior_part
 from edgeloop.learn.spot import SpotTail
 
 REBASE_REASONS = ("new_normal", "maintenance", "repaired", "timeout")
+#: the re-bases after which a series starts over rather than resume its model
+RESTART_REASONS = ("new_normal", "timeout")
 #: a hold opens at a tail probability of 1e-4 and ends below 0.99: at 1e-3 / 0.9, holds opened on normal data
 #: too (the extremes of normal noise) and, frozen, doubled the exceedance at τ = 0.999 (measured on AR(1) noise
 #: with a daily cycle, robust EWMA: 2.15x the nominal 1e-3, against 1.29x at these values)
@@ -96,11 +105,13 @@ class Calibrated(Learner):
         self._free_until = np.zeros(0, dtype=np.float64)  # a re-based series may not hold before this time
         self._newest = np.zeros(0, dtype=np.float64)  # data time of the newest point learnt
         self._due = np.zeros(0, dtype=np.float64)  # a re-base told before its time came: its data time; nan: none
+        self._due_restart = np.zeros(0, dtype=bool)  # and whether it starts the series over
         self._rebases: list[Rebase] = []
 
     def __setstate__(self, state: dict[str, Any]) -> None:  # a checkpoint pickled before the re-bases' data time
         state.setdefault("_newest", np.zeros(0, dtype=np.float64))
         state.setdefault("_due", np.zeros(0, dtype=np.float64))
+        state.setdefault("_due_restart", np.zeros(0, dtype=bool))
         self.__dict__.update(state)
 
     @property
@@ -122,6 +133,7 @@ class Calibrated(Learner):
         self._free_until = grow(self._free_until, size, -np.inf)
         self._newest = grow(self._newest, size, -np.inf)
         self._due = grow(self._due, size, np.nan)
+        self._due_restart = grow(self._due_restart, size, False)
 
     def summarize(self, keys: IntArray) -> SeriesStats:
         """The inner learner's level and noise per key, and this calibration's state (the prior protocol,
@@ -173,15 +185,31 @@ class Calibrated(Learner):
         keys = np.asarray(keys, dtype=np.int64)
         self._ensure(int(keys.max(initial=-1)) + 1)
         now = self._newest[keys] >= ts
-        self._lift(keys[now], ts)
+        fresh = reason in RESTART_REASONS
+        self._lift(keys[now], ts, fresh)
         self._due[keys[~now]] = ts
+        self._due_restart[keys[~now]] = fresh
         done = [Rebase(int(k), float(ts), reason) for k in keys.tolist()]
         self._rebases.extend(done)
         return done
 
-    def _lift(self, keys: IntArray, ts: float | FloatArray) -> None:
+    def _lift(self, keys: IntArray, ts: float | FloatArray, restart: bool | np.ndarray = False) -> None:
         self._held_since[keys] = np.nan
         self._free_until[keys] = ts + self.grace_s
+        over = keys[np.broadcast_to(np.asarray(restart, dtype=bool), keys.shape)]
+        if over.shape[0]:
+            self._start_over(over)
+
+    def _start_over(self, keys: IntArray) -> None:
+        """These series learn afresh: the inner learner's state for them and their calibration as new."""
+        restart = getattr(self.inner, "restart", None)
+        if restart is not None:
+            restart(keys)
+        else:
+            fresh = self.inner.clone()
+            make_room(fresh, int(keys.max()) + 1)
+            take_rows(self.inner, fresh, keys)  # False (the model kept) for a learner not all per series
+        self._tail.forget(keys)
 
     def take_rebases(self) -> list[Rebase]:
         """The re-bases since the last call (the timeouts the learner did itself included), oldest first."""
@@ -220,7 +248,7 @@ class Calibrated(Learner):
         due = self._due[k]
         now = t > due  # re-bases whose time has come (nan compares False)
         if now.any():
-            self._lift(k[now], due[now])
+            self._lift(k[now], due[now], self._due_restart[k[now]])
             self._due[k[now]] = np.nan
         self._newest[k] = np.maximum(self._newest[k], t)  # k: distinct series
         if raw is None:
@@ -242,7 +270,7 @@ class Calibrated(Learner):
             late = t - since >= self.rebase_after_s  # False where not held (nan)
             if late.any():
                 for key, when in zip(k[late].tolist(), t[late].tolist(), strict=True):
-                    self._lift(np.array([key]), when)  # now: this point is the first after the timeout
+                    self._lift(np.array([key]), when, True)  # now: this point is the first after the timeout
                     self._rebases.append(Rebase(key, when, "timeout"))
         held = ~np.isnan(self._held_since[k])
         if not held.any():

@@ -7,7 +7,9 @@ import pytest
 
 from edgeloop.learn.calibrated import GATE_AT, Calibrated
 from edgeloop.learn.catalog import LEARNERS
+from edgeloop.learn.combine import MaxOf
 from edgeloop.learn.ewma import RobustEWMA
+from edgeloop.learn.noise import NoiseRatio
 from edgeloop.learn.prior import SeriesPrior, TailPrior
 
 SERIES = 40
@@ -135,3 +137,28 @@ def test_a_calibration_of_another_learners_scores_is_not_taken() -> None:
     learner.seed(np.array([0]), [SeriesPrior(10.0, 1.0, 0.1, False, 5, tail, "noise_ratio@spot")])
     scores = learner.score_learn(np.zeros(50, dtype=np.int64), np.full(50, 10.0), np.arange(50.0))
     assert not scores.any()  # not calibrated: it scores nothing until its own warm-up is over
+
+
+def test_a_timeout_starts_over_a_pump_that_was_idle_through_the_warm_up() -> None:
+    rng = np.random.default_rng(3)
+    running = np.where(rng.random(5000) < 0.5, 0.0, 30 + rng.normal(0, 1, 5000))  # on and off, hourly
+    x = np.r_[np.zeros(1000), running]
+    keys, ts = np.zeros(6000, dtype=np.int64), 3600.0 * np.arange(6000)
+    kept = Calibrated(MaxOf([RobustEWMA(), NoiseRatio()]), gate_at=GATE_AT).score_learn(keys, x, ts)
+    timed = Calibrated(MaxOf([RobustEWMA(), NoiseRatio()]), gate_at=GATE_AT, rebase_after_s=86_400.0)
+    over = timed.score_learn(keys, x, ts)
+    assert np.mean(kept[2000:] >= 0.999) > 0.9  # a constant's model has no spread: every run is at the top
+    assert np.mean(over[2000:] >= 0.999) < 0.01
+    assert [r.reason for r in timed.take_rebases()] == ["timeout"]
+
+
+@pytest.mark.parametrize(("reason", "starts_over"), [("repaired", False), ("maintenance", False),
+                                                    ("new_normal", True)])  # fmt: skip
+def test_a_repair_keeps_the_model_and_a_new_normal_starts_the_series_over(reason: str, starts_over: bool) -> None:
+    learner = Calibrated(RobustEWMA(), gate_at=GATE_AT)
+    keys = np.zeros(400, dtype=np.int64)
+    learner.score_learn(keys, np.random.default_rng(0).normal(5, 1, 400), np.arange(400.0))
+    before = learner.inner.clone_state()
+    learner.rebase(np.array([0]), 399.0, reason)
+    assert (int(learner._tail.seen(np.array([0]))[0]) == 0) is starts_over
+    assert np.array_equal(learner.inner._last[:1], before._last[:1]) is not starts_over  # type: ignore[attr-defined]
