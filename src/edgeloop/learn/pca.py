@@ -49,6 +49,7 @@ regime: a repair, an operator's `new_normal`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -78,6 +79,20 @@ class DevicePCA(DeviceMahalanobis):
         self.learn_rows = learn_rows
         self.whole_only = whole_only
         super().__init__(forget, warmup, ridge, z_clip, level, sync_s, groups)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """A checkpoint pickled before 2026-12-07 kept the covariance of z-scores and z-scores as each device's
+        latest row: both are put in deviations (times each metric's standard deviation), as this code keeps them."""
+        if "learn_rows" not in state:
+            state.update(learn_rows=None, whole_only=False)
+            gid, slot, var = state["_gid"], state["_slot"], state["_var"]
+            n = min(gid.shape[0], var.shape[0])
+            sd = np.ones(state["_cov"].shape[:2], dtype=np.float64)
+            if n and sd.size:
+                sd[gid[:n], slot[:n]] = np.sqrt(np.maximum(var[:n], 0.0))
+            state["_cov"] = state["_cov"] * sd[:, :, None] * sd[:, None, :]
+            state["_vec"] = state["_vec"] * sd
+        self.__dict__.update(state)
 
     def commission(self, rows: int) -> None:
         """Learn each device's first `rows` whole rows as its normal model, then hold the model fixed."""

@@ -71,3 +71,20 @@ def test_a_gated_device_keeps_alarming_through_a_lasting_fault() -> None:
     learner = Calibrated(DevicePCA(groups=[0, 0, 0]), gate_at=GATE_AT)
     scores = learner.score_learn(*rows_of(x)).reshape(-1, 3)[:, 2]
     assert np.mean(scores[2700:] >= 0.99) > 0.9
+
+
+def test_a_checkpoint_of_the_earlier_covariance_is_read_in_deviations() -> None:
+    learner = DevicePCA(forget=0.0, groups=[0, 0, 0])
+    learner.score_learn(*rows_of(plant(300)))
+    state = dict(vars(learner))
+    sd = np.sqrt(learner._var[:3])
+    old = {k: v for k, v in state.items() if k not in ("learn_rows", "whole_only")}
+    old["_cov"] = state["_cov"].copy()
+    old["_cov"][0] = state["_cov"][0] / np.outer(sd, sd)  # what the earlier code kept: z-scores' covariance
+    old["_vec"] = state["_vec"].copy()
+    old["_vec"][0] = state["_vec"][0] / sd
+    restored = DevicePCA.__new__(DevicePCA)
+    restored.__setstate__(old)
+    np.testing.assert_allclose(restored._cov[0], learner._cov[0], rtol=1e-12)
+    np.testing.assert_allclose(restored._vec[0], learner._vec[0], rtol=1e-12)
+    assert (restored.learn_rows, restored.whole_only) == (None, False)
