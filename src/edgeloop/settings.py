@@ -20,6 +20,10 @@ from edgeloop.model import AutonomyLevel, Partition, is_valid_id
 _yaml_data: ContextVar[dict[str, Any]] = ContextVar("edgeloop_yaml", default={})  # noqa: B039
 
 
+#: between a site and its partition in a shared store's site key (`AgentSettings.store_site`)
+PART_SEPARATOR = "--"
+
+
 class BrokerSettings(BaseModel):
     url: str | None = Field(
         None,
@@ -249,6 +253,14 @@ class AgentSettings(BaseModel):
         return self.data_dir / self.site if part is None else self.data_dir / self.site / part.label
 
     @property
+    def store_site(self) -> str:
+        """The site's key in a shared store: the site, or for a partition `site--pIofP`. A partition keeps its own
+        rows (holdout record, guard and learnt state, ledger, outbox, inbox), as on SQLite it keeps its own folder,
+        so that partitions never overwrite each other's; a site's figures are the sum of its partitions'."""
+        part = self.part
+        return self.site if part is None else f"{self.site}{PART_SEPARATOR}{part.label}"
+
+    @property
     def db_path(self) -> Path:
         return self.site_dir / "edgeloop.db"
 
@@ -346,12 +358,6 @@ class Settings(BaseSettings):
                 f"agent.partition {part} needs ledger.holdout_draw: device (EDGELOOP_LEDGER__HOLDOUT_DRAW=device), so "
                 "that the holdout is drawn for the site, not per partition: each device's arm then depends on the "
                 "seed and its id only, whichever partition runs it"
-            )
-        if part is not None and self.store.url:
-            raise ValueError(
-                f"agent.partition {part} with a PostgreSQL store is not supported yet: the store keeps one holdout "
-                "record, guard state and learnt feedback per site, which the partitions would overwrite in turn; "
-                "run the partitions on SQLite (each keeps its own in its folder)"
             )
         return self
 

@@ -6,6 +6,7 @@ nothing to check (no such log or key).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -24,7 +25,7 @@ from edgeloop.audit.trust import fingerprint as fingerprint_of
 from edgeloop.audit.verify import verify_file
 from edgeloop.io.store import OperatorStore, SqliteOperatorStore, StoreError
 from edgeloop.model import is_valid_id
-from edgeloop.settings import AgentSettings, Settings, SettingsError, load_settings
+from edgeloop.settings import PART_SEPARATOR, AgentSettings, Settings, SettingsError, load_settings
 
 audit_app = typer.Typer(
     help="The signed, hash-chained decision log: verify it, export it for offline checks.", no_args_is_help=True
@@ -166,11 +167,19 @@ def verify(
     raise typer.Exit(0)
 
 
+def store_site_of(site_dir: Path) -> str:
+    """The store key of a site's directory: the site, or `site--pIofP` for a partition's
+    (`<data_dir>/<site>/pIofP`, `AgentSettings.store_site`)."""
+    if re.fullmatch(r"p\d+of\d+", site_dir.name) and is_valid_id(site_dir.parent.name):
+        return f"{site_dir.parent.name}{PART_SEPARATOR}{site_dir.name}"
+    return site_dir.name
+
+
 def check_site_store(log: Path, log_dir: Path, settings: Settings) -> StoreReport:
     """The site's store against the (verified) log: the PostgreSQL store of the settings, or the SQLite file of
     the log's site directory (`<site>/edgeloop.db` beside `<site>/audit`)."""
     layout = log_dir.name == "audit" and is_valid_id(log_dir.resolve().parent.name)  # <data_dir>/<site>/audit
-    site = log_dir.resolve().parent.name if layout else settings.agent.site
+    site = store_site_of(log_dir.resolve().parent) if layout else settings.agent.store_site
     try:
         if settings.store.url:
             from edgeloop.io.store.postgres import PgOperatorStore

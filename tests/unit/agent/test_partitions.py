@@ -124,10 +124,11 @@ def test_a_partitioned_agent_needs_the_holdout_drawn_per_device() -> None:
         load_settings(None, agent={"site": SITE, "partition": "0/2"})
 
 
-def test_a_partitioned_agent_on_a_shared_postgresql_store_is_refused() -> None:
-    with pytest.raises(SettingsError, match="PostgreSQL store is not supported yet"):
-        load_settings(None, agent={"site": SITE, "partition": "0/2"}, ledger={"holdout_draw": "device"},
-                      store={"url": "postgresql://127.0.0.1:5432/fleet"})  # fmt: skip
+def test_each_partition_keeps_its_rows_under_a_key_of_its_own_in_a_shared_store() -> None:
+    keys = [load_settings(None, agent={"site": SITE, "partition": part}, ledger={"holdout_draw": "device"},
+                          store={"url": "postgresql://127.0.0.1:5432/fleet"}).agent.store_site
+            for part in (None, "0/2", "1/2")]  # fmt: skip
+    assert keys == [SITE, f"{SITE}--p0of2", f"{SITE}--p1of2"]
 
 
 def arms(agent: SiteAgent) -> dict[str, Arm]:

@@ -68,7 +68,7 @@ def open_store(settings: "Settings") -> AgentStore:
     if settings.store.url:
         from edgeloop.io.store.postgres import PgStore  # psycopg is loaded only when PostgreSQL is used
 
-        return PgStore(settings.store.url, cfg.site, cfg.db_path)
+        return PgStore(settings.store.url, cfg.store_site, cfg.db_path)
     return SqliteStore(cfg.db_path, cfg.site)
 
 
@@ -77,7 +77,7 @@ def open_operator_stores(settings: "Settings") -> OperatorStores:
     if settings.store.url:
         from edgeloop.io.store.postgres import PgOperatorStores
 
-        return PgOperatorStores(settings.store.url, settings.agent.site)
+        return PgOperatorStores(settings.store.url, settings.agent.store_site)
     return SqliteOperatorStores(settings.agent.db_path)
 
 
@@ -87,7 +87,7 @@ def open_operator_store(settings: "Settings") -> OperatorStore:
     if settings.store.url:
         from edgeloop.io.store.postgres import PgOperatorStore
 
-        return PgOperatorStore.open(settings.store.url, settings.agent.site)
+        return PgOperatorStore.open(settings.store.url, settings.agent.store_site)
     settings.agent.db_path.parent.mkdir(parents=True, exist_ok=True)
     return SqliteOperatorStore.open(settings.agent.db_path, timeout=30)
 
