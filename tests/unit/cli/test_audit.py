@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from edgeloop.audit import GENESIS, PUBLIC_KEY_FILE, AuditLog, Record, export_public_key
 from edgeloop.audit.record import seal
 from edgeloop.audit.trust import fingerprint, load_pinned_key
-from edgeloop.cli.audit import audit_app
+from edgeloop.cli.audit import audit_app, store_site_of
 
 runner = CliRunner()
 
@@ -179,3 +179,8 @@ def test_the_default_directory_comes_from_the_settings(
 
     assert result.exit_code == 0, result.output
     assert str(audit_dir / "audit.jsonl") in result.stdout
+
+
+def test_a_partitions_log_folder_names_its_own_rows_in_a_shared_store(tmp_path: Path) -> None:
+    assert store_site_of(tmp_path / "plant-a") == "plant-a"
+    assert store_site_of(tmp_path / "plant-a" / "p1of4") == "plant-a--p1of4"
