@@ -6,16 +6,18 @@
   default) and the fleet's knowledge commands build them;
 - `VARIANTS`: the agent's tunings of them, under names of their own: the robust EWMA with its memory set in
   time for devices sampled every few seconds (`robust_ewma_timed`), that beside the noise ratio
-  (`ewma_noise_timed`, the agent's default), the NAB ensemble without its hold, and `ewma_noise` calibrated and
-  gated (`Calibrated`: `ewma_noise_spot`, per point, and `ewma_noise_timed_spot`, the agent's).
+  (`ewma_noise_timed`, the agent's default), the NAB ensemble without its hold, `ewma_noise` calibrated and
+  gated (`Calibrated`: `ewma_noise_spot`, per point, and `ewma_noise_timed_spot`, the agent's), and the device
+  PCA learnt over a commissioning period and then held (`device_pca_trained`).
 
 The agent reads a learner's name in `agent.learner`, `agent.challengers` and selection files. There, since
 before the variants had names of their own, `robust_ewma` and `ewma_noise` mean the agent's timed variants
 (`AGENT_ALIASES`), so a site's configuration keeps its meaning; `agent_learner` builds what such a name means.
 `default_learner()` is the detector the project recommends on NAB-like data.
 
->>> sorted(VARIANTS)
-['ewma_noise_spot', 'ewma_noise_timed', 'ewma_noise_timed_spot', 'novelty_ensemble_nohold', 'robust_ewma_timed']
+>>> sorted(VARIANTS)  # doctest: +NORMALIZE_WHITESPACE
+['device_pca_trained', 'ewma_noise_spot', 'ewma_noise_timed', 'ewma_noise_timed_spot', 'novelty_ensemble_nohold',
+ 'robust_ewma_timed']
 >>> make("robust_ewma").half_life_s is None, agent_learner("robust_ewma").half_life_s
 (True, 255.0)
 >>> agent_learner("novelty_ensemble_nohold").hold
