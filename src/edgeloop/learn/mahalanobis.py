@@ -4,21 +4,24 @@ Which keys belong to one device is told with `groups` (constructor) or `set_grou
 the device (group id, >= 0) of series key k; keys past the end of the array or marked -1 are devices of their
 own. Within a device, metrics take slots in the order of their keys.
 
-Per series, an exponentially weighted mean and variance (rate `forget`) standardize each value to z. Per
-device, the latest z of every metric forms a vector v, and an exponentially weighted covariance C of those
-vectors (same rate) learns how the metrics move together. When a point arrives, its metric's entry of v is
-replaced. If every metric of the device then carries a value from the same moment (timestamps within
-`sync_s`, as when a device reports all its metrics in one message), the device is scored by the squared
-Mahalanobis distance and C learns v:
+Per series, an exponentially weighted mean m and variance (rate `forget`). Per device, the latest deviation
+d = x - m of every metric (m before it learns x) forms a vector, and an exponentially weighted covariance C of
+those vectors, learnt with the means (C <- (1 - a)(C + a·d·dᵀ): Welford's recursion in its weighted form, the
+exact sample covariance while a = 1/n), learns how the metrics move together. When a point arrives, its
+metric's entry is replaced. If every metric of the device then carries a value from the same moment
+(timestamps within `sync_s`, as when a device reports all its metrics in one message), the device is scored
+on its standardized row v (d over the square roots of C's diagonal) against the correlation matrix R of C,
+and C learns the row:
 
-    d² = vᵀ (C + ridge·I)⁻¹ v
+    d² = vᵀ (R + ridge·I)⁻¹ v
 
 which, for d metrics behaving as learnt, follows a chi-square law with d degrees of freedom. Otherwise (the
-other metrics of that moment have not arrived yet) the point is scored on its own, d² = z² / (C_ii + ridge)
-with one degree of freedom, and C is left alone: pairing a new value with an old one would teach it noise. Its tail
-probability (Wilson-Hilferty's normal approximation, `calibrate.log10_normal_tail`) gives the surprise
-u = -log10(tail) / `level`, and the score is `likelihood(u)`: 0.9 at a tail of 10^-level. Two metrics that
-always rise together and suddenly part score high even while each stays within its own range.
+other metrics of that moment have not arrived yet) the point is scored on its own, d² = z² / (1 + ridge), z
+its deviation over the metric's own standard deviation, with one degree of freedom, and C is left alone:
+pairing a new value with an old one would teach it noise. Its tail probability (Wilson-Hilferty's normal
+approximation, `calibrate.log10_normal_tail`) gives the surprise u = -log10(tail) / `level`, and the score is
+`likelihood(u)`: 0.9 at a tail of 10^-level. Two metrics that always rise together and suddenly part score
+high even while each stays within its own range.
 
 Points of one device are taken in order (the batch is ranked by device, not by key); devices are independent.
 
@@ -39,6 +42,7 @@ Points of one device are taken in order (the batch is ranked by device, not by k
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -59,6 +63,10 @@ class DeviceMahalanobis(StepwiseLearner):
     """Per-device squared Mahalanobis distance of the standardized metrics, chi-square calibrated."""
 
     name = "device_mahalanobis"
+    #: whole rows a device learns before it holds its model (None: it never stops learning; `DevicePCA`)
+    learn_rows: int | None = None
+    #: score whole device rows only, the other points 0 (`DevicePCA`)
+    whole_only: bool = False
 
     def __init__(
         self,
@@ -80,6 +88,7 @@ class DeviceMahalanobis(StepwiseLearner):
         self._mean = np.zeros(0, dtype=np.float64)
         self._var = np.zeros(0, dtype=np.float64)
         self._count = np.zeros(0, dtype=np.int64)
+        self._deviations = True  # C is the covariance of deviations (a checkpoint from before is converted)
         self._layout(self.groups)
 
     def set_groups(self, key_to_group: ArrayLike) -> None:
@@ -146,53 +155,71 @@ class DeviceMahalanobis(StepwiseLearner):
         d2 = np.einsum("ni,ni->n", vec, np.linalg.solve(reg, vec[:, :, None])[:, :, 0])
         return wilson_hilferty(d2, size)
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """A checkpoint pickled before 2026-12-07 kept the covariance of z-scores and z-scores as each device's
+        latest row: both are put in deviations (times each metric's standard deviation), as this code keeps them."""
+        if "_deviations" not in state:
+            state["_deviations"] = True
+            gid, slot, var = state["_gid"], state["_slot"], state["_var"]
+            n = min(gid.shape[0], var.shape[0])
+            sd = np.ones(state["_cov"].shape[:2], dtype=np.float64)
+            if n and sd.size:
+                sd[gid[:n], slot[:n]] = np.sqrt(np.maximum(var[:n], 0.0))
+            state["_cov"] = state["_cov"] * sd[:, :, None] * sd[:, None, :]
+            state["_vec"] = state["_vec"] * sd
+        self.__dict__.update(state)
+
+    def restart(self, keys: IntArray) -> None:
+        """The devices of these keys learn afresh from their next points (a new regime)."""
+        self._ensure(int(np.max(keys, initial=-1)) + 1)
+        g = np.unique(self._gid[keys])
+        mine = np.isin(self._gid[: self._count.shape[0]], g)
+        self._count[mine], self._mean[mine], self._var[mine] = 0, 0.0, 0.0
+        self._cov[g], self._seen[g] = 0.0, 0
+
     def frozen_rows(self, keys: IntArray) -> list[tuple[object, str, IntArray]]:
-        """The normal model of these keys: their means and variances, and their devices' covariance."""
-        g = self._gid[keys]
-        own = [(self, name, keys) for name in ("_mean", "_var", "_count")]
-        return [*own, (self, "_cov", g), (self, "_seen", g)]
+        """The normal model of the whole devices of these keys: a device that alarms stops learning all of its
+        metrics, not only the one that alarmed (a fault's metric would otherwise be learnt by its own mean)."""
+        g = np.unique(self._gid[keys])
+        mine = np.flatnonzero(np.isin(self._gid[: self._count.shape[0]], g))
+        return [*((self, name, mine) for name in ("_mean", "_var", "_count")), (self, "_cov", g), (self, "_seen", g)]
 
     def deviate(self, k: IntArray, x: FloatArray, t: FloatArray) -> tuple[FloatArray, np.ndarray]:
-        """The device's distance as a standard normal deviate (Wilson-Hilferty) and whether it is warm; then
-        learn the points."""
+        """The device's deviate for points that complete a row (`_device_deviate` of the standardized row and the
+        correlation matrix), the metric's own otherwise (not ready with `whole_only`); then learn the points,
+        unless their device's commissioning is over (`learn_rows`)."""
         if self._n_declared == 0:
             return self._deviate_alone(k, x, t)
         g, slot, count = self._gid[k], self._slot[k], self._count[k]
-        mean, var = self._mean[k], self._var[k]
-        sd = np.sqrt(var) + 1e-9 * (1.0 + np.abs(mean))
-        z = np.where(count >= 2, np.clip((x - mean) / sd, -self.z_clip, self.z_clip), 0.0)
+        mean, var, cov, seen, size = self._mean[k], self._var[k], self._cov[g], self._seen[g], self._size[g]
+        err = x - mean
+        dev = np.where(count >= 1, err, 0.0)
         rows = np.arange(k.shape[0])
         vec, vec_ts = self._vec[g].copy(), self._vec_ts[g].copy()
-        vec[rows, slot] = z
-        vec_ts[rows, slot] = t
-        cov = self._cov[g]
-        size = self._size[g]
-        if self._dims == 1:
-            whole = np.ones(k.shape[0], dtype=bool)
-            d2 = vec[:, 0] ** 2 / (cov[:, 0, 0] + self.ridge)
-        else:
-            padded = np.arange(self._dims)[None, :] >= size[:, None]
-            whole = np.all(padded | (np.abs(vec_ts - t[:, None]) <= self.sync_s), axis=1)
-            one = wilson_hilferty(z**2 / (cov[rows, slot, slot] + self.ridge), 1.0)
-            d2 = np.zeros(k.shape[0])
-        if self._dims == 1:
-            deviate = wilson_hilferty(d2, 1.0)
-        else:
-            deviate = one.copy()
-            if whole.any():
-                deviate[whole] = self._device_deviate(vec[whole], cov[whole], size[whole])
-        seen = self._seen[g]
-        ready = (seen >= self.warmup) & (count >= 2)
-
-        a = np.where(whole, np.maximum(self.forget, 1.0 / (seen + 1.0)), 0.0)[:, None, None]
-        self._cov[g] = (1.0 - a) * cov + a * (vec[:, :, None] * vec[:, None, :])
+        vec[rows, slot], vec_ts[rows, slot] = dev, t
+        padded = np.arange(self._dims)[None, :] >= size[:, None]
+        whole = np.all(padded | (np.abs(vec_ts - t[:, None]) <= self.sync_s), axis=1)
+        sd1 = np.sqrt(var) + 1e-9 * (1.0 + np.abs(mean))
+        z1 = np.where(count >= 2, np.clip(dev / sd1, -self.z_clip, self.z_clip), 0.0)
+        deviate = wilson_hilferty(z1**2 / (1.0 + self.ridge), 1.0)
+        if whole.any():
+            c = cov[whole]
+            sd = np.sqrt(np.einsum("nii->ni", c))
+            live = sd > 0
+            sd = np.where(live, sd, 1.0)
+            z = np.where(live, np.clip(vec[whole] / sd, -self.z_clip, self.z_clip), 0.0)
+            corr = np.where(live[:, :, None] & live[:, None, :], c / (sd[:, :, None] * sd[:, None, :]), 0.0)
+            deviate[whole] = self._device_deviate(z, corr, size[whole])
+        ready = (seen >= self.warmup) & (count >= 2) & (whole | (not self.whole_only))
         self._vec[g], self._vec_ts[g] = vec, vec_ts
-        self._seen[g] = seen + whole
-        ak = np.maximum(self.forget, 1.0 / (count + 1.0))
-        err = x - mean
+        learn = seen < self.learn_rows if self.learn_rows is not None else np.ones(k.shape[0], dtype=bool)
+        a = np.where(whole & learn, np.maximum(self.forget, 1.0 / (seen + 1.0)), 0.0)[:, None, None]
+        self._cov[g] = (1.0 - a) * (cov + a * (vec[:, :, None] * vec[:, None, :]))
+        self._seen[g] = seen + (whole & learn)
+        ak = np.where(learn, np.maximum(self.forget, 1.0 / (count + 1.0)), 0.0)
         self._mean[k] = mean + ak * err
-        self._var[k] = np.where(count >= 1, (1.0 - ak) * (var + ak * err * err), 0.0)
-        self._count[k] = count + 1
+        self._var[k] = np.where(count >= 1, (1.0 - ak) * (var + ak * dev * dev), 0.0)
+        self._count[k] = count + learn
         return np.asarray(deviate, dtype=np.float64), ready
 
     def _deviate_alone(self, k: IntArray, x: FloatArray, t: FloatArray) -> tuple[FloatArray, np.ndarray]:

@@ -49,11 +49,10 @@ regime: a repair, an operator's `new_normal`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
-from edgeloop.learn.base import FloatArray, IntArray
+from edgeloop.learn.base import FloatArray
 from edgeloop.learn.mahalanobis import DeviceMahalanobis, wilson_hilferty
 
 
@@ -80,77 +79,11 @@ class DevicePCA(DeviceMahalanobis):
         self.whole_only = whole_only
         super().__init__(forget, warmup, ridge, z_clip, level, sync_s, groups)
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        """A checkpoint pickled before 2026-12-07 kept the covariance of z-scores and z-scores as each device's
-        latest row: both are put in deviations (times each metric's standard deviation), as this code keeps them."""
-        if "learn_rows" not in state:
-            state.update(learn_rows=None, whole_only=False)
-            gid, slot, var = state["_gid"], state["_slot"], state["_var"]
-            n = min(gid.shape[0], var.shape[0])
-            sd = np.ones(state["_cov"].shape[:2], dtype=np.float64)
-            if n and sd.size:
-                sd[gid[:n], slot[:n]] = np.sqrt(np.maximum(var[:n], 0.0))
-            state["_cov"] = state["_cov"] * sd[:, :, None] * sd[:, None, :]
-            state["_vec"] = state["_vec"] * sd
-        self.__dict__.update(state)
-
     def commission(self, rows: int) -> None:
         """Learn each device's first `rows` whole rows as its normal model, then hold the model fixed."""
         if rows < 2:
             raise ValueError("a commissioning period has at least 2 rows")
         self.learn_rows = rows
-
-    def restart(self, keys: IntArray) -> None:
-        """The devices of these keys learn afresh from their next points (a new regime)."""
-        self._ensure(int(np.max(keys, initial=-1)) + 1)
-        g = np.unique(self._gid[keys])
-        mine = np.isin(self._gid[: self._count.shape[0]], g)
-        self._count[mine], self._mean[mine], self._var[mine] = 0, 0.0, 0.0
-        self._cov[g], self._seen[g] = 0.0, 0
-
-    def frozen_rows(self, keys: IntArray) -> list[tuple[object, str, IntArray]]:
-        """The normal model of the whole devices of these keys: a device that alarms stops learning all of its
-        metrics, not only the one that alarmed (a fault's metric would otherwise be learnt by its own mean)."""
-        g = np.unique(self._gid[keys])
-        mine = np.flatnonzero(np.isin(self._gid[: self._count.shape[0]], g))
-        return [*((self, name, mine) for name in ("_mean", "_var", "_count")), (self, "_cov", g), (self, "_seen", g)]
-
-    def deviate(self, k: IntArray, x: FloatArray, t: FloatArray) -> tuple[FloatArray, np.ndarray]:
-        """The device's T²/Q deviate for points that complete a row, the metric's own otherwise (0 and not ready
-        with `whole_only`); then learn the points, unless their device's commissioning is over."""
-        if self._n_declared == 0:
-            return self._deviate_alone(k, x, t)
-        g, slot, count = self._gid[k], self._slot[k], self._count[k]
-        mean, var, cov, seen, size = self._mean[k], self._var[k], self._cov[g], self._seen[g], self._size[g]
-        err = x - mean
-        dev = np.where(count >= 1, err, 0.0)
-        rows = np.arange(k.shape[0])
-        vec, vec_ts = self._vec[g].copy(), self._vec_ts[g].copy()
-        vec[rows, slot], vec_ts[rows, slot] = dev, t
-        padded = np.arange(self._dims)[None, :] >= size[:, None]
-        whole = np.all(padded | (np.abs(vec_ts - t[:, None]) <= self.sync_s), axis=1)
-        sd1 = np.sqrt(var) + 1e-9 * (1.0 + np.abs(mean))
-        z1 = np.where(count >= 2, np.clip(dev / sd1, -self.z_clip, self.z_clip), 0.0)
-        deviate = wilson_hilferty(z1**2 / (1.0 + self.ridge), 1.0)
-        if whole.any():
-            c = cov[whole]
-            sd = np.sqrt(np.einsum("nii->ni", c))
-            live = sd > 0
-            sd = np.where(live, sd, 1.0)
-            z = np.where(live, np.clip(vec[whole] / sd, -self.z_clip, self.z_clip), 0.0)
-            corr = np.where(live[:, :, None] & live[:, None, :], c / (sd[:, :, None] * sd[:, None, :]), 0.0)
-            deviate[whole] = self._device_deviate(z, corr, size[whole])
-        ready = (seen >= self.warmup) & (count >= 2) & (whole | (not self.whole_only))
-        self._vec[g], self._vec_ts[g] = vec, vec_ts
-        learn = seen < self.learn_rows if self.learn_rows is not None else np.ones(k.shape[0], dtype=bool)
-        a = np.where(whole & learn, np.maximum(self.forget, 1.0 / (seen + 1.0)), 0.0)[:, None, None]
-        self._cov[g] = (1.0 - a) * (cov + a * (vec[:, :, None] * vec[:, None, :]))
-        self._seen[g] = seen + (whole & learn)
-        ak = np.where(learn, np.maximum(self.forget, 1.0 / (count + 1.0)), 0.0)
-        self._mean[k] = mean + ak * err
-        self._var[k] = np.where(count >= 1, (1.0 - ak) * (var + ak * dev * dev), 0.0)
-        self._count[k] = count + learn
-        return np.asarray(deviate, dtype=np.float64), ready
 
     def _device_deviate(self, vec: FloatArray, cov: FloatArray, size: FloatArray) -> FloatArray:
         lam, vecs = np.linalg.eigh(cov + self.ridge * np.eye(self._dims))

@@ -82,3 +82,10 @@ def test_a_metric_without_its_partners_is_scored_on_its_own_and_not_learnt_toget
 def test_group_ids_below_minus_one_are_refused() -> None:
     with pytest.raises(ValueError, match="group ids"):
         DeviceMahalanobis().set_groups([0, -2])
+
+
+def test_the_device_covariance_is_the_sample_covariance_of_its_rows() -> None:
+    metrics = device(7)
+    learner = DeviceMahalanobis(forget=0.0, groups=[0, 0])
+    learner.score_learn(*stream(metrics, (0, 1)))
+    np.testing.assert_allclose(learner._cov[0], np.cov(metrics.T, bias=True), rtol=1e-9)
