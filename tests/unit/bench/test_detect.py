@@ -106,3 +106,12 @@ def test_a_file_that_is_not_batadal_is_refused(tmp_path: Path) -> None:
     write_runs(tmp_path, n_runs=1)
     with pytest.raises(CorpusError, match="DATETIME"):
         read_batadal(tmp_path / "run0.csv")
+
+
+def test_a_learner_that_keeps_learning_is_not_commissioned_by_the_warm_up(tmp_path: Path) -> None:
+    write_runs(tmp_path, n_runs=1)
+    (run,) = read_csv_dir(tmp_path, ["fault"], warmup=300).runs
+    learner = make_learner("device_pca@spot")
+    score_run(learner, run)
+    assert learner.inner.learn_rows is None  # type: ignore[attr-defined]
+    assert int(learner.inner._seen[0]) > 300  # type: ignore[attr-defined]

@@ -43,7 +43,7 @@ from edgeloop.bench.detect.score import Figures, RunScores, alarms, best_in_hind
 from edgeloop.learn.alarm.budget import BUDGET_SUSTAIN, budget_threshold
 from edgeloop.learn.base import Learner
 from edgeloop.learn.calibrate import likelihood
-from edgeloop.learn.catalog import CALIBRATED_SUFFIX, CATALOG, calibrated, gated_parts
+from edgeloop.learn.catalog import CALIBRATED_SUFFIX, CATALOG, calibrated, commissioned_parts, gated_parts
 from edgeloop.settings import AgentSettings
 
 SPOT = "@spot"
@@ -72,14 +72,6 @@ def is_calibrated(name: str) -> bool:
     return name.endswith(SPOT) or name.endswith(CALIBRATED_SUFFIX)
 
 
-def commissioned(learner: Learner) -> Any:
-    """The part of a learner that learns a commissioning period and then holds its model, or None."""
-    for part in (learner, getattr(learner, "inner", None)):
-        if part is not None and hasattr(part, "commission"):
-            return part
-    return None
-
-
 def score_run(learner: Learner, run: Run) -> RunScores:
     """The run's rows through a fresh learner told that its metrics are one device; a commissioned learner
     learns the warm-up rows (a training run) as its normal model."""
@@ -87,9 +79,9 @@ def score_run(learner: Learner, run: Run) -> RunScores:
     for part in (learner, getattr(learner, "inner", None)):
         if part is not None and hasattr(part, "set_groups"):
             part.set_groups(np.zeros(m, dtype=np.int64))
-    trained = commissioned(learner)
-    if trained is not None and run.warmup >= 2:
-        trained.commission(run.warmup)
+    if run.warmup >= 2:
+        for trained in commissioned_parts(learner):
+            trained.commission(run.warmup)
     keys = np.tile(np.arange(m, dtype=np.int64), run.n_rows)
     ts = np.repeat(run.ts, m)
     scores = learner.score_learn(keys, run.values.ravel(), ts).reshape(run.n_rows, m)
@@ -126,7 +118,8 @@ def operating_point(name: str, runs: Sequence[Run], budget: float) -> tuple[list
 def law_threshold(learner: Learner, tail: float) -> float:
     """The raw score of a learner whose scores come from its statistic's law (`likelihood` of the surprise,
     -log10 of the tail over `level`) at that tail probability: PCA T² and Q limits at 1 - `tail`."""
-    level = float(getattr(commissioned(learner), "level", 6.0))
+    levels = [part.level for part in commissioned_parts(learner)]
+    level = levels[0] if levels else 6.0
     return float(likelihood(np.array(-np.log10(tail) / level)))
 
 
@@ -197,7 +190,7 @@ def evaluate(
         result = LearnerResult(name, figures(scored, thresholds, sustain), best_in_hindsight(scored), scored)
         if corpus.name == "tep" and is_calibrated(name):
             result.tep_rates = tep_rates(corpus.runs, scored, 1.0 - PUBLISHED_FAR / corpus.runs[0].values.shape[1])
-        elif corpus.name == "tep" and commissioned(make_learner(name)) is not None:
+        elif corpus.name == "tep" and commissioned_parts(make_learner(name)):
             result.tep_rates = tep_rates(corpus.runs, scored, law_threshold(make_learner(name), PUBLISHED_FAR))
         results.append(result)
     return results
