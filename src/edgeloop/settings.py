@@ -15,13 +15,9 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from edgeloop.learn.catalog import AGENT_NAMES, CALIBRATED_SUFFIX
 from edgeloop.learn.selection import RUNNERS_UP
-from edgeloop.model import AutonomyLevel, Partition, is_valid_id
+from edgeloop.model import AutonomyLevel, Partition, is_valid_id, store_key
 
 _yaml_data: ContextVar[dict[str, Any]] = ContextVar("edgeloop_yaml", default={})  # noqa: B039
-
-
-#: between a site and its partition in a shared store's site key (`AgentSettings.store_site`)
-PART_SEPARATOR = "--"
 
 
 class BrokerSettings(BaseModel):
@@ -254,11 +250,10 @@ class AgentSettings(BaseModel):
 
     @property
     def store_site(self) -> str:
-        """The site's key in a shared store: the site, or for a partition `site--pIofP`. A partition keeps its own
-        rows (holdout record, guard and learnt state, ledger, outbox, inbox), as on SQLite it keeps its own folder,
-        so that partitions never overwrite each other's; a site's figures are the sum of its partitions'."""
-        part = self.part
-        return self.site if part is None else f"{self.site}{PART_SEPARATOR}{part.label}"
+        """The site's key in a shared store (`store_key`). A partition keeps its own rows (holdout record, guard
+        and learnt state, ledger, outbox, inbox), as on SQLite it keeps its own folder, so that partitions never
+        overwrite each other's; a site's figures are the sum of its partitions'."""
+        return store_key(self.site, self.part)
 
     @property
     def db_path(self) -> Path:

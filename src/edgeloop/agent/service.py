@@ -25,7 +25,7 @@ from edgeloop.io.protocols import Link, open_protocol
 from edgeloop.io.store import open_store
 from edgeloop.io.topics import agent_state_topic, agent_topic
 from edgeloop.learn import Learner
-from edgeloop.learn.catalog import agent_learner, gated_parts
+from edgeloop.learn.catalog import agent_learner, rebase_after
 from edgeloop.policy import PolicyEngine, Rule, When, load_policy
 from edgeloop.policy.shares import share_site_limits
 from edgeloop.settings import AgentSettings, Settings
@@ -37,11 +37,7 @@ def make_learner(cfg: AgentSettings | None = None) -> Learner:
     """The learner the settings name (`agent.learner`, as `edgeloop.learn.catalog.agent_learner` reads it), its
     gated parts re-based after `agent.rebase_after_h` on hold."""
     cfg = cfg or AgentSettings()
-    learner = agent_learner(cfg.learner)
-    if cfg.rebase_after_h is not None:
-        for gated in gated_parts(learner):
-            gated.rebase_after_s = cfg.rebase_after_h * 3600.0
-    return learner
+    return rebase_after(agent_learner(cfg.learner), cfg.rebase_after_h)
 
 
 def make_policy(cfg: AgentSettings) -> PolicyEngine:

@@ -6,7 +6,6 @@ nothing to check (no such log or key).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated
 
@@ -24,8 +23,8 @@ from edgeloop.audit.trust import TrustAnchor, default_pins_path, normal_fingerpr
 from edgeloop.audit.trust import fingerprint as fingerprint_of
 from edgeloop.audit.verify import verify_file
 from edgeloop.io.store import OperatorStore, SqliteOperatorStore, StoreError
-from edgeloop.model import is_valid_id
-from edgeloop.settings import PART_SEPARATOR, AgentSettings, Settings, SettingsError, load_settings
+from edgeloop.model import Partition, is_valid_id, store_key
+from edgeloop.settings import AgentSettings, Settings, SettingsError, load_settings
 
 audit_app = typer.Typer(
     help="The signed, hash-chained decision log: verify it, export it for offline checks.", no_args_is_help=True
@@ -170,8 +169,9 @@ def verify(
 def store_site_of(site_dir: Path) -> str:
     """The store key of a site's directory: the site, or `site--pIofP` for a partition's
     (`<data_dir>/<site>/pIofP`, `AgentSettings.store_site`)."""
-    if re.fullmatch(r"p\d+of\d+", site_dir.name) and is_valid_id(site_dir.parent.name):
-        return f"{site_dir.parent.name}{PART_SEPARATOR}{site_dir.name}"
+    part = Partition.from_label(site_dir.name)
+    if part is not None and part.count > 1 and is_valid_id(site_dir.parent.name):
+        return store_key(site_dir.parent.name, part)
     return site_dir.name
 
 

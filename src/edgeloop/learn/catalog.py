@@ -126,14 +126,28 @@ def agent_learner(name: str) -> Learner:
     return make(AGENT_ALIASES.get(name, name))
 
 
+def _parts(learner: Learner) -> list[Learner]:
+    """The learners a learner is made of: a `MaxOf`'s, a per-asset-type router's, a calibration's inner one."""
+    if isinstance(learner, PerAssetType):
+        return [*learner.parts.values(), *([learner.default] if learner.default is not None else [])]
+    if isinstance(learner, Calibrated):
+        return [learner.inner]
+    return list(getattr(learner, "learners", []))
+
+
 def gated_parts(learner: Learner) -> list[Calibrated]:
     """The gated learners inside a learner (itself, the parts of a `MaxOf` or of a per-asset-type router)."""
     if isinstance(learner, Calibrated):
         return [learner] if learner.gate_at is not None else []
-    parts: list[Learner] = list(getattr(learner, "learners", []))
-    if isinstance(learner, PerAssetType):
-        parts = [*learner.parts.values(), *([learner.default] if learner.default is not None else [])]
-    return [g for part in parts for g in gated_parts(part)]
+    return [g for part in _parts(learner) for g in gated_parts(part)]
+
+
+def rebase_after(learner: Learner, hours: float | None) -> Learner:
+    """The learner with its gated parts re-based after `hours` on hold (`agent.rebase_after_h`; None: never)."""
+    if hours is not None:
+        for gated in gated_parts(learner):
+            gated.rebase_after_s = hours * 3600.0
+    return learner
 
 
 def commissioned_parts(learner: Learner) -> list[DevicePCA]:
@@ -141,12 +155,7 @@ def commissioned_parts(learner: Learner) -> list[DevicePCA]:
     makes them learn afresh (`DevicePCA.restart`)."""
     if isinstance(learner, DevicePCA):
         return [learner] if learner.learn_rows is not None else []
-    parts: list[Learner] = list(getattr(learner, "learners", []))
-    if isinstance(learner, PerAssetType):
-        parts = [*learner.parts.values(), *([learner.default] if learner.default is not None else [])]
-    if isinstance(learner, Calibrated):
-        parts = [learner.inner]
-    return [c for part in parts for c in commissioned_parts(part)]
+    return [c for part in _parts(learner) for c in commissioned_parts(part)]
 
 
 def default_learner() -> Learner:

@@ -172,17 +172,20 @@ class DeviceMahalanobis(StepwiseLearner):
     def restart(self, keys: IntArray) -> None:
         """The devices of these keys learn afresh from their next points (a new regime)."""
         self._ensure(int(np.max(keys, initial=-1)) + 1)
-        g = np.unique(self._gid[keys])
-        mine = np.isin(self._gid[: self._count.shape[0]], g)
+        g, mine = self._devices_of(keys)
         self._count[mine], self._mean[mine], self._var[mine] = 0, 0.0, 0.0
         self._cov[g], self._seen[g] = 0.0, 0
 
     def frozen_rows(self, keys: IntArray) -> list[tuple[object, str, IntArray]]:
         """The normal model of the whole devices of these keys: a device that alarms stops learning all of its
         metrics, not only the one that alarmed (a fault's metric would otherwise be learnt by its own mean)."""
-        g = np.unique(self._gid[keys])
-        mine = np.flatnonzero(np.isin(self._gid[: self._count.shape[0]], g))
+        g, mine = self._devices_of(keys)
         return [*((self, name, mine) for name in ("_mean", "_var", "_count")), (self, "_cov", g), (self, "_seen", g)]
+
+    def _devices_of(self, keys: IntArray) -> tuple[IntArray, IntArray]:
+        """The devices of these keys, and every key of those devices."""
+        g = np.unique(self._gid[keys])
+        return g, np.flatnonzero(np.isin(self._gid[: self._count.shape[0]], g))
 
     def deviate(self, k: IntArray, x: FloatArray, t: FloatArray) -> tuple[FloatArray, np.ndarray]:
         """The device's deviate for points that complete a row (`_device_deviate` of the standardized row and the

@@ -21,12 +21,8 @@ score in the agent is the highest of its points', so the per-metric and the devi
 maximum, and `Calibrated` gives each its own tail (docs/learners.md, "Device PCA"). With `whole_only`, such
 points score 0 and only whole rows are judged (the device view alone, as classical PCA monitoring does).
 
-The covariance is that of the metrics' deviations from their means, x - m, learnt with the means (the
-exponentially weighted form of Welford's recursion, C <- (1 - a)(C + a·d·dᵀ), which with a = 1/n is the exact
-sample covariance), and standardized to a correlation matrix when a row is judged. (`DeviceMahalanobis`
-learns the covariance of z-scores taken with each moment's means and variances, which overweights the first
-rows, when the means and variances are not learnt yet: measured on Tennessee Eastman's training run, a
-metric's variance in that matrix came out 2.4 times its true one.)
+The covariance is that of the metrics' deviations from their means, learnt with them and standardized to a
+correlation matrix when a row is judged (`DeviceMahalanobis`, whose state and row loop this class shares).
 
 **Commissioning.** With `learn_rows` = N (or `commission(N)`), each device learns its first N whole rows (its
 normal model from a commissioning period, or a plant's training run) and then holds that model fixed: the

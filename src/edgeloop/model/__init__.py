@@ -10,7 +10,7 @@ from edgeloop.model.decision import (
 )
 from edgeloop.model.device import ArgSpec, CommandSpec, DeviceMeta, MetricSpec
 from edgeloop.model.ids import ID_PATTERN, is_valid_id
-from edgeloop.model.partition import Partition, device_slot
+from edgeloop.model.partition import Partition, device_slot, store_key
 from edgeloop.model.points import PointBatch
 
 __all__ = [
@@ -29,4 +29,5 @@ __all__ = [
     "PointBatch",
     "device_slot",
     "is_valid_id",
+    "store_key",
 ]

@@ -43,6 +43,21 @@ class Partition:
             raise ValueError(f"partition {text!r} must be i/P, e.g. 0/2")
         return cls(int(index), int(count))
 
+    @classmethod
+    def from_label(cls, text: str) -> Partition | None:
+        """The partition a `label` names (``p1of3``), or None for any other text.
+
+        >>> Partition.from_label("p1of3"), Partition.from_label("pump-1"), Partition.from_label("p3of3")
+        (Partition(index=1, count=3), None, None)
+        """
+        index, sep, count = text.removeprefix("p").partition("of")
+        if not text.startswith("p") or not sep or not index.isdigit() or not count.isdigit():
+            return None
+        try:
+            return cls(int(index), int(count))
+        except ValueError:
+            return None
+
     def owns(self, device: str) -> bool:
         return self.count == 1 or device_slot(device, self.count) == self.index
 
@@ -53,3 +68,16 @@ class Partition:
 
     def __str__(self) -> str:
         return f"{self.index}/{self.count}"
+
+
+#: between a site and its partition in a shared store's site key (`store_key`)
+PART_SEPARATOR = "--"
+
+
+def store_key(site: str, part: Partition | None) -> str:
+    """A site's key in a shared store: the site, or for one of its partitions `site--pIofP`.
+
+    >>> store_key("plant-a", None), store_key("plant-a", Partition(1, 4))
+    ('plant-a', 'plant-a--p1of4')
+    """
+    return site if part is None else f"{site}{PART_SEPARATOR}{part.label}"

@@ -43,7 +43,7 @@ from edgeloop.bench.detect.score import Figures, RunScores, alarms, best_in_hind
 from edgeloop.learn.alarm.budget import BUDGET_SUSTAIN, budget_threshold
 from edgeloop.learn.base import Learner
 from edgeloop.learn.calibrate import likelihood
-from edgeloop.learn.catalog import CALIBRATED_SUFFIX, CATALOG, calibrated, commissioned_parts, gated_parts
+from edgeloop.learn.catalog import CALIBRATED_SUFFIX, CATALOG, calibrated, commissioned_parts, rebase_after
 from edgeloop.settings import AgentSettings
 
 SPOT = "@spot"
@@ -61,11 +61,7 @@ def make_learner(name: str, rebase_after_h: float | None = None) -> Learner:
     if base not in CATALOG:
         raise CorpusError(f"unknown learner {name!r}; known: {', '.join(sorted(CATALOG))}, each also with {SPOT}")
     learner = CATALOG[base]()
-    learner = calibrated(learner) if name.endswith(SPOT) else learner
-    if rebase_after_h is not None:
-        for gated in gated_parts(learner):
-            gated.rebase_after_s = rebase_after_h * 3600.0
-    return learner
+    return rebase_after(calibrated(learner) if name.endswith(SPOT) else learner, rebase_after_h)
 
 
 def is_calibrated(name: str) -> bool:
