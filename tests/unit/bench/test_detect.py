@@ -115,3 +115,11 @@ def test_a_learner_that_keeps_learning_is_not_commissioned_by_the_warm_up(tmp_pa
     score_run(learner, run)
     assert learner.inner.learn_rows is None  # type: ignore[attr-defined]
     assert int(learner.inner._seen[0]) > 300  # type: ignore[attr-defined]
+
+
+def test_a_batadal_row_that_does_not_parse_is_refused_with_the_file_named(tmp_path: Path) -> None:
+    path = tmp_path / "BATADAL_dataset04.csv"
+    write_batadal(path, 30, 3)
+    path.write_text(path.read_text() + "05/07/16 07,2.1,not-a-number,-999\n")
+    with pytest.raises(CorpusError, match=r"BATADAL_dataset04\.csv: a row that is not BATADAL's format"):
+        read_batadal(path)

@@ -151,9 +151,12 @@ def _read_batadal_csv(path: Path) -> tuple[FloatArray, FloatArray, list[str], Bo
     ti = header.index("DATETIME")
     li = header.index("ATT_FLAG") if "ATT_FLAG" in header else None
     mi = [i for i in range(len(header)) if i not in (ti, li)]
-    when = [datetime.strptime(r[ti].strip(), "%d/%m/%y %H").replace(tzinfo=UTC).timestamp() for r in rows[1:]]
-    values = np.array([[float(r[i]) for i in mi] for r in rows[1:]], dtype=np.float64)
-    label = np.array([li is not None and float(r[li]) == 1.0 for r in rows[1:]], dtype=bool)
+    try:
+        when = [datetime.strptime(r[ti].strip(), "%d/%m/%y %H").replace(tzinfo=UTC).timestamp() for r in rows[1:]]
+        values = np.array([[float(r[i]) for i in mi] for r in rows[1:]], dtype=np.float64)
+        label = np.array([li is not None and float(r[li]) == 1.0 for r in rows[1:]], dtype=bool)
+    except (ValueError, IndexError) as exc:
+        raise CorpusError(f"{path}: a row that is not BATADAL's format ({exc})") from None
     return np.array(when), values, [header[i] for i in mi], label
 
 
