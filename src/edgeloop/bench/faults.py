@@ -14,11 +14,14 @@ import orjson
 
 class CuttableLink:
     """A TCP forwarder to the broker at `host:port`: `down()` cuts every connection through it and refuses new
-    ones (to its clients the broker is unreachable), `up()` listens again on the same port."""
+    ones (to its clients the broker is unreachable), `up()` listens again on the same port. While `swallowing`,
+    what the clients send is dropped on the way (a network that loses it): the broker never hears it, so a QoS 1
+    publish stays unacknowledged."""
 
     def __init__(self, host: str, port: int) -> None:
         self.target = (host, port)
         self.port = 0
+        self.swallowing = False
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 
@@ -52,15 +55,17 @@ class CuttableLink:
             return
         self._writers |= {writer, up_writer}
 
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, from_client: bool) -> None:
             with contextlib.suppress(ConnectionError, OSError):
                 while data := await src.read(65536):
+                    if from_client and self.swallowing:
+                        continue
                     dst.write(data)
                     await dst.drain()
             dst.close()
             self._writers.discard(dst)
 
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        await asyncio.gather(pipe(reader, up_writer, True), pipe(up_reader, writer, False))
 
 
 def limit_file_size(pid: int, limit: int | None) -> None:

@@ -126,12 +126,33 @@ class FailoverClient(gmqtt.Client):  # type: ignore[misc]
         """The broker has no session for us: gmqtt would drop every QoS 1 publish not yet acknowledged, and `flush`
         report them delivered (a cluster node that dropped a publisher lost 180 points so, issue 18). They are sent
         again marked DUP; each PUBACK in the new session removes one; a duplicate is one more copy of a point."""
+        self._send_in_flight_again(session=False)
+
+    def _resend_qos_messages(self) -> asyncio.Future[None]:
+        """The broker kept our session: send what is in flight again now, before anything newer.
+
+        gmqtt's own resend is a task scheduled on the CONNACK, so it ran after `on_connect`, which sends what was
+        published while away (`MqttClient`'s outbox), and after any publish made in between: a device's readings in
+        flight at a broken connection reached the broker behind newer ones, and an agent took them late (issue 18,
+        `bench fleet`). gmqtt calls this on the CONNACK and schedules what it returns; sending here, before it
+        returns, keeps the order MQTT 3.1.1 section 4.6 asks for."""
+        self._send_in_flight_again(session=True)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+    def _send_in_flight_again(self, session: bool) -> None:
+        """Every publish not acknowledged yet, in the order first sent, marked DUP. A QoS 2 PUBREL continues only in
+        the session it belongs to (`session`); without it, it is dropped."""
         storage = self._persistent_storage
         for mid, package in storage.get_all():
-            if package[0] & 0xF0 != PUBLISH:  # a QoS 2 PUBREL belongs to the lost session: nothing to continue
-                storage.remove_message_by_mid(mid)
+            if package[0] & 0xF0 != PUBLISH:
+                if session:
+                    self._connection.send_package(package)
+                else:
+                    storage.remove_message_by_mid(mid)
                 continue
             again = bytearray(package)
             again[0] |= DUP
-            storage.push_message(mid, again)
+            storage.push_message(mid, again)  # an OrderedDict: the key keeps its place
             self._connection.send_package(again)
