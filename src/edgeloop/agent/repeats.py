@@ -37,8 +37,8 @@ if TYPE_CHECKING:
 #: longest wait for the store's queued writes before looking repeats up (a failing store is not waited for)
 SETTLE_S = 0.5
 
-#: whether the store holds a reading of (device, metric) at a time, with that value
-Stored = Callable[[str, str, float, float], bool]
+#: the (time, value) readings the store holds of (device, metric) between two times, both included
+Stored = Callable[[str, str, float, float], set[tuple[float, float]]]
 
 
 def drop_copies(messages: list[Message], stats: AgentStats) -> list[Message]:
@@ -148,7 +148,12 @@ class Newest:
         """`decoded` without the items no newer than their device's newest whose reading (time and value of its
         first metric) the store holds (counted in `stats.repeats_dropped`); as it is when there are none.
         `settle(SETTLE_S)` is called once before the first look-up: the store's queued writes must be committed
-        for a look-up to find them (a repeat can come while its first copy still waits in the writer's queue)."""
+        for a look-up to find them (a repeat can come while its first copy still waits in the writer's queue).
+
+        The store is read once per series, over the times of its items: the agent does it on its event loop, and a
+        broker's redelivery of thousands of readings looked up one by one on PostgreSQL held the loop for over a
+        minute, long enough for every connection of the process to be dropped for a missed keep-alive (issue 18,
+        `bench fleet`)."""
         device, ts = decoded.msg_device, decoded.msg_ts
         known = device < self.ts.shape[0]
         old = np.zeros(device.shape[0], dtype=bool)
@@ -160,13 +165,18 @@ class Newest:
         keys = reading_keys(key_arrays(decoded))
         queued = self._queued_at(ts[old])
         keep = np.ones(device.shape[0], dtype=bool)
+        look_up: dict[int, list[int]] = {}  # per series, the items to look up: one read of the store each
         for i in np.flatnonzero(old).tolist():
-            series, at, value = keys[i]
             if keys[i] in queued:
                 keep[i] = False
-                continue
+            else:
+                look_up.setdefault(keys[i][0], []).append(i)
+        for series, items in look_up.items():
             name, metric = registry.series_name(series)
-            keep[i] = not stored(name, metric, at, value)
+            times = [keys[i][1] for i in items]
+            held = stored(name, metric, min(times), max(times))
+            for i in items:
+                keep[i] = keys[i][1:] not in held
         if keep.all():
             return decoded
         stats.repeats_dropped += int((~keep).sum())
@@ -237,16 +247,18 @@ def _in_order_per_series(keys: NDArray[np.int64], at: NDArray[np.float64]) -> bo
 
 
 def _copies(decoded: DecodedBatch) -> NDArray[np.bool_]:
-    """Per item, whether an earlier item of the batch has its key."""
+    """Per item, whether an earlier item of the batch has its key (series, time and value): sorted by key, then by
+    place in the batch, an item equal to the one before it is a copy. (A set of the keys, item by item, held the
+    event loop for seconds on a redelivery of thousands.)
+
+    >>> from edgeloop.io.decode import PointBatch
+    >>> points = PointBatch.from_lists([0, 1, 0, 0], [5.0, 5.0, 5.0, 5.0], [1.0, 1.0, 1.0, 2.0])
+    >>> _copies(DecodedBatch(points, np.array([0, 1, 0, 0]), np.full(4, 5.0), np.arange(4))).tolist()
+    [False, False, True, False]
+    """
+    first, ts, value = key_arrays(decoded)
+    order = np.lexsort((np.arange(first.shape[0]), value, ts, first))
+    s, t, v = first[order], ts[order], value[order]
     copy = np.zeros(decoded.n_messages, dtype=bool)
-    arrays = key_arrays(decoded)
-    first, ts, _ = arrays
-    order = np.lexsort((ts, first))
-    s, t = first[order], ts[order]
-    if not ((s[1:] == s[:-1]) & (t[1:] == t[:-1])).any():
-        return copy
-    seen: set[Key] = set()
-    for i, key in enumerate(reading_keys(arrays)):
-        copy[i] = key in seen
-        seen.add(key)
+    copy[order[1:]] = (s[1:] == s[:-1]) & (t[1:] == t[:-1]) & (v[1:] == v[:-1])
     return copy

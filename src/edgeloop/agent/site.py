@@ -173,8 +173,9 @@ class SiteAgent:
             if event is not None:
                 controls.handle(self, [event], now)
 
-    def _stored(self, device: str, metric: str, ts: float, value: float) -> bool:
-        return bool((self.store.read_series(device, metric, ts, ts)[1] == value).any())
+    def _stored(self, device: str, metric: str, start: float, end: float) -> set[tuple[float, float]]:
+        at, values, _ = self.store.read_series(device, metric, start, end)
+        return set(zip(at.tolist(), values.tolist(), strict=True))
 
     def sweep_timeouts(self) -> None:
         """Commands whose ack is overdue are recorded as timed out (the device may still act on them); expired

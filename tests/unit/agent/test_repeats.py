@@ -7,7 +7,7 @@ import time
 import numpy as np
 import orjson
 
-from edgeloop.agent.repeats import Newest, drop_copies
+from edgeloop.agent.repeats import Newest, Stored, drop_copies
 from edgeloop.agent.stats import AgentStats
 from edgeloop.io.decode import TelemetryDecoder
 from edgeloop.io.registry import DeviceRegistry
@@ -29,6 +29,17 @@ def registry() -> DeviceRegistry:
     return reg
 
 
+def holding(*rows: tuple[str, str, float, float]) -> tuple[Stored, list[tuple[str, str]]]:
+    """A store's look-up holding `rows` (device, metric, time, value), and the reads made of it."""
+    reads: list[tuple[str, str]] = []
+
+    def stored(device: str, metric: str, start: float, end: float) -> set[tuple[float, float]]:
+        reads.append((device, metric))
+        return {(t, v) for d, m, t, v in rows if (d, m) == (device, metric) and start <= t <= end}
+
+    return stored, reads
+
+
 def test_an_older_reading_is_dropped_only_if_the_store_holds_it() -> None:
     """90 is stored: dropped (whether sent again as DUP or by the device). 95 is older than the newest but was
     never stored (NATS sends a dead session's messages again after newer ones): taken. 110 is newer: taken."""
@@ -37,12 +48,14 @@ def test_an_older_reading_is_dropped_only_if_the_store_holds_it() -> None:
     decoded = TelemetryDecoder("s1", reg).decode([reading(90, dup=True), reading(95, dup=True), reading(110),
                                                   reading(90)], time.time())  # fmt: skip
 
-    kept = newest.drop_stored(decoded, reg, stats, lambda device, metric, ts, value: ts == T0 + 90.0 and value == 1)
+    stored, reads = holding(("pump-1", "flow", T0 + 90.0, 1.0))
+    kept = newest.drop_stored(decoded, reg, stats, stored)
 
     assert (kept.msg_ts - T0).tolist() == [95.0, 110.0]
     assert (kept.points.ts - T0).tolist() == [95.0, 95.0, 110.0, 110.0]
     assert kept.msg_start.tolist() == [0, 2]
     assert stats.repeats_dropped == 2
+    assert reads == [("pump-1", "flow")]  # one read for the three older items of the series
 
 
 def test_another_value_at_a_stored_time_is_a_correction_and_taken() -> None:
@@ -50,7 +63,7 @@ def test_another_value_at_a_stored_time_is_a_correction_and_taken() -> None:
     newest.note(np.array([0]), np.array([T0 + 100.0]))
     decoded = TelemetryDecoder("s1", reg).decode([reading(90)], time.time())
 
-    kept = newest.drop_stored(decoded, reg, stats, lambda device, metric, ts, value: value == 7.5)
+    kept = newest.drop_stored(decoded, reg, stats, holding(("pump-1", "flow", T0 + 90.0, 7.5))[0])
 
     assert kept is decoded
     assert stats.repeats_dropped == 0
@@ -61,7 +74,7 @@ def test_nothing_is_looked_up_while_every_reading_is_newer() -> None:
     newest.note(np.array([0]), np.array([T0]))
     decoded = TelemetryDecoder("s1", reg).decode([reading(1), reading(2)], time.time())
 
-    def never(device: str, metric: str, ts: float, value: float) -> bool:
+    def never(device: str, metric: str, start: float, end: float) -> set[tuple[float, float]]:
         raise AssertionError("looked up")
 
     assert newest.drop_stored(decoded, reg, stats, never) is decoded
@@ -89,15 +102,15 @@ def test_the_store_settles_its_queued_writes_once_before_the_first_look_up() -> 
         calls.append(f"settle {timeout:g}")
         committed.update(queued)
 
-    def stored(device: str, metric: str, ts: float, value: float) -> bool:
-        calls.append("look-up")
-        return ts in committed
+    def stored(device: str, metric: str, start: float, end: float) -> set[tuple[float, float]]:
+        calls.append(f"look-up {start - T0:g}-{end - T0:g}")
+        return {(t, 1.0) for t in committed if start <= t <= end}
 
     decoded = TelemetryDecoder("s1", reg).decode([reading(90), reading(95), reading(110)], time.time())
     kept = newest.drop_stored(decoded, reg, stats, stored, settle)
 
     assert (kept.msg_ts - T0).tolist() == [110.0]
-    assert calls == ["settle 0.5", "look-up", "look-up"]
+    assert calls == ["settle 0.5", "look-up 90-95"]  # one read of the series for both
 
 
 def test_a_copy_that_comes_before_the_store_committed_the_first_is_dropped() -> None:
@@ -110,8 +123,8 @@ def test_a_copy_that_comes_before_the_store_committed_the_first_is_dropped() -> 
     newest.handled(5, 3, first)
     copy = TelemetryDecoder("s1", reg).decode([reading(90, dup=True), reading(95)], time.time())
 
-    def nothing_committed(device: str, metric: str, ts: float, value: float) -> bool:
-        return False
+    def nothing_committed(device: str, metric: str, start: float, end: float) -> set[tuple[float, float]]:
+        return set()
 
     kept = newest.drop_stored(copy, reg, stats, nothing_committed, committed=lambda: 4)
 
