@@ -123,8 +123,9 @@ class Rewind:
             return 0
         agent.store.flush()
         parts = []
+        stored = agent.store.read_many_series([(device, metric) for metric in known.keys], ts, newest)
         for metric, key in known.keys.items():
-            st, sv, _ = agent.store.read_series(device, metric, ts, newest)
+            st, sv, _ = stored[device, metric]
             parts.append((np.full(st.shape[0], key, dtype=np.int64), st, sv))
         keys, at, values = (np.concatenate([p[i] for p in parts]) for i in range(3))
         if keys.shape[0] == 0 or not self._within_budget(int(keys.shape[0]), now):
@@ -157,12 +158,15 @@ class Rewind:
         agent.store.flush()  # the points to learn again must be committed to be read
         late = set(zip(keys.tolist(), ts.tolist(), values.tolist(), strict=True))
         parts: list[tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]] = []
-        for key, snap in chosen.items():
-            device, metric = agent.registry.series_name(key)
-            lo, hi = float(snap.newest[key]), float(agent.newest.series[key])
-            st, sv, _ = agent.store.read_series(device, metric, lo, hi)
-            keep = np.array([t > lo and (key, t, v) not in late for t, v in zip(st.tolist(), sv.tolist(), strict=True)],
-                            dtype=bool)  # fmt: skip
+        spans = {key: (float(snap.newest[key]), float(agent.newest.series[key])) for key, snap in chosen.items()}
+        names = {key: agent.registry.series_name(key) for key in chosen}
+        stored = agent.store.read_many_series(  # one read for all: each a query or two on PostgreSQL
+            names.values(), min(lo for lo, _ in spans.values()), max(hi for _, hi in spans.values())
+        )
+        for key, (lo, hi) in spans.items():
+            st, sv, _ = stored[names[key]]
+            keep = np.array([lo < t <= hi and (key, t, v) not in late for t, v in zip(st.tolist(), sv.tolist(),
+                             strict=True)], dtype=bool)  # fmt: skip
             parts.append((np.full(int(keep.sum()), key, dtype=np.int64), st[keep], sv[keep]))
         placed = np.isin(keys, list(chosen))
         k_all = np.concatenate([p[0] for p in parts] + [keys[placed]])

@@ -32,6 +32,31 @@ def test_telemetry_round_trips_through_chunks(store_backend: StoreBackend) -> No
     store.close()
 
 
+def test_many_series_are_read_at_once_each_as_read_alone(store_backend: StoreBackend) -> None:
+    """What the agent reads to put late readings in place: several series, over devices in different buckets,
+    in one call; a series with nothing stored comes back empty."""
+    store = store_backend.agent_store()
+    device = np.array([0, BUCKET, 0, BUCKET, 0, 0, BUCKET])
+    keys = np.array([0, 2, 1, 3, 0, 1, 2])
+    ts = np.array([1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 3.0])
+    values = np.array([10.0, 20.0, 11.0, 21.0, 12.0, 13.0, 22.0])
+    store.write_series([(0, "a", "x", 0), (1, "a", "y", 0), (2, "b", "x", 1), (3, "b", "y", 1)])
+    store.write_telemetry(chunk_rows(device, keys, ts, values, np.zeros(7)))
+    store.flush()
+    names = [("a", "x"), ("b", "x"), ("b", "y"), ("c", "x")]
+
+    many = store.read_many_series(names, 1.5, 3.0)
+
+    assert sorted(many) == sorted(names)
+    for name in names:
+        alone = store.read_series(*name, 1.5, 3.0)
+        assert [a.tolist() for a in many[name]] == [a.tolist() for a in alone]
+    assert many["a", "x"][1].tolist() == [12.0]
+    assert many["b", "x"][1].tolist() == [22.0]
+    assert many["b", "y"][0].shape == many["c", "x"][0].shape == (0,)
+    store.close()
+
+
 def test_a_bad_statement_stops_the_writer_and_is_raised(store_backend: StoreBackend) -> None:
     store = store_backend.agent_store()
     store.write("INSERT INTO nowhere VALUES (1)", [()])  # type: ignore[attr-defined]  # the back ends' test hook

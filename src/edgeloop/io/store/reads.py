@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,7 @@ from edgeloop.io.store.approvals import InboxRow
 from edgeloop.io.store.outbox import Unsent
 from edgeloop.io.store.schema import AuditedRows
 from edgeloop.io.store.state import Champion
-from edgeloop.io.store.telemetry import Chunk, Series, SeriesNames
+from edgeloop.io.store.telemetry import Chunk, Series, SeriesName, SeriesNames
 
 
 class SqliteReads:
@@ -32,6 +33,12 @@ class SqliteReads:
     def read_series(self, device: str, metric: str, t_from: float = -np.inf, t_to: float = np.inf) -> Series:
         """Timestamps, values and scores of one metric of one device, over all runs, in time order."""
         return telemetry.read_series(self._reader, device, metric, t_from, t_to)
+
+    def read_many_series(
+        self, names: Iterable[SeriesName], t_from: float = -np.inf, t_to: float = np.inf
+    ) -> dict[SeriesName, Series]:
+        """`read_series` of each of `names` (empty where none is stored), reading each bucket's rows once."""
+        return telemetry.read_many_series(self._reader, names, t_from, t_to)
 
     def read_series_names(self) -> SeriesNames:
         return telemetry.read_series_names(self._reader)

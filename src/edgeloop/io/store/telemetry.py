@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,30 +103,78 @@ def data_until(conn: sqlite3.Connection) -> float | None:
     return None if newest is None else float(newest)
 
 
-def read_series(
-    conn: sqlite3.Connection, device: str, metric: str, t_from: float = -np.inf, t_to: float = np.inf
-) -> Series:
-    """Timestamps, values and scores of one metric of one device, over all runs, in time order."""
-    parts: list[Series] = []
-    series = conn.execute(
-        "SELECT run, bucket, key FROM series WHERE device=? AND metric=?", (device, metric)
-    ).fetchall()
-    for run, bucket in sorted({(r, b) for r, b, _ in series}):
-        wanted = [k for r, b, k in series if (r, b) == (run, bucket)]
-        for kb, tb, vb, sb in conn.execute(
-            "SELECT keys, ts, vals, scores FROM telemetry WHERE run=? AND bucket=? AND t1>=? AND t0<=?",
-            (run, bucket, t_from, t_to),
-        ).fetchall():
-            t = np.frombuffer(tb, dtype=np.float64)
-            mask = np.isin(np.frombuffer(kb, dtype=np.int32), wanted) & (t >= t_from) & (t <= t_to)
-            parts.append((t[mask], np.frombuffer(vb, dtype=np.float64)[mask], np.frombuffer(sb, np.float32)[mask]))
+#: (device, metric): a series by its name, over all runs
+SeriesName = tuple[str, str]
+#: the telemetry rows of one run's bucket that reach into a time range: (keys, ts, vals, scores) blobs
+BucketRows = Callable[[int, int], Iterable[tuple[bytes, bytes, bytes, bytes]]]
+
+
+def gather_series(
+    keys: Iterable[tuple[int, int, int, str, str]], rows: BucketRows, t_from: float, t_to: float
+) -> dict[SeriesName, Series]:
+    """Each named series' timestamps, values and scores in [t_from, t_to], in time order, from `keys` (run, bucket,
+    key, device, metric of every series wanted) and the rows of each bucket (`rows(run, bucket)`, read once for
+    all the series in it).
+
+    >>> blob = lambda a, t: np.asarray(a, dtype=t).tobytes()
+    >>> row = (blob([3, 4, 3], np.int32), blob([1.0, 1.0, 2.0], np.float64), blob([5, 6, 7], np.float64),
+    ...        blob([0, 0, 0], np.float32))
+    >>> got = gather_series([(1, 0, 3, "p1", "flow"), (1, 0, 4, "p1", "temp")], lambda run, bucket: [row], 0, 9)
+    >>> got["p1", "flow"][1].tolist(), got["p1", "temp"][1].tolist()
+    ([5.0, 7.0], [6.0])
+    """
+    names: dict[tuple[int, int], dict[int, SeriesName]] = {}
+    for run, bucket, key, device, metric in keys:
+        names.setdefault((run, bucket), {})[key] = (device, metric)
+    parts: dict[SeriesName, list[Series]] = {name: [] for of_bucket in names.values() for name in of_bucket.values()}
+    for (run, bucket), of_bucket in sorted(names.items()):
+        wanted = np.fromiter(of_bucket, dtype=np.int32)
+        for kb, tb, vb, sb in rows(run, bucket):
+            k, t = np.frombuffer(kb, dtype=np.int32), np.frombuffer(tb, dtype=np.float64)
+            inside = np.flatnonzero((t >= t_from) & (t <= t_to) & np.isin(k, wanted))
+            if inside.shape[0] == 0:
+                continue
+            k, t = k[inside], t[inside]
+            v, sc = np.frombuffer(vb, dtype=np.float64)[inside], np.frombuffer(sb, dtype=np.float32)[inside]
+            for key in np.unique(k).tolist():
+                at = k == key
+                parts[of_bucket[key]].append((t[at], v[at], sc[at]))
+    return {name: _in_time_order(p) for name, p in parts.items()}
+
+
+def _in_time_order(parts: list[Series]) -> Series:
     if not parts:
         return np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.float32)
     t_all = np.concatenate([p[0] for p in parts])
     order = np.argsort(t_all, kind="stable")
-    v_all = np.concatenate([p[1] for p in parts])
-    s_all = np.concatenate([p[2] for p in parts])
-    return t_all[order], v_all[order], s_all[order]
+    return t_all[order], np.concatenate([p[1] for p in parts])[order], np.concatenate([p[2] for p in parts])[order]
+
+
+def read_series(
+    conn: sqlite3.Connection, device: str, metric: str, t_from: float = -np.inf, t_to: float = np.inf
+) -> Series:
+    """Timestamps, values and scores of one metric of one device, over all runs, in time order."""
+    return read_many_series(conn, [(device, metric)], t_from, t_to)[device, metric]
+
+
+def read_many_series(
+    conn: sqlite3.Connection, names: Iterable[SeriesName], t_from: float = -np.inf, t_to: float = np.inf
+) -> dict[SeriesName, Series]:
+    """`read_series` of each of `names` (empty where none is stored), reading each bucket's rows once."""
+    wanted = set(names)
+    if len(wanted) == 1:
+        ((device, metric),) = wanted
+        keys = conn.execute("SELECT run, bucket, key, device, metric FROM series WHERE device=? AND metric=?",
+                            (device, metric)).fetchall()  # fmt: skip
+    else:
+        keys = [r for r in conn.execute("SELECT run, bucket, key, device, metric FROM series") if r[3:] in wanted]
+
+    def rows(run: int, bucket: int) -> list[tuple[bytes, bytes, bytes, bytes]]:
+        return conn.execute("SELECT keys, ts, vals, scores FROM telemetry WHERE run=? AND bucket=? AND t1>=? AND "
+                            "t0<=?", (run, bucket, t_from, t_to)).fetchall()  # fmt: skip
+
+    empty = np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.float32)
+    return {name: empty for name in wanted} | gather_series(keys, rows, t_from, t_to)
 
 
 def read_series_names(conn: sqlite3.Connection) -> SeriesNames:

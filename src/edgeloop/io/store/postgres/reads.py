@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,7 @@ from edgeloop.io.store.ledger import fold_log
 from edgeloop.io.store.outbox import Unsent
 from edgeloop.io.store.schema import AuditedRows, Row
 from edgeloop.io.store.state import Champion
-from edgeloop.io.store.telemetry import Chunk, Series, SeriesNames
+from edgeloop.io.store.telemetry import Chunk, Series, SeriesName, SeriesNames, gather_series
 from edgeloop.io.store.telemetry import _chunks as chunks
 
 _COMMAND = ("id", "name", "args", "sent_at", "status", "acked_at", "detail")
@@ -48,25 +49,27 @@ class PgReads:
 
     def read_series(self, device: str, metric: str, t_from: float = -np.inf, t_to: float = np.inf) -> Series:
         """Timestamps, values and scores of one metric of one device, over all runs, in time order."""
-        t_from, t_to = float(t_from), float(t_to)
-        series = self._fetch("SELECT run, bucket, key FROM series WHERE site=%s AND device=%s AND metric=%s",
-                             (self.site, device, metric))  # fmt: skip
-        parts: list[Series] = []
-        for run, bucket in sorted({(r, b) for r, b, _ in series}):
-            wanted = [k for r, b, k in series if (r, b) == (run, bucket)]
-            for kb, tb, vb, sb in self._fetch(
-                "SELECT keys, ts, vals, scores FROM telemetry WHERE site=%s AND run=%s AND bucket=%s AND t1>=%s "
-                "AND t0<=%s ORDER BY t0, id",
-                (self.site, run, bucket, t_from, t_to),
-            ):
-                t = np.frombuffer(tb, dtype=np.float64)
-                mask = np.isin(np.frombuffer(kb, dtype=np.int32), wanted) & (t >= t_from) & (t <= t_to)
-                parts.append((t[mask], np.frombuffer(vb, np.float64)[mask], np.frombuffer(sb, np.float32)[mask]))
-        if not parts:
-            return np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.float32)
-        t_all = np.concatenate([p[0] for p in parts])
-        order = np.argsort(t_all, kind="stable")
-        return t_all[order], np.concatenate([p[1] for p in parts])[order], np.concatenate([p[2] for p in parts])[order]
+        return self.read_many_series([(device, metric)], t_from, t_to)[device, metric]
+
+    def read_many_series(
+        self, names: Iterable[SeriesName], t_from: float = -np.inf, t_to: float = np.inf
+    ) -> dict[SeriesName, Series]:
+        """`read_series` of each of `names` (empty where none is stored), reading each bucket's rows once."""
+        t_from, t_to, wanted = float(t_from), float(t_to), set(names)
+        if len(wanted) == 1:
+            ((device, metric),) = wanted
+            keys = self._fetch("SELECT run, bucket, key, device, metric FROM series WHERE site=%s AND device=%s "
+                               "AND metric=%s", (self.site, device, metric))  # fmt: skip
+        else:
+            every = self._fetch("SELECT run, bucket, key, device, metric FROM series WHERE site=%s", (self.site,))
+            keys = [r for r in every if (r[3], r[4]) in wanted]
+
+        def rows(run: int, bucket: int) -> list[Row]:
+            query = "SELECT keys, ts, vals, scores FROM telemetry WHERE site=%s AND run=%s AND bucket=%s AND t1>=%s "
+            return self._fetch(query + "AND t0<=%s ORDER BY t0, id", (self.site, run, bucket, t_from, t_to))
+
+        empty = np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.float32)
+        return {name: empty for name in wanted} | gather_series(keys, rows, t_from, t_to)
 
     def read_series_names(self) -> SeriesNames:
         rows = self._fetch("SELECT run, key, device, metric FROM series WHERE site = %s", (self.site,))
