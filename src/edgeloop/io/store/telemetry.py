@@ -110,28 +110,30 @@ BucketRows = Callable[[int, int], Iterable[tuple[bytes, bytes, bytes, bytes]]]
 
 
 def gather_series(
-    keys: Iterable[tuple[int, int, int, str, str]], rows: BucketRows, t_from: float, t_to: float
+    wanted: set[SeriesName], keys: Iterable[Any], rows: BucketRows, t_from: float, t_to: float
 ) -> dict[SeriesName, Series]:
-    """Each named series' timestamps, values and scores in [t_from, t_to], in time order, from `keys` (run, bucket,
-    key, device, metric of every series wanted) and the rows of each bucket (`rows(run, bucket)`, read once for
-    all the series in it).
+    """Each series of `wanted`: its timestamps, values and scores in [t_from, t_to], in time order (empty where none
+    is stored), from `keys` (run, bucket, key, device, metric of stored series; those not wanted are passed over)
+    and the rows of each bucket (`rows(run, bucket)`, read once for all the series in it).
 
     >>> blob = lambda a, t: np.asarray(a, dtype=t).tobytes()
     >>> row = (blob([3, 4, 3], np.int32), blob([1.0, 1.0, 2.0], np.float64), blob([5, 6, 7], np.float64),
     ...        blob([0, 0, 0], np.float32))
-    >>> got = gather_series([(1, 0, 3, "p1", "flow"), (1, 0, 4, "p1", "temp")], lambda run, bucket: [row], 0, 9)
-    >>> got["p1", "flow"][1].tolist(), got["p1", "temp"][1].tolist()
-    ([5.0, 7.0], [6.0])
+    >>> wanted = {("p1", "flow"), ("p1", "temp"), ("p2", "flow")}
+    >>> got = gather_series(wanted, [(1, 0, 3, "p1", "flow"), (1, 0, 4, "p1", "temp")], lambda r, b: [row], 0, 9)
+    >>> got["p1", "flow"][1].tolist(), got["p1", "temp"][1].tolist(), got["p2", "flow"][1].tolist()
+    ([5.0, 7.0], [6.0], [])
     """
     names: dict[tuple[int, int], dict[int, SeriesName]] = {}
     for run, bucket, key, device, metric in keys:
-        names.setdefault((run, bucket), {})[key] = (device, metric)
-    parts: dict[SeriesName, list[Series]] = {name: [] for of_bucket in names.values() for name in of_bucket.values()}
+        if (device, metric) in wanted:
+            names.setdefault((run, bucket), {})[key] = (device, metric)
+    parts: dict[SeriesName, list[Series]] = {name: [] for name in wanted}
     for (run, bucket), of_bucket in sorted(names.items()):
-        wanted = np.fromiter(of_bucket, dtype=np.int32)
+        in_bucket = np.fromiter(of_bucket, dtype=np.int32)
         for kb, tb, vb, sb in rows(run, bucket):
             k, t = np.frombuffer(kb, dtype=np.int32), np.frombuffer(tb, dtype=np.float64)
-            inside = np.flatnonzero((t >= t_from) & (t <= t_to) & np.isin(k, wanted))
+            inside = np.flatnonzero((t >= t_from) & (t <= t_to) & np.isin(k, in_bucket))
             if inside.shape[0] == 0:
                 continue
             k, t = k[inside], t[inside]
@@ -167,14 +169,13 @@ def read_many_series(
         keys = conn.execute("SELECT run, bucket, key, device, metric FROM series WHERE device=? AND metric=?",
                             (device, metric)).fetchall()  # fmt: skip
     else:
-        keys = [r for r in conn.execute("SELECT run, bucket, key, device, metric FROM series") if r[3:] in wanted]
+        keys = conn.execute("SELECT run, bucket, key, device, metric FROM series").fetchall()
 
     def rows(run: int, bucket: int) -> list[tuple[bytes, bytes, bytes, bytes]]:
         return conn.execute("SELECT keys, ts, vals, scores FROM telemetry WHERE run=? AND bucket=? AND t1>=? AND "
                             "t0<=?", (run, bucket, t_from, t_to)).fetchall()  # fmt: skip
 
-    empty = np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.float32)
-    return {name: empty for name in wanted} | gather_series(keys, rows, t_from, t_to)
+    return gather_series(wanted, keys, rows, t_from, t_to)
 
 
 def read_series_names(conn: sqlite3.Connection) -> SeriesNames:

@@ -61,15 +61,13 @@ class PgReads:
             keys = self._fetch("SELECT run, bucket, key, device, metric FROM series WHERE site=%s AND device=%s "
                                "AND metric=%s", (self.site, device, metric))  # fmt: skip
         else:
-            every = self._fetch("SELECT run, bucket, key, device, metric FROM series WHERE site=%s", (self.site,))
-            keys = [r for r in every if (r[3], r[4]) in wanted]
+            keys = self._fetch("SELECT run, bucket, key, device, metric FROM series WHERE site=%s", (self.site,))
 
         def rows(run: int, bucket: int) -> list[Row]:
             query = "SELECT keys, ts, vals, scores FROM telemetry WHERE site=%s AND run=%s AND bucket=%s AND t1>=%s "
             return self._fetch(query + "AND t0<=%s ORDER BY t0, id", (self.site, run, bucket, t_from, t_to))
 
-        empty = np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.float32)
-        return {name: empty for name in wanted} | gather_series(keys, rows, t_from, t_to)
+        return gather_series(wanted, keys, rows, t_from, t_to)
 
     def read_series_names(self) -> SeriesNames:
         rows = self._fetch("SELECT run, key, device, metric FROM series WHERE site = %s", (self.site,))
