@@ -13,7 +13,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from edgeloop.io.topics import Channel, site_filter
+from edgeloop.io.topics import Channel, site_devices_filter, site_filter
 
 if TYPE_CHECKING:  # the agent calls these with itself
     from edgeloop.agent.site import SiteAgent
@@ -23,8 +23,16 @@ log = logging.getLogger(__name__)
 
 async def start(agent: SiteAgent) -> None:
     client = agent.client
-    for channel in (Channel.META, Channel.EVENT, Channel.ACK, Channel.STATE):
-        await client.subscribe(site_filter(agent.site, channel), qos=1)
+    if agent.partition.part is None and agent.telemetry_qos >= 1:
+        # a device's readings, events, metas and states in one subscription: NATS keeps a queue per subscription,
+        # and with two an event could overtake its device's readings (docs/topics.md, "Delivery of what the
+        # agent receives")
+        await client.subscribe(site_devices_filter(agent.site), site_filter(agent.site, Channel.ACK),
+                               qos=agent.telemetry_qos)  # fmt: skip
+        agent.partition.subscribed_site_wide()
+    else:
+        for channel in (Channel.META, Channel.EVENT, Channel.ACK, Channel.STATE):
+            await client.subscribe(site_filter(agent.site, channel), qos=1)
     await agent.partition.subscribe(client, agent.registry, agent.telemetry_qos)
     if agent.outbox is not None:
         await agent.outbox.resend()  # what an earlier run decided and the broker never acknowledged

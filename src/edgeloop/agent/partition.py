@@ -37,6 +37,10 @@ class PartitionView:
     def owns(self, device: str) -> bool:
         return self.part is None or self.part.owns(device)
 
+    def subscribed_site_wide(self) -> None:
+        """The site's telemetry came with its other channels, in one subscription (an unsplit site at QoS 1)."""
+        self._subscribed = -1
+
     async def subscribe(self, client: Transport, registry: DeviceRegistry, qos: int) -> None:
         """The telemetry subscription: the site's, or one per device of this partition not subscribed yet (the
         devices of a handed-over checkpoint include other partitions': they are left out)."""

@@ -143,6 +143,8 @@ class InboundSplitter:
         except TopicError as exc:
             rejected.append(Rejected(message.topic, exc.reason, message.payload[:RAW_KEPT]))
             return None
+        if topic.channel is Channel.CMD:
+            return None  # the agent's own commands, echoed back by the site-wide subscription
         if topic.channel is Channel.REJECTED:
             rejected.append(decode_rejected(topic.device, message))
             return None

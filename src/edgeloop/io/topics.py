@@ -51,6 +51,17 @@ def site_filter(site: str, channel: Channel) -> str:
     return f"{PREFIX}/{site}/+/{channel}"
 
 
+def site_devices_filter(site: str) -> str:
+    """One subscription filter for every one-level channel of every device of a site: telemetry, events, metas,
+    states (and the agent's own commands, which it passes over). On a broker with a queue per subscription (NATS
+    JetStream) one queue delivers a device's readings and events in the order they came.
+
+    >>> site_devices_filter("plant1")
+    'edgeloop/v1/plant1/+/+'
+    """
+    return f"{PREFIX}/{site}/+/+"
+
+
 def agent_topic(site: str, what: str) -> str:
     return f"{PREFIX}/{site}/{AGENT}/{what}"
 

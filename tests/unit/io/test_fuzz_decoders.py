@@ -124,8 +124,8 @@ def test_typed_telemetry_is_checked_as_its_json_would_be(items: list[Typed]) -> 
 
 
 def _ignored(message: Message) -> bool:
-    """What the splitter leaves alone on purpose: device liveness (online, offline), the agents' own topics, a
-    cleared meta."""
+    """What the splitter leaves alone on purpose: device liveness (online, offline), the agents' own topics and
+    commands, a cleared meta."""
     if message.topic.endswith("/telemetry"):
         return False  # telemetry goes to the decoder, whatever its topic
     parts = message.topic.split("/")
@@ -135,4 +135,5 @@ def _ignored(message: Message) -> bool:
         return True
     ok_device = len(parts) >= 5 and parts[2] == "s1" and parts[3] == "p1" and parts[0:2] == ["edgeloop", "v1"]
     state = "/".join(parts[4:]) == "state" and message.payload in (b"online", b"offline", b"")  # else: rejected
-    return ok_device and (state or ("/".join(parts[4:]) == "meta" and not message.payload))
+    command = "/".join(parts[4:]) == "cmd"
+    return ok_device and (state or command or ("/".join(parts[4:]) == "meta" and not message.payload))
