@@ -41,6 +41,29 @@ def test_a_missing_label_column_is_refused(tmp_path: Path) -> None:
         read_csv_dir(tmp_path, ["label"])
 
 
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        ("1700000060,1.0,oops,0", "line 3: not a number"),
+        ("1700000060,1.0", "line 3: 2 fields"),
+        ("yesterday,1.0,2.0,0", "line 3: not a number or a time"),
+    ],
+)
+def test_a_bad_row_is_refused_with_its_file_and_line(tmp_path: Path, line: str, error: str) -> None:
+    (tmp_path / "run.csv").write_text(f"timestamp,load,current,fault\n1700000000,1.0,2.0,0\n{line}\n")
+    with pytest.raises(CorpusError, match=error):
+        read_csv_dir(tmp_path, ["fault"])
+
+
+def test_an_empty_or_binary_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "run.csv").write_bytes(b"")
+    with pytest.raises(CorpusError, match="empty file"):
+        read_csv_dir(tmp_path, ["fault"])
+    (tmp_path / "run.csv").write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(CorpusError, match="not a CSV file"):
+        read_csv_dir(tmp_path, ["fault"])
+
+
 def test_figures_count_events_delays_false_alarms_and_exceedance() -> None:
     device = np.array([0.1, 0.95, 0.96, 0.1, 0.1, 0.1, 0.97, 0.98, 0.99, 0.1])
     label = np.array([False] * 5 + [True] * 5)

@@ -107,18 +107,31 @@ def read_csv_dir(
         raise CorpusError(f"{folder}: no *.csv files")
     runs = []
     for path in files:
-        with path.open(newline="") as fh:
-            rows = list(csv.reader(fh, delimiter=sep))
-        header, body = [h.strip() for h in rows[0]], [r for r in rows[1:] if r]
+        try:
+            with path.open(newline="") as fh:
+                rows = list(csv.reader(fh, delimiter=sep))
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise CorpusError(f"{path}: not a CSV file ({exc})") from None
+        if not rows:
+            raise CorpusError(f"{path}: empty file, not even a header")
+        header, body = [h.strip() for h in rows[0]], [(n, r) for n, r in enumerate(rows[1:], start=2) if r]
         missing = [c for c in (ts_column, *labels) if c not in header]
         if missing:
             raise CorpusError(f"{path}: no column(s) {missing}; columns: {header}")
         ti, li = header.index(ts_column), [header.index(c) for c in labels]
         mi = [i for i, h in enumerate(header) if i != ti and i not in li]
-        ts = np.array([_parse_ts(r[ti]) for r in body])
-        lab = np.array([any(float(r[i] or 0) != 0 for i in li) for r in body])
-        vals = np.array([[float(r[i]) if r[i] not in ("", "nan") else np.nan for i in mi] for r in body])
-        runs.append(Run.build(path.stem, ts, vals, [header[i] for i in mi], lab, min(warmup, len(body))))
+        ts, lab, vals = [], [], []
+        for line, r in body:
+            try:
+                ts.append(_parse_ts(r[ti]))
+                lab.append(any(float(r[i] or 0) != 0 for i in li))
+                vals.append([float(r[i]) if r[i] not in ("", "nan") else np.nan for i in mi])
+            except IndexError:
+                raise CorpusError(f"{path}, line {line}: {len(r)} fields, the header has {len(header)}") from None
+            except ValueError as exc:
+                raise CorpusError(f"{path}, line {line}: not a number or a time ({exc})") from None
+        runs.append(Run.build(path.stem, np.array(ts), np.array(vals), [header[i] for i in mi], np.array(lab),
+                              min(warmup, len(body))))  # fmt: skip
     return Corpus(folder.name, tuple(runs))
 
 
