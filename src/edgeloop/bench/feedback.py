@@ -7,6 +7,10 @@ Answers go through the agent's own desk (`ApprovalDesk.take`), as the CLI's do; 
 too. Per simulated week it prints alarm precision, false alarms and the recall of developing faults caught
 before they failed. The same run without the operator (and without outcome feedback) is the control.
 
+Recall counts the developing faults that give a sign before they fail: a `sudden_failure` (40% of the factory's
+failures, docs/simulators.md) breaks its device the moment it starts, so no detector catches it and no feedback
+can change that. They are counted apart (`no_precursor`), and `recall_all` is over every developing fault.
+
 Target: false alarms per week fall by at least 50% from week 1 to the last week while recall stays >= 90%.
 """
 
@@ -28,6 +32,7 @@ from edgeloop.bench.backtest import DAY, START_TS, PlantSpec, run_with_agent
 from edgeloop.learn.feedback import ThresholdFeedback
 from edgeloop.settings import Settings, SettingsError, load_settings
 from edgeloop.sim.factory import FactoryPlant
+from edgeloop.sim.factory.faults import NO_PRECURSOR
 
 WEEK = 7 * DAY
 
@@ -41,7 +46,9 @@ class Week:
     developing_faults: int
     caught_before_failure: int
     censored: int  # still developing when the run ended: neither caught nor failed yet, left out of recall
-    recall: float | None
+    no_precursor: int  # developing faults that fail with no sign before (sudden failures), left out of recall
+    recall: float | None  # of the developing faults with a precursor whose outcome is known
+    recall_all: float | None  # of every developing fault whose outcome is known
 
 
 class Operator:
@@ -71,7 +78,8 @@ def weekly(truth: dict[str, Any], decisions: list[dict[str, Any]], weeks: int) -
 
     A developing fault that was neither caught nor over (failed or cleared) when the run ended is censored: its
     outcome is not known yet (one that starts an hour before the end cannot have been caught), so it is left out
-    of recall and counted apart.
+    of recall and counted apart. So is one with no precursor (`NO_PRECURSOR`), which no detector can catch;
+    `recall_all` counts those as missed.
     """
     faults = truth["faults"]
 
@@ -89,10 +97,11 @@ def weekly(truth: dict[str, Any], decisions: list[dict[str, Any]], weeks: int) -
         developing = [f for f in faults if f["developing"] and lo <= f["start_ts"] < hi]
         caught = sum(1 for f in developing if f["caught"] and f["failure_ts"] is None)
         censored = sum(1 for f in developing if not f["caught"] and f["failure_ts"] is None and f["cleared_ts"] is None)
-        known = len(developing) - censored
+        sudden = sum(1 for f in developing if f.get("kind") in NO_PRECURSOR)  # failed at once: never censored
+        known, warned = len(developing) - censored, len(developing) - censored - sudden
         out.append(
             Week(w + 1, len(mine), len(mine) - true, true / len(mine) if mine else None, len(developing), caught,
-                 censored, caught / known if known else None)
+                 censored, sudden, caught / warned if warned else None, caught / known if known else None)
         )  # fmt: skip
     return out
 
@@ -140,7 +149,10 @@ def summary(weeks: list[Week]) -> dict[str, Any]:
     first, last = weeks[0], weeks[-1]
     reduction = 1 - last.false_alarms / first.false_alarms if first.false_alarms else None
     return {
-        "weeks": [{"precision": w.precision, "recall": w.recall, "false_alarms": w.false_alarms} for w in weeks],
+        "weeks": [
+            {"precision": w.precision, "recall": w.recall, "recall_all": w.recall_all, "false_alarms": w.false_alarms}
+            for w in weeks
+        ],
         "false_alarm_reduction": None if reduction is None else round(reduction, 4),
         "final_recall": last.recall,
         "detail": [asdict(w) for w in weeks],
@@ -149,14 +161,14 @@ def summary(weeks: list[Week]) -> dict[str, Any]:
 
 def _table(title: str, weeks: list[Week]) -> Table:
     table = Table(title=title)
-    columns = ("week", "alarms", "false alarms", "precision", "developing faults", "caught before failure",
-               "censored", "recall")  # fmt: skip
+    columns = ("week", "alarms", "false alarms", "precision", "developing faults", "no precursor",
+               "caught before failure", "censored", "recall (with precursor)", "recall (all)")  # fmt: skip
     for col in columns:
         table.add_column(col, justify="right")
     for w in weeks:
-        pct = [("-" if v is None else f"{v:.1%}") for v in (w.precision, w.recall)]
+        pct = [("-" if v is None else f"{v:.1%}") for v in (w.precision, w.recall, w.recall_all)]
         table.add_row(str(w.week), str(w.alarms), str(w.false_alarms), pct[0], str(w.developing_faults),
-                      str(w.caught_before_failure), str(w.censored), pct[1])  # fmt: skip
+                      str(w.no_precursor), str(w.caught_before_failure), str(w.censored), pct[1], pct[2])  # fmt: skip
     return table
 
 

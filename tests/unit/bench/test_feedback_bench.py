@@ -10,9 +10,12 @@ from edgeloop.bench.feedback import weekly
 from edgeloop.cli import app
 
 
-def fault(device: str, start_d: float, *, caught: bool, failed_d: float | None = None) -> dict[str, object]:
-    return {"device": device, "developing": True, "start_ts": START_TS + start_d * DAY, "caught": caught,
-            "failure_ts": None if failed_d is None else START_TS + failed_d * DAY, "cleared_ts": None}  # fmt: skip
+def fault(
+    device: str, start_d: float, *, caught: bool, failed_d: float | None = None, kind: str = "bearing_wear"
+) -> dict[str, object]:
+    return {"device": device, "kind": kind, "developing": True, "start_ts": START_TS + start_d * DAY,
+            "caught": caught, "failure_ts": None if failed_d is None else START_TS + failed_d * DAY,
+            "cleared_ts": None}  # fmt: skip
 
 
 def test_a_fault_still_developing_at_the_end_is_left_out_of_recall() -> None:
@@ -24,6 +27,16 @@ def test_a_fault_still_developing_at_the_end_is_left_out_of_recall() -> None:
 
     assert (week.alarms, week.false_alarms, week.precision) == (2, 1, 0.5)
     assert (week.developing_faults, week.caught_before_failure, week.censored, week.recall) == (3, 1, 1, 0.5)
+
+
+def test_a_failure_with_no_precursor_counts_in_recall_all_only() -> None:
+    truth = {"faults": [fault("p1", 1.0, caught=True), fault("p2", 2.0, caught=False, failed_d=2.4),
+                        fault("p3", 3.0, caught=False, failed_d=3.0, kind="sudden_failure")]}  # fmt: skip
+
+    (week,) = weekly(truth, [], 1)
+
+    assert (week.developing_faults, week.no_precursor, week.censored) == (3, 1, 0)
+    assert (week.recall, week.recall_all) == (0.5, 1 / 3)
 
 
 def test_the_command_prints_weeks_and_what_was_learnt() -> None:

@@ -19,13 +19,15 @@ import numpy as np
 from edgeloop.sim.faults import HOUR, FaultRecord, PlannedFault, poisson_starts
 
 __all__ = [
-    "DEVELOPING", "HOUR", "KIND_WEIGHTS", "NO_PRECURSOR_SHARE", "PF_HOURS", "SENSOR", "FaultRecord",
+    "DEVELOPING", "HOUR", "KIND_WEIGHTS", "NO_PRECURSOR", "NO_PRECURSOR_SHARE", "PF_HOURS", "SENSOR", "FaultRecord",
     "PlannedFault", "kind_weights", "plan_faults",
 ]  # fmt: skip
 
 #: developing faults end in a failure if nobody acts; sensor faults lie about the process but break nothing
 DEVELOPING = ("bearing_wear", "cavitation", "sudden_failure")
 SENSOR = ("stuck", "spike", "drift")
+#: the developing kinds that give no sign before the failure: no detector can catch them
+NO_PRECURSOR = ("sudden_failure",)
 #: the kinds with a precursor, and the sensor faults; `sudden_failure` is added per asset type (`kind_weights`)
 KIND_WEIGHTS = {"bearing_wear": 0.45, "cavitation": 0.2, "stuck": 0.1, "spike": 0.15, "drift": 0.1}
 #: the share of failure-causing faults with no detectable precursor
