@@ -65,6 +65,7 @@ class ScalePhase:
     killed_node: str | None = None  # SIGKILLed mid-run and restarted (its name, and whether it led JetStream's meta)
     distinct_points: int = 0  # stored, each (device, data time) once
     lost: int = 0  # published and never stored
+    longest_pause_s: float = 0.0  # the longest an agent process went without a point while the publishers published
 
 
 def site_names(sites: int, tag: str = "") -> list[str]:
@@ -246,6 +247,7 @@ def run_phase(
         killed_node=None if killer is None else killer.killed,
         distinct_points=(distinct := sum(int(r["distinct"]) for r in results)),
         lost=sent - distinct,
+        longest_pause_s=max(float(r.get("longest_pause_s", 0.0)) for r in results),
     )
 
 
@@ -284,7 +286,8 @@ def scale(
             names = site_names(sites, f"a{a}k")
             phase = run_phase(cluster, names, devices, a, seconds, rate, Path(tmp), store, kill=True)
             console.print(f"    killed {phase.killed_node}: {phase.published:,} published, "
-                          f"{phase.distinct_points:,} stored, {phase.lost:,} lost")  # fmt: skip
+                          f"{phase.distinct_points:,} stored, {phase.lost:,} lost; the agents resumed within "
+                          f"{phase.longest_pause_s:g} s (their longest pause in arrivals)")  # fmt: skip
             phases.append(phase)
     doc = {"bench": "scale", "broker": "nats cluster x3", "cores": os.cpu_count(),
            "phases": [asdict(p) for p in phases]}  # fmt: skip
@@ -293,12 +296,13 @@ def scale(
         return 0
     table = Table(title=f"edgeloop bench scale ({sites} sites x {devices} devices, 3-node NATS cluster)")
     columns = ("agents", "QoS", "points/s", "published msgs/s", "cluster in msgs/s", "decisions", "p50 ms", "p99 ms",
-               "node killed", "lost")  # fmt: skip
+               "node killed", "lost", "longest pause s")  # fmt: skip
     for column in columns:
         table.add_column(column, justify="right")
     for p in phases:
         table.add_row(str(p.agents), str(p.qos), f"{p.points_per_s:,.0f}", f"{p.published_msgs_per_s:,.0f}",
                       f"{p.broker_in_msgs_per_s:,.0f}", str(p.decisions), str(p.p50_decision_latency_ms),
-                      str(p.p99_decision_latency_ms), p.killed_node or "-", f"{p.lost:,}")  # fmt: skip
+                      str(p.p99_decision_latency_ms), p.killed_node or "-", f"{p.lost:,}",
+                      f"{p.longest_pause_s:g}")  # fmt: skip
     Console().print(table)
     return 0

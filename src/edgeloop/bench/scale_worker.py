@@ -4,7 +4,9 @@
 
 It prints `ready` once every site's agent knows its devices (from their retained metas), then runs until its
 agents have received points and then nothing more for `stall_s` (or `deadline_s` passes), and prints one JSON
-line: points, messages, decisions, the first and last time points arrived, and the decision latencies. Once the
+line: points, messages, decisions, the first and last time points arrived, the longest pause in arrivals while
+the publishers still published (a killed node's fail-over: how long the agents took to resume), and the
+decision latencies. Once the
 publishers are done, the bench writes `{"expect_points": N}` on its stdin: with N distinct points stored, a 2 s
 stall ends the run (a long `stall_s` waits out a killed node's fail-over and redelivery, not the end of the data).
 """
@@ -68,13 +70,15 @@ async def serve(spec: dict[str, Any]) -> dict[str, Any]:
         sys.stdout.flush()
         expected: list[dict[str, int]] = []
         threading.Thread(target=_read_expected, args=(expected,), daemon=True).start()
-        seen, first, last, checked = 0, 0.0, 0.0, 0.0
+        seen, first, last, checked, pause, publishing = 0, 0.0, 0.0, 0.0, 0.0, True
         while not stop.is_set() and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
             points = sum(a.stats.points for a in agents)
             if points != seen:
                 now = time.time()
-                first, seen, last = first or now, points, now
+                if first and publishing:  # a pause that began after the publishers were done is the data's end
+                    pause = max(pause, now - last)
+                first, seen, last, publishing = first or now, points, now, not expected
             elif seen and time.time() - last > stall_s:
                 break
             elif expected and seen >= expected[0]["points"] and time.time() - max(last, checked) > 2.0:
@@ -98,6 +102,7 @@ async def serve(spec: dict[str, Any]) -> dict[str, Any]:
             "distinct": distinct,
             "first": first,
             "last": last,
+            "longest_pause_s": round(pause, 2),
             "latency_s": [x for a in agents for x in a.stats.decision_latency_s],
             "records": records,
             "repeats_dropped": sum(a.stats.repeats_dropped for a in agents),
