@@ -66,6 +66,7 @@ class ScalePhase:
     distinct_points: int = 0  # stored, each (device, data time) once
     lost: int = 0  # published and never stored
     longest_pause_s: float = 0.0  # the longest an agent process went without a point while the publishers published
+    longest_offline_s: float = 0.0  # the longest an agent was without a connection to the cluster
 
 
 def site_names(sites: int, tag: str = "") -> list[str]:
@@ -248,6 +249,7 @@ def run_phase(
         distinct_points=(distinct := sum(int(r["distinct"]) for r in results)),
         lost=sent - distinct,
         longest_pause_s=max(float(r.get("longest_pause_s", 0.0)) for r in results),
+        longest_offline_s=max(float(r.get("longest_offline_s", 0.0)) for r in results),
     )
 
 
@@ -260,6 +262,7 @@ def scale(
     json_out: bool = False,
     store: str | None = None,
     kill: bool = True,
+    ack_wait_s: float | None = None,
 ) -> int:
     """Run the phases and print their figures (a table, or one JSON line); the exit code. With `store`
     (postgresql://...) the agents store there; with `kill`, one more phase at the largest A kills a node."""
@@ -271,8 +274,8 @@ def scale(
 
             store = stack.enter_context(scratch_schema(store, "edgeloop_scale"))
         tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="edgeloop-scale-"))
-        cluster = stack.enter_context(BrokerCluster(3))
-        console.print(f"cluster of 3 nodes up: {cluster.url}")
+        cluster = stack.enter_context(BrokerCluster(3, ack_wait_s=ack_wait_s))
+        console.print(f"cluster of 3 nodes up: {cluster.url}" + (f", ack wait {ack_wait_s:g} s" if ack_wait_s else ""))
         for a in agents:
             console.print(f"A={a}: {sites} sites x {devices} devices over {min(a, sites)} agent processes, "
                           f"{sites} publishers for {seconds:g} s ...")  # fmt: skip
@@ -286,10 +289,11 @@ def scale(
             names = site_names(sites, f"a{a}k")
             phase = run_phase(cluster, names, devices, a, seconds, rate, Path(tmp), store, kill=True)
             console.print(f"    killed {phase.killed_node}: {phase.published:,} published, "
-                          f"{phase.distinct_points:,} stored, {phase.lost:,} lost; the agents resumed within "
-                          f"{phase.longest_pause_s:g} s (their longest pause in arrivals)")  # fmt: skip
+                          f"{phase.distinct_points:,} stored, {phase.lost:,} lost; agents without a connection "
+                          f"for up to {phase.longest_offline_s:g} s, without a point for up to "
+                          f"{phase.longest_pause_s:g} s")  # fmt: skip
             phases.append(phase)
-    doc = {"bench": "scale", "broker": "nats cluster x3", "cores": os.cpu_count(),
+    doc = {"bench": "scale", "broker": "nats cluster x3", "cores": os.cpu_count(), "ack_wait_s": ack_wait_s,
            "phases": [asdict(p) for p in phases]}  # fmt: skip
     if json_out:
         sys.stdout.write(orjson.dumps(doc).decode() + "\n")

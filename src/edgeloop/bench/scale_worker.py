@@ -5,8 +5,8 @@
 It prints `ready` once every site's agent knows its devices (from their retained metas), then runs until its
 agents have received points and then nothing more for `stall_s` (or `deadline_s` passes), and prints one JSON
 line: points, messages, decisions, the first and last time points arrived, the longest pause in arrivals while
-the publishers still published (a killed node's fail-over: how long the agents took to resume), and the
-decision latencies. Once the
+the publishers still published (a killed node's fail-over: how long the agents took to resume), the longest an
+agent was without a connection, and the decision latencies. Once the
 publishers are done, the bench writes `{"expect_points": N}` on its stdin: with N distinct points stored, a 2 s
 stall ends the run (a long `stall_s` waits out a killed node's fail-over and redelivery, not the end of the data).
 """
@@ -71,8 +71,15 @@ async def serve(spec: dict[str, Any]) -> dict[str, Any]:
         expected: list[dict[str, int]] = []
         threading.Thread(target=_read_expected, args=(expected,), daemon=True).start()
         seen, first, last, checked, pause, publishing = 0, 0.0, 0.0, 0.0, 0.0, True
+        down: dict[int, float] = {}  # agent -> when it was first seen without a connection
+        offline = 0.0
         while not stop.is_set() and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
+            for i, a in enumerate(agents):
+                if not getattr(a.client, "connected", True):
+                    down.setdefault(i, time.time())
+                elif i in down:
+                    offline = max(offline, time.time() - down.pop(i))
             points = sum(a.stats.points for a in agents)
             if points != seen:
                 now = time.time()
@@ -103,6 +110,7 @@ async def serve(spec: dict[str, Any]) -> dict[str, Any]:
             "first": first,
             "last": last,
             "longest_pause_s": round(pause, 2),
+            "longest_offline_s": round(offline, 2),
             "latency_s": [x for a in agents for x in a.stats.decision_latency_s],
             "records": records,
             "repeats_dropped": sum(a.stats.repeats_dropped for a in agents),

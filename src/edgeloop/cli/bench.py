@@ -345,15 +345,22 @@ def scale_command(
     kill: Annotated[
         bool, typer.Option("--kill/--no-kill", help="a last phase at QoS 1 that SIGKILLs a node and restarts it")
     ] = True,
+    ack_wait: Annotated[
+        float | None,
+        typer.Option(
+            "--ack-wait", min=1, help="seconds the cluster waits for a PUBACK before sending again (default: NATS's 30)"
+        ),
+    ] = None,
 ) -> None:
     """On a three-node NATS cluster started for the run: S sites x D devices over A agent processes (A = 1, 2, 4),
     a publisher per site. Prints aggregate points/s per A, p50/p99 decision latency and the cluster's own rate in
-    the same run. Asserts nothing."""
+    the same run; with `--kill`, what was lost when a node is SIGKILLed, and how long the agents went without a
+    connection and without a point. Asserts nothing."""
     from edgeloop.bench.scale import scale
 
     counts = tuple(int(a) for a in agents.split(",") if a.strip())
     _check_store(store)
-    _exit(scale(sites, devices, counts, seconds, rate, json_out, store, kill))
+    _exit(scale(sites, devices, counts, seconds, rate, json_out, store, kill, ack_wait))
 
 
 @bench_app.command("fleet")
