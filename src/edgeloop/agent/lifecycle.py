@@ -13,7 +13,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from edgeloop.io.topics import Channel, site_devices_filter, site_filter
+from edgeloop.io.topics import Channel, site_filter, site_wide_filter
 
 if TYPE_CHECKING:  # the agent calls these with itself
     from edgeloop.agent.site import SiteAgent
@@ -24,11 +24,10 @@ log = logging.getLogger(__name__)
 async def start(agent: SiteAgent) -> None:
     client = agent.client
     if agent.partition.part is None and agent.telemetry_qos >= 1:
-        # a device's readings, events, metas and states in one subscription: NATS keeps a queue per subscription,
-        # and with two an event could overtake its device's readings (docs/topics.md, "Delivery of what the
-        # agent receives")
-        await client.subscribe(site_devices_filter(agent.site), site_filter(agent.site, Channel.ACK),
-                               qos=agent.telemetry_qos)  # fmt: skip
+        # everything of the site in one subscription: NATS keeps a queue per subscription, and with several an
+        # event or a command's ack could overtake readings, or wait 30 s behind them (docs/topics.md, "Delivery
+        # of what the agent receives")
+        await client.subscribe(site_wide_filter(agent.site), qos=agent.telemetry_qos)
         agent.partition.subscribed_site_wide()
     else:
         for channel in (Channel.META, Channel.EVENT, Channel.ACK, Channel.STATE):

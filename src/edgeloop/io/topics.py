@@ -51,15 +51,16 @@ def site_filter(site: str, channel: Channel) -> str:
     return f"{PREFIX}/{site}/+/{channel}"
 
 
-def site_devices_filter(site: str) -> str:
-    """One subscription filter for every one-level channel of every device of a site: telemetry, events, metas,
-    states (and the agent's own commands, which it passes over). On a broker with a queue per subscription (NATS
-    JetStream) one queue delivers a device's readings and events in the order they came.
+def site_wide_filter(site: str) -> str:
+    """One subscription filter for everything of a site: its devices' telemetry, events, metas, states and command
+    acks (and what the agent publishes itself, which it passes over). On a broker with a queue per subscription
+    (NATS JetStream) one queue delivers them in the order they came: with two, NATS sends nothing on the second
+    while the first has `max_ack_pending` messages unacknowledged, until its ack wait (30 s) has passed.
 
-    >>> site_devices_filter("plant1")
-    'edgeloop/v1/plant1/+/+'
+    >>> site_wide_filter("plant1")
+    'edgeloop/v1/plant1/#'
     """
-    return f"{PREFIX}/{site}/+/+"
+    return f"{PREFIX}/{site}/#"
 
 
 def agent_topic(site: str, what: str) -> str:
