@@ -6,9 +6,9 @@ It prints `ready` once every site's agent knows its devices (from their retained
 agents have received points and then nothing more for `stall_s` (or `deadline_s` passes), and prints one JSON
 line: points, messages, decisions, the first and last time points arrived, the longest pause in arrivals while
 the publishers still published (a killed node's fail-over: how long the agents took to resume), the longest an
-agent was without a connection, and the decision latencies. Once the
-publishers are done, the bench writes `{"expect_points": N}` on its stdin: with N distinct points stored, a 2 s
-stall ends the run (a long `stall_s` waits out a killed node's fail-over and redelivery, not the end of the data).
+agent was without a connection, and the decision latencies. Once the publishers are done, the bench writes
+`{"expect_points": N}` on its stdin: with N distinct points stored, a 2 s stall ends the run (a long `stall_s`
+waits out a killed node's fail-over and redelivery, not the end of the data).
 """
 
 from __future__ import annotations
