@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-from edgeloop.agent import checkpoint
+from edgeloop.agent import checkpoint, lifecycle
 from edgeloop.agent.ledger_writer import LedgerWriter
 from edgeloop.agent.service import make_learner, make_policy
 from edgeloop.agent.site import SiteAgent
@@ -160,3 +160,36 @@ def test_partitions_started_from_the_site_agents_checkpoint_decide_what_it_goes_
     assert went_on
     assert sorted(warm, key=lambda d: (d["device"], d["ts"])) == went_on
     assert sorted(cold, key=lambda d: (d["device"], d["ts"])) != went_on
+
+
+class Subscriptions(Loopback):
+    """A loopback that records what the agent subscribes to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.subscribed: list[tuple[str, int]] = []
+
+    async def subscribe(self, *topics: str, qos: int = 0) -> None:
+        self.subscribed.extend((topic, qos) for topic in topics)
+
+
+@pytest.mark.parametrize(
+    ("partition", "qos", "expected"),
+    [(None, 1, [f"edgeloop/v1/{SITE}/#"]),
+     (None, 0, [f"edgeloop/v1/{SITE}/+/{c}" for c in ("meta", "event", "cmd/ack", "state", "telemetry")]),
+     ("0/2", 1, [f"edgeloop/v1/{SITE}/+/{c}" for c in ("meta", "event", "cmd/ack", "state")])],
+    ids=["whole site at QoS 1", "whole site at QoS 0", "a partition"],
+)  # fmt: skip
+async def test_a_whole_site_at_qos_1_comes_through_one_subscription(
+    tmp_path: Path, partition: str | None, qos: int, expected: list[str]
+) -> None:
+    """One subscription, so that a broker with a queue per subscription (NATS) keeps a device's readings, events
+    and acks in order (tests/integration/test_event_order.py); a partition's telemetry topics come per device, as
+    their metas make them known."""
+    agent = agent_for(tmp_path, partition)
+    agent.client = link = Subscriptions()
+    agent.telemetry_qos = qos
+
+    await lifecycle.start(agent)
+
+    assert [topic for topic, _ in link.subscribed] == expected
