@@ -134,6 +134,6 @@ def _ignored(message: Message) -> bool:
     if "/_agent/" in message.topic:
         return True
     ok_device = len(parts) >= 5 and parts[2] == "s1" and parts[3] == "p1" and parts[0:2] == ["edgeloop", "v1"]
-    state = "/".join(parts[4:]) == "state" and message.payload in (b"online", b"offline", b"")  # else: rejected
-    command = "/".join(parts[4:]) == "cmd"
-    return ok_device and (state or command or ("/".join(parts[4:]) == "meta" and not message.payload))
+    channel = "/".join(parts[4:])
+    state = channel == "state" and message.payload in (b"online", b"offline", b"")  # else: rejected
+    return ok_device and (state or channel == "cmd" or (channel == "meta" and not message.payload))

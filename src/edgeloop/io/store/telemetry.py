@@ -110,7 +110,11 @@ BucketRows = Callable[[int, int], Iterable[tuple[bytes, bytes, bytes, bytes]]]
 
 
 def gather_series(
-    wanted: set[SeriesName], keys: Iterable[Any], rows: BucketRows, t_from: float, t_to: float
+    wanted: set[SeriesName],
+    keys: Iterable[tuple[int, int, int, str, str]],
+    rows: BucketRows,
+    t_from: float,
+    t_to: float,
 ) -> dict[SeriesName, Series]:
     """Each series of `wanted`: its timestamps, values and scores in [t_from, t_to], in time order (empty where none
     is stored), from `keys` (run, bucket, key, device, metric of stored series; those not wanted are passed over)
