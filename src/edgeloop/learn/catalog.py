@@ -47,6 +47,9 @@ from edgeloop.learn.seasonal import SeasonalProfile
 HALF_LIFE_S = 255.0
 REANCHOR_S = 3600.0  # an hour beyond the baseline is a new level, not an anomaly to repeat
 NOISE_POINT_S = 15.0  # the noise ratio's half-lives (10 and 1,000 points) in time, at the factory's sampling
+#: a successive difference counts at most this many times the usual roughness in the agent's noise view: a lone
+#: sensor spike no longer makes a series look rough for the quarter of an hour after it (docs/learners.md)
+NOISE_STEP_CLIP = 6.0
 #: an outlier still moves the baseline at half the rate: at a quarter, the baseline fell behind the steepest part
 #: of the factory's daily speed swing and alarmed on it (measured: 18 -> 12 false alarms, 60 devices, 4 days)
 OUTLIER_RATE = 0.5
@@ -60,7 +63,7 @@ def robust_ewma_timed() -> RobustEWMA:
 
 def ewma_noise_timed() -> MaxOf:
     """The level and, beside it, the roughness of each series, both with memory in time."""
-    return MaxOf([robust_ewma_timed(), NoiseRatio(point_s=NOISE_POINT_S)])
+    return MaxOf([robust_ewma_timed(), NoiseRatio(point_s=NOISE_POINT_S, step_clip=NOISE_STEP_CLIP)])
 
 
 def calibrated(learner: Learner, gate: bool = True) -> Calibrated:

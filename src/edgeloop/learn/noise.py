@@ -17,6 +17,11 @@ of its rate while r >= `clip`, so a fault does not teach it that roughness is no
 of the process is still learnt in the end. A series stuck at one value has r = 0 and is left to the level
 detectors.
 
+With `step_clip`, a difference counts at most `step_clip` times the usual roughness in the fast mean: a lone
+sensor spike (a jump up and back of ten times the noise) then raises the fast mean for a moment instead of for
+several half-lives, while a lasting rise of the noise up to that factor shows in full (Huber's clipping of an
+outlier's influence; the agent's noise view uses 6, `catalog.NOISE_STEP_CLIP`).
+
 With `point_s`, a point's weight is its time since the series' previous point in units of `point_s` (a device
 sampled every 15 s or every minute then has the same memory in time); without it every point counts as one.
 
@@ -27,6 +32,14 @@ sampled every 15 s or every minute then has the same memory in time); without it
 >>> s = NoiseRatio().score_learn(np.zeros(600, dtype=np.int64), x, np.arange(600.0))
 >>> bool(s[:500].max() < 0.9), bool(s[520:].max() > 0.9)
 (True, True)
+
+A lone spike of fifty times the noise: fifteen points above 0.9 after it, none with `step_clip`:
+
+>>> y = 10 + rng.normal(0, 0.1, 600)
+>>> y[300] += 5.0
+>>> [int((NoiseRatio(step_clip=c).score_learn(np.zeros(600, dtype=np.int64), y, np.arange(600.0)) >= 0.9).sum())
+...  for c in (None, 6.0)]
+[15, 0]
 """
 
 from __future__ import annotations
@@ -55,6 +68,7 @@ class NoiseRatio(StepwiseLearner):
         warmup: int = 120,
         rel_floor: float = 1e-4,
         point_s: float | None = None,
+        step_clip: float | None = None,
     ) -> None:
         if not 0 < fast < slow:
             raise ValueError(f"half-lives must satisfy 0 < fast < slow, not fast={fast}, slow={slow}")
@@ -67,6 +81,7 @@ class NoiseRatio(StepwiseLearner):
         self.warmup = warmup
         self.rel_floor = rel_floor
         self.point_s = point_s
+        self.step_clip = step_clip
         self._fast = np.zeros(0, dtype=np.float64)
         self._slow = np.zeros(0, dtype=np.float64)
         self._mean = np.zeros(0, dtype=np.float64)
@@ -98,8 +113,11 @@ class NoiseRatio(StepwiseLearner):
         count = self._count[k]
         step = np.abs(x - self._last[k])
         a_fast, a_slow = self._rates(k, t, count)
-        fast = np.where(count >= 1, self._fast[k] + a_fast * (step - self._fast[k]), 0.0)
         usual = np.maximum(self._slow[k], self.rel_floor * np.abs(self._mean[k]) + 1e-12)
+        seen = step  # what the fast mean takes: clipped after the warm-up, when the usual roughness is known
+        if self.step_clip is not None:
+            seen = np.where(count > self.warmup, np.minimum(step, self.step_clip * usual), step)
+        fast = np.where(count >= 1, self._fast[k] + a_fast * (seen - self._fast[k]), 0.0)
         ratio = fast / usual
         u = np.maximum(ratio - 1.0, 0.0) / (self.level - 1.0)
         score = np.where(count > self.warmup, likelihood(u), 0.0)
