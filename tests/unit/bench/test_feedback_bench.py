@@ -6,7 +6,7 @@ import orjson
 from typer.testing import CliRunner
 
 from edgeloop.bench.backtest import DAY, START_TS
-from edgeloop.bench.feedback import weekly
+from edgeloop.bench.feedback import Week, targets_met, weekly
 from edgeloop.cli import app
 
 
@@ -51,3 +51,15 @@ def test_the_command_prints_weeks_and_what_was_learnt() -> None:
     assert "control" not in doc
     assert set(doc["learnt"]) == {"on_delay_s", "alarms_delayed", "alarms_lapsed"}
     assert doc["targets_met"] is (result.exit_code == 0)
+
+
+def week(n: int, false_alarms: int, recall: float) -> Week:
+    return Week(n, 20, false_alarms, 1 - false_alarms / 20, 10, int(recall * 10), 0, 0, recall, recall)
+
+
+def test_the_false_alarm_target_is_half_of_week_one_or_none_when_week_one_had_none() -> None:
+    assert targets_met([week(1, 4, 1.0), week(4, 2, 0.95)])
+    assert not targets_met([week(1, 7, 1.0), week(4, 4, 0.95)])  # 43% fewer
+    assert targets_met([week(1, 0, 1.0), week(4, 0, 0.95)])
+    assert not targets_met([week(1, 0, 1.0), week(4, 1, 0.95)])
+    assert not targets_met([week(1, 6, 1.0), week(4, 0, 0.85)])  # recall below 90%
