@@ -21,8 +21,8 @@ from edgeloop.io.store import SqliteStore
 from edgeloop.settings import load_settings
 
 SITE = "late"
-#: a site's plant, 6 h at a step a minute: 50 devices, faults from the second hour
-LOAD = PlantLoad("loopback", SITE, 50, seed=1, hours=6.0)
+#: a site's plant, 8 h at a step a minute: 50 devices, faults from the second hour
+LOAD = PlantLoad("loopback", SITE, 50, seed=1, hours=8.0)
 
 
 def decide(

@@ -74,14 +74,16 @@ class Site:
         self.agent.approvals.take("verdict", decision, "false_alarm", "operator", "a glitch", T0 + 15 * self.i)
 
 
-def a_spike() -> list[float]:
-    return [*calm(2), 12.0, *calm(2)]
+def a_glitch() -> list[float]:
+    """A reading stuck high for a minute and a half, then back: long enough for a sustained anomaly (a lone spike
+    no longer makes one, since the noise view clips a step's influence)."""
+    return [*calm(2), *([12.0] * 6), *calm(2)]
 
 
 def glitch_taught(site: Site) -> dict[str, object]:
-    """A spike alarm, called false by the operator, then calm long enough to show it was transient."""
+    """A glitch's alarm, called false by the operator, then calm long enough to show it was transient."""
     site.feed(calm(400))
-    site.feed(a_spike())
+    site.feed(a_glitch())
     site.feed(calm(20))
     (first,) = site.decisions()
     site.answer_false_alarm(str(first["id"]))
@@ -104,7 +106,7 @@ def test_the_next_glitch_of_that_class_is_held_and_lapses(tmp_path: Path) -> Non
     site = Site(tmp_path)
     glitch_taught(site)
 
-    site.feed(a_spike())
+    site.feed(a_glitch())
     site.feed(calm(120))
 
     decisions = site.decisions()
@@ -147,7 +149,7 @@ def test_a_false_alarm_still_anomalous_when_the_device_is_serviced_moves_thresho
 def test_a_failure_after_a_lapsed_alarm_makes_its_class_wait_less(tmp_path: Path) -> None:
     site = Site(tmp_path)
     glitch_taught(site)
-    site.feed(a_spike())
+    site.feed(a_glitch())
     site.feed(calm(120))
     assert site.agent.stats.alarms_lapsed == 1
 
@@ -172,10 +174,10 @@ def test_what_feedback_taught_survives_a_restart(tmp_path: Path) -> None:
 def test_an_anomaly_soon_after_a_lapse_is_raised_at_once(tmp_path: Path) -> None:
     site = Site(tmp_path)
     glitch_taught(site)
-    site.feed(a_spike())
+    site.feed(a_glitch())
     site.feed(calm(120))  # the first lapses
 
-    site.feed(a_spike())  # the device again, within hours: no glitch repeats that soon
+    site.feed(a_glitch())  # the device again, within hours: no glitch repeats that soon
     site.feed(calm(20))
 
     decisions = site.decisions()
@@ -218,7 +220,7 @@ def test_a_failure_long_after_a_lapsed_alarm_leaves_the_delay_alone(tmp_path: Pa
     site = Site(tmp_path)
     glitch_taught(site)
     wait = site.agent.stage.feedback.on_delay.delay("pump/vibration")
-    site.feed(a_spike())
+    site.feed(a_glitch())
     site.feed(calm(120))
     assert site.agent.stats.alarms_lapsed == 1
     site.feed(calm(4 * 8 * 60))  # 8 hours of calm
