@@ -146,6 +146,13 @@ class AgentSettings(BaseModel):
         description="longest on-delay feedback may give an alarm class (asset type, leading metric) whose false "
         "alarms went away on their own; 0: alarms never wait",
     )
+    on_delay_min_false: int = Field(
+        3,
+        ge=1,
+        le=20,
+        description="false alarms of an alarm class that went away on their own before its alarms wait (one "
+        "wrong verdict is not enough)",
+    )
     action: str = Field("schedule_maintenance", description="command sent for a sustained anomaly")
     action_args: dict[str, float] = Field(default_factory=lambda: {"within_h": 0.5})
     settle_s: float = Field(

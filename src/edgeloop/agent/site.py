@@ -84,7 +84,8 @@ class SiteAgent:
         self.learner = learner = self.models.scorer
         budget = settings.false_alarms_per_device_day
         self.stage = AlarmStage(settings.threshold, settings.sustain, settings.cooldown_s, settings.on_delay_max_s,
-                                budget=None if budget is None else (budget, settings.sample_s))  # fmt: skip
+                                budget=None if budget is None else (budget, settings.sample_s),
+                                on_delay_min_false=settings.on_delay_min_false)  # fmt: skip
         self.data_ts = -np.inf  # the latest data time seen: a re-base an operator asks for starts there
         self.newest = Newest()  # each device's newest telemetry time: what the broker sends again is dropped
         #: copies of the learner, to put late readings in place: learning again needs the stored readings

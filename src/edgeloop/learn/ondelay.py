@@ -6,9 +6,13 @@ glitch scores as high as a failing bearing. Waiting does: a developing fault is 
 glitch is not. So each false alarm whose anomaly *ended on its own* records how long it lasted after the alarm,
 per alarm class (asset type and the metric that led the alarm, `alarm_class`), and an alarm of that class waits
 for the class's on-delay before it is raised: the `quantile` of the last `keep` durations plus `margin_s`, at
-most `max_s`. The default quantile is 1, the longest: a class has seen few false alarms when it starts to wait,
-and a lower quantile of a few samples lets the longer glitches through (measured with `edgeloop bench
-feedback`). The agent raises the alarm only if the device is still anomalous when the delay is over.
+most `max_s`, once the class has `min_false` such false alarms on record. One is not enough in the agent
+(`agent.on_delay_min_false`, 3): an operator who calls a true alarm false by mistake, on a fault that then
+clears (a stuck sensor freed), would make every alarm of its class wait (measured with `edgeloop bench
+feedback`, where the operator is wrong one time in ten). The default quantile is 1, the longest: a class has
+seen few false alarms when it starts to wait, and a lower quantile of a few samples lets the longer glitches
+through (measured with `edgeloop bench feedback`). The agent raises the alarm only if the device is still
+anomalous when the delay is over.
 
 A failure on a device whose alarm lapsed in its on-delay (`missed`) shows what waiting may have cost: the
 class drops the longest duration on record, so it waits less (as long as its next-longest false alarm
@@ -53,7 +57,9 @@ def alarm_class(asset_type: str, evidence: Mapping[str, float]) -> str:
 class OnDelay:
     """Per alarm class, how long a new alarm waits before it is raised; see the module's docstring."""
 
-    def __init__(self, quantile: float = 1.0, margin_s: float = 120.0, max_s: float = 1800.0, keep: int = 20) -> None:
+    def __init__(
+        self, quantile: float = 1.0, margin_s: float = 120.0, max_s: float = 1800.0, keep: int = 20, min_false: int = 1
+    ) -> None:
         if not 0.0 < quantile <= 1.0:
             raise ValueError(f"quantile must be in (0, 1], not {quantile}")
         if margin_s < 0 or max_s < 0:
@@ -62,12 +68,21 @@ class OnDelay:
         self.margin_s = margin_s
         self.max_s = max_s
         self.keep = keep
+        if not 1 <= min_false <= keep:
+            raise ValueError(f"min_false must be from 1 to keep ({keep}), not {min_false}")
+        self.min_false = min_false
         self._lasted: dict[str, deque[float]] = {}
 
     def delay(self, key: str) -> float:
-        """Seconds an alarm of class `key` waits; 0 for a class with no transient false alarm on record."""
+        """Seconds an alarm of class `key` waits; 0 for a class with fewer than `min_false` transient false alarms
+        on record.
+
+        >>> od = OnDelay(min_false=2)
+        >>> od.transient("pump/current", 300.0), od.transient("pump/current", 200.0)
+        (0.0, 420.0)
+        """
         lasted = self._lasted.get(key)
-        if not lasted or self.max_s == 0:
+        if not lasted or len(lasted) < self.min_false or self.max_s == 0:
             return 0.0
         wait = float(np.quantile(np.fromiter(lasted, dtype=np.float64), self.quantile)) + self.margin_s
         return round(min(wait, self.max_s), 1)

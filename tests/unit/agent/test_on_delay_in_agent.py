@@ -39,8 +39,11 @@ def warm(n: int) -> list[float]:
 class Site:
     """One pump's vibration (and bearing temperature) through a real agent, a sample every 15 s of data time."""
 
-    def __init__(self, tmp_path: Path) -> None:
-        agent_cfg = {"site": SITE, "data_dir": tmp_path, "cooldown_s": 600, "autonomy": 3}
+    def __init__(self, tmp_path: Path, min_false: int = 1) -> None:
+        """`min_false`: one false alarm that went away teaches its class an on-delay here, to test what one does;
+        the agent's default asks for three (the last test)."""
+        agent_cfg = {"site": SITE, "data_dir": tmp_path, "cooldown_s": 600, "autonomy": 3,
+                     "on_delay_min_false": min_false}  # fmt: skip
         settings = load_settings(None, agent=agent_cfg, ledger={"holdout_fraction": 0.0})
         self.store = SqliteStore(settings.agent.db_path, SITE)
         self.link = Loopback()
@@ -89,6 +92,17 @@ def glitch_taught(site: Site) -> dict[str, object]:
     site.answer_false_alarm(str(first["id"]))
     site.feed(calm(120))
     return first
+
+
+def glitch_taught_again(site: Site) -> dict[str, object]:
+    """Another glitch after the first's cooldown (or the first one), called false, then calm: its decision."""
+    site.feed(calm(60 if site.i else 400))
+    site.feed(a_glitch())
+    site.feed(calm(20))
+    newest = site.decisions()[-1]
+    site.answer_false_alarm(str(newest["id"]))
+    site.feed(calm(120))
+    return newest
 
 
 def test_a_false_alarm_that_went_away_gives_its_class_an_on_delay(tmp_path: Path) -> None:
@@ -229,3 +243,15 @@ def test_a_failure_long_after_a_lapsed_alarm_leaves_the_delay_alone(tmp_path: Pa
 
     site.store.close()
     assert site.agent.stage.feedback.on_delay.delay("pump/vibration") == wait > 0.0
+
+
+def test_by_default_a_class_waits_only_after_three_false_alarms_that_went_away(tmp_path: Path) -> None:
+    site = Site(tmp_path, min_false=3)
+    delays = []
+    for _ in range(3):
+        taught = glitch_taught_again(site)
+        delays.append((taught["on_delay_s"], site.agent.stage.feedback.on_delay.delay("pump/vibration")))
+
+    site.store.close()
+    assert [wait > 0 for _, wait in delays] == [False, False, True]
+    assert all(held == 0.0 for held, _ in delays)  # none of the three waited: the class had no delay yet

@@ -47,9 +47,9 @@ class Note:
 class AlarmFeedback:
     """Thresholds per device and on-delays per alarm class, as answers and outcomes have set them."""
 
-    def __init__(self, threshold: float, on_delay_max_s: float) -> None:
+    def __init__(self, threshold: float, on_delay_max_s: float, on_delay_min_false: int = 1) -> None:
         self.thresholds = ThresholdFeedback(threshold)
-        self.on_delay = OnDelay(max_s=on_delay_max_s)
+        self.on_delay = OnDelay(max_s=on_delay_max_s, min_false=on_delay_min_false)
         self.judged: dict[str, None] = {}  # decisions feedback has taken an answer on (the first answer counts)
         self.dirty = False  # learnt state changed since `learnt()` was last read
         self._decided_at: dict[str, float] = {}  # decision id -> data time, for the latest decision per device

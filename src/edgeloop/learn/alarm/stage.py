@@ -72,6 +72,7 @@ class AlarmStage:
         on_delay_max_s: float = 1800.0,
         repeat_s: float = REPEAT_S,
         budget: tuple[float, float] | None = None,
+        on_delay_min_false: int = 1,
     ) -> None:
         self.threshold = threshold
         #: (false alarms per device-day, sampling period in s): each device's threshold then comes from it and
@@ -80,7 +81,7 @@ class AlarmStage:
         self.sustain = sustain
         self.cooldown_s = cooldown_s
         self.repeat_s = repeat_s
-        self.feedback = AlarmFeedback(threshold, on_delay_max_s)
+        self.feedback = AlarmFeedback(threshold, on_delay_max_s, on_delay_min_false)
         self.watches = Watches()
         self._ids: list[str] = []  # device index -> device id
         self._types: list[str] = []  # device index -> asset type
