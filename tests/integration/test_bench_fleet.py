@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 def test_a_fleet_decides_and_books_the_same_through_one_broker_and_the_cluster(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code = fleet(sites=2, devices=10, agents=2, hours=4.0, store=POSTGRES, json_out=True)
+    code = fleet(sites=2, devices=6, agents=2, hours=9.0, store=POSTGRES, json_out=True)  # a decision or two a site
 
     doc = orjson.loads(capsys.readouterr().out)
     one, cluster = doc["runs"]
