@@ -149,7 +149,7 @@ class AgentSettings(BaseModel):
     on_delay_min_false: int = Field(
         3,
         ge=1,
-        le=20,
+        le=20,  # the false alarms a class keeps (`OnDelay.keep`)
         description="false alarms of an alarm class that went away on their own before its alarms wait (one "
         "wrong verdict is not enough)",
     )

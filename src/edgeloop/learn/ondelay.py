@@ -16,9 +16,9 @@ anomalous when the delay is over.
 
 A failure on a device whose alarm lapsed in its on-delay (`missed`) shows what waiting may have cost: the
 class drops the longest duration on record, so it waits less (as long as its next-longest false alarm
-lasted); repeated misses bring it back to raising alarms at once. A false alarm whose anomaly
-did not end (it lasted until the device was stopped or maintained) teaches no on-delay; thresholds deal with
-those (`edgeloop.learn.feedback`).
+lasted, or not at all once fewer than `min_false` are left); repeated misses bring it back to raising alarms at
+once. A false alarm whose anomaly did not end (it lasted until the device was stopped or maintained) teaches no
+on-delay; thresholds deal with those (`edgeloop.learn.feedback`).
 
 >>> od = OnDelay(quantile=0.8, margin_s=120.0, max_s=1200.0)
 >>> od.delay("pump/current")
@@ -94,7 +94,7 @@ class OnDelay:
 
     def missed(self, key: str) -> bool:
         """A failure followed an alarm of class `key` that lapsed in its on-delay: the class's longest duration
-        on record goes, so it waits less. False when the class had no delay."""
+        on record goes, so it waits less. False when the class had no false alarm on record."""
         lasted = self._lasted.get(key)
         if not lasted:
             return False
