@@ -64,7 +64,9 @@ def test_the_class_is_led_by_the_highest_scoring_metric() -> None:
     assert alarm_class("motor", {"current": 0.4, "bearing_temp": 0.97}) == "motor/bearing_temp"
 
 
-@pytest.mark.parametrize("args", [{"quantile": 0.0}, {"margin_s": -1.0}, {"max_s": -5.0}])
+@pytest.mark.parametrize(
+    "args", [{"quantile": 0.0}, {"margin_s": -1.0}, {"max_s": -5.0}, {"min_false": 0}, {"min_false": 21}]
+)
 def test_nonsense_settings_are_refused(args: dict[str, float]) -> None:
     with pytest.raises(ValueError, match=r"must be|cannot be"):
         OnDelay(**args)
