@@ -156,7 +156,7 @@ class Calibrated(Learner):
 
         >>> from edgeloop.learn.ewma import RobustEWMA
         >>> from edgeloop.learn.prior import TailPrior
-        >>> fleet = TailPrior(t=0.06, mean=0.03, mad=0.03, m1=0.06, m2=0.008)
+        >>> fleet = TailPrior(t=0.3, mean=0.056, mad=0.05, m1=0.1, m2=0.02)  # a robust EWMA's, q = 0.98
         >>> learner = Calibrated(RobustEWMA(warmup=60))
         >>> learner.seed(np.array([0]), [SeriesPrior(10.0, 1.0, 0.1, False, 5, fleet, learner.name)])
         >>> s = learner.score_learn(np.zeros(3, dtype=np.int64), np.array([10.0, 10.5, 16.0]), np.arange(3.0))

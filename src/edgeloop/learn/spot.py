@@ -142,7 +142,7 @@ class SpotTail:
         log_pareto = np.where(small, -y / sigma, -np.log(np.maximum(z, 1e-300)) / np.where(small, 1.0, gamma))
         t0 = self._t0[k]
         span = t - t0
-        body = (span > _TINY) & np.isfinite(span)  # below t: log p linear in u through (t0, 1 - q_body)
+        body = (span > _TINY) & np.isfinite(span) & (self.q_body < self.q)  # log p linear in u through t0
         slope = np.where(body, np.log((1.0 - self.q_body) / (1.0 - self.q)) / np.where(body, span, 1.0), 1 / sigma)
         log_p = np.log1p(-self.q) + np.where(y >= 0, np.where(z > 0, log_pareto, -np.inf), -y * slope)
         ready = (n >= self.warmup) & (ne >= 2) & (m1 > 0)
