@@ -40,6 +40,9 @@ TARGET_CAUGHT = 1.3
 #: the learner and budget the bench runs by default: a calibrated learner, so the budget means one rate everywhere
 LEARNER = "ewma_noise_timed_spot"
 BUDGET = 1.0
+#: devices per site: the new site's day then has 10-18 developing faults caught, so a ratio of 1.3 can be told
+#: apart; at 100 it catches 2-6 and one fault decides the target (docs/fleet.md)
+DEVICES = 300
 #: the new site's plant has run this long when its agent starts, so some of its faults are under way
 RUNNING_S = 12 * 3600.0
 
@@ -110,7 +113,7 @@ def fleet_knowledge(sites: list[tuple[str, SiteAgent]], ts: float) -> FleetKnowl
 
 
 def coldstart(
-    devices: int = 100,
+    devices: int = DEVICES,
     sites: int = 3,
     fleet_days: int = 2,
     seed: int = 0,

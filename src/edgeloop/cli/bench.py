@@ -299,7 +299,10 @@ def select_command(
 
 @bench_app.command("coldstart")
 def coldstart_command(
-    devices: Annotated[int, typer.Option(min=10, help="simulated pumps and motors per site")] = 100,
+    devices: Annotated[
+        int,
+        typer.Option(min=10, help="simulated pumps and motors per site (enough caught faults to resolve 1.3x)"),
+    ] = coldstart.DEVICES,
     sites: Annotated[int, typer.Option(min=1, help="sites in the fleet before the new one")] = 3,
     fleet_days: Annotated[int, typer.Option(min=1, help="simulated days the fleet runs before sharing")] = 2,
     seed: Annotated[int, typer.Option(help="fleet sites use seed+1..seed+sites, the new site seed+100")] = 0,
