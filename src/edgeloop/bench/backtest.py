@@ -43,11 +43,12 @@ class PlantSpec:
     site: str = "factory"
     fault_free_s: float = FAULT_FREE_S  # no fault starts before this much of the plant's life has passed
     running_s: float = 0.0  # how long the plant ran before the run (and its agent) starts: faults may be under way
+    upsets_per_device_day: float = 0.0  # process upsets (`sim/factory/upsets.py`): nuisance alarms, no fault
 
     def build(self) -> FactoryPlant:
         """The plant at the run's start, `START_TS`: it was built `running_s` earlier and has run since."""
         plant = FactoryPlant(self.devices, self.seed, START_TS - self.running_s, self.interval_s, self.site,
-                             warmup_s=self.fault_free_s)  # fmt: skip
+                             warmup_s=self.fault_free_s, upsets_per_device_day=self.upsets_per_device_day)  # fmt: skip
         while plant.now < START_TS - 1e-6:
             plant.step()
         return plant

@@ -192,13 +192,16 @@ def feedback_command(
     control: Annotated[bool, typer.Option(help="also run without feedback, for comparison")] = True,
     config: Annotated[Path | None, typer.Option("--config", help="site settings YAML", exists=True)] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON object, nothing else on stdout")] = False,
+    upsets: Annotated[
+        float, typer.Option(min=0, max=10, help="process upsets per device-day: demand dips, no fault")
+    ] = feedback.UPSETS,
 ) -> None:
     """Alarm precision and recall per simulated week, with a simulated operator's verdicts fed back.
 
     Target: false alarms per week fall by at least 50% from week 1 to the last week, recall stays >= 90%.
     Exit code 1 when missed.
     """
-    _exit(feedback.feedback(weeks, devices, seed, mistakes, control, config, json_out))
+    _exit(feedback.feedback(weeks, devices, seed, mistakes, control, config, json_out, upsets))
 
 
 @bench_app.command("nab")

@@ -16,6 +16,9 @@ the UTC day ends: the meter readings an ROI ledger books.
 Bearing wear grows like e^(3t/T) (T: 1.5-13.5 h at full speed, log-uniform, slower with speed²) and fails at
 wear 1, so vibration rises clearly for about the last half of T: the P-F interval an agent has to act in. A
 `sudden_failure` breaks the device the moment it starts, with no sign before (the fault mix: `faults.py`).
+
+With `upsets_per_device_day`, the process around a device slows it for some minutes now and then, with nothing
+wrong with it (`upsets.py`): the nuisance alarms an operator's feedback is for.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import numpy as np
 from edgeloop.model import ArgSpec, CommandSpec, DeviceMeta, MetricSpec
 from edgeloop.sim.device import Device, noise_rows
 from edgeloop.sim.factory.faults import DEVELOPING, HOUR, FaultRecord, PlannedFault, plan_faults
+from edgeloop.sim.factory.upsets import Upset, Upsets, plan_upsets
 from edgeloop.sim.lifecycle import FAILED, RUNNING, Events, MaintainedPlant
 
 PUMP_METRICS = ("speed", "current", "vibration", "bearing_temp", "flow", "pressure")
@@ -94,6 +98,7 @@ class FactoryPlant(MaintainedPlant[_Device]):
         site: str = "factory",
         faults_per_device_day: float = 0.35,
         warmup_s: float = 4 * HOUR,
+        upsets_per_device_day: float = 0.0,
     ) -> None:
         self.site = site
         self.seed = seed
@@ -103,10 +108,14 @@ class FactoryPlant(MaintainedPlant[_Device]):
         root = np.random.SeedSequence(seed)
         devices: list[_Device] = []
         params = np.zeros((n_devices, 7))
+        upsets: list[list[Upset]] = []
         for i, child in enumerate(root.spawn(n_devices)):
             asset = "pump" if i % 2 == 0 else "motor"
             metrics = PUMP_METRICS if asset == "pump" else MOTOR_METRICS
             setup, faults, noise, events = (np.random.default_rng(s) for s in child.spawn(4))
+            if upsets_per_device_day > 0:  # a stream of their own: the other draws stay as they were
+                upset_rng = np.random.default_rng(child.spawn(1)[0])
+                upsets.append(plan_upsets(upset_rng, start_ts, warmup_s, upsets_per_device_day))
             sensors = tuple(m for m in metrics if m != "speed")
             plan = plan_faults(faults, asset, sensors, start_ts, warmup_s, faults_per_device_day)
             devices.append(_Device(f"{asset}-{i + 1:03d}", asset, plan, noise, events, metrics=metrics))
@@ -129,6 +138,7 @@ class FactoryPlant(MaintainedPlant[_Device]):
         self._total_energy_kwh = np.zeros(n)
         self._total_slowdown_h = np.zeros(n)
         self._day = int(start_ts // DAY)
+        self._upsets = Upsets(upsets) if upsets else None
 
     # -- description ------------------------------------------------------------------------------------------
 
@@ -159,7 +169,8 @@ class FactoryPlant(MaintainedPlant[_Device]):
         self._transitions(ts, events)
         self._start_faults(ts)
         running = self._state == RUNNING
-        speed = np.where(running, self._load(ts) * self._factor, 0.0)
+        demand = self._load(ts) if self._upsets is None else self._load(ts) * self._upsets.depth(ts)
+        speed = np.where(running, demand * self._factor, 0.0)
         self._progress_faults(speed, dt, ts, events)
         running = self._state == RUNNING
         speed = np.where(running, speed, 0.0)
@@ -315,4 +326,6 @@ class FactoryPlant(MaintainedPlant[_Device]):
     # -- ground truth -----------------------------------------------------------------------------------------
 
     def ground_truth(self) -> dict[str, Any]:
-        return {**self._truth(self._total_energy_kwh + self._energy_kwh), "summary": self._fault_summary()}
+        upsets = [] if self._upsets is None else self._upsets.truth(self.devices, self.now)
+        truth = self._truth(self._total_energy_kwh + self._energy_kwh)
+        return {**truth, "summary": self._fault_summary(), "upsets": upsets}
