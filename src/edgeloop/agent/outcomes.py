@@ -18,7 +18,6 @@ from edgeloop.audit import Kind
 from edgeloop.io.inbound import DeviceEvent
 from edgeloop.learn.calibrated import Rebase
 from edgeloop.learn.catalog import commissioned_parts, gated_parts
-from edgeloop.learn.ondelay import alarm_class
 from edgeloop.ledger import Usage
 from edgeloop.model import Outcome
 from edgeloop.policy.expiry import expiry_reason
@@ -157,9 +156,11 @@ class Outcomes:
             return
         device, right = str(decision["device"]), verdict == "true_fault"
         self.grade(device, right, now, now)
-        key = alarm_class(str(decision["asset_type"]), dict(decision.get("evidence") or {}))
-        since = float(decision["ts"]) - float(decision.get("on_delay_s") or 0.0)
-        agent.act(agent.stage.answered(str(decision["id"]), device, right, "verdict", (key, since)), now)
+        noted = agent.stage.feedback.alarm_of(str(decision["id"]))  # the class the stage saw, if still kept
+        if noted is None:
+            key = agent.stage.class_of(device, str(decision["asset_type"]), dict(decision.get("evidence") or {}))
+            noted = (key, float(decision["ts"]) - float(decision.get("on_delay_s") or 0.0))
+        agent.act(agent.stage.answered(str(decision["id"]), device, right, "verdict", noted), now)
 
     def rebase(self, device: str, reason: str, now: float, ts: float | None = None) -> None:
         """The device's regime is new from data time `ts` (the event's; an operator's verdict: the newest data

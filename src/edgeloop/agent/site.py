@@ -252,7 +252,7 @@ class SiteAgent:
         held_out = self.books is not None and self.books.arm(meta.device) is Arm.HOLDOUT
         decision = self.dispatcher.decide(meta, alarm.ts, alarm.score, alarm.evidence, now, model, held_out,
                                           alarm.on_delay_s)  # fmt: skip
-        key = alarm_class(meta.asset_type, alarm.evidence)
+        key = alarm.key or alarm_class(meta.asset_type, alarm.evidence)
         self.stage.feedback.note_decision(decision.id, meta.device, alarm.ts, key, alarm.ts - alarm.on_delay_s)
         if self.books is not None:
             self.books.on_decision(decision)

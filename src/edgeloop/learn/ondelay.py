@@ -4,7 +4,8 @@ A sensor glitch (a spike, a transient) makes an anomaly that lasts a few minutes
 who looks calls the alarm false, and maintenance would find nothing. A higher threshold does not help, since a
 glitch scores as high as a failing bearing. Waiting does: a developing fault is still there minutes later, a
 glitch is not. So each false alarm whose anomaly *ended on its own* records how long it lasted after the alarm,
-per alarm class (asset type and the metric that led the alarm, `alarm_class`), and an alarm of that class waits
+per alarm class (asset type, the metric that led the alarm, and whether several metrics were anomalous at once:
+`alarm_class`), and an alarm of that class waits
 for the class's on-delay before it is raised: the `quantile` of the last `keep` durations plus `margin_s`, at
 most `max_s`, once the class has `min_false` such false alarms on record. One is not enough in the agent
 (`agent.on_delay_min_false`, 3): an operator who calls a true alarm false by mistake, on a fault that then
@@ -42,16 +43,26 @@ from typing import Any
 import numpy as np
 
 
-def alarm_class(asset_type: str, evidence: Mapping[str, float]) -> str:
-    """An alarm's class: its asset type and the metric with the highest score in its evidence.
+def alarm_class(asset_type: str, evidence: Mapping[str, float], threshold: float | None = None) -> str:
+    """An alarm's class: its asset type and the metric with the highest score in its evidence, marked `+` when
+    (given the alarm's `threshold`) several metrics were anomalous at once. A sensor glitch is one metric's; a
+    process upset moves several at once, as a machine's fault does, so the two learn apart (`MULTI`).
 
     >>> alarm_class("pump", {"current": 0.98, "vibration": 0.2})
     'pump/current'
+    >>> alarm_class("pump", {"speed": 1.0, "current": 1.0, "vibration": 0.2}, threshold=0.9)
+    'pump/speed+'
     >>> alarm_class("pump", {})
     'pump/*'
     """
     lead = max(evidence, key=lambda m: evidence[m]) if evidence else "*"
-    return f"{asset_type}/{lead}"
+    several = threshold is not None and sum(1 for s in evidence.values() if s >= threshold) >= 2
+    return f"{asset_type}/{lead}{MULTI if several else ''}"
+
+
+#: the mark of a class whose alarms had several metrics anomalous at once: a second anomalous metric does not
+#: confirm one of them held in its on-delay (it had several already; `alarm/watches.py`)
+MULTI = "+"
 
 
 class OnDelay:

@@ -51,6 +51,7 @@ class Alarm:
     score: float
     evidence: dict[str, float]
     on_delay_s: float = 0.0
+    key: str = ""  # its alarm class (`ondelay.alarm_class`), as the stage saw it
 
 
 @dataclass(slots=True)
@@ -202,7 +203,7 @@ class AlarmStage:
             metric_of = self._metric_of[d]
             evidence = {metric_of.get(int(k), str(k)): round(float(s), 4)
                         for k, s in zip(series[start[i] : end], scores[start[i] : end], strict=True)}  # fmt: skip
-            key = alarm_class(self._types[d], evidence)
+            key = alarm_class(self._types[d], evidence, float(self._thr[d]))
             wait = self.feedback.on_delay.delay(key)
             # false alarms of this class went away on their own: see whether this one does (unless it repeats)
             if wait > 0 and not self.watches.lapsed_within(d, t, self.repeat_s):
@@ -211,16 +212,21 @@ class AlarmStage:
                 self.watches.hold(watch)
                 result.events.append(Note("alarm_delayed", {"device": self._ids[d], **watch.to_json()}))
                 continue
-            result.events.append(self._raise(d, t, float(sample_score[i]), evidence))
+            result.events.append(self._raise(d, t, float(sample_score[i]), evidence, key))
         if self.watches.waiting:
             self._corroborate(device, ts, start, series, scores, hot)
         result.events += self._settle(device, ts)
         return result
 
-    def _raise(self, d: int, ts: float, score: float, evidence: dict[str, float], on_delay_s: float = 0.0) -> Alarm:
+    def _raise(self, d: int, ts: float, score: float, evidence: dict[str, float], key: str, wait: float = 0.0) -> Alarm:
         self._cooldown_until[d] = ts + self.cooldown_s
         self._run[d] = 0
-        return Alarm(d, ts, score, evidence, on_delay_s)
+        return Alarm(d, ts, score, evidence, wait, key)
+
+    def class_of(self, device: str, asset_type: str, evidence: dict[str, float]) -> str:
+        """The alarm class of a decision's evidence, at the device's threshold now (`ondelay.alarm_class`)."""
+        index = self._index.get(device)
+        return alarm_class(asset_type, evidence, None if index is None else float(self._thr[index]))
 
     def _corroborate(
         self,
@@ -249,7 +255,7 @@ class AlarmStage:
         events: list[Alarm | Note] = []
         for watch, at in confirmed:
             if not self._down[watch.device]:
-                events.append(self._raise(watch.device, at, watch.score, watch.evidence, at - watch.since))
+                events.append(self._raise(watch.device, at, watch.score, watch.evidence, watch.key, at - watch.since))
         for watch, at in lapsed:
             events.append(Note("alarm_lapsed", {"device": self._ids[watch.device], "at": at, **watch.to_json()}))
         events += [self.feedback.transient(doubt, lasted) for doubt, lasted in ended]

@@ -35,6 +35,13 @@ And so is one whose device shows a second anomalous metric (series key 7, not th
 >>> w.corroborate(np.array([0, 0]), np.array([5, 7]), np.array([1215.0, 1230.0]), np.array([True, True]))
 >>> [(x.key, at) for x, at in w.due(np.array([0]), np.array([1230.0]))[0]]
 [('pump/current', 1230.0)]
+
+But not one whose class is of alarms with several anomalous metrics from the start (a process upset's):
+
+>>> w.hold(Watch(0, "pump/speed+", 1300.0, 2000.0, 1.0, {"speed": 1.0, "current": 1.0}, lead=5))
+>>> w.corroborate(np.array([0, 0]), np.array([5, 7]), np.array([1315.0, 1315.0]), np.array([True, True]))
+>>> w.due(np.array([0]), np.array([1315.0]))[0]
+[]
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from edgeloop.learn.base import grow
+from edgeloop.learn.ondelay import MULTI
 
 HOUR = 3600.0
 
@@ -122,12 +130,16 @@ class Watches:
         self, device: NDArray[np.int64], series: NDArray[np.int64], ts: NDArray[np.float64], hot: NDArray[np.bool_]
     ) -> None:
         """Each point's device, series key, data time and whether it was anomalous: a watched device with an
-        anomalous point of a metric other than its watch's lead, at or after the watch began, is confirmed."""
+        anomalous point of a metric other than its watch's lead, at or after the watch began, is confirmed,
+        unless its class is of alarms that had several anomalous metrics already (`ondelay.MULTI`): a process
+        upset moves several metrics and goes away, so for such a class a second metric tells nothing."""
         if not self.waiting:
             return
         chosen = hot & np.isin(device, np.fromiter(self.waiting, dtype=np.int64))
         for d, k, t in zip(device[chosen].tolist(), series[chosen].tolist(), ts[chosen].tolist(), strict=True):
             watch = self.waiting[d]
+            if watch.key.endswith(MULTI):  # it had several metrics anomalous from the start: no news
+                continue
             if k != watch.lead and t >= watch.since and d not in self._back:
                 self._back[d] = t
 
