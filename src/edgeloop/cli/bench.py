@@ -198,6 +198,8 @@ def feedback_command(
 ) -> None:
     """Alarm precision and recall per simulated week, with a simulated operator's verdicts fed back.
 
+    The factory has process upsets (--upsets): demand dips with nothing wrong, the nuisance alarms to take away.
+
     Target: false alarms per week fall by at least 50% from week 1 to the last week, recall stays >= 90%.
     Exit code 1 when missed.
     """
