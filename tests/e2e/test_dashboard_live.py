@@ -111,14 +111,18 @@ def test_an_operator_sees_values_change_live_and_approves_a_command_that_gets_ac
         expect(first).to_be_visible(timeout=WAIT_MS)
         decision = first.get_attribute("data-decision") or ""
         page.screenshot(path=str(shots / "live-pending.png"), full_page=True)
-        first.locator("button.approve").click()
+        approve = first.locator("button.approve")
+        expect(approve).to_be_enabled(timeout=WAIT_MS)
+        approve.click()
         page.fill("#answer-why", "checked on the live view")  # the confirmation step, with the operator's why
         page.click("#answer-confirm")
         expect(page.locator("#message")).to_contain_text(decision[:8])
         if "expired" not in (page.locator("#message").text_content() or ""):
             break
         # plant time runs fast: its device failed, was repaired or went under maintenance before the click, and
-        # the approval expired with it (refused, 409); the operator takes the next one
+        # the approval expired with it (refused, 409); the operator takes the next one, once the list has dropped
+        # this one (a click on the old row while the page re-renders it waits on a disabled or detached button)
+        expect(page.locator(f"#approvals tbody tr[data-decision='{decision}']")).to_have_count(0, timeout=WAIT_MS)
 
     answered = page.locator(f"#answered tbody tr[data-decision='{decision}']")
     expect(answered).to_contain_text("approved")
