@@ -43,7 +43,6 @@ from edgeloop.io.transport import Message, Transport
 from edgeloop.learn.alarm import Alarm, AlarmStage, Note
 from edgeloop.learn.base import Learner
 from edgeloop.learn.catalog import gated_parts
-from edgeloop.learn.ondelay import alarm_class
 from edgeloop.ledger import Arm
 from edgeloop.policy import GuardState, PolicyEngine
 from edgeloop.settings import AgentSettings
@@ -252,8 +251,7 @@ class SiteAgent:
         held_out = self.books is not None and self.books.arm(meta.device) is Arm.HOLDOUT
         decision = self.dispatcher.decide(meta, alarm.ts, alarm.score, alarm.evidence, now, model, held_out,
                                           alarm.on_delay_s)  # fmt: skip
-        key = alarm.key or alarm_class(meta.asset_type, alarm.evidence)
-        self.stage.feedback.note_decision(decision.id, meta.device, alarm.ts, key, alarm.ts - alarm.on_delay_s)
+        self.stage.feedback.note_decision(decision.id, meta.device, alarm.ts, alarm.key, alarm.ts - alarm.on_delay_s)
         if self.books is not None:
             self.books.on_decision(decision)
 

@@ -27,9 +27,7 @@ otherwise u = -ln(1 - raw), which is z² / 18 of the robust EWMA's 1 - exp(-z² 
 measured on AR(1) noise, the odds of the EWMA's score have too heavy a tail for the moments (2.5 times the
 nominal exceedance at τ = 0.999), the logarithm of a likelihood too light a one (0.2 times).
 
->>> from typing import Any
-
-import numpy as np
+>>> import numpy as np
 >>> tail = SpotTail(warmup=200)
 >>> tail.ensure(1)
 >>> raw = np.random.default_rng(0).uniform(0, 1, 20_000)
@@ -119,10 +117,8 @@ class SpotTail:
             getattr(self, name)[k] = rows[:, j]
         self._n[k] = self.warmup
         self._ne[k] = excesses
-        t, m1, m2 = rows[:, 0], rows[:, 3], rows[:, 4]  # the body's quantile where the tail's scale puts it
-        ratio = m1 * m1 / np.maximum(m2 - m1 * m1, _TINY)
-        sigma = np.maximum(0.5 * m1 * (ratio + 1.0), _TINY)
-        self._t0[k] = t - sigma * np.log((1.0 - self.q_body) / (1.0 - self.q))
+        _, sigma = _gpd(rows[:, 3], rows[:, 4])  # the body's quantile where the tail's scale puts it
+        self._t0[k] = rows[:, 0] - sigma * np.log((1.0 - self.q_body) / (1.0 - self.q))
 
     def seen(self, k: IntArray) -> IntArray:
         return np.asarray(self._n[k], dtype=np.int64)
@@ -132,10 +128,7 @@ class SpotTail:
         u = r / (1.0 - r) if self.odds else -np.log1p(-r)
         n, t, ne = self._n[k], self._t[k], self._ne[k]
         m1, m2 = self._m1[k], self._m2[k]
-        var = np.maximum(m2 - m1 * m1, _TINY)
-        ratio = m1 * m1 / var
-        gamma = np.clip(0.5 * (1.0 - ratio), LOW_GAMMA, 0.45)
-        sigma = np.maximum(0.5 * m1 * (ratio + 1.0), _TINY)
+        gamma, sigma = _gpd(m1, m2)
         y = u - t
         z = np.maximum(1.0 + gamma * y / sigma, 0.0)
         small = np.abs(gamma) < 1e-6
@@ -171,3 +164,9 @@ class SpotTail:
         self._mad[k] = np.where(learn, mad, self._mad[k])
         self._n[k] = n + learn
         return np.asarray(p, dtype=np.float64)
+
+
+def _gpd(m1: FloatArray, m2: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """The shape γ and scale σ of the excesses' GPD from their first two moments (method of moments)."""
+    ratio = m1 * m1 / np.maximum(m2 - m1 * m1, _TINY)
+    return np.clip(0.5 * (1.0 - ratio), LOW_GAMMA, 0.45), np.maximum(0.5 * m1 * (ratio + 1.0), _TINY)

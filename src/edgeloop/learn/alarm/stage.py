@@ -50,8 +50,8 @@ class Alarm:
     ts: float
     score: float
     evidence: dict[str, float]
+    key: str  # its alarm class (`ondelay.alarm_class`), as the stage saw it
     on_delay_s: float = 0.0
-    key: str = ""  # its alarm class (`ondelay.alarm_class`), as the stage saw it
 
 
 @dataclass(slots=True)
@@ -221,7 +221,7 @@ class AlarmStage:
     def _raise(self, d: int, ts: float, score: float, evidence: dict[str, float], key: str, wait: float = 0.0) -> Alarm:
         self._cooldown_until[d] = ts + self.cooldown_s
         self._run[d] = 0
-        return Alarm(d, ts, score, evidence, wait, key)
+        return Alarm(d, ts, score, evidence, key, wait)
 
     def class_of(self, device: str, asset_type: str, evidence: dict[str, float]) -> str:
         """The alarm class of a decision's evidence, at the device's threshold now (`ondelay.alarm_class`)."""

@@ -169,7 +169,9 @@ class FactoryPlant(MaintainedPlant[_Device]):
         self._transitions(ts, events)
         self._start_faults(ts)
         running = self._state == RUNNING
-        demand = self._load(ts) if self._upsets is None else self._load(ts) * self._upsets.depth(ts)
+        demand = self._load(ts)
+        if self._upsets is not None:
+            demand = demand * self._upsets.depth(ts)
         speed = np.where(running, demand * self._factor, 0.0)
         self._progress_faults(speed, dt, ts, events)
         running = self._state == RUNNING
